@@ -1,0 +1,53 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ScrapeTimeoutHeader is the header in which Prometheus sends its scrape timeout.
+const ScrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+
+// ScrapeTimeout is how long a scrape may take: Prometheus's timeout from the
+// header less offset, capped by limit. Without a usable header it is limit.
+// When offset would leave nothing, half the header's timeout is used, so the
+// answer still comes before Prometheus gives up.
+func ScrapeTimeout(header string, offset, limit time.Duration) time.Duration {
+	secs, err := strconv.ParseFloat(header, 64)
+	if header == "" || err != nil || secs <= 0 || secs > 1e6 {
+		return limit
+	}
+	prom := time.Duration(secs * float64(time.Second))
+	t := prom - offset
+	if t <= 0 {
+		t = prom / 2
+	}
+	return min(t, limit)
+}
+
+// contextCollector collects under one scrape's context.
+type contextCollector struct {
+	*Collector
+	ctx context.Context
+}
+
+func (cc contextCollector) Collect(ch chan<- prometheus.Metric) { cc.collectContext(cc.ctx, ch) }
+
+// Handler serves /metrics: the collector's metrics under a deadline taken
+// from Prometheus's timeout header, beside everything base gathers (the
+// exporter's own request metrics, build info, process metrics).
+func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts promhttp.HandlerOpts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.target.Load().ScrapeTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(contextCollector{Collector: c, ctx: ctx})
+		promhttp.HandlerFor(prometheus.Gatherers{base, reg}, opts).ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,320 @@
+// Package config reads and validates the exporter's YAML configuration.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// Environment variables that supply keys the file leaves out.
+const (
+	EnvAccessKey = "SCP_ACCESS_KEY"
+	EnvSecretKey = "SCP_SECRET_KEY"
+)
+
+// Defaults.
+const (
+	DefaultMaxConcurrency    = 8
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultScrapeTimeout     = 30 * time.Second
+	DefaultMaxRetries        = 2
+	DefaultRequestsPerSecond = 200
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	SCP SCP `yaml:"scp"`
+	// ExpectedMembers are accounts every image may be shared with.
+	ExpectedMembers []string `yaml:"expected_members"`
+	Images          []Image  `yaml:"images"`
+	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
+	// header, less the offset, is used when it is shorter.
+	ScrapeTimeout model.Duration `yaml:"scrape_timeout"`
+	// MinRefreshInterval, when set, serves the last complete collection to
+	// scrapes that come sooner than this after it. Off (0) by default.
+	MinRefreshInterval model.Duration `yaml:"min_refresh_interval"`
+}
+
+// SCP is how to reach and authenticate to the API.
+type SCP struct {
+	Region      string `yaml:"region"`
+	Environment string `yaml:"environment"`
+	// Endpoint, when set, is used as is instead of region and environment.
+	Endpoint      string           `yaml:"endpoint"`
+	AccessKey     string           `yaml:"access_key"`
+	SecretKey     commoncfg.Secret `yaml:"secret_key"`
+	SecretKeyFile string           `yaml:"secret_key_file"`
+	AccountID     string           `yaml:"account_id"`
+	APIVersion    string           `yaml:"api_version"`
+	Language      string           `yaml:"language"`
+	// RequestTimeout bounds one API request.
+	RequestTimeout model.Duration `yaml:"request_timeout"`
+	// MaxConcurrency is how many API calls a scrape has in flight at once.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// MaxRetries is how often a failed GET is retried (network error, 429, 502-504).
+	MaxRetries *int `yaml:"max_retries"`
+	// RequestsPerSecond is a client-side rate limit shared by all scrapes.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// TLSConfig and ProxyURL shape the connection to the API.
+	TLSConfig commoncfg.TLSConfig `yaml:"tls_config"`
+	ProxyURL  commoncfg.URL       `yaml:"proxy_url"`
+}
+
+// Image is one image whose members are watched.
+type Image struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// ExpectedMembers are accounts this image may be shared with, besides
+	// the top-level list.
+	ExpectedMembers []string `yaml:"expected_members"`
+}
+
+// Load reads the file at path, with keys from the environment (getenv, e.g.
+// os.Getenv) where the file leaves them out, and secret_key_file read now.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := Parse(data, filepath.Dir(path), getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
+
+// Parse decodes and validates a config. Relative file paths are taken from
+// dir. It returns every problem it finds, joined.
+func Parse(data []byte, dir string, getenv func(string) string) (*Config, error) {
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		msg := unknownFieldRE.ReplaceAllString(err.Error(), "unknown field $1")
+		return nil, errors.New(strings.TrimPrefix(msg, "yaml: "))
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	cfg.setDefaults()
+	cfg.SCP.TLSConfig.SetDirectory(dir)
+	var errs []error
+	if err := cfg.SCP.resolveKeys(dir, getenv); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, cfg.validate()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) setDefaults() {
+	s := &c.SCP
+	if s.APIVersion == "" {
+		s.APIVersion = scp.DefaultAPIVersion
+	}
+	if s.Language == "" {
+		s.Language = scp.DefaultLanguage
+	}
+	if s.RequestTimeout == 0 {
+		s.RequestTimeout = model.Duration(DefaultRequestTimeout)
+	}
+	if s.MaxConcurrency == 0 {
+		s.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if s.MaxRetries == nil {
+		n := DefaultMaxRetries
+		s.MaxRetries = &n
+	}
+	if s.RequestsPerSecond == 0 {
+		s.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if c.ScrapeTimeout == 0 {
+		c.ScrapeTimeout = model.Duration(DefaultScrapeTimeout)
+	}
+}
+
+// resolveKeys fills the keys from the environment or secret_key_file.
+func (s *SCP) resolveKeys(dir string, getenv func(string) string) error {
+	if s.AccessKey == "" {
+		s.AccessKey = getenv(EnvAccessKey)
+	}
+	switch {
+	case s.SecretKey != "" && s.SecretKeyFile != "":
+		return errors.New("scp: set secret_key or secret_key_file, not both")
+	case s.SecretKeyFile != "":
+		path := s.SecretKeyFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("scp.secret_key_file: %w", err)
+		}
+		s.SecretKey = commoncfg.Secret(strings.TrimRight(string(data), "\r\n"))
+		if s.SecretKey == "" {
+			return fmt.Errorf("scp.secret_key_file: %s is empty", path)
+		}
+	case s.SecretKey == "":
+		s.SecretKey = commoncfg.Secret(getenv(EnvSecretKey))
+	}
+	return nil
+}
+
+// regions lists the regions of each environment (shared/scp-api.md).
+var regions = map[string][]string{
+	"s": {"kr-west1", "kr-east1"},
+	"g": {"kr-south1", "kr-south2", "kr-south3"},
+	"e": {"kr-west1", "kr-east1"},
+}
+
+// BaseURL is the Virtual Server endpoint this config points at.
+func (s *SCP) BaseURL() string {
+	if s.Endpoint != "" {
+		return s.Endpoint
+	}
+	return scp.BaseURLFor(s.Region, s.Environment)
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	s := &c.SCP
+
+	if s.Endpoint != "" {
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			add("scp.endpoint: %q is not an absolute http or https URL without user info or query", s.Endpoint)
+		}
+	} else {
+		known, ok := regions[s.Environment]
+		switch {
+		case s.Environment == "" && s.Region == "":
+			add("scp: set endpoint, or region and environment")
+		case !ok:
+			add("scp.environment: %q is not one of s, g, e", s.Environment)
+		case !slices.Contains(known, s.Region):
+			add("scp.region: %q is not a region of environment %q (known: %s)", s.Region, s.Environment, strings.Join(known, ", "))
+		}
+	}
+	if s.AccessKey == "" {
+		add("scp.access_key: missing (set it, or the environment variable %s)", EnvAccessKey)
+	}
+	if s.SecretKey == "" && s.SecretKeyFile == "" {
+		add("scp.secret_key: missing (set it, secret_key_file, or the environment variable %s)", EnvSecretKey)
+	}
+	if s.AccountID != "" && !printableASCII(s.AccountID, 64) {
+		add("scp.account_id: must be at most 64 printable ASCII characters")
+	}
+	if _, err := scp.LookupAPIVersion(s.APIVersion); err != nil {
+		add("scp.api_version: %w", err)
+	}
+	if s.Language != "en-US" && s.Language != "ko-KR" {
+		add("scp.language: %q is not en-US or ko-KR", s.Language)
+	}
+	if s.RequestTimeout < 0 {
+		add("scp.request_timeout: must be positive")
+	}
+	if s.MaxConcurrency < 1 || s.MaxConcurrency > 256 {
+		add("scp.max_concurrency: %d is not between 1 and 256", s.MaxConcurrency)
+	}
+	if *s.MaxRetries < 0 || *s.MaxRetries > 10 {
+		add("scp.max_retries: %d is not between 0 and 10", *s.MaxRetries)
+	}
+	if s.RequestsPerSecond < 0 {
+		add("scp.requests_per_second: must be positive")
+	}
+	if err := s.TLSConfig.Validate(); err != nil {
+		add("scp.tls_config: %w", err)
+	}
+	if c.ScrapeTimeout < 0 {
+		add("scrape_timeout: must be positive")
+	}
+	if c.MinRefreshInterval < 0 {
+		add("min_refresh_interval: must not be negative")
+	}
+	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
+	if len(c.Images) == 0 {
+		add("images: no images configured")
+	}
+	seen := map[string]int{}
+	for i, img := range c.Images {
+		field := fmt.Sprintf("images[%d]", i)
+		if err := scp.ValidateImageID(img.ID); err != nil {
+			add("%s.id: %w", field, err)
+		} else if j, dup := seen[strings.ToLower(img.ID)]; dup {
+			add("%s.id: %s is listed again (first at images[%d])", field, img.ID, j)
+		} else {
+			seen[strings.ToLower(img.ID)] = i
+		}
+		if img.Name != "" && !printable(img.Name, 128) {
+			add("%s.name: must be at most 128 printable characters", field)
+		}
+		errs = append(errs, validateMembers(field+".expected_members", img.ExpectedMembers)...)
+	}
+	return errs
+}
+
+func validateMembers(field string, ids []string) []error {
+	var errs []error
+	for i, id := range ids {
+		if err := scp.ValidateMemberID(id); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", field, i, err))
+		}
+	}
+	return errs
+}
+
+func printable(s string, max int) bool {
+	n := 0
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+		n++
+	}
+	return n <= max
+}
+
+func printableASCII(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ExpectedFor returns the set of accounts image may be shared with.
+func (c *Config) ExpectedFor(img Image) map[string]bool {
+	set := make(map[string]bool, len(c.ExpectedMembers)+len(img.ExpectedMembers))
+	for _, id := range c.ExpectedMembers {
+		set[id] = true
+	}
+	for _, id := range img.ExpectedMembers {
+		set[id] = true
+	}
+	return set
+}

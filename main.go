@@ -1,0 +1,171 @@
+// Command scp_exporter exposes who each Samsung Cloud Platform virtual machine
+// image is shared with, as Prometheus metrics. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/exporter"
+)
+
+const (
+	programName = "scp_exporter"
+	// defaultAddress: 9857 is in the exporters' range and not used by any
+	// widely deployed exporter.
+	defaultAddress = ":9857"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New(programName, "Prometheus exporter for image sharing on Samsung Cloud Platform.")
+	var (
+		configFile    = app.Flag("config.file", "Path to the configuration file.").Default("config.yml").String()
+		configCheck   = app.Flag("config.check", "Validate the configuration file, print every problem, and exit (0 valid, 1 not). Contacts nothing.").Bool()
+		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time to answer.").Default("0.5s").Duration()
+		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat     = app.Flag("log.format", "Output format of log messages. One of: logfmt, json.").Default("logfmt").Enum("logfmt", "json")
+		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
+	)
+	app.Version(version.Print(programName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", programName, err)
+		return 2
+	}
+
+	logger, slogLevel := newLogger(*logFormat, *logLevel)
+
+	if *configCheck {
+		if _, err := config.Load(*configFile, os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "config is invalid:")
+			for _, e := range unjoin(err) {
+				fmt.Fprintf(os.Stderr, "  - %v\n", e)
+			}
+			return 1
+		}
+		fmt.Printf("config %s is valid\n", *configFile)
+		return 0
+	}
+
+	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(programName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	exp, err := exporter.New(exporter.Options{
+		ConfigFile: *configFile,
+		Getenv:     os.Getenv,
+		Logger:     logger,
+		Registerer: reg,
+		UserAgent:  programName + "/" + version.Version,
+	})
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot load config", "err", err)
+		return 1
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_ = exp.Reload() // logs and records its own failure
+		}
+	}()
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, exp.Collector().Handler(reg, *timeoutOffset, promhttp.HandlerOpts{
+		ErrorLog:          stdLogger{logger},
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	}))
+	mux.Handle("/-/reload", exp.ReloadHandler())
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ready") })
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        programName,
+			Description: "Who each Samsung Cloud Platform image is shared with",
+			Version:     version.Info(),
+			Profiling:   "false",
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot build landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
+	if err := web.ListenAndServe(server, webFlags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Error(logger).Log("msg", "http server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the go-kit logger and the matching slog level.
+func newLogger(format, lvl string) (log.Logger, slog.Leveler) {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+	}
+	allow := map[string]level.Option{
+		"debug": level.AllowDebug(), "info": level.AllowInfo(), "warn": level.AllowWarn(), "error": level.AllowError(),
+	}[lvl]
+	slogLevel := map[string]slog.Level{
+		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+	}[lvl]
+	logger = level.NewFilter(logger, allow)
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), slogLevel
+}
+
+// unjoin splits an errors.Join error (possibly wrapped once) into its parts.
+func unjoin(err error) []error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			return j.Unwrap()
+		}
+	}
+	return []error{err}
+}
+
+// stdLogger adapts the go-kit logger to promhttp's error log.
+type stdLogger struct{ logger log.Logger }
+
+func (l stdLogger) Println(v ...any) {
+	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
+}

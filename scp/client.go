@@ -1,0 +1,368 @@
+package scp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultLanguage       = "en-US"
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultMaxBodyBytes   = 4 << 20
+	maxErrorBodyBytes     = 64 << 10
+	retryBaseDelay        = 200 * time.Millisecond
+	retryMaxDelay         = 5 * time.Second
+)
+
+// Options configure a Client. BaseURL, AccessKey and SecretKey are required.
+type Options struct {
+	// BaseURL is the Virtual Server endpoint, e.g.
+	// https://virtualserver.kr-west1.e.samsungsdscloud.com. It is used as is
+	// (a path prefix is kept) and is part of the signature.
+	BaseURL    string
+	AccessKey  string
+	SecretKey  string
+	AccountID  string // optional; Scp-AccountId is always sent
+	APIVersion APIVersion
+	Language   string // Accept-Language: en-US or ko-KR
+
+	// HTTPClient is shared by all calls; size its keep-alive pool for the
+	// concurrency. Defaults to a client with a pool of 100 per host.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one attempt. Every call is also bounded by its context.
+	RequestTimeout time.Duration
+	// MaxRetries is how often a GET is retried after a network error, 429,
+	// 502, 503 or 504, while the context's deadline allows.
+	MaxRetries int
+	// Limiter, when set, is waited on before every attempt.
+	Limiter *rate.Limiter
+	// MaxBodyBytes caps a response body; a larger one is a decode error.
+	MaxBodyBytes int64
+	Metrics      *Metrics
+	// Now is the clock used for Scp-Timestamp. Defaults to time.Now.
+	Now       func() time.Time
+	UserAgent string
+}
+
+// Client calls the SCP Virtual Server API. It is safe for concurrent use.
+type Client struct {
+	base   string
+	opts   Options
+	secret []byte
+}
+
+var (
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	memberIDRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	statusRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+)
+
+// ErrInvalidID is wrapped when an image or member ID is not of the form the
+// API defines; such an ID never reaches a URL.
+var ErrInvalidID = errors.New("invalid id")
+
+// ValidateImageID checks that id is a UUID, the form of SCP image IDs.
+func ValidateImageID(id string) error {
+	if !uuidRE.MatchString(id) {
+		return fmt.Errorf("%w: image id %q is not a UUID", ErrInvalidID, sanitize(id, 80))
+	}
+	return nil
+}
+
+// ValidateMemberID checks that id has the form the API accepts for accounts.
+func ValidateMemberID(id string) error {
+	if !memberIDRE.MatchString(id) {
+		return fmt.Errorf("%w: member id %q must match ^[A-Za-z0-9-]{1,64}$", ErrInvalidID, sanitize(id, 80))
+	}
+	return nil
+}
+
+// BaseURLFor builds the Virtual Server endpoint for a region and environment.
+func BaseURLFor(region, environment string) string {
+	return fmt.Sprintf("https://virtualserver.%s.%s.samsungsdscloud.com", region, environment)
+}
+
+// NewClient checks the options and returns a client.
+func NewClient(o Options) (*Client, error) {
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("endpoint %q is not an absolute http or https URL", o.BaseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("endpoint %q must not have a query, fragment or user info", o.BaseURL)
+	}
+	if o.AccessKey == "" || o.SecretKey == "" {
+		return nil, errors.New("access key and secret key are required")
+	}
+	if o.APIVersion.ID == "" {
+		o.APIVersion, _ = LookupAPIVersion(DefaultAPIVersion)
+	}
+	if o.Language == "" {
+		o.Language = DefaultLanguage
+	}
+	if o.HTTPClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 100
+		o.HTTPClient = &http.Client{Transport: t}
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey)}, nil
+}
+
+// APIVersion is the API version this client sends.
+func (c *Client) APIVersion() APIVersion { return c.opts.APIVersion }
+
+// Member is one account an image is shared with.
+type Member struct {
+	ID     string
+	Status string // pending, accepted, rejected, or whatever newer status the API sends
+	// CreatedAt and UpdatedAt are zero when the API left them out or sent
+	// something that is not RFC 3339.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type memberJSON struct {
+	MemberID  string `json:"member_id"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+type membersJSON struct {
+	Members *[]memberJSON `json:"members"`
+}
+
+// ListImageMembers returns the accounts the image is shared with
+// (GET /v1/images/{image_id}/members).
+func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member, error) {
+	if err := ValidateImageID(imageID); err != nil {
+		return nil, fmt.Errorf("%s: %w", OpListImageMembers, err)
+	}
+	var body membersJSON
+	path := "/v1/images/" + url.PathEscape(imageID) + "/members"
+	if err := c.get(ctx, OpListImageMembers, path, nil, &body); err != nil {
+		return nil, err
+	}
+	return decodeMembers(body)
+}
+
+// DecodeMembers parses a members answer body the way ListImageMembers does.
+func DecodeMembers(data []byte) ([]Member, error) {
+	var body membersJSON
+	if err := json.Unmarshal(data, &body); err != nil {
+		return nil, &DecodeError{Operation: string(OpListImageMembers), Err: err}
+	}
+	return decodeMembers(body)
+}
+
+func decodeMembers(body membersJSON) ([]Member, error) {
+	fail := func(format string, args ...any) error {
+		return &DecodeError{Operation: string(OpListImageMembers), Err: fmt.Errorf(format, args...)}
+	}
+	if body.Members == nil {
+		return nil, fail("no \"members\" list in the answer")
+	}
+	out := make([]Member, 0, len(*body.Members))
+	for i, m := range *body.Members {
+		if err := ValidateMemberID(m.MemberID); err != nil {
+			return nil, fail("member %d: %w", i, err)
+		}
+		if !statusRE.MatchString(m.Status) {
+			return nil, fail("member %d (%s): status %q is empty or malformed", i, m.MemberID, sanitize(m.Status, 40))
+		}
+		out = append(out, Member{
+			ID:        m.MemberID,
+			Status:    strings.ToLower(m.Status),
+			CreatedAt: parseTime(m.CreatedAt),
+			UpdatedAt: parseTime(m.UpdatedAt),
+		})
+	}
+	return out, nil
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// get performs a signed GET with retries and decodes a 2xx JSON body into out.
+func (c *Client) get(ctx context.Context, op Operation, path string, query url.Values, out any) error {
+	full := c.base + path
+	if len(query) > 0 {
+		full += "?" + query.Encode()
+	}
+	for attempt := 0; ; attempt++ {
+		if c.opts.Limiter != nil {
+			if err := c.opts.Limiter.Wait(ctx); err != nil {
+				return fmt.Errorf("%s: waiting for the client rate limit: %w", op, errors.Join(context.DeadlineExceeded, err))
+			}
+		}
+		retryAfter, err := c.attempt(ctx, op, full, out)
+		if err == nil {
+			return nil
+		}
+		if attempt >= c.opts.MaxRetries || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(attempt)
+		if retryAfter > 0 {
+			wait = retryAfter
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			return err
+		}
+		c.opts.Metrics.retried(op)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return ReasonOf(err) == ReasonNetwork
+}
+
+// backoff is capped exponential with jitter: between half and all of
+// base·2^attempt, at most retryMaxDelay.
+func backoff(attempt int) time.Duration {
+	d := retryBaseDelay << min(attempt, 10)
+	d = min(d, retryMaxDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// attempt makes one signed request. It returns the server's Retry-After.
+func (c *Client) attempt(ctx context.Context, op Operation, full string, out any) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%s: building request: %w", op, err)
+	}
+	c.sign(req)
+
+	start := time.Now()
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", op, redactURLError(err))
+		c.opts.Metrics.observe(op, 0, time.Since(start), ReasonOf(err))
+		return 0, err
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		apiErr := &APIError{Operation: string(op), StatusCode: resp.StatusCode, Reason: ReasonForStatus(resp.StatusCode)}
+		apiErr.Code, apiErr.Detail = parseErrorBody(body)
+		c.opts.Metrics.observe(op, resp.StatusCode, time.Since(start), apiErr.Reason)
+		return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), apiErr
+	}
+
+	err = c.decode(resp.Body, out)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", op, err)
+	}
+	c.opts.Metrics.observe(op, resp.StatusCode, time.Since(start), ReasonOf(err))
+	return 0, err
+}
+
+// decode reads at most MaxBodyBytes of JSON into out. A body that breaks off
+// is a transport error (timeout or network); one that is too large or does
+// not parse is a *DecodeError.
+func (c *Client) decode(r io.Reader, out any) error {
+	data, err := io.ReadAll(io.LimitReader(r, c.opts.MaxBodyBytes+1))
+	if err != nil {
+		return fmt.Errorf("reading body: %w", err)
+	}
+	if int64(len(data)) > c.opts.MaxBodyBytes {
+		return &DecodeError{Err: fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, c.opts.MaxBodyBytes)}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &DecodeError{Err: fmt.Errorf("parsing JSON body: %w", err)}
+	}
+	return nil
+}
+
+// sign sets the SCP headers, signing the URL exactly as it goes on the wire.
+func (c *Client) sign(req *http.Request) {
+	ts := Timestamp(c.opts.Now())
+	h := req.Header
+	h.Set(HeaderAccessKey, c.opts.AccessKey)
+	h.Set(HeaderTimestamp, ts)
+	h.Set(HeaderClientType, ClientType)
+	h.Set(HeaderAccountID, c.opts.AccountID)
+	h.Set("Accept-Language", c.opts.Language)
+	h.Set(HeaderAPIVersion, c.opts.APIVersion.HeaderValue())
+	h.Set("Accept", "application/json")
+	if c.opts.UserAgent != "" {
+		h.Set("User-Agent", c.opts.UserAgent)
+	}
+	h.Set(HeaderSignature, Sign(SigningInput{
+		Method:     req.Method,
+		URL:        req.URL.String(),
+		Timestamp:  ts,
+		AccessKey:  c.opts.AccessKey,
+		AccountID:  c.opts.AccountID,
+		ClientType: ClientType,
+	}, c.secret))
+}
+
+// redactURLError drops the URL from a transport error: it is long, adds
+// nothing the operation does not say, and could carry a proxy's user info.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,198 @@
+package scp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"unicode"
+)
+
+// Reason classifies why a call failed. Values are metric label values.
+type Reason string
+
+// Failure reasons.
+const (
+	ReasonTimeout      Reason = "timeout"
+	ReasonNetwork      Reason = "network"
+	ReasonUnauthorized Reason = "unauthorized" // 401
+	ReasonForbidden    Reason = "forbidden"    // 403
+	ReasonNotFound     Reason = "not_found"    // 404
+	ReasonRateLimited  Reason = "rate_limited" // 429
+	ReasonClientError  Reason = "client_error" // other 4xx
+	ReasonServerError  Reason = "server_error" // 5xx
+	ReasonDecode       Reason = "decode"       // a 2xx answer that does not parse
+)
+
+// Reasons lists every reason, so metrics can start each at zero.
+var Reasons = []Reason{
+	ReasonTimeout, ReasonNetwork, ReasonUnauthorized, ReasonForbidden, ReasonNotFound,
+	ReasonRateLimited, ReasonClientError, ReasonServerError, ReasonDecode,
+}
+
+// ReasonForStatus maps a non-2xx HTTP status to its reason.
+func ReasonForStatus(code int) Reason {
+	switch {
+	case code == http.StatusUnauthorized:
+		return ReasonUnauthorized
+	case code == http.StatusForbidden:
+		return ReasonForbidden
+	case code == http.StatusNotFound:
+		return ReasonNotFound
+	case code == http.StatusTooManyRequests:
+		return ReasonRateLimited
+	case code >= 500:
+		return ReasonServerError
+	default:
+		return ReasonClientError
+	}
+}
+
+// APIError is an answer from the API with a non-2xx status.
+type APIError struct {
+	Operation  string
+	StatusCode int
+	// Code and Detail come from the error body when it has them; they are
+	// for logs only and are cut to a safe length.
+	Code   string
+	Detail string
+	Reason Reason
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: api answered %d %s", e.Operation, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (code %s)", e.Code)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	return b.String()
+}
+
+// DecodeError is a 2xx answer whose body could not be used.
+type DecodeError struct {
+	Operation string
+	Err       error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Operation == "" {
+		return fmt.Sprintf("malformed response: %v", e.Err)
+	}
+	return fmt.Sprintf("%s: malformed response: %v", e.Operation, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ErrBodyTooLarge is wrapped when a response body exceeds the client's cap.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// ReasonOf classifies any error returned by this package's calls.
+func ReasonOf(err error) Reason {
+	var apiErr *APIError
+	var decErr *DecodeError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &apiErr):
+		return apiErr.Reason
+	case errors.Is(err, ErrInvalidID):
+		return ReasonClientError
+	case errors.As(err, &decErr):
+		return ReasonDecode
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ReasonTimeout
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return ReasonTimeout
+	default:
+		return ReasonNetwork
+	}
+}
+
+const maxDetailLen = 300
+
+// errorBody is the union of the error shapes the service is known to send.
+type errorBody struct {
+	Errors []struct {
+		Code   json.RawMessage `json:"code"`
+		Detail json.RawMessage `json:"detail"`
+	} `json:"errors"`
+	Message json.RawMessage `json:"message"`
+}
+
+// parseErrorBody pulls a code and a human detail out of an error body. It
+// never fails: what it cannot read it leaves empty.
+func parseErrorBody(body []byte) (code, detail string) {
+	var eb errorBody
+	if json.Unmarshal(body, &eb) != nil {
+		return "", ""
+	}
+	var details []string
+	for _, e := range eb.Errors {
+		if code == "" {
+			code = rawString(e.Code)
+		}
+		details = append(details, rawStrings(e.Detail)...)
+	}
+	if len(details) == 0 {
+		details = rawStrings(eb.Message)
+	}
+	return sanitize(code, 64), sanitize(strings.Join(details, "; "), maxDetailLen)
+}
+
+// rawString reads a JSON string or number as text.
+func rawString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// rawStrings reads a JSON string or a list of strings.
+func rawStrings(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list
+	}
+	return nil
+}
+
+// sanitize makes text from the network safe for a log line: printable
+// characters only, at most max runes.
+func sanitize(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		if !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}

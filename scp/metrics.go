@@ -1,0 +1,83 @@
+package scp
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Operation names the API call in metric labels.
+type Operation string
+
+// Operations of this client.
+const (
+	OpListImageMembers Operation = "list_image_members"
+)
+
+// Operations lists every operation, so metrics can start each at zero.
+var Operations = []Operation{OpListImageMembers}
+
+// Metrics are the client's own request metrics. One Metrics is shared by all
+// clients of a process (one per account, and across config reloads).
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+	retries  *prometheus.CounterVec
+}
+
+// NewMetrics creates the request metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_requests_total",
+			Help: "SCP API requests made, by operation and HTTP status code (\"error\" when no response came). Each retry attempt counts.",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scp_api_request_duration_seconds",
+			Help:    "Duration of SCP API requests in seconds, from sending to the end of the body, by operation and HTTP status code.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"operation", "code"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_request_errors_total",
+			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode).",
+		}, []string{"operation", "reason"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_request_retries_total",
+			Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
+		}, []string{"operation"}),
+	}
+	for _, op := range Operations {
+		for _, r := range Reasons {
+			m.errors.WithLabelValues(string(op), string(r))
+		}
+		m.retries.WithLabelValues(string(op))
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration, m.errors, m.retries)
+	}
+	return m
+}
+
+// observe records one attempt. status is 0 when no response came.
+func (m *Metrics) observe(op Operation, status int, took time.Duration, reason Reason) {
+	if m == nil {
+		return
+	}
+	code := "error"
+	if status != 0 {
+		code = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(string(op), code).Inc()
+	m.duration.WithLabelValues(string(op), code).Observe(took.Seconds())
+	if reason != "" {
+		m.errors.WithLabelValues(string(op), string(reason)).Inc()
+	}
+}
+
+func (m *Metrics) retried(op Operation) {
+	if m != nil {
+		m.retries.WithLabelValues(string(op)).Inc()
+	}
+}

@@ -1,0 +1,338 @@
+// Package scptest is a fake SCP Virtual Server API for tests and the demo.
+// It verifies request signatures and timestamps like the real service, serves
+// per-image fixtures, and injects faults: status codes, delays, stalls,
+// connection resets, malformed and oversized bodies.
+package scptest
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// Member is a member fixture, in the API's JSON shape.
+type Member struct {
+	ImageID   string `json:"image_id"`
+	MemberID  string `json:"member_id"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at,omitempty"`
+	UpdatedAt string `json:"updated_at,omitempty"`
+}
+
+// Fault makes the fake misbehave for one image.
+type Fault struct {
+	Status     int           // answer with this status (and Body, or an SCP error body)
+	Body       string        // raw body to send instead of the fixture (with Status, or 200)
+	RetryAfter string        // Retry-After header value
+	Delay      time.Duration // wait this long before answering (cut short if the client goes away)
+	BodySize   int64         // send a valid-looking body of this many bytes
+	Reset      bool          // close the connection without an answer
+	Truncate   bool          // promise a body, send half of it, close
+	// Times is how many requests the fault applies to before it clears; 0 is forever.
+	Times int
+}
+
+// Options configure a Fake.
+type Options struct {
+	AccessKey string
+	SecretKey string
+	// MaxSkew is how far Scp-Timestamp may be from the fake's clock. Default 5m.
+	MaxSkew time.Duration
+	// Latency is added to every answer.
+	Latency time.Duration
+	Now     func() time.Time
+}
+
+// Fake is an http.Handler that acts as the SCP Virtual Server API.
+type Fake struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu       sync.RWMutex
+	members  map[string][]byte // image ID -> encoded members answer
+	faults   map[string]*Fault
+	requests map[string]int // image ID -> members calls that passed authentication
+	total    int
+	authFail int
+}
+
+// New returns a fake that accepts requests signed with the given keys.
+func New(o Options) *Fake {
+	if o.MaxSkew == 0 {
+		o.MaxSkew = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &Fake{
+		opts:     o,
+		mux:      http.NewServeMux(),
+		members:  map[string][]byte{},
+		faults:   map[string]*Fault{},
+		requests: map[string]int{},
+	}
+	f.mux.HandleFunc("GET /v1/images/{image_id}/members", f.serveMembers)
+	return f
+}
+
+// SetMembers creates the image (or replaces its members).
+func (f *Fake) SetMembers(imageID string, members ...Member) {
+	for i := range members {
+		if members[i].ImageID == "" {
+			members[i].ImageID = imageID
+		}
+	}
+	if members == nil {
+		members = []Member{}
+	}
+	body, _ := json.Marshal(map[string]any{"members": members})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members[imageID] = body
+}
+
+// RemoveImage makes the image unknown: its members answer 404.
+func (f *Fake) RemoveImage(imageID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.members, imageID)
+}
+
+// SetFault makes calls about imageID misbehave; a zero Fault clears it.
+func (f *Fake) SetFault(imageID string, fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fault == (Fault{}) {
+		delete(f.faults, imageID)
+		return
+	}
+	f.faults[imageID] = &fault
+}
+
+// Requests returns how many authenticated members calls imageID received.
+func (f *Fake) Requests(imageID string) int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.requests[imageID]
+}
+
+// TotalRequests returns how many authenticated calls the fake received.
+func (f *Fake) TotalRequests() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.total
+}
+
+// AuthFailures returns how many calls were refused for their signature.
+func (f *Fake) AuthFailures() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.authFail
+}
+
+// ServeHTTP authenticates the request, then routes it.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if msg := f.authenticate(r); msg != "" {
+		f.mu.Lock()
+		f.authFail++
+		f.mu.Unlock()
+		writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
+		return
+	}
+	if f.opts.Latency > 0 {
+		select {
+		case <-time.After(f.opts.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	f.mux.ServeHTTP(w, r)
+}
+
+// authenticate checks the headers and signature; it returns why it refuses.
+func (f *Fake) authenticate(r *http.Request) string {
+	h := r.Header
+	if h.Get(scp.HeaderAccessKey) != f.opts.AccessKey {
+		return "unknown access key"
+	}
+	if h.Get(scp.HeaderClientType) != scp.ClientType {
+		return "Scp-ClientType must be " + scp.ClientType
+	}
+	v := strings.TrimPrefix(h.Get(scp.HeaderAPIVersion), scp.Service+" ")
+	if _, err := scp.LookupAPIVersion(v); err != nil {
+		return "unsupported Scp-Api-Version"
+	}
+	ms, err := strconv.ParseInt(h.Get(scp.HeaderTimestamp), 10, 64)
+	if err != nil {
+		return "Scp-Timestamp is not Unix milliseconds"
+	}
+	if skew := f.opts.Now().Sub(time.UnixMilli(ms)); skew > f.opts.MaxSkew || skew < -f.opts.MaxSkew {
+		return "Scp-Timestamp is too far from the server clock"
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	want := scp.Sign(scp.SigningInput{
+		Method:     r.Method,
+		URL:        scheme + "://" + r.Host + r.RequestURI,
+		Timestamp:  h.Get(scp.HeaderTimestamp),
+		AccessKey:  h.Get(scp.HeaderAccessKey),
+		AccountID:  h.Get(scp.HeaderAccountID),
+		ClientType: h.Get(scp.HeaderClientType),
+	}, []byte(f.opts.SecretKey))
+	if !hmac.Equal([]byte(want), []byte(h.Get(scp.HeaderSignature))) {
+		return "signature mismatch"
+	}
+	return ""
+}
+
+func (f *Fake) serveMembers(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("image_id")
+	f.mu.Lock()
+	f.total++
+	f.requests[id]++
+	body, ok := f.members[id]
+	fault := f.takeFault(id)
+	f.mu.Unlock()
+
+	if fault != nil && f.misbehave(w, r, fault) {
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", "image "+id+" not found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// takeFault returns the fault for id and counts its use. f.mu must be held.
+func (f *Fake) takeFault(id string) *Fault {
+	fault, ok := f.faults[id]
+	if !ok {
+		return nil
+	}
+	if fault.Times > 0 {
+		fault.Times--
+		if fault.Times == 0 {
+			delete(f.faults, id)
+		}
+	}
+	c := *fault
+	return &c
+}
+
+// misbehave acts out a fault; it reports whether it answered.
+func (f *Fake) misbehave(w http.ResponseWriter, r *http.Request, fault *Fault) bool {
+	if fault.Delay > 0 {
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	switch {
+	case fault.Reset:
+		hijackClose(w, nil)
+		return true
+	case fault.Truncate:
+		hijackClose(w, []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"members\":[{\"member_id\":"))
+		return true
+	case fault.BodySize > 0:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"members":[`)
+		io.CopyN(w, repeatReader(`{"member_id":"a","status":"pending"},`), fault.BodySize)
+		io.WriteString(w, `{"member_id":"a","status":"pending"}]}`)
+		return true
+	}
+	if fault.RetryAfter != "" {
+		w.Header().Set("Retry-After", fault.RetryAfter)
+	}
+	status := fault.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if fault.Body != "" {
+		w.WriteHeader(status)
+		io.WriteString(w, fault.Body)
+		return true
+	}
+	if status != http.StatusOK {
+		writeError(w, status, http.StatusText(status), "injected fault")
+		return true
+	}
+	return false
+}
+
+func hijackClose(w http.ResponseWriter, prefix []byte) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("scptest: response writer cannot be hijacked")
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if len(prefix) > 0 {
+		buf.Write(prefix)
+		buf.Flush()
+	}
+	conn.Close()
+}
+
+type repeating struct {
+	s   string
+	off int
+}
+
+func repeatReader(s string) io.Reader { return &repeating{s: s} }
+
+func (r *repeating) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.s[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.s)
+	}
+	return n, nil
+}
+
+// writeError answers in the error shape the service is seen to use.
+func writeError(w http.ResponseWriter, status int, code, detail string) {
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(map[string]any{"errors": []map[string]any{{
+		"status": status, "code": code, "detail": detail,
+	}}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// Fixtures is the on-disk form of a fake's data, used by the demo.
+type Fixtures struct {
+	Images map[string][]Member `json:"images"`
+}
+
+// Load adds the fixtures read from r.
+func (f *Fake) Load(r io.Reader) error {
+	var fx Fixtures
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fx); err != nil {
+		return fmt.Errorf("reading fixtures: %w", err)
+	}
+	for id, members := range fx.Images {
+		f.SetMembers(id, members...)
+	}
+	return nil
+}
