@@ -48,6 +48,7 @@ func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts
 		defer cancel()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(contextCollector{Collector: c, ctx: ctx})
-		promhttp.HandlerFor(prometheus.Gatherers{base, reg}, opts).ServeHTTP(w, r)
+		// reg first: the API calls it makes then show in base's counters.
+		promhttp.HandlerFor(prometheus.Gatherers{reg, base}, opts).ServeHTTP(w, r)
 	})
 }
