@@ -84,6 +84,7 @@ type Collector struct {
 	mu       sync.Mutex
 	inflight *round
 	last     *Result
+	joined   atomic.Int32 // scrapes waiting on a round they did not start
 
 	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
 	success, failure, duration, cacheAge                         *prometheus.Desc
@@ -204,6 +205,8 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 		close(r.done)
 		return res, false
 	}
+	c.joined.Add(1)
+	defer c.joined.Add(-1)
 	select {
 	case <-r.done:
 		return r.result, false
@@ -211,6 +214,9 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 		return c.timedOut(t, ctx.Err()), false
 	}
 }
+
+// waiting is how many scrapes are waiting on a round another scrape started.
+func (c *Collector) waiting() int { return int(c.joined.Load()) }
 
 // timedOut is the result for a scrape whose deadline passed while it waited
 // for a round another scrape started.
