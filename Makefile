@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test demo clean
+.PHONY: all build fake test demo docker clean
 
 all: build
 
@@ -35,6 +35,11 @@ test:
 ## demo: the exporter against the built-in fake API, no cloud account needed
 demo: build fake
 	@BIN=./$(BIN) FAKE_BIN=./$(FAKE_BIN) ./scripts/demo.sh
+
+## docker: the container image (needs a Docker engine; none runs on the dev machines)
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILD_DATE) -t $(DOCKER_IMAGE) .
 
 clean:
 	rm -rf $(BIN) .build
