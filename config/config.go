@@ -105,14 +105,18 @@ var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
 // dir. It returns every problem it finds, joined.
 func Parse(data []byte, dir string, getenv func(string) string) (*Config, error) {
 	cfg := &Config{}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		msg := unknownFieldRE.ReplaceAllString(err.Error(), "unknown field $1")
-		return nil, errors.New(strings.TrimPrefix(msg, "yaml: "))
-	}
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+		msg = redactSecrets(strings.TrimPrefix(msg, "yaml: "), data)
+		if env := getenv(EnvSecretKey); env != "" {
+			msg = strings.ReplaceAll(msg, env, "<secret>")
+		}
+		return nil, errors.New(msg)
 	}
 	cfg.setDefaults()
 	cfg.SCP.TLSConfig.SetDirectory(dir)
@@ -125,6 +129,32 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// redactSecrets removes from msg every secret_key value in the YAML document:
+// decode errors quote the values they choke on, and a secret pasted into the
+// wrong field must not reach a log line.
+func redactSecrets(msg string, data []byte) string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return msg
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Value == "secret_key" && v.Kind == yaml.ScalarNode && v.Value != "" {
+					msg = strings.ReplaceAll(msg, v.Value, "<secret>")
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return msg
 }
 
 func (c *Config) setDefaults() {

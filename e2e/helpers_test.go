@@ -225,4 +225,3 @@ func httpGet(t testing.TB, url string, header ...string) (int, string) {
 	}
 	return resp.StatusCode, string(body)
 }
-

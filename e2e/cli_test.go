@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+func TestVersionFlagPrintsBuildInformation(t *testing.T) {
+	out, err := exec.Command(exporterBinary(t), "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+	for _, want := range []string{"scp_exporter, version 0.0.0-e2e", "branch: e2e", "revision: e2etest", "go version:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--version output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestConfigCheckAcceptsTheExampleConfig(t *testing.T) {
+	example, err := os.ReadFile("../config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	secret := writeFile(t, dir, "secret_key", "example-secret\n")
+	text := strings.Replace(string(example), "/etc/scp_exporter/secret_key", secret, 1)
+	if text == string(example) {
+		t.Fatal("config.example.yml no longer names /etc/scp_exporter/secret_key; update this test")
+	}
+	cfg := writeFile(t, dir, "config.yml", text)
+	out, err := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("config.example.yml is not valid: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "is valid") {
+		t.Errorf("unexpected output: %s", out)
+	}
+}
+
+func TestConfigCheckListsEveryProblemAndContactsNothing(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	cfg := writeFile(t, t.TempDir(), "config.yml", `
+scp:
+  endpoint: `+url+`
+  access_key: ak
+  secret_key: `+testSecretKey+`
+  api_version: "0.9"
+  max_concurrency: -1
+images:
+  - id: not-a-uuid
+  - id: 70a599e0-31e7-49b7-b260-868f441e862b
+    expected_members: ["bad id!"]
+`)
+	cmd := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg)
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		`scp.api_version: unknown api_version "0.9"`,
+		"scp.max_concurrency: -1 is not between 1 and 256",
+		`images[0].id: invalid id: image id "not-a-uuid" is not a UUID`,
+		`images[1].expected_members[0]: invalid id: member id "bad id!"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--config.check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), testSecretKey) {
+		t.Errorf("--config.check printed the secret key:\n%s", out)
+	}
+	if n := fake.TotalRequests() + fake.AuthFailures(); n != 0 {
+		t.Errorf("--config.check made %d API calls", n)
+	}
+}

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func hasImage(body, id string) bool {
+	return strings.Contains(body, `scp_image_members_scrape_success{image_id="`+id+`"} 1`)
+}
+
+// TestReloadGoodBrokenGood walks a running exporter through a good config, a
+// broken one (kept out, visible in metrics) and a good one again, over POST
+// /-/reload and SIGHUP, with secret_key_file re-read on reload.
+func TestReloadGoodBrokenGood(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA, scptest.Member{MemberID: memberOK, Status: "accepted"})
+	fake.SetMembers(imageB, scptest.Member{MemberID: memberOdd, Status: "pending"})
+	dir := t.TempDir()
+	writeFile(t, dir, "secret", "not-the-right-secret\n")
+	base := "scp:\n  endpoint: " + url + "\n  access_key: " + testAccessKey + "\n  secret_key_file: secret\n"
+	cfgPath := writeFile(t, dir, "config.yml", base+"images:\n  - id: "+imageA+"\n")
+	exp := startExporter(t, cfgPath)
+
+	// The key in the file is wrong: the API refuses the signature.
+	_, body := httpGet(t, exp.URL+"/metrics")
+	if !strings.Contains(body, `scp_image_members_scrape_error{image_id="`+imageA+`",reason="unauthorized"} 1`) {
+		t.Fatalf("with a wrong secret the image should fail as unauthorized:\n%s", grepSCP(body))
+	}
+
+	// Fix the secret file and add image B: a reload picks up both.
+	writeFile(t, dir, "secret", testSecretKey+"\n")
+	writeFile(t, dir, "config.yml", base+"images:\n  - id: "+imageA+"\n  - id: "+imageB+"\n")
+	if code, msg := post(t, exp.URL+"/-/reload"); code != http.StatusOK {
+		t.Fatalf("reload of a good config: %d %s", code, msg)
+	}
+	_, body = httpGet(t, exp.URL+"/metrics")
+	if !hasImage(body, imageA) || !hasImage(body, imageB) {
+		t.Fatalf("after reload both images should be fetched:\n%s", grepSCP(body))
+	}
+
+	// Other methods are refused.
+	if code, _ := httpGet(t, exp.URL+"/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload answered %d, want 405", code)
+	}
+
+	// A broken config is refused with the reason; the running one stays.
+	writeFile(t, dir, "config.yml", base+"imagez:\n  - id: "+imageA+"\n")
+	code, msg := post(t, exp.URL+"/-/reload")
+	if code != http.StatusInternalServerError || !strings.Contains(msg, "unknown field imagez") {
+		t.Errorf("reload of a broken config: %d %q, want 500 naming the unknown field", code, msg)
+	}
+	_, body = httpGet(t, exp.URL+"/metrics")
+	if !strings.Contains(body, "scp_exporter_config_last_reload_successful 0") {
+		t.Errorf("a failed reload must show scp_exporter_config_last_reload_successful 0")
+	}
+	if !hasImage(body, imageA) || !hasImage(body, imageB) {
+		t.Errorf("a failed reload must keep the running config:\n%s", grepSCP(body))
+	}
+
+	// Good again, through SIGHUP this time: image A is dropped.
+	writeFile(t, dir, "config.yml", base+"images:\n  - id: "+imageB+"\n")
+	if err := exp.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body = httpGet(t, exp.URL+"/metrics")
+		if strings.Contains(body, "scp_exporter_config_last_reload_successful 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload the config:\n%s", grepSCP(body))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(body, `image_id="`+imageA+`"`) {
+		t.Errorf("image A was removed from the config but is still reported:\n%s", grepSCP(body))
+	}
+	if !hasImage(body, imageB) {
+		t.Errorf("image B should still be fetched:\n%s", grepSCP(body))
+	}
+	if !strings.Contains(body, "scp_exporter_config_last_reload_success_timestamp_seconds ") {
+		t.Error("no reload success timestamp")
+	}
+	if strings.Contains(exp.Output.String(), testSecretKey) {
+		t.Error("the secret key appears in the exporter's output")
+	}
+}
+
+// grepSCP keeps the scp_ lines of a metrics page, for failure messages.
+func grepSCP(body string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "scp_") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
