@@ -165,7 +165,12 @@ func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member
 	if err := c.get(ctx, OpListImageMembers, path, nil, &body); err != nil {
 		return nil, err
 	}
-	return decodeMembers(body)
+	members, err := decodeMembers(body)
+	if err != nil {
+		// The attempt was recorded as a 200; count why its answer is unusable.
+		c.opts.Metrics.failed(OpListImageMembers, ReasonDecode)
+	}
+	return members, err
 }
 
 // DecodeMembers parses a members answer body the way ListImageMembers does.

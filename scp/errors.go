@@ -102,10 +102,12 @@ func ReasonOf(err error) Reason {
 		return ""
 	case errors.As(err, &apiErr):
 		return apiErr.Reason
+	case errors.As(err, &decErr):
+		// Before ErrInvalidID: a bad ID in the server's answer is the
+		// server's fault, not the caller's.
+		return ReasonDecode
 	case errors.Is(err, ErrInvalidID):
 		return ReasonClientError
-	case errors.As(err, &decErr):
-		return ReasonDecode
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return ReasonTimeout
 	case errors.As(err, &netErr) && netErr.Timeout():

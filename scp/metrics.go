@@ -81,3 +81,10 @@ func (m *Metrics) retried(op Operation) {
 		m.retries.WithLabelValues(string(op)).Inc()
 	}
 }
+
+// failed counts an error found after the attempt was observed.
+func (m *Metrics) failed(op Operation, reason Reason) {
+	if m != nil {
+		m.errors.WithLabelValues(string(op), string(reason)).Inc()
+	}
+}
