@@ -34,7 +34,7 @@ type Fault struct {
 	Body       string        // raw body to send instead of the fixture (with Status, or 200)
 	RetryAfter string        // Retry-After header value
 	Delay      time.Duration // wait this long before answering (cut short if the client goes away)
-	BodySize   int64         // send a valid-looking body of this many bytes
+	BodySize   int64         // send a valid members body of at least this many bytes
 	Reset      bool          // close the connection without an answer
 	Truncate   bool          // promise a body, send half of it, close
 	// Times is how many requests the fault applies to before it clears; 0 is forever.
@@ -251,7 +251,9 @@ func (f *Fake) misbehave(w http.ResponseWriter, r *http.Request, fault *Fault) b
 	case fault.BodySize > 0:
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"members":[`)
-		io.CopyN(w, repeatReader(`{"member_id":"a","status":"pending"},`), fault.BodySize)
+		// Whole members only, so the body stays valid JSON at any size.
+		const member = `{"member_id":"a","status":"pending"},`
+		io.CopyN(w, repeatReader(member), fault.BodySize/int64(len(member))*int64(len(member)))
 		io.WriteString(w, `{"member_id":"a","status":"pending"}]}`)
 		return true
 	}
