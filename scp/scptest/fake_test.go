@@ -1,0 +1,255 @@
+package scptest_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+const (
+	accessKey = "AK-fake-test"
+	secretKey = "SK-fake-test-secret"
+	imageID   = "70a599e0-31e7-49b7-b260-868f441e862b"
+	memberID  = "a8f10467abfc4b87b64614ab36eb9ae4"
+)
+
+// signed builds a request the way the contract describes; mutate runs on the
+// signing input and the request after the defaults are set, before signing.
+type reqSpec struct {
+	accessKey  string
+	secret     string
+	clientType string
+	timestamp  string
+	accountID  string
+	version    string
+	signedURL  string // the URL signed, when not the one requested
+}
+
+func newRequest(t *testing.T, url string, spec reqSpec) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := url
+	if spec.signedURL != "" {
+		signed = spec.signedURL
+	}
+	req.Header.Set(scp.HeaderAccessKey, spec.accessKey)
+	req.Header.Set(scp.HeaderTimestamp, spec.timestamp)
+	req.Header.Set(scp.HeaderClientType, spec.clientType)
+	req.Header.Set(scp.HeaderAccountID, spec.accountID)
+	req.Header.Set(scp.HeaderAPIVersion, spec.version)
+	req.Header.Set(scp.HeaderSignature, scp.Sign(scp.SigningInput{
+		Method:     http.MethodGet,
+		URL:        signed,
+		Timestamp:  spec.timestamp,
+		AccessKey:  spec.accessKey,
+		AccountID:  spec.accountID,
+		ClientType: spec.clientType,
+	}, []byte(spec.secret)))
+	return req
+}
+
+func goodSpec(now time.Time) reqSpec {
+	return reqSpec{
+		accessKey:  accessKey,
+		secret:     secretKey,
+		clientType: scp.ClientType,
+		timestamp:  scp.Timestamp(now),
+		version:    "virtualserver 1.3",
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	now := time.Date(2025, time.July, 22, 9, 0, 0, 0, time.UTC)
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey, MaxSkew: time.Minute, Now: func() time.Time { return now }})
+	fake.SetMembers(imageID, scptest.Member{MemberID: memberID, Status: "pending"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	url := srv.URL + "/v1/images/" + imageID + "/members"
+
+	tests := []struct {
+		name   string
+		mutate func(*reqSpec)
+		want   int
+		detail string
+	}{
+		{"valid", func(*reqSpec) {}, 200, ""},
+		{"valid with an account id", func(s *reqSpec) { s.accountID = "acct-1" }, 200, ""},
+		{"valid 59s old", func(s *reqSpec) { s.timestamp = scp.Timestamp(now.Add(-59 * time.Second)) }, 200, ""},
+		{"valid with version 1.0", func(s *reqSpec) { s.version = "virtualserver 1.0" }, 200, ""},
+		{"wrong signature", func(s *reqSpec) { s.secret = "not-the-secret" }, 401, "signature mismatch"},
+		{"signed over another URL", func(s *reqSpec) { s.signedURL = srv.URL + "/v1/images/" + imageID + "/members?x=1" }, 401, "signature mismatch"},
+		{"signed without the port", func(s *reqSpec) {
+			s.signedURL = "http://127.0.0.1/v1/images/" + imageID + "/members"
+		}, 401, "signature mismatch"},
+		{"wrong access key", func(s *reqSpec) { s.accessKey = "AK-other" }, 401, "unknown access key"},
+		{"no access key", func(s *reqSpec) { s.accessKey = "" }, 401, "unknown access key"},
+		{"stale timestamp", func(s *reqSpec) { s.timestamp = scp.Timestamp(now.Add(-2 * time.Minute)) }, 401, "too far from the server clock"},
+		{"future timestamp", func(s *reqSpec) { s.timestamp = scp.Timestamp(now.Add(2 * time.Minute)) }, 401, "too far from the server clock"},
+		{"timestamp in seconds", func(s *reqSpec) { s.timestamp = "1753174800" }, 401, "too far from the server clock"},
+		{"timestamp not a number", func(s *reqSpec) { s.timestamp = "now" }, 401, "not Unix milliseconds"},
+		{"client type of the older API", func(s *reqSpec) { s.clientType = "OpenApi" }, 401, "Scp-ClientType must be Openapi"},
+		{"unknown api version", func(s *reqSpec) { s.version = "virtualserver 9.9" }, 401, "unsupported Scp-Api-Version"},
+	}
+	wantOK, wantFail := 0, 0
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := goodSpec(now)
+			tc.mutate(&spec)
+			resp, err := srv.Client().Do(newRequest(t, url, spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tc.want)
+			}
+			if tc.want == 200 {
+				wantOK++
+				var got struct {
+					Members []scptest.Member `json:"members"`
+				}
+				if err := json.Unmarshal(body, &got); err != nil || len(got.Members) != 1 || got.Members[0].MemberID != memberID || got.Members[0].ImageID != imageID {
+					t.Fatalf("body %s: %v", body, err)
+				}
+				return
+			}
+			wantFail++
+			var eb struct {
+				Errors []struct {
+					Status int    `json:"status"`
+					Code   string `json:"code"`
+					Detail string `json:"detail"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal(body, &eb); err != nil || len(eb.Errors) != 1 {
+				t.Fatalf("error body %s: %v", body, err)
+			}
+			if e := eb.Errors[0]; e.Status != 401 || e.Code != "Unauthorized" || !strings.Contains(e.Detail, tc.detail) {
+				t.Errorf("error body %+v, want detail containing %q", e, tc.detail)
+			}
+		})
+	}
+	if got := fake.TotalRequests(); got != wantOK {
+		t.Errorf("TotalRequests = %d, want %d (only authenticated calls)", got, wantOK)
+	}
+	if got := fake.Requests(imageID); got != wantOK {
+		t.Errorf("Requests(image) = %d, want %d", got, wantOK)
+	}
+	if got := fake.AuthFailures(); got != wantFail {
+		t.Errorf("AuthFailures = %d, want %d", got, wantFail)
+	}
+}
+
+// The fake and the scp client agree: a client request authenticates.
+func TestFakeAcceptsClient(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
+	fake.SetMembers(imageID, scptest.Member{MemberID: memberID, Status: "accepted"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	c, err := scp.NewClient(scp.Options{BaseURL: srv.URL, AccessKey: accessKey, SecretKey: secretKey, AccountID: "acct", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ListImageMembers(t.Context(), imageID)
+	if err != nil || len(got) != 1 || got[0].ID != memberID || got[0].Status != "accepted" {
+		t.Fatalf("ListImageMembers = %+v, %v", got, err)
+	}
+	if fake.AuthFailures() != 0 || fake.Requests(imageID) != 1 {
+		t.Fatalf("auth failures %d, requests %d", fake.AuthFailures(), fake.Requests(imageID))
+	}
+}
+
+// get makes an authenticated members call and returns status and body.
+func get(t *testing.T, srv *httptest.Server, id string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := srv.Client().Do(newRequest(t, srv.URL+"/v1/images/"+id+"/members", goodSpec(time.Now())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func TestFixturesAndFaults(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	if status, body, _ := get(t, srv, imageID); status != 404 || !strings.Contains(body, `"NotFound"`) {
+		t.Fatalf("unknown image: %d %s", status, body)
+	}
+	fake.SetMembers(imageID)
+	if status, body, _ := get(t, srv, imageID); status != 200 || strings.TrimSpace(body) != `{"members":[]}` {
+		t.Fatalf("image without members: %d %s", status, body)
+	}
+
+	fake.SetFault(imageID, scptest.Fault{Status: 503, RetryAfter: "2", Times: 2})
+	for i := range 2 {
+		status, body, h := get(t, srv, imageID)
+		if status != 503 || h.Get("Retry-After") != "2" || !strings.Contains(body, "injected fault") {
+			t.Fatalf("faulty call %d: %d %s %v", i, status, body, h)
+		}
+	}
+	if status, _, _ := get(t, srv, imageID); status != 200 {
+		t.Fatalf("the fault did not clear after Times calls: %d", status)
+	}
+
+	fake.SetFault(imageID, scptest.Fault{Status: 418, Body: "teapot"})
+	if status, body, _ := get(t, srv, imageID); status != 418 || body != "teapot" {
+		t.Fatalf("raw body fault: %d %q", status, body)
+	}
+	fake.SetFault(imageID, scptest.Fault{Body: "{not json"})
+	if status, body, _ := get(t, srv, imageID); status != 200 || body != "{not json" {
+		t.Fatalf("200 raw body fault: %d %q", status, body)
+	}
+	fake.SetFault(imageID, scptest.Fault{BodySize: 1000})
+	status, body, _ := get(t, srv, imageID)
+	if status != 200 || len(body) < 1000 {
+		t.Fatalf("BodySize fault: %d, %d bytes", status, len(body))
+	}
+	if members, err := scp.DecodeMembers([]byte(body)); err != nil || len(members) == 0 {
+		t.Fatalf("BodySize body does not parse: %v", err)
+	}
+	fake.SetFault(imageID, scptest.Fault{})
+	if status, _, _ := get(t, srv, imageID); status != 200 {
+		t.Fatalf("a zero Fault did not clear: %d", status)
+	}
+
+	fake.RemoveImage(imageID)
+	if status, _, _ := get(t, srv, imageID); status != 404 {
+		t.Fatalf("removed image: %d", status)
+	}
+	if got := fake.Requests(imageID); got != 10 {
+		t.Errorf("Requests = %d, want 10", got)
+	}
+}
+
+func TestLoadFixtures(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
+	err := fake.Load(strings.NewReader(`{"images":{"` + imageID + `":[{"member_id":"` + memberID + `","status":"rejected"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	status, body, _ := get(t, srv, imageID)
+	members, err := scp.DecodeMembers([]byte(body))
+	if status != 200 || err != nil || len(members) != 1 || members[0].Status != "rejected" {
+		t.Fatalf("%d %s %v", status, body, err)
+	}
+	if err := fake.Load(strings.NewReader(`{"imagez":{}}`)); err == nil || !strings.Contains(err.Error(), "reading fixtures") {
+		t.Fatalf("unknown field accepted: %v", err)
+	}
+}
