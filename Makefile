@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test demo docker clean
+.PHONY: all build fake test lint demo docker clean
 
 all: build
 
@@ -31,6 +31,16 @@ fake:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := .build/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+## lint: golangci-lint with .golangci.yml (pinned; built once into .build/ through the Go module proxy)
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 ## demo: the exporter against the built-in fake API, no cloud account needed
 demo: build fake
