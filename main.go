@@ -90,6 +90,7 @@ func run(args []string) int {
 		level.Error(logger).Log("msg", "cannot load config", "err", err)
 		return 1
 	}
+	defer exp.Close()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -107,7 +108,7 @@ func run(args []string) int {
 	}))
 	mux.Handle("/-/reload", exp.ReloadHandler())
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "healthy") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ready") })
+	mux.Handle("/-/ready", exp.ReadyHandler())
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        programName,

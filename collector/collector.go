@@ -1,6 +1,6 @@
 // Package collector turns SCP API answers into Prometheus metrics at scrape
-// time. Every scrape fetches the members of each configured image (sharing
-// one round of API calls with any scrape already under way) and emits const
+// time. Every scrape fetches the members of each watched image (sharing one
+// round of API calls with any scrape already under way) and emits const
 // metrics; nothing is kept between scrapes unless a minimum refresh interval
 // is configured.
 package collector
@@ -17,10 +17,9 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
-
-const namespace = "scp"
 
 // Statuses every fetched image reports, 0 when no member has them.
 var baseStatuses = []string{"pending", "accepted", "rejected"}
@@ -28,6 +27,11 @@ var baseStatuses = []string{"pending", "accepted", "rejected"}
 // MembersLister is the part of the SCP client the collector uses.
 type MembersLister interface {
 	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
+}
+
+// DiscoverySource is an account's background image listing.
+type DiscoverySource interface {
+	Snapshot() ([]scp.Image, discovery.Status)
 }
 
 // Image is one image to watch.
@@ -38,13 +42,28 @@ type Image struct {
 	Expected map[string]bool
 }
 
+// Account is one SCP account (or region) and the images watched there.
+type Account struct {
+	// Name is the account label's value; empty in the single-account form,
+	// whose series have no account label.
+	Name           string
+	Lister         MembersLister
+	APIVersion     scp.APIVersion
+	MaxConcurrency int
+	// Images is the static list from the config.
+	Images []Image
+	// Discovery, when set, adds the images it lists; they get the
+	// discovered name and DefaultExpected.
+	Discovery       DiscoverySource
+	DefaultExpected map[string]bool
+}
+
 // Target is everything one collection covers. It is replaced as a whole on
 // config reload.
 type Target struct {
-	Lister         MembersLister
-	Images         []Image
-	APIVersion     scp.APIVersion
-	MaxConcurrency int
+	Accounts []Account
+	// MultiAccount puts an account label on every per-account series.
+	MultiAccount bool
 	// ScrapeTimeout caps a scrape's deadline.
 	ScrapeTimeout time.Duration
 	// MinRefreshInterval, when positive, serves a collection that finished
@@ -60,10 +79,17 @@ type ImageResult struct {
 	Reason  scp.Reason // why it failed; empty on success
 }
 
+// AccountResult is one account's part of a collection.
+type AccountResult struct {
+	Account   *Account
+	Images    []ImageResult
+	Discovery *discovery.Status // nil without discovery
+}
+
 // Result is one complete collection.
 type Result struct {
 	Target   *Target
-	Images   []ImageResult
+	Accounts []AccountResult
 	Duration time.Duration
 	Finished time.Time
 }
@@ -80,15 +106,12 @@ type Collector struct {
 	now    func() time.Time
 
 	target atomic.Pointer[Target]
+	descs  atomic.Pointer[descs]
 
 	mu       sync.Mutex
 	inflight *round
 	last     *Result
 	joined   atomic.Int32 // scrapes waiting on a round they did not start
-
-	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
-	success, failure, duration, cacheAge                         *prometheus.Desc
-	versionInfo, versionEnd                                      *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -98,36 +121,7 @@ func New(target Target, logger log.Logger, now func() time.Time) *Collector {
 	if now == nil {
 		now = time.Now
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
-	}
-	c := &Collector{
-		logger: logger,
-		now:    now,
-		imageInfo: d("image_info",
-			"Images this exporter watches, with their configured name; always 1.", "image_id", "name"),
-		members: d("image_members",
-			"Accounts the image is shared with, by share status (pending, accepted, rejected, or any status the API adds).", "image_id", "status"),
-		memberInfo: d("image_member_info",
-			"One series per account the image is shared with; expected is \"true\" when the account is in the image's or the top-level expected_members. Always 1.",
-			"image_id", "member_id", "status", "expected"),
-		memberCreated: d("image_member_created_timestamp_seconds",
-			"When the image was shared with the account, in Unix seconds.", "image_id", "member_id"),
-		memberUpdated: d("image_member_updated_timestamp_seconds",
-			"When the share's status last changed, in Unix seconds.", "image_id", "member_id"),
-		success: d("image_members_scrape_success",
-			"1 when the image's members were fetched in this scrape, 0 when not.", "image_id"),
-		failure: d("image_members_scrape_error",
-			"1 for an image whose members could not be fetched in this scrape, labelled with why; absent on success.", "image_id", "reason"),
-		duration: d("scrape_duration_seconds",
-			"How long collecting all images' members took, in seconds."),
-		cacheAge: d("scrape_cache_age_seconds",
-			"Age in seconds of the collection served; results may be cached up to min_refresh_interval, 0 when fetched for this scrape."),
-		versionInfo: d("api_version_info",
-			"The SCP API version the exporter requests and its state in the API reference; always 1.", "service", "version", "state"),
-		versionEnd: d("api_version_support_end_timestamp_seconds",
-			"When guaranteed support of the API version in use ends (00:00 UTC the day after the announced date), in Unix seconds.", "service", "version"),
-	}
+	c := &Collector{logger: logger, now: now}
 	c.Update(target)
 	return c
 }
@@ -135,10 +129,13 @@ func New(target Target, logger log.Logger, now func() time.Time) *Collector {
 // Update swaps in a new target (after a config reload). Scrapes already under
 // way finish with the old one; a cached result is dropped.
 func (c *Collector) Update(t Target) {
-	if t.MaxConcurrency < 1 {
-		t.MaxConcurrency = 1
+	for i := range t.Accounts {
+		t.Accounts[i].MaxConcurrency = max(1, t.Accounts[i].MaxConcurrency)
 	}
 	c.target.Store(&t)
+	if d := c.descs.Load(); d == nil || d.multi != t.MultiAccount {
+		c.descs.Store(newDescs(t.MultiAccount))
+	}
 	c.mu.Lock()
 	c.last = nil
 	c.mu.Unlock()
@@ -146,12 +143,7 @@ func (c *Collector) Update(t Target) {
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		c.imageInfo, c.members, c.memberInfo, c.memberCreated, c.memberUpdated,
-		c.success, c.failure, c.duration, c.cacheAge, c.versionInfo, c.versionEnd,
-	} {
-		ch <- d
-	}
+	c.descs.Load().describe(ch)
 }
 
 // Collect collects with the target's scrape timeout as deadline. Scrapes over
@@ -218,55 +210,96 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 // waiting is how many scrapes are waiting on a round another scrape started.
 func (c *Collector) waiting() int { return int(c.joined.Load()) }
 
+// imagesOf is the account's watch list now: the static images, then the
+// discovered ones that are not among them.
+func imagesOf(a *Account) ([]Image, *discovery.Status) {
+	if a.Discovery == nil {
+		return a.Images, nil
+	}
+	discovered, st := a.Discovery.Snapshot()
+	if len(discovered) == 0 {
+		return a.Images, &st
+	}
+	static := make(map[string]bool, len(a.Images))
+	for _, img := range a.Images {
+		static[img.ID] = true
+	}
+	images := make([]Image, len(a.Images), len(a.Images)+len(discovered))
+	copy(images, a.Images)
+	for _, im := range discovered {
+		if !static[im.ID] {
+			images = append(images, Image{ID: im.ID, Name: im.Name, Expected: a.DefaultExpected})
+		}
+	}
+	return images, &st
+}
+
 // timedOut is the result for a scrape whose deadline passed while it waited
 // for a round another scrape started.
 func (c *Collector) timedOut(t *Target, err error) *Result {
-	res := &Result{Target: t, Images: make([]ImageResult, len(t.Images)), Finished: c.now()}
-	for i, img := range t.Images {
-		res.Images[i] = ImageResult{Image: img, Err: err, Reason: scp.ReasonTimeout}
+	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Finished: c.now()}
+	for i := range t.Accounts {
+		images, st := imagesOf(&t.Accounts[i])
+		ar := AccountResult{Account: &t.Accounts[i], Images: make([]ImageResult, len(images)), Discovery: st}
+		for j, img := range images {
+			ar.Images[j] = ImageResult{Image: img, Err: err, Reason: scp.ReasonTimeout}
+		}
+		res.Accounts[i] = ar
 	}
 	return res
 }
 
-// run fetches every image with at most MaxConcurrency calls in flight.
+// run fetches every image of every account; each account has at most its
+// MaxConcurrency calls in flight.
 func (c *Collector) run(ctx context.Context, t *Target) *Result {
 	start := time.Now()
-	res := &Result{Target: t, Images: make([]ImageResult, len(t.Images))}
-	var next atomic.Int64
+	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts))}
 	var wg sync.WaitGroup
-	for range min(t.MaxConcurrency, len(t.Images)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(t.Images) {
-					return
+	for i := range t.Accounts {
+		a := &t.Accounts[i]
+		images, st := imagesOf(a)
+		ar := &res.Accounts[i]
+		*ar = AccountResult{Account: a, Images: make([]ImageResult, len(images)), Discovery: st}
+		var next atomic.Int64
+		for range min(a.MaxConcurrency, len(images)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					j := int(next.Add(1) - 1)
+					if j >= len(images) {
+						return
+					}
+					r := ImageResult{Image: images[j]}
+					if err := ctx.Err(); err != nil {
+						r.Err, r.Reason = err, scp.ReasonTimeout
+					} else {
+						r.Members, r.Err = a.Lister.ListImageMembers(ctx, r.Image.ID)
+						r.Reason = scp.ReasonOf(r.Err)
+					}
+					ar.Images[j] = r
 				}
-				img := t.Images[i]
-				r := ImageResult{Image: img}
-				if err := ctx.Err(); err != nil {
-					r.Err, r.Reason = err, scp.ReasonTimeout
-				} else {
-					r.Members, r.Err = t.Lister.ListImageMembers(ctx, img.ID)
-					r.Reason = scp.ReasonOf(r.Err)
-				}
-				res.Images[i] = r
-			}
-		}()
+			}()
+		}
 	}
 	wg.Wait()
 	res.Duration = time.Since(start)
 	res.Finished = c.now()
-	c.logFailures(res)
+	for i := range res.Accounts {
+		c.logFailures(&res.Accounts[i])
+	}
 	return res
 }
 
-func (c *Collector) logFailures(res *Result) {
+func (c *Collector) logFailures(ar *AccountResult) {
+	logger := c.logger
+	if ar.Account.Name != "" {
+		logger = log.With(logger, "account", ar.Account.Name)
+	}
 	failed := 0
 	var first *ImageResult
-	for i := range res.Images {
-		r := &res.Images[i]
+	for i := range ar.Images {
+		r := &ar.Images[i]
 		if r.Err == nil {
 			continue
 		}
@@ -274,62 +307,79 @@ func (c *Collector) logFailures(res *Result) {
 		if first == nil {
 			first = r
 		}
-		level.Debug(c.logger).Log("msg", "fetching image members failed", "image_id", r.Image.ID, "reason", r.Reason, "err", r.Err)
+		level.Debug(logger).Log("msg", "fetching image members failed", "image_id", r.Image.ID, "reason", r.Reason, "err", r.Err)
 	}
 	if failed > 0 {
-		level.Warn(c.logger).Log("msg", "fetching image members failed", "failed", failed, "images", len(res.Images),
+		level.Warn(logger).Log("msg", "fetching image members failed", "failed", failed, "images", len(ar.Images),
 			"example_image_id", first.Image.ID, "reason", first.Reason, "err", first.Err)
 	}
 }
 
 // emit turns a collection into const metrics.
 func (c *Collector) emit(ch chan<- prometheus.Metric, res *Result, cached bool) {
+	d := c.descs.Load()
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
-	t := res.Target
-	v := t.APIVersion
-	gauge(c.versionInfo, 1, scp.Service, v.ID, string(v.State))
-	if end := v.SupportEnd(); !end.IsZero() {
-		gauge(c.versionEnd, float64(end.Unix()), scp.Service, v.ID)
-	}
-	gauge(c.duration, res.Duration.Seconds())
+	gauge(d.duration, res.Duration.Seconds())
 	age := 0.0
 	if cached {
 		age = max(0, c.now().Sub(res.Finished).Seconds())
 	}
-	gauge(c.cacheAge, age)
+	gauge(d.cacheAge, age)
 
-	for _, r := range res.Images {
-		id := r.Image.ID
-		gauge(c.imageInfo, 1, id, r.Image.Name)
-		if r.Err != nil {
-			gauge(c.success, 0, id)
-			gauge(c.failure, 1, id, string(r.Reason))
-			continue
-		}
-		gauge(c.success, 1, id)
-		counts := map[string]int{}
-		for _, s := range baseStatuses {
-			counts[s] = 0
-		}
-		for _, m := range dedupe(r.Members) {
-			counts[m.Status]++
-			gauge(c.memberInfo, 1, id, m.ID, m.Status, strconv.FormatBool(r.Image.Expected[m.ID]))
-			if !m.CreatedAt.IsZero() {
-				gauge(c.memberCreated, unixSeconds(m.CreatedAt), id, m.ID)
+	for _, ar := range res.Accounts {
+		// acct prefixes label values with the account name when series carry one.
+		acct := func(values ...string) []string {
+			if !d.multi {
+				return values
 			}
-			if !m.UpdatedAt.IsZero() {
-				gauge(c.memberUpdated, unixSeconds(m.UpdatedAt), id, m.ID)
+			return append([]string{ar.Account.Name}, values...)
+		}
+		v := ar.Account.APIVersion
+		gauge(d.versionInfo, 1, acct(scp.Service, v.ID, string(v.State))...)
+		if end := v.SupportEnd(); !end.IsZero() {
+			gauge(d.versionEnd, float64(end.Unix()), acct(scp.Service, v.ID)...)
+		}
+		if st := ar.Discovery; st != nil {
+			gauge(d.discoveryImages, float64(st.Images), acct()...)
+			last := 0.0
+			if !st.LastSuccess.IsZero() {
+				last = unixSeconds(st.LastSuccess)
 			}
+			gauge(d.discoverySuccess, last, acct()...)
 		}
-		statuses := make([]string, 0, len(counts))
-		for s := range counts {
-			statuses = append(statuses, s)
-		}
-		sort.Strings(statuses)
-		for _, s := range statuses {
-			gauge(c.members, float64(counts[s]), id, s)
+		for _, r := range ar.Images {
+			id := r.Image.ID
+			gauge(d.imageInfo, 1, acct(id, r.Image.Name)...)
+			if r.Err != nil {
+				gauge(d.success, 0, acct(id)...)
+				gauge(d.failure, 1, acct(id, string(r.Reason))...)
+				continue
+			}
+			gauge(d.success, 1, acct(id)...)
+			counts := map[string]int{}
+			for _, s := range baseStatuses {
+				counts[s] = 0
+			}
+			for _, m := range dedupe(r.Members) {
+				counts[m.Status]++
+				gauge(d.memberInfo, 1, acct(id, m.ID, m.Status, strconv.FormatBool(r.Image.Expected[m.ID]))...)
+				if !m.CreatedAt.IsZero() {
+					gauge(d.memberCreated, unixSeconds(m.CreatedAt), acct(id, m.ID)...)
+				}
+				if !m.UpdatedAt.IsZero() {
+					gauge(d.memberUpdated, unixSeconds(m.UpdatedAt), acct(id, m.ID)...)
+				}
+			}
+			statuses := make([]string, 0, len(counts))
+			for s := range counts {
+				statuses = append(statuses, s)
+			}
+			sort.Strings(statuses)
+			for _, s := range statuses {
+				gauge(d.members, float64(counts[s]), acct(id, s)...)
+			}
 		}
 	}
 }

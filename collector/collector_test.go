@@ -45,7 +45,10 @@ func setup(t *testing.T, opts scptest.Options) (*scptest.Fake, *scp.Client) {
 
 func target(lister MembersLister, images ...Image) Target {
 	v, _ := scp.LookupAPIVersion("1.3")
-	return Target{Lister: lister, Images: images, APIVersion: v, MaxConcurrency: 4, ScrapeTimeout: 10 * time.Second}
+	return Target{
+		Accounts:      []Account{{Lister: lister, Images: images, APIVersion: v, MaxConcurrency: 4}},
+		ScrapeTimeout: 10 * time.Second,
+	}
 }
 
 func TestCollectReportsMembersPerImage(t *testing.T) {
@@ -60,7 +63,7 @@ func TestCollectReportsMembersPerImage(t *testing.T) {
 	), log.NewNopLogger(), nil)
 
 	want := `
-# HELP scp_image_info Images this exporter watches, with their configured name; always 1.
+# HELP scp_image_info Images this exporter watches, with their configured or discovered name; always 1.
 # TYPE scp_image_info gauge
 scp_image_info{image_id="` + imgA + `",name="golden"} 1
 scp_image_info{image_id="` + imgB + `",name=""} 1
@@ -168,7 +171,7 @@ scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` 
 func TestDeprecatedVersionExposesSupportEnd(t *testing.T) {
 	_, client := setup(t, scptest.Options{})
 	tg := target(client)
-	tg.APIVersion, _ = scp.LookupAPIVersion("1.2")
+	tg.Accounts[0].APIVersion, _ = scp.LookupAPIVersion("1.2")
 	c := New(tg, log.NewNopLogger(), nil)
 	want := `
 # HELP scp_api_version_info The SCP API version the exporter requests and its state in the API reference; always 1.

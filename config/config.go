@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,19 +38,63 @@ const (
 	DefaultRequestsPerSecond = 200
 )
 
-// Config is the whole configuration file.
+// Config is the whole configuration file. It has one of two forms: a single
+// account (scp, expected_members, images, discovery at the top level) or a
+// list of accounts, each with those fields of its own.
 type Config struct {
 	SCP SCP `yaml:"scp"`
-	// ExpectedMembers are accounts every image may be shared with.
-	ExpectedMembers []string `yaml:"expected_members"`
-	Images          []Image  `yaml:"images"`
+	// ExpectedMembers are accounts every image may be shared with; in the
+	// accounts form they apply to every account.
+	ExpectedMembers []string  `yaml:"expected_members"`
+	Images          []Image   `yaml:"images"`
+	Discovery       Discovery `yaml:"discovery"`
+	// Accounts is the several-accounts form; each has a unique name that
+	// becomes the account label of its series.
+	Accounts []Account `yaml:"accounts"`
 	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
 	// header, less the offset, is used when it is shorter.
 	ScrapeTimeout model.Duration `yaml:"scrape_timeout"`
 	// MinRefreshInterval, when set, serves the last complete collection to
 	// scrapes that come sooner than this after it. Off (0) by default.
 	MinRefreshInterval model.Duration `yaml:"min_refresh_interval"`
+
+	single bool // the single-account form, normalised into Accounts[0]
 }
+
+// Account is one SCP account (or one region of it) and the images watched there.
+type Account struct {
+	// Name labels the account's series; empty in the single-account form.
+	Name            string    `yaml:"name"`
+	SCP             SCP       `yaml:"scp"`
+	ExpectedMembers []string  `yaml:"expected_members"`
+	Images          []Image   `yaml:"images"`
+	Discovery       Discovery `yaml:"discovery"`
+}
+
+// Discovery lists the account's images in the background and watches them
+// beside the static list.
+type Discovery struct {
+	Enabled bool `yaml:"enabled"`
+	// Visibility lists which images to discover; default private and shared.
+	Visibility []string `yaml:"visibility"`
+	// NameRegex, when set, keeps only images whose whole name matches.
+	NameRegex string `yaml:"name_regex"`
+	// RefreshInterval is how often the list is fetched again; default 10m.
+	RefreshInterval model.Duration `yaml:"refresh_interval"`
+
+	nameRE *regexp.Regexp
+}
+
+// Matches reports whether a discovered image's name passes name_regex.
+func (d *Discovery) Matches(name string) bool {
+	return d.nameRE == nil || d.nameRE.MatchString(name)
+}
+
+// DefaultRefreshInterval is discovery's default refresh interval.
+const DefaultRefreshInterval = 10 * time.Minute
+
+// Visibilities an image can have, as the API names them.
+var Visibilities = []string{"public", "community", "shared", "private"}
 
 // SCP is how to reach and authenticate to the API.
 type SCP struct {
@@ -118,18 +163,41 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		}
 		return nil, errors.New(msg)
 	}
-	cfg.setDefaults()
-	cfg.SCP.TLSConfig.SetDirectory(dir)
-	var errs []error
-	if err := cfg.SCP.resolveKeys(dir, getenv); err != nil {
-		errs = append(errs, err)
+	if cfg.ScrapeTimeout == 0 {
+		cfg.ScrapeTimeout = model.Duration(DefaultScrapeTimeout)
+	}
+	errs := cfg.validateForm()
+	if len(cfg.Accounts) == 0 && len(errs) == 0 {
+		cfg.Accounts = []Account{{SCP: cfg.SCP, ExpectedMembers: nil, Images: cfg.Images, Discovery: cfg.Discovery}}
+		cfg.single = true
+	}
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		prefix := ""
+		if !cfg.single {
+			prefix = fmt.Sprintf("accounts[%d].", i)
+		}
+		a.SCP.setDefaults()
+		a.Discovery.setDefaults()
+		a.SCP.TLSConfig.SetDirectory(dir)
+		if err := a.SCP.resolveKeys(prefix, dir, getenv); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if cfg.single {
+		cfg.SCP = cfg.Accounts[0].SCP
+	}
 	return cfg, nil
 }
+
+// MultiAccount reports whether the config uses the accounts form, whose
+// series carry an account label.
+func (c *Config) MultiAccount() bool { return !c.single }
 
 // redactSecrets removes from msg every secret_key value in the YAML document:
 // decode errors quote the values they choke on, and a secret pasted into the
@@ -157,8 +225,7 @@ func redactSecrets(msg string, data []byte) string {
 	return msg
 }
 
-func (c *Config) setDefaults() {
-	s := &c.SCP
+func (s *SCP) setDefaults() {
 	if s.APIVersion == "" {
 		s.APIVersion = scp.DefaultAPIVersion
 	}
@@ -178,19 +245,25 @@ func (c *Config) setDefaults() {
 	if s.RequestsPerSecond == 0 {
 		s.RequestsPerSecond = DefaultRequestsPerSecond
 	}
-	if c.ScrapeTimeout == 0 {
-		c.ScrapeTimeout = model.Duration(DefaultScrapeTimeout)
+}
+
+func (d *Discovery) setDefaults() {
+	if d.Visibility == nil {
+		d.Visibility = []string{"private", "shared"}
+	}
+	if d.RefreshInterval == 0 {
+		d.RefreshInterval = model.Duration(DefaultRefreshInterval)
 	}
 }
 
 // resolveKeys fills the keys from the environment or secret_key_file.
-func (s *SCP) resolveKeys(dir string, getenv func(string) string) error {
+func (s *SCP) resolveKeys(prefix, dir string, getenv func(string) string) error {
 	if s.AccessKey == "" {
 		s.AccessKey = getenv(EnvAccessKey)
 	}
 	switch {
 	case s.SecretKey != "" && s.SecretKeyFile != "":
-		return errors.New("scp: set secret_key or secret_key_file, not both")
+		return fmt.Errorf("%sscp: set secret_key or secret_key_file, not both", prefix)
 	case s.SecretKeyFile != "":
 		path := s.SecretKeyFile
 		if !filepath.IsAbs(path) {
@@ -198,11 +271,11 @@ func (s *SCP) resolveKeys(dir string, getenv func(string) string) error {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("scp.secret_key_file: %w", err)
+			return fmt.Errorf("%sscp.secret_key_file: %w", prefix, err)
 		}
 		s.SecretKey = commoncfg.Secret(strings.TrimRight(string(data), "\r\n"))
 		if s.SecretKey == "" {
-			return fmt.Errorf("scp.secret_key_file: %s is empty", path)
+			return fmt.Errorf("%sscp.secret_key_file: %s is empty", prefix, path)
 		}
 	case s.SecretKey == "":
 		s.SecretKey = commoncfg.Secret(getenv(EnvSecretKey))
@@ -225,15 +298,68 @@ func (s *SCP) BaseURL() string {
 	return scp.BaseURLFor(s.Region, s.Environment)
 }
 
+// validateForm checks that the file uses one form, not a mix.
+func (c *Config) validateForm() []error {
+	if len(c.Accounts) == 0 {
+		return nil
+	}
+	var mixed []string
+	if !reflect.DeepEqual(c.SCP, SCP{}) {
+		mixed = append(mixed, "scp")
+	}
+	if len(c.Images) > 0 {
+		mixed = append(mixed, "images")
+	}
+	if !reflect.DeepEqual(c.Discovery, Discovery{}) {
+		mixed = append(mixed, "discovery")
+	}
+	if len(mixed) > 0 {
+		return []error{fmt.Errorf("accounts: with accounts, move the top-level %s into each account", strings.Join(mixed, ", "))}
+	}
+	return nil
+}
+
+var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// validate checks what is common to all accounts.
 func (c *Config) validate() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	s := &c.SCP
+	if c.ScrapeTimeout < 0 {
+		add("scrape_timeout: must be positive")
+	}
+	if c.MinRefreshInterval < 0 {
+		add("min_refresh_interval: must not be negative")
+	}
+	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
+	names := map[string]int{}
+	for i, a := range c.Accounts {
+		if c.single {
+			break
+		}
+		switch j, dup := names[a.Name]; {
+		case !accountNameRE.MatchString(a.Name):
+			add("accounts[%d].name: %q must match ^[A-Za-z0-9_.-]{1,64}$", i, a.Name)
+		case dup:
+			add("accounts[%d].name: %q is used again (first at accounts[%d])", i, a.Name, j)
+		default:
+			names[a.Name] = i
+		}
+	}
+	return errs
+}
 
+// validate checks one account; prefix names it in messages.
+func (a *Account) validate(prefix string, single bool) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(prefix+format, args...))
+	}
+	s := &a.SCP
 	if s.Endpoint != "" {
 		u, err := url.Parse(s.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			add("scp.endpoint: %q is not an absolute http or https URL without user info or query", s.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			add("scp.endpoint: %q is not an absolute http or https URL without user info, query or fragment", s.Endpoint)
 		}
 	} else {
 		known, ok := regions[s.Environment]
@@ -276,18 +402,32 @@ func (c *Config) validate() []error {
 	if err := s.TLSConfig.Validate(); err != nil {
 		add("scp.tls_config: %w", err)
 	}
-	if c.ScrapeTimeout < 0 {
-		add("scrape_timeout: must be positive")
+
+	d := &a.Discovery
+	for i, v := range d.Visibility {
+		if !slices.Contains(Visibilities, v) {
+			add("discovery.visibility[%d]: %q is not one of %s", i, v, strings.Join(Visibilities, ", "))
+		}
 	}
-	if c.MinRefreshInterval < 0 {
-		add("min_refresh_interval: must not be negative")
+	if d.NameRegex != "" {
+		re, err := regexp.Compile("^(?:" + d.NameRegex + ")$")
+		if err != nil {
+			add("discovery.name_regex: %w", err)
+		}
+		d.nameRE = re
 	}
-	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
-	if len(c.Images) == 0 {
-		add("images: no images configured")
+	if d.RefreshInterval < model.Duration(10*time.Second) {
+		add("discovery.refresh_interval: %s is shorter than 10s", d.RefreshInterval)
+	}
+
+	if !single {
+		errs = append(errs, prefixErrs(prefix, validateMembers("expected_members", a.ExpectedMembers))...)
+	}
+	if len(a.Images) == 0 && !d.Enabled {
+		add("images: no images configured and discovery is not enabled")
 	}
 	seen := map[string]int{}
-	for i, img := range c.Images {
+	for i, img := range a.Images {
 		field := fmt.Sprintf("images[%d]", i)
 		if err := scp.ValidateImageID(img.ID); err != nil {
 			add("%s.id: %w", field, err)
@@ -299,7 +439,17 @@ func (c *Config) validate() []error {
 		if img.Name != "" && !printable(img.Name, 128) {
 			add("%s.name: must be at most 128 printable characters", field)
 		}
-		errs = append(errs, validateMembers(field+".expected_members", img.ExpectedMembers)...)
+		errs = append(errs, prefixErrs(prefix, validateMembers(field+".expected_members", img.ExpectedMembers))...)
+	}
+	return errs
+}
+
+func prefixErrs(prefix string, errs []error) []error {
+	if prefix == "" {
+		return errs
+	}
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("%s%w", prefix, err)
 	}
 	return errs
 }
@@ -337,14 +487,14 @@ func printableASCII(s string, max int) bool {
 	return true
 }
 
-// ExpectedFor returns the set of accounts image may be shared with.
-func (c *Config) ExpectedFor(img Image) map[string]bool {
-	set := make(map[string]bool, len(c.ExpectedMembers)+len(img.ExpectedMembers))
-	for _, id := range c.ExpectedMembers {
-		set[id] = true
-	}
-	for _, id := range img.ExpectedMembers {
-		set[id] = true
+// ExpectedFor returns the set of accounts an image of account a may be
+// shared with: the top-level list, the account's and the image's own.
+func (c *Config) ExpectedFor(a *Account, img Image) map[string]bool {
+	set := make(map[string]bool, len(c.ExpectedMembers)+len(a.ExpectedMembers)+len(img.ExpectedMembers))
+	for _, list := range [][]string{c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers} {
+		for _, id := range list {
+			set[id] = true
+		}
 	}
 	return set
 }

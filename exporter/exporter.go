@@ -1,9 +1,11 @@
 // Package exporter ties the config to the collector: it loads the config,
-// builds the SCP client for it, and reloads both on request, keeping the
-// running config when a new one is bad.
+// builds an SCP client and image discovery for each account, and reloads
+// them on request, keeping the running config when a new one is bad.
 package exporter
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/collector"
 	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -33,18 +36,28 @@ type Options struct {
 // Exporter owns the running config and the collector built from it.
 type Exporter struct {
 	opts       Options
+	multi      bool // the accounts form; fixed at start, as it shapes the labels
 	apiMetrics *scp.Metrics
 	collector  *collector.Collector
 
-	mu         sync.Mutex // serialises reloads
-	httpClient *http.Client
-	version    string
+	mu      sync.Mutex // serialises reloads
+	running *built
+	version map[string]string // API version in use per account, to warn on change
 
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 }
 
-// New loads the config file and builds the collector. A bad config is an error.
+// built is what one config turned into.
+type built struct {
+	target      collector.Target
+	httpClients []*http.Client
+	discoverers map[string]*discovery.Discoverer // by account name
+	stop        context.CancelFunc               // ends the discoverers
+}
+
+// New loads the config file and builds the collector. A bad config is an
+// error. Discovery starts at once; Close stops it.
 func New(o Options) (*Exporter, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -52,9 +65,14 @@ func New(o Options) (*Exporter, error) {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
+	cfg, err := config.Load(o.ConfigFile, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	e := &Exporter{
-		opts:       o,
-		apiMetrics: scp.NewMetrics(o.Registerer),
+		opts:    o,
+		multi:   cfg.MultiAccount(),
+		version: map[string]string{},
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "scp_exporter_config_last_reload_successful",
 			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
@@ -64,19 +82,20 @@ func New(o Options) (*Exporter, error) {
 			Help: "When the config was last loaded successfully, in Unix seconds.",
 		}),
 	}
+	if e.multi {
+		e.apiMetrics = scp.NewAccountMetrics(o.Registerer)
+	} else {
+		e.apiMetrics = scp.NewMetrics(o.Registerer)
+	}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp)
 	}
-	cfg, err := config.Load(o.ConfigFile, o.Getenv)
+	b, err := e.build(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	target, client, err := e.build(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e.collector = collector.New(target, log.With(o.Logger, "component", "collector"), o.Now)
-	e.httpClient = client
+	e.collector = collector.New(b.target, log.With(o.Logger, "component", "collector"), o.Now)
+	e.running = b
 	e.loaded(cfg)
 	return e, nil
 }
@@ -84,41 +103,72 @@ func New(o Options) (*Exporter, error) {
 // Collector is the collector serving the running config.
 func (e *Exporter) Collector() *collector.Collector { return e.collector }
 
+// Ready reports whether every account with discovery has tried its first
+// listing, so a scrape sees the whole estate.
+func (e *Exporter) Ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range e.running.discoverers {
+		if _, st := d.Snapshot(); !st.Tried {
+			return false
+		}
+	}
+	return true
+}
+
+// Close stops the background discovery.
+func (e *Exporter) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.running.stop()
+}
+
 // Reload re-reads the config file (and secret_key_file). On failure the
 // running config stays in use and the error says why.
 func (e *Exporter) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cfg, err := config.Load(e.opts.ConfigFile, e.opts.Getenv)
-	var target collector.Target
-	var client *http.Client
+	var b *built
+	if err == nil && cfg.MultiAccount() != e.multi {
+		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
+	}
 	if err == nil {
-		target, client, err = e.build(cfg)
+		b, err = e.build(cfg, e.running)
 	}
 	if err != nil {
 		e.reloadSuccess.Set(0)
 		level.Error(e.opts.Logger).Log("msg", "config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	old := e.httpClient
-	e.collector.Update(target)
-	e.httpClient = client
-	old.CloseIdleConnections()
+	old := e.running
+	e.collector.Update(b.target)
+	e.running = b
+	old.stop()
+	for _, c := range old.httpClients {
+		c.CloseIdleConnections()
+	}
 	e.loaded(cfg)
-	level.Info(e.opts.Logger).Log("msg", "config reloaded", "images", len(cfg.Images))
+	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
 }
 
 func (e *Exporter) loaded(cfg *config.Config) {
 	e.reloadSuccess.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().UnixNano()) / 1e9)
-	if cfg.SCP.APIVersion != e.version {
-		e.version = cfg.SCP.APIVersion
-		v, _ := scp.LookupAPIVersion(cfg.SCP.APIVersion)
-		warnVersion(e.opts.Logger, v, e.opts.Now())
-	}
-	if cfg.SCP.TLSConfig.InsecureSkipVerify {
-		level.Warn(e.opts.Logger).Log("msg", "scp.tls_config.insecure_skip_verify is set: the API's certificate is NOT verified, and anyone on the path can read the signed requests and forge answers")
+	for _, a := range cfg.Accounts {
+		logger := e.opts.Logger
+		if a.Name != "" {
+			logger = log.With(logger, "account", a.Name)
+		}
+		if a.SCP.APIVersion != e.version[a.Name] {
+			e.version[a.Name] = a.SCP.APIVersion
+			v, _ := scp.LookupAPIVersion(a.SCP.APIVersion)
+			warnVersion(logger, v, e.opts.Now())
+		}
+		if a.SCP.TLSConfig.InsecureSkipVerify {
+			level.Warn(logger).Log("msg", "scp.tls_config.insecure_skip_verify is set: the API's certificate is NOT verified, and anyone on the path can read the signed requests and forge answers")
+		}
 	}
 }
 
@@ -135,20 +185,57 @@ func warnVersion(logger log.Logger, v scp.APIVersion, now time.Time) {
 	}
 }
 
-// build makes the HTTP client, SCP client and collector target for cfg.
-func (e *Exporter) build(cfg *config.Config) (collector.Target, *http.Client, error) {
-	s := cfg.SCP
+// build makes the clients, discoverers and collector target for cfg, and
+// starts the discoverers (seeded from prev's, so a reload leaves no gap).
+func (e *Exporter) build(cfg *config.Config, prev *built) (*built, error) {
+	b := &built{
+		target: collector.Target{
+			MultiAccount:       cfg.MultiAccount(),
+			ScrapeTimeout:      time.Duration(cfg.ScrapeTimeout),
+			MinRefreshInterval: time.Duration(cfg.MinRefreshInterval),
+		},
+		discoverers: map[string]*discovery.Discoverer{},
+	}
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		acct, httpClient, disc, err := e.buildAccount(cfg, a)
+		if err != nil {
+			if a.Name != "" {
+				err = fmt.Errorf("account %s: %w", a.Name, err)
+			}
+			return nil, err
+		}
+		b.httpClients = append(b.httpClients, httpClient)
+		if disc != nil {
+			if prev != nil {
+				disc.Seed(prev.discoverers[a.Name])
+			}
+			b.discoverers[a.Name] = disc
+			acct.Discovery = disc
+		}
+		b.target.Accounts = append(b.target.Accounts, acct)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stop = cancel
+	for _, d := range b.discoverers {
+		go d.Run(ctx)
+	}
+	return b, nil
+}
+
+func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collector.Account, *http.Client, *discovery.Discoverer, error) {
+	s := a.SCP
 	httpClient, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{
 		TLSConfig:   s.TLSConfig,
 		ProxyConfig: commoncfg.ProxyConfig{ProxyURL: s.ProxyURL},
 		EnableHTTP2: true,
 	}, "scp_exporter", commoncfg.WithIdleConnTimeout(90*time.Second))
 	if err != nil {
-		return collector.Target{}, nil, fmt.Errorf("scp: building the HTTP client: %w", err)
+		return collector.Account{}, nil, nil, fmt.Errorf("scp: building the HTTP client: %w", err)
 	}
 	version, err := scp.LookupAPIVersion(s.APIVersion)
 	if err != nil {
-		return collector.Target{}, nil, err
+		return collector.Account{}, nil, nil, err
 	}
 	client, err := scp.NewClient(scp.Options{
 		BaseURL:        s.BaseURL(),
@@ -161,25 +248,42 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, *http.Client, er
 		RequestTimeout: time.Duration(s.RequestTimeout),
 		MaxRetries:     *s.MaxRetries,
 		Limiter:        rate.NewLimiter(rate.Limit(s.RequestsPerSecond), max(1, s.MaxConcurrency)),
-		Metrics:        e.apiMetrics,
+		Metrics:        e.apiMetrics.ForAccount(a.Name),
 		Now:            e.opts.Now,
 		UserAgent:      e.opts.UserAgent,
 	})
 	if err != nil {
-		return collector.Target{}, nil, fmt.Errorf("scp: %w", err)
+		return collector.Account{}, nil, nil, fmt.Errorf("scp: %w", err)
 	}
-	images := make([]collector.Image, len(cfg.Images))
-	for i, img := range cfg.Images {
-		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: cfg.ExpectedFor(img)}
+	images := make([]collector.Image, len(a.Images))
+	for i, img := range a.Images {
+		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: cfg.ExpectedFor(a, img)}
 	}
-	return collector.Target{
-		Lister:             client,
-		Images:             images,
-		APIVersion:         version,
-		MaxConcurrency:     s.MaxConcurrency,
-		ScrapeTimeout:      time.Duration(cfg.ScrapeTimeout),
-		MinRefreshInterval: time.Duration(cfg.MinRefreshInterval),
-	}, httpClient, nil
+	acct := collector.Account{
+		Name:            a.Name,
+		Lister:          client,
+		APIVersion:      version,
+		MaxConcurrency:  s.MaxConcurrency,
+		Images:          images,
+		DefaultExpected: cfg.ExpectedFor(a, config.Image{}),
+	}
+	var disc *discovery.Discoverer
+	if a.Discovery.Enabled {
+		logger := log.With(e.opts.Logger, "component", "discovery")
+		if a.Name != "" {
+			logger = log.With(logger, "account", a.Name)
+		}
+		disc = discovery.New(discovery.Options{
+			Lister:     client,
+			Visibility: a.Discovery.Visibility,
+			Match:      a.Discovery.Matches,
+			Owner:      s.AccountID,
+			Interval:   time.Duration(a.Discovery.RefreshInterval),
+			Logger:     logger,
+			Now:        e.opts.Now,
+		})
+	}
+	return acct, httpClient, disc, nil
 }
 
 // ReloadHandler serves POST /-/reload: 200 when the new config is in use,
@@ -196,5 +300,16 @@ func (e *Exporter) ReloadHandler() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "config reloaded")
+	})
+}
+
+// ReadyHandler serves /-/ready: 200 once Ready, 503 before.
+func (e *Exporter) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !e.Ready() {
+			http.Error(w, "waiting for the first image discovery", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
 	})
 }

@@ -73,10 +73,10 @@ func start(t *testing.T, cfg string, now time.Time) (*Exporter, *logBuffer) {
 func fetchOne(t *testing.T, e *Exporter) error {
 	t.Helper()
 	res, _ := e.Collector().Fetch(context.Background())
-	if len(res.Images) != 1 {
-		t.Fatalf("%d images, want 1", len(res.Images))
+	if len(res.Accounts) != 1 || len(res.Accounts[0].Images) != 1 {
+		t.Fatalf("%d accounts, want 1 with 1 image", len(res.Accounts))
 	}
-	return res.Images[0].Err
+	return res.Accounts[0].Images[0].Err
 }
 
 func baseConfig(endpoint, extra string) string {

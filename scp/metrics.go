@@ -1,6 +1,7 @@
 package scp
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,49 +14,87 @@ type Operation string
 // Operations of this client.
 const (
 	OpListImageMembers Operation = "list_image_members"
+	OpListImages       Operation = "list_images"
 )
 
 // Operations lists every operation, so metrics can start each at zero.
-var Operations = []Operation{OpListImageMembers}
+var Operations = []Operation{OpListImageMembers, OpListImages}
 
 // Metrics are the client's own request metrics. One Metrics is shared by all
 // clients of a process (one per account, and across config reloads).
 type Metrics struct {
 	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	duration prometheus.ObserverVec
 	errors   *prometheus.CounterVec
 	retries  *prometheus.CounterVec
+	// perAccount: the vectors have an account label, which ForAccount fills.
+	perAccount bool
 }
 
 // NewMetrics creates the request metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_requests_total",
-			Help: "SCP API requests made, by operation and HTTP status code (\"error\" when no response came). Each retry attempt counts.",
-		}, []string{"operation", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "scp_api_request_duration_seconds",
-			Help:    "Duration of SCP API requests in seconds, from sending to the end of the body, by operation and HTTP status code.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"operation", "code"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_request_errors_total",
-			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode).",
-		}, []string{"operation", "reason"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_request_retries_total",
-			Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
-		}, []string{"operation"}),
+	return newMetrics(reg, nil)
+}
+
+// NewAccountMetrics creates request metrics with an account label, for the
+// several-accounts form; each client gets its account's view from ForAccount.
+func NewAccountMetrics(reg prometheus.Registerer) *Metrics {
+	return newMetrics(reg, []string{"account"})
+}
+
+// ForAccount returns the metrics of one account, every operation × reason
+// series started at 0. Without an account label it returns m.
+func (m *Metrics) ForAccount(name string) *Metrics {
+	if m == nil || !m.perAccount {
+		return m
 	}
+	l := prometheus.Labels{"account": name}
+	a := &Metrics{
+		requests: m.requests.MustCurryWith(l),
+		duration: m.duration.MustCurryWith(l),
+		errors:   m.errors.MustCurryWith(l),
+		retries:  m.retries.MustCurryWith(l),
+	}
+	a.init()
+	return a
+}
+
+func (m *Metrics) init() {
 	for _, op := range Operations {
 		for _, r := range Reasons {
 			m.errors.WithLabelValues(string(op), string(r))
 		}
 		m.retries.WithLabelValues(string(op))
 	}
+}
+
+func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
+	labels := func(l ...string) []string { return append(slices.Clone(extra), l...) }
+	m := &Metrics{
+		perAccount: len(extra) > 0,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_requests_total",
+			Help: "SCP API requests made, by operation and HTTP status code (\"error\" when no response came). Each retry attempt counts.",
+		}, labels("operation", "code")),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scp_api_request_duration_seconds",
+			Help:    "Duration of SCP API requests in seconds, from sending to the end of the body, by operation and HTTP status code.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, labels("operation", "code")),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_request_errors_total",
+			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode).",
+		}, labels("operation", "reason")),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_request_retries_total",
+			Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
+		}, labels("operation")),
+	}
+	if !m.perAccount {
+		m.init()
+	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.errors, m.retries)
+		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries)
 	}
 	return m
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type Fake struct {
 
 	mu       sync.RWMutex
 	members  map[string][]byte // image ID -> encoded members answer
+	images   map[string]Image  // the image list
 	faults   map[string]*Fault
 	requests map[string]int // image ID -> members calls that passed authentication
 	total    int
@@ -77,10 +79,12 @@ func New(o Options) *Fake {
 		opts:     o,
 		mux:      http.NewServeMux(),
 		members:  map[string][]byte{},
+		images:   map[string]Image{},
 		faults:   map[string]*Fault{},
 		requests: map[string]int{},
 	}
 	f.mux.HandleFunc("GET /v1/images/{image_id}/members", f.serveMembers)
+	f.mux.HandleFunc("GET /v1/images", f.serveImages)
 	return f
 }
 
@@ -98,6 +102,41 @@ func (f *Fake) SetMembers(imageID string, members ...Member) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.members[imageID] = body
+}
+
+// Image is an image in the image list, in the API's JSON shape.
+type Image struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Status     string `json:"status,omitempty"`
+	Visibility string `json:"visibility"`
+	Owner      string `json:"owner,omitempty"`
+	OSDistro   string `json:"os_distro,omitempty"`
+	CreatedAt  string `json:"created_at,omitempty"`
+	UpdatedAt  string `json:"updated_at,omitempty"`
+}
+
+// ListImagesKey is the key under which SetFault and Requests address the
+// image list (GET /v1/images) rather than one image.
+const ListImagesKey = "list_images"
+
+// AddImages puts images in the image list (GET /v1/images), replacing any
+// with the same ID. It does not create their members.
+func (f *Fake) AddImages(images ...Image) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, im := range images {
+		f.images[im.ID] = im
+	}
+}
+
+// DeleteImages takes images out of the image list.
+func (f *Fake) DeleteImages(ids ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		delete(f.images, id)
+	}
 }
 
 // RemoveImage makes the image unknown: its members answer 404.
@@ -216,6 +255,44 @@ func (f *Fake) serveMembers(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// serveImages answers GET /v1/images: sorted by ID, filtered by visibility,
+// paged by limit (1 to 1000) and marker (the last ID of the previous page).
+func (f *Fake) serveImages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if q.Get("limit") == "" {
+		limit, err = 1000, nil
+	}
+	if err != nil || limit < 1 || limit > 1000 {
+		writeError(w, http.StatusBadRequest, "BadRequest", "limit must be between 1 and 1000")
+		return
+	}
+	f.mu.Lock()
+	f.total++
+	f.requests[ListImagesKey]++
+	fault := f.takeFault(ListImagesKey)
+	list := make([]Image, 0, len(f.images))
+	for _, im := range f.images {
+		if v := q.Get("visibility"); v == "" || im.Visibility == v {
+			list = append(list, im)
+		}
+	}
+	f.mu.Unlock()
+	if fault != nil && f.misbehave(w, r, fault) {
+		return
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	if marker := q.Get("marker"); marker != "" {
+		i := sort.Search(len(list), func(i int) bool { return list[i].ID > marker })
+		list = list[i:]
+	}
+	if len(list) > limit {
+		list = list[:limit]
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"images": list})
+}
+
 // takeFault returns the fault for id and counts its use. f.mu must be held.
 func (f *Fake) takeFault(id string) *Fault {
 	fault, ok := f.faults[id]
@@ -322,7 +399,10 @@ func writeError(w http.ResponseWriter, status int, code, detail string) {
 
 // Fixtures is the on-disk form of a fake's data, used by the demo.
 type Fixtures struct {
+	// Images maps image IDs to their members.
 	Images map[string][]Member `json:"images"`
+	// ImageList is what GET /v1/images lists.
+	ImageList []Image `json:"image_list"`
 }
 
 // Load adds the fixtures read from r.
@@ -336,5 +416,6 @@ func (f *Fake) Load(r io.Reader) error {
 	for id, members := range fx.Images {
 		f.SetMembers(id, members...)
 	}
+	f.AddImages(fx.ImageList...)
 	return nil
 }

@@ -1,0 +1,66 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+const namespace = "scp"
+
+// descs are the collector's descriptors for one label layout: with an
+// account label first on every per-account series, or without.
+type descs struct {
+	multi bool
+
+	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
+	success, failure, duration, cacheAge                         *prometheus.Desc
+	versionInfo, versionEnd                                      *prometheus.Desc
+	discoveryImages, discoverySuccess                            *prometheus.Desc
+}
+
+func newDescs(multi bool) *descs {
+	// perAccount builds a per-account series' descriptor.
+	perAccount := func(name, help string, labels ...string) *prometheus.Desc {
+		if multi {
+			labels = append([]string{"account"}, labels...)
+		}
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	}
+	return &descs{
+		multi: multi,
+		imageInfo: perAccount("image_info",
+			"Images this exporter watches, with their configured or discovered name; always 1.", "image_id", "name"),
+		members: perAccount("image_members",
+			"Accounts the image is shared with, by share status (pending, accepted, rejected, or any status the API adds).", "image_id", "status"),
+		memberInfo: perAccount("image_member_info",
+			"One series per account the image is shared with; expected is \"true\" when the account is in the image's or the top-level expected_members. Always 1.",
+			"image_id", "member_id", "status", "expected"),
+		memberCreated: perAccount("image_member_created_timestamp_seconds",
+			"When the image was shared with the account, in Unix seconds.", "image_id", "member_id"),
+		memberUpdated: perAccount("image_member_updated_timestamp_seconds",
+			"When the share's status last changed, in Unix seconds.", "image_id", "member_id"),
+		success: perAccount("image_members_scrape_success",
+			"1 when the image's members were fetched in this scrape, 0 when not.", "image_id"),
+		failure: perAccount("image_members_scrape_error",
+			"1 for an image whose members could not be fetched in this scrape, labelled with why; absent on success.", "image_id", "reason"),
+		duration: prometheus.NewDesc("scp_scrape_duration_seconds",
+			"How long collecting all images' members took, in seconds.", nil, nil),
+		cacheAge: prometheus.NewDesc("scp_scrape_cache_age_seconds",
+			"Age in seconds of the collection served; results may be cached up to min_refresh_interval, 0 when fetched for this scrape.", nil, nil),
+		versionInfo: perAccount("api_version_info",
+			"The SCP API version the exporter requests and its state in the API reference; always 1.", "service", "version", "state"),
+		versionEnd: perAccount("api_version_support_end_timestamp_seconds",
+			"When guaranteed support of the API version in use ends (00:00 UTC the day after the announced date), in Unix seconds.", "service", "version"),
+		discoveryImages: perAccount("discovery_images",
+			"Images in the discovered list in use (the last good listing)."),
+		discoverySuccess: perAccount("discovery_last_success_timestamp_seconds",
+			"When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has."),
+	}
+}
+
+func (d *descs) describe(ch chan<- *prometheus.Desc) {
+	for _, desc := range []*prometheus.Desc{
+		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
+		d.success, d.failure, d.duration, d.cacheAge, d.versionInfo, d.versionEnd,
+		d.discoveryImages, d.discoverySuccess,
+	} {
+		ch <- desc
+	}
+}
