@@ -193,7 +193,7 @@ func TestErrorMapping(t *testing.T) {
 		{name: "no answer within the caller's deadline", fault: scptest.Fault{Delay: time.Minute}, ctxTO: 100 * time.Millisecond,
 			want: want{reason: scp.ReasonTimeout, reqCode: "error", text: "context deadline exceeded"}},
 		{name: "body stalls", handler: stallAfterHalf,
-			adjust: func(o *scp.Options) { o.RequestTimeout = 100 * time.Millisecond },
+			adjust: func(o *scp.Options) { o.RequestTimeout = 500 * time.Millisecond },
 			want:   want{reason: scp.ReasonTimeout, reqCode: "200"}},
 	}
 	for _, tc := range tests {
@@ -348,6 +348,7 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, nil, func(o *scp.Options) { o.MaxRetries = tc.maxRetries })
 			e.fake.SetMembers(testImageID, scptest.Member{MemberID: testMemberID, Status: "accepted"})
 			e.fake.SetFault(testImageID, tc.fault)
