@@ -1,0 +1,396 @@
+package config_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scp-exporter/scp_exporter/config"
+)
+
+const (
+	fileSecret = "file-secret-key-123"
+	diskSecret = "file-secret-from-disk"
+	envSecret  = "env-secret-key-456"
+	envAccess  = "AKenv"
+	testImage  = "70a599e0-31e7-49b7-b260-868f441e862b"
+)
+
+func noEnv(string) string { return "" }
+
+func envWith(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// Each invalid file yields exactly these problems.
+func TestInvalidConfigs(t *testing.T) {
+	const memberRE = "must match ^[A-Za-z0-9-]{1,64}$"
+	tests := map[string][]string{
+		"invalid-unknown-key.yml":     {"unmarshal errors:", "  line 4: unknown field acess_key"},
+		"invalid-unknown-top-key.yml": {"unmarshal errors:", "  line 8: unknown field scrape_interval"},
+		"invalid-type.yml":            {`not a valid duration string: "soon"`},
+		"invalid-environment.yml":     {`scp.environment: "x" is not one of s, g, e`},
+		"invalid-region.yml":          {`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`},
+		"invalid-no-location.yml":     {"scp: set endpoint, or region and environment"},
+		"invalid-endpoint.yml": {
+			`scp.endpoint: "virtualserver.example.com" is not an absolute http or https URL without user info, query or fragment`},
+		"invalid-endpoint-fragment.yml": {
+			`scp.endpoint: "https://virtualserver.example.com/#x" is not an absolute http or https URL without user info, query or fragment`},
+		"invalid-missing-access-key.yml": {"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)"},
+		"invalid-missing-secret.yml":     {"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)"},
+		"invalid-both-secrets.yml":       {"scp: set secret_key or secret_key_file, not both"},
+		"invalid-secret-file-unreadable.yml": {
+			"scp.secret_key_file: open " + filepath.Join("testdata", "does-not-exist.txt") + ": no such file or directory"},
+		"invalid-secret-file-empty.yml":        {"scp.secret_key_file: " + filepath.Join("testdata", "empty-secret.txt") + " is empty"},
+		"invalid-api-version.yml":              {`scp.api_version: unknown api_version "2.0" (known: 1.0, 1.1, 1.2, 1.3)`},
+		"invalid-language.yml":                 {`scp.language: "ja-JP" is not en-US or ko-KR`},
+		"invalid-max-concurrency.yml":          {"scp.max_concurrency: 1000 is not between 1 and 256"},
+		"invalid-max-concurrency-negative.yml": {"scp.max_concurrency: -1 is not between 1 and 256"},
+		"invalid-max-retries.yml":              {"scp.max_retries: 11 is not between 0 and 10"},
+		"invalid-image-id.yml":                 {`images[0].id: invalid id: image id "../../v1/x" is not a UUID`},
+		"invalid-duplicate-image.yml": {
+			"images[2].id: 70A599E0-31E7-49B7-B260-868F441E862B is listed again (first at images[0])"},
+		"invalid-expected-member.yml": {
+			`expected_members[1]: invalid id: member id "not/an/account" ` + memberRE,
+			`images[0].expected_members[1]: invalid id: member id "bad account" ` + memberRE},
+		"invalid-no-images.yml": {"images: no images configured and discovery is not enabled"},
+		"invalid-discovery.yml": {
+			`discovery.visibility[1]: "secret" is not one of public, community, shared, private`,
+			"discovery.name_regex: error parsing regexp: missing closing ): `^(?:golden-()$`",
+			"discovery.refresh_interval: 5s is shorter than 10s"},
+		"invalid-accounts-mixed.yml": {"accounts: with accounts, move the top-level scp, images into each account"},
+		// Problems of each account are named by its index.
+		"invalid-accounts.yml": {
+			`accounts[1].name: "prod" is used again (first at accounts[0])`,
+			`accounts[1].expected_members[0]: invalid id: member id "not an account" ` + memberRE,
+			`accounts[2].name: "dev team" must match ^[A-Za-z0-9_.-]{1,64}$`,
+			"accounts[2].scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)",
+			"accounts[2].images: no images configured and discovery is not enabled"},
+		// Several problems are all reported at once.
+		"invalid-many.yml": {
+			`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`,
+			"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)",
+			"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)",
+			`scp.api_version: unknown api_version "0.9" (known: 1.0, 1.1, 1.2, 1.3)`,
+			`scp.language: "fr-FR" is not en-US or ko-KR`,
+			"scp.max_concurrency: 300 is not between 1 and 256",
+			"scp.max_retries: -1 is not between 0 and 10",
+			`expected_members[0]: invalid id: member id "x y" ` + memberRE,
+			`images[0].id: invalid id: image id "nope" is not a UUID`,
+		},
+	}
+	files, err := filepath.Glob("testdata/invalid-*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(tests) {
+		t.Errorf("%d invalid-*.yml files, %d table entries: every file needs its expected errors", len(files), len(tests))
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want, ok := tests[name]
+			if !ok {
+				t.Fatalf("no expected errors for %s", name)
+			}
+			cfg, err := config.Load(path, noEnv)
+			if err == nil {
+				t.Fatal("the config was accepted")
+			}
+			if cfg != nil {
+				t.Errorf("a config was returned with the error")
+			}
+			prefix := "config " + path + ": "
+			msg := err.Error()
+			if !strings.HasPrefix(msg, prefix) {
+				t.Fatalf("error %q does not name the file", msg)
+			}
+			// Every problem, each exactly once; their order is not part of the contract.
+			got := strings.Split(strings.TrimPrefix(msg, prefix), "\n")
+			want = slices.Clone(want)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for _, secret := range []string{fileSecret, diskSecret, "prod-secret-key"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error shows the secret key: %s", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestUnreadableSecretFileWraps(t *testing.T) {
+	_, err := config.Load("testdata/invalid-secret-file-unreadable.yml", noEnv)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("error %v does not wrap fs.ErrNotExist", err)
+	}
+	_, err = config.Load("testdata/no-such-config.yml", noEnv)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "reading config: ") {
+		t.Fatalf("missing config file: %v", err)
+	}
+}
+
+func TestGoodConfigs(t *testing.T) {
+	env := envWith(map[string]string{config.EnvAccessKey: envAccess, config.EnvSecretKey: envSecret})
+	type want struct {
+		baseURL, access, secret string
+	}
+	tests := []struct {
+		file   string
+		getenv func(string) string
+		want   want
+		check  func(t *testing.T, c *config.Config)
+	}{
+		{file: "good-minimal.yml", getenv: env,
+			// Keys in the file win over the environment.
+			want: want{"https://virtualserver.kr-west1.e.samsungsdscloud.com", "AKfile", fileSecret},
+			check: func(t *testing.T, c *config.Config) {
+				s := c.SCP
+				if s.APIVersion != "1.3" || s.Language != "en-US" || time.Duration(s.RequestTimeout) != 10*time.Second ||
+					s.MaxConcurrency != 8 || s.MaxRetries == nil || *s.MaxRetries != 2 || s.RequestsPerSecond != 200 ||
+					time.Duration(c.ScrapeTimeout) != 30*time.Second || c.MinRefreshInterval != 0 || s.AccountID != "" {
+					t.Errorf("defaults not applied: %+v scrape_timeout %v", s, c.ScrapeTimeout)
+				}
+				if len(c.Images) != 1 || c.Images[0].ID != testImage {
+					t.Errorf("images %+v", c.Images)
+				}
+			}},
+		{file: "good-env-keys.yml", getenv: env,
+			want: want{"https://virtualserver.kr-south2.g.samsungsdscloud.com", envAccess, envSecret}},
+		{file: "good-secret-file.yml", getenv: env,
+			// secret_key_file wins over the environment; its newline is trimmed.
+			want: want{"https://virtualserver.kr-east1.s.samsungsdscloud.com", "AKfile", diskSecret}},
+		{file: "good-endpoint.yml", getenv: noEnv,
+			want: want{"https://scp-proxy.internal.example:8443/virtualserver", "AKfile", fileSecret}},
+		{file: "good-full.yml", getenv: noEnv,
+			want: want{"https://virtualserver.kr-west1.s.samsungsdscloud.com", "AKfile", fileSecret},
+			check: func(t *testing.T, c *config.Config) {
+				s := c.SCP
+				if s.AccountID != "acct-0001" || s.APIVersion != "1.2" || s.Language != "ko-KR" ||
+					time.Duration(s.RequestTimeout) != 3*time.Second || s.MaxConcurrency != 256 ||
+					*s.MaxRetries != 0 || s.RequestsPerSecond != 5.5 ||
+					time.Duration(c.ScrapeTimeout) != 20*time.Second || time.Duration(c.MinRefreshInterval) != time.Minute {
+					t.Errorf("explicit values not kept: %+v", s)
+				}
+				if len(c.Images) != 2 || c.Images[0].Name != "ubuntu-golden" {
+					t.Fatalf("images %+v", c.Images)
+				}
+				exp := c.ExpectedFor(&c.Accounts[0], c.Images[0])
+				if len(exp) != 2 || !exp["a8f10467abfc4b87b64614ab36eb9ae4"] || !exp["acct-partner"] {
+					t.Errorf("ExpectedFor(image 0) = %v", exp)
+				}
+				if exp := c.ExpectedFor(&c.Accounts[0], c.Images[1]); len(exp) != 1 || !exp["a8f10467abfc4b87b64614ab36eb9ae4"] {
+					t.Errorf("ExpectedFor(image 1) = %v", exp)
+				}
+			}},
+		{file: "good-discovery.yml", getenv: noEnv,
+			want: want{"https://virtualserver.kr-west1.e.samsungsdscloud.com", "AKfile", fileSecret},
+			check: func(t *testing.T, c *config.Config) {
+				if c.MultiAccount() || len(c.Accounts) != 1 {
+					t.Fatalf("single form: MultiAccount %v, %d accounts", c.MultiAccount(), len(c.Accounts))
+				}
+				d := c.Accounts[0].Discovery
+				if !d.Enabled || !slices.Equal(d.Visibility, []string{"private", "shared"}) || time.Duration(d.RefreshInterval) != 10*time.Minute {
+					t.Errorf("discovery defaults not applied: %+v", d)
+				}
+				// name_regex matches the whole name.
+				for name, want := range map[string]bool{"golden-ubuntu": true, "old-golden-ubuntu": false, "golden": false} {
+					if got := d.Matches(name); got != want {
+						t.Errorf("Matches(%q) = %v, want %v", name, got, want)
+					}
+				}
+			}},
+	}
+	files, _ := filepath.Glob("testdata/good-*.yml")
+	if len(files) != len(tests)+1 { // +1: good-accounts.yml has its own test
+		t.Errorf("%d good-*.yml files, %d table entries", len(files), len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := config.Load(filepath.Join("testdata", tc.file), tc.getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.SCP.BaseURL(); got != tc.want.baseURL {
+				t.Errorf("BaseURL = %q, want %q", got, tc.want.baseURL)
+			}
+			if c.SCP.AccessKey != tc.want.access || string(c.SCP.SecretKey) != tc.want.secret {
+				t.Errorf("keys (%q, %q), want (%q, %q)", c.SCP.AccessKey, c.SCP.SecretKey, tc.want.access, tc.want.secret)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+func TestGoodAccounts(t *testing.T) {
+	c, err := config.Load("testdata/good-accounts.yml", envWith(map[string]string{config.EnvSecretKey: envSecret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MultiAccount() || len(c.Accounts) != 2 {
+		t.Fatalf("MultiAccount %v, %d accounts", c.MultiAccount(), len(c.Accounts))
+	}
+	prod, dev := &c.Accounts[0], &c.Accounts[1]
+	if prod.Name != "prod" || dev.Name != "dev.kr-south1" {
+		t.Errorf("names %q, %q", prod.Name, dev.Name)
+	}
+	if got := prod.SCP.BaseURL(); got != "https://virtualserver.kr-west1.e.samsungsdscloud.com" {
+		t.Errorf("prod BaseURL %s", got)
+	}
+	if got := dev.SCP.BaseURL(); got != "https://virtualserver.kr-south1.g.samsungsdscloud.com" {
+		t.Errorf("dev BaseURL %s", got)
+	}
+	// Each account has its own keys; secret_key_file is read per account.
+	if prod.SCP.AccessKey != "AKprod" || string(prod.SCP.SecretKey) != "prod-secret-key-1" ||
+		dev.SCP.AccessKey != "AKdev" || string(dev.SCP.SecretKey) != diskSecret {
+		t.Errorf("keys: prod (%s, %s), dev (%s, %s)", prod.SCP.AccessKey, prod.SCP.SecretKey, dev.SCP.AccessKey, dev.SCP.SecretKey)
+	}
+	// Defaults are applied per account; explicit values are kept.
+	if prod.SCP.APIVersion != "1.3" || dev.SCP.APIVersion != "1.2" || *prod.SCP.MaxRetries != 2 || dev.SCP.MaxConcurrency != 8 {
+		t.Errorf("per-account defaults: prod %+v, dev %+v", prod.SCP, dev.SCP)
+	}
+	if prod.Discovery.Enabled || !dev.Discovery.Enabled || !slices.Equal(dev.Discovery.Visibility, []string{"shared"}) ||
+		time.Duration(dev.Discovery.RefreshInterval) != time.Hour {
+		t.Errorf("discovery: prod %+v, dev %+v", prod.Discovery, dev.Discovery)
+	}
+	// Expected members: the top-level list, the account's and the image's.
+	got := c.ExpectedFor(prod, prod.Images[0])
+	want := []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-partner", "acct-prod-dr"}
+	if len(got) != len(want) {
+		t.Errorf("ExpectedFor(prod image) = %v, want %v", got, want)
+	}
+	for _, id := range want {
+		if !got[id] {
+			t.Errorf("ExpectedFor(prod image) lacks %s", id)
+		}
+	}
+	if got := c.ExpectedFor(dev, config.Image{ID: testImage}); len(got) != 1 || !got["a8f10467abfc4b87b64614ab36eb9ae4"] {
+		t.Errorf("ExpectedFor(dev image) = %v", got)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"prod-secret-key-1", diskSecret} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("marshalled config shows %s:\n%s", secret, out)
+		}
+	}
+}
+
+// secret_key_file is read from the config's own directory, not the working
+// directory, and only line endings are trimmed.
+func TestSecretKeyFileRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "scp:\n  region: kr-west1\n  environment: e\n  access_key: AK\n  secret_key_file: %s\nimages:\n  - id: " + testImage + "\n"
+	tests := []struct {
+		name, file, content, want string
+	}{
+		{"newline", "s1", "abc\n", "abc"},
+		{"crlf", "s2", "abc\r\n", "abc"},
+		{"several newlines", "s3", "abc\n\n", "abc"},
+		{"inner spaces kept", "s4", " a b \n", " a b "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			write(tc.file, tc.content)
+			write("config.yml", strings.Replace(base, "%s", tc.file, 1))
+			c, err := config.Load(filepath.Join(dir, "config.yml"), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(c.SCP.SecretKey) != tc.want {
+				t.Errorf("secret %q, want %q", c.SCP.SecretKey, tc.want)
+			}
+		})
+	}
+	// An absolute path is used as is.
+	write("abs", "absolute-secret\n")
+	data := strings.Replace(base, "%s", filepath.Join(dir, "abs"), 1)
+	c, err := config.Parse([]byte(data), "/nonexistent", noEnv)
+	if err != nil || string(c.SCP.SecretKey) != "absolute-secret" {
+		t.Fatalf("absolute secret_key_file: %v", err)
+	}
+}
+
+func TestEmptyDocument(t *testing.T) {
+	_, err := config.Parse(nil, ".", nil)
+	if err == nil {
+		t.Fatal("an empty config was accepted")
+	}
+	for _, want := range []string{"scp: set endpoint, or region and environment", "scp.access_key: missing", "images: no images configured and discovery is not enabled"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// The parsed config marshals back with the secret key hidden, wherever it
+// came from.
+func TestMarshalHidesSecret(t *testing.T) {
+	env := envWith(map[string]string{config.EnvAccessKey: envAccess, config.EnvSecretKey: envSecret})
+	for _, tc := range []struct{ file, secret string }{
+		{"good-minimal.yml", fileSecret},
+		{"good-env-keys.yml", envSecret},
+		{"good-secret-file.yml", diskSecret},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := config.Load(filepath.Join("testdata", tc.file), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(c.SCP.SecretKey) != tc.secret {
+				t.Fatalf("secret %q, want %q", c.SCP.SecretKey, tc.secret)
+			}
+			out, err := yaml.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), tc.secret) {
+				t.Fatalf("marshalled config shows the secret:\n%s", out)
+			}
+			if !strings.Contains(string(out), "secret_key: <secret>") {
+				t.Fatalf("marshalled config has no secret_key: <secret>:\n%s", out)
+			}
+		})
+	}
+}
+
+// A secret pasted where YAML cannot decode it must not come back in the
+// decoding error.
+func TestDecodeErrorHidesSecret(t *testing.T) {
+	const secret = "TOPSECRET-Zx81"
+	env := envWith(map[string]string{config.EnvSecretKey: secret})
+	for _, doc := range []string{
+		"scp:\n  secret_key: !!int " + secret + "\n",
+		"scp:\n  secret_key: !!float " + secret + "\n",
+		"scp:\n  secret_key: !!timestamp " + secret + "\n",
+		"scp:\n  secret_key: !!bool " + secret + "\n",
+		"scp:\n  access_key: !!int " + secret + "\n", // the environment's secret
+	} {
+		_, err := config.Parse([]byte(doc), ".", env)
+		if err == nil {
+			t.Fatalf("%q was accepted", doc)
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%q: error shows the secret: %v", doc, err)
+		}
+	}
+}
