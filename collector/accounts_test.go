@@ -1,0 +1,100 @@
+package collector
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+// staticDiscovery is a DiscoverySource with a fixed list.
+type staticDiscovery struct {
+	images []scp.Image
+	status discovery.Status
+}
+
+func (s staticDiscovery) Snapshot() ([]scp.Image, discovery.Status) { return s.images, s.status }
+
+func TestDiscoveredImagesJoinTheStaticList(t *testing.T) {
+	fake, client := setup(t, scptest.Options{})
+	fake.SetMembers(imgA, scptest.Member{MemberID: acctOther, Status: "accepted"})
+	fake.SetMembers(imgB, scptest.Member{MemberID: acctExpected, Status: "pending"})
+	tg := target(client, Image{ID: imgA, Name: "static-name", Expected: map[string]bool{acctOther: true}})
+	tg.Accounts[0].DefaultExpected = map[string]bool{acctExpected: true}
+	tg.Accounts[0].Discovery = staticDiscovery{
+		images: []scp.Image{{ID: imgA, Name: "api-name"}, {ID: imgB, Name: "discovered"}},
+		status: discovery.Status{Images: 2, LastSuccess: time.Unix(1700000000, 0), Tried: true},
+	}
+	c := New(tg, log.NewNopLogger(), nil)
+	want := `
+# HELP scp_image_info Images this exporter watches, with their configured or discovered name; always 1.
+# TYPE scp_image_info gauge
+scp_image_info{image_id="` + imgA + `",name="static-name"} 1
+scp_image_info{image_id="` + imgB + `",name="discovered"} 1
+# HELP scp_image_member_info One series per account the image is shared with; expected is "true" when the account is in the image's or the top-level expected_members. Always 1.
+# TYPE scp_image_member_info gauge
+scp_image_member_info{expected="true",image_id="` + imgA + `",member_id="` + acctOther + `",status="accepted"} 1
+scp_image_member_info{expected="true",image_id="` + imgB + `",member_id="` + acctExpected + `",status="pending"} 1
+# HELP scp_discovery_images Images in the discovered list in use (the last good listing).
+# TYPE scp_discovery_images gauge
+scp_discovery_images 2
+# HELP scp_discovery_last_success_timestamp_seconds When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has.
+# TYPE scp_discovery_last_success_timestamp_seconds gauge
+scp_discovery_last_success_timestamp_seconds 1.7e+09
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_info", "scp_image_member_info",
+		"scp_discovery_images", "scp_discovery_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if n := fake.Requests(imgA); n != 1 {
+		t.Errorf("image in both lists fetched %d times, want 1", n)
+	}
+}
+
+func TestSeveralAccountsCarryTheAccountLabel(t *testing.T) {
+	fakeProd, prod := setup(t, scptest.Options{})
+	fakeProd.SetMembers(imgA, scptest.Member{MemberID: acctOther, Status: "accepted"})
+	_, staging := setup(t, scptest.Options{})
+	// imgA is unknown in staging: the same image ID fails there only.
+	v12, _ := scp.LookupAPIVersion("1.2")
+	v13, _ := scp.LookupAPIVersion("1.3")
+	tg := Target{
+		MultiAccount:  true,
+		ScrapeTimeout: 10 * time.Second,
+		Accounts: []Account{
+			{Name: "prod", Lister: prod, APIVersion: v13, MaxConcurrency: 2, Images: []Image{{ID: imgA}}},
+			{Name: "staging", Lister: staging, APIVersion: v12, MaxConcurrency: 2, Images: []Image{{ID: imgA}},
+				Discovery: staticDiscovery{status: discovery.Status{Tried: true}}},
+		},
+	}
+	c := New(tg, log.NewNopLogger(), nil)
+	want := `
+# HELP scp_image_members_scrape_success 1 when the image's members were fetched in this scrape, 0 when not.
+# TYPE scp_image_members_scrape_success gauge
+scp_image_members_scrape_success{account="prod",image_id="` + imgA + `"} 1
+scp_image_members_scrape_success{account="staging",image_id="` + imgA + `"} 0
+# HELP scp_image_member_info One series per account the image is shared with; expected is "true" when the account is in the image's or the top-level expected_members. Always 1.
+# TYPE scp_image_member_info gauge
+scp_image_member_info{account="prod",expected="false",image_id="` + imgA + `",member_id="` + acctOther + `",status="accepted"} 1
+# HELP scp_api_version_info The SCP API version the exporter requests and its state in the API reference; always 1.
+# TYPE scp_api_version_info gauge
+scp_api_version_info{account="prod",service="virtualserver",state="current",version="1.3"} 1
+scp_api_version_info{account="staging",service="virtualserver",state="supported",version="1.2"} 1
+# HELP scp_discovery_last_success_timestamp_seconds When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has.
+# TYPE scp_discovery_last_success_timestamp_seconds gauge
+scp_discovery_last_success_timestamp_seconds{account="staging"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_members_scrape_success",
+		"scp_image_member_info", "scp_api_version_info", "scp_discovery_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAccountsForm(t *testing.T) {
+	cfg, err := Parse([]byte(`
+expected_members: [aaaa]
+accounts:
+  - name: prod
+    scp: {region: kr-west1, environment: e, access_key: ak1, secret_key: sk1, max_concurrency: 4}
+    expected_members: [bbbb]
+    images:
+      - id: 70a599e0-31e7-49b7-b260-868f441e862b
+        expected_members: [cccc]
+  - name: staging-kr-east1
+    scp: {region: kr-east1, environment: s, access_key: ak2, secret_key: sk2}
+    discovery:
+      enabled: true
+      name_regex: golden-.*
+`), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.MultiAccount() || len(cfg.Accounts) != 2 {
+		t.Fatalf("MultiAccount %v with %d accounts", cfg.MultiAccount(), len(cfg.Accounts))
+	}
+	prod, staging := &cfg.Accounts[0], &cfg.Accounts[1]
+	if prod.Name != "prod" || prod.SCP.MaxConcurrency != 4 || staging.SCP.MaxConcurrency != DefaultMaxConcurrency {
+		t.Errorf("accounts %+v %+v", prod, staging)
+	}
+	if got := staging.SCP.BaseURL(); got != "https://virtualserver.kr-east1.s.samsungsdscloud.com" {
+		t.Errorf("staging endpoint %s", got)
+	}
+	exp := cfg.ExpectedFor(prod, prod.Images[0])
+	if len(exp) != 3 || !exp["aaaa"] || !exp["bbbb"] || !exp["cccc"] {
+		t.Errorf("expected members of the prod image: %v", exp)
+	}
+	if exp := cfg.ExpectedFor(staging, Image{}); len(exp) != 1 || !exp["aaaa"] {
+		t.Errorf("expected members of a discovered staging image: %v", exp)
+	}
+	d := staging.Discovery
+	if !d.Enabled || len(d.Visibility) != 2 || d.Visibility[0] != "private" || d.Visibility[1] != "shared" ||
+		time.Duration(d.RefreshInterval) != DefaultRefreshInterval {
+		t.Errorf("discovery defaults: %+v", d)
+	}
+	if !d.Matches("golden-ubuntu") || d.Matches("my-golden-ubuntu") || d.Matches("scratch") {
+		t.Error("name_regex must match whole names")
+	}
+}
+
+func TestSingleAccountFormIsOneUnnamedAccount(t *testing.T) {
+	cfg, err := Parse([]byte(`
+scp: {endpoint: "http://127.0.0.1:1", access_key: ak, secret_key: sk}
+expected_members: [aaaa]
+discovery: {enabled: true, visibility: [private]}
+`), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MultiAccount() || len(cfg.Accounts) != 1 || cfg.Accounts[0].Name != "" {
+		t.Fatalf("single form: multi %v, accounts %+v", cfg.MultiAccount(), cfg.Accounts)
+	}
+	a := &cfg.Accounts[0]
+	if !a.Discovery.Enabled || len(a.Discovery.Visibility) != 1 || a.SCP.APIVersion != "1.3" {
+		t.Errorf("account %+v", a)
+	}
+	if exp := cfg.ExpectedFor(a, Image{}); !exp["aaaa"] {
+		t.Errorf("top-level expected members lost: %v", exp)
+	}
+}
+
+func TestAccountsFormErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"mixed forms", `
+scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}
+images: [{id: 70a599e0-31e7-49b7-b260-868f441e862b}]
+accounts:
+  - {name: a, scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, images: [{id: 70a599e0-31e7-49b7-b260-868f441e862b}]}
+`, []string{"accounts: with accounts, move the top-level scp, images into each account"}},
+		{"names", `
+accounts:
+  - {name: prod, scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, discovery: {enabled: true}}
+  - {name: prod, scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, discovery: {enabled: true}}
+  - {name: "bad name", scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, discovery: {enabled: true}}
+  - {scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, discovery: {enabled: true}}
+`, []string{
+			`accounts[1].name: "prod" is used again (first at accounts[0])`,
+			`accounts[2].name: "bad name" must match`,
+			`accounts[3].name: "" must match`,
+		}},
+		{"per-account problems are prefixed", `
+accounts:
+  - name: a
+    scp: {region: kr-south1, environment: e, access_key: a, secret_key: s}
+    expected_members: ["no good"]
+    images: [{id: nope}]
+  - name: b
+    scp: {region: kr-west1, environment: e, secret_key: s}
+    discovery: {enabled: true, visibility: [private, secret], name_regex: "(", refresh_interval: 1s}
+  - name: c
+    scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}
+`, []string{
+			`accounts[0].scp.region: "kr-south1" is not a region of environment "e"`,
+			`accounts[0].expected_members[0]: invalid id`,
+			`accounts[0].images[0].id: invalid id: image id "nope" is not a UUID`,
+			`accounts[1].scp.access_key: missing`,
+			`accounts[1].discovery.visibility[1]: "secret" is not one of public, community, shared, private`,
+			`accounts[1].discovery.name_regex: error parsing regexp`,
+			`accounts[1].discovery.refresh_interval: 1s is shorter than 10s`,
+			`accounts[2].images: no images configured and discovery is not enabled`,
+		}},
+		{"unknown key inside an account", `
+accounts:
+  - {name: a, scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, imagez: []}
+`, []string{"line 3: unknown field imagez"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), t.TempDir(), nil)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
