@@ -1,0 +1,519 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+const (
+	rulesPath      = "../alerts/scp_exporter.rules.yml"
+	rulesTestPath  = "../alerts/scp_exporter.rules.test.yml"
+	dashboardPath  = "../dashboards/scp-image-sharing.json"
+	unexpectedRule = "SCPImageSharedWithUnexpectedMember"
+)
+
+func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
+	promtool := requireTool(t, "promtool", "apt-get install -y prometheus")
+	for _, args := range [][]string{
+		{"check", "rules", rulesPath},
+		{"test", "rules", rulesTestPath},
+	} {
+		out, err := exec.Command(promtool, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// TestPrometheusRunsRulesAndDashboard runs a real Prometheus that scrapes the
+// exporter (itself in front of the fake API) every second and evaluates the
+// rules file every second. It checks the unexpected-share alert through a
+// failed fetch and a removal, and that every dashboard query returns data.
+func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
+	promBin := requireTool(t, "prometheus", "apt-get install -y prometheus")
+	start := time.Now()
+	defer func() { t.Logf("wall time %s", time.Since(start).Round(100*time.Millisecond)) }()
+
+	fake, apiURL := startFake(t, scptest.Options{})
+	shared := []scptest.Member{
+		{MemberID: memberOK, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z", UpdatedAt: "2025-07-26T12:00:00Z"},
+		{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"},
+	}
+	fake.SetMembers(imageA, shared...)
+	dir := t.TempDir()
+	exp := startExporter(t, writeFile(t, dir, "config.yml", configYAML(apiURL, map[string][]string{imageA: {memberOK}}, "")))
+	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
+
+	prom.waitRulesHealthy(t)
+
+	// The unexpected member becomes active (pending: `for` is 5m); the
+	// expected one never does.
+	alert := prom.waitAlert(t, "the share with "+memberOdd+" to alert", func(active map[string]promAlert) bool {
+		_, ok := active[memberOdd]
+		return ok
+	})[memberOdd]
+	if alert.Labels["image_id"] != imageA || alert.Labels["status"] != "pending" || alert.Labels["severity"] != "critical" {
+		t.Errorf("alert labels: %v", alert.Labels)
+	}
+	name := "image-" + imageA[:8]
+	if s := alert.Annotations["summary"]; !strings.Contains(s, name) || !strings.Contains(s, memberOdd) {
+		t.Errorf("summary does not name image %s and account %s: %q", name, memberOdd, s)
+	}
+
+	checkDashboard(t, prom)
+
+	// A failed fetch drops the image's member series; the alert holds.
+	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
+	prom.waitNonEmpty(t, `scp_image_members_scrape_success{image_id="`+imageA+`"} == 0`)
+	if got := prom.query(t, `scp_image_member_info{image_id="`+imageA+`"}`); len(got) != 0 {
+		t.Fatalf("member series of a failed image are still there: %v", got)
+	}
+	prom.holdAlerts(t, 3*time.Second, "while the image cannot be fetched", func(active map[string]promAlert) error {
+		if _, ok := active[memberOdd]; !ok {
+			return fmt.Errorf("the alert for %s resolved", memberOdd)
+		}
+		return nil
+	})
+
+	// Removing the share resolves it at the next successful fetch...
+	fake.SetMembers(imageA, shared[0])
+	fake.SetFault(imageA, scptest.Fault{})
+	prom.waitAlert(t, "the alert for "+memberOdd+" to resolve", func(active map[string]promAlert) bool {
+		_, ok := active[memberOdd]
+		return !ok
+	})
+	// ...and a failed fetch right after does not bring it back.
+	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
+	prom.waitNonEmpty(t, `scp_image_members_scrape_success{image_id="`+imageA+`"} == 0`)
+	prom.holdAlerts(t, 3*time.Second, "after the share was removed", func(active map[string]promAlert) error {
+		if _, ok := active[memberOdd]; ok {
+			return fmt.Errorf("the alert for the removed share with %s came back", memberOdd)
+		}
+		return nil
+	})
+
+	// Over the whole run, only the unexpected member ever alerted.
+	hist := prom.query(t, `count by (member_id) (count_over_time(ALERTS{alertname="`+unexpectedRule+`"}[10m]))`)
+	if len(hist) != 1 || hist[0].Metric["member_id"] != memberOdd {
+		t.Errorf("%s alerted for %v, want only %s", unexpectedRule, hist, memberOdd)
+	}
+}
+
+// promServer is a running Prometheus.
+type promServer struct {
+	url string
+	out *syncBuffer
+}
+
+// startPrometheus runs Prometheus with the rules file, scraping target every
+// second, with its storage in dir. It is stopped when the test ends.
+func startPrometheus(t *testing.T, bin, dir, target string) *promServer {
+	t.Helper()
+	rules, err := filepath.Abs(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, dir, "prometheus.yml", fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %s
+scrape_configs:
+  - job_name: scp
+    static_configs:
+      - targets: ['%s']
+`, rules, target))
+	addr := freeAddr(t)
+	out := &syncBuffer{}
+	cmd := exec.Command(bin,
+		"--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+	)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", out.String())
+		}
+	})
+	p := &promServer{url: "http://" + addr, out: out}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			t.Fatalf("prometheus exited early: %v\n%s", cmd.ProcessState, out.String())
+		default:
+		}
+		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus did not become ready in time:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// api GETs a Prometheus HTTP API path and decodes its data into v.
+func (p *promServer) api(path string, params url.Values, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+path+"?"+params.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, body)
+	}
+	if r.Status != "success" {
+		return fmt.Errorf("%s: %s", path, r.Error)
+	}
+	return json.Unmarshal(r.Data, v)
+}
+
+// promSample is one element of an instant vector.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+func (s promSample) String() string { return fmt.Sprintf("%v => %v", s.Metric, s.Value[1]) }
+
+// query evaluates expr now; a query Prometheus refuses fails the test.
+func (p *promServer) query(t *testing.T, expr string) []promSample {
+	t.Helper()
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.api("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		t.Fatalf("query %s: %v", expr, err)
+	}
+	if data.ResultType != "vector" {
+		t.Fatalf("query %s: result type %s, want vector", expr, data.ResultType)
+	}
+	var v []promSample
+	if err := json.Unmarshal(data.Result, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// waitNonEmpty polls expr until it returns data.
+func (p *promServer) waitNonEmpty(t *testing.T, expr string) []promSample {
+	t.Helper()
+	v := p.waitData(t, expr)
+	if len(v) == 0 {
+		t.Fatalf("no data in time for %s", expr)
+	}
+	return v
+}
+
+// waitData polls expr until it returns data, for up to 20s; it returns the
+// last (empty) answer when none came.
+func (p *promServer) waitData(t *testing.T, expr string) []promSample {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := p.query(t, expr)
+		if len(v) > 0 || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitRulesHealthy waits until every rule of the file has been evaluated,
+// and fails if any evaluation failed (a many-to-many join, say).
+func (p *promServer) waitRulesHealthy(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var data struct {
+			Groups []struct {
+				Name  string `json:"name"`
+				File  string `json:"file"`
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		}
+		if err := p.api("/api/v1/rules", nil, &data); err != nil {
+			t.Fatal(err)
+		}
+		rules, evaluated := 0, 0
+		for _, g := range data.Groups {
+			for _, r := range g.Rules {
+				rules++
+				switch r.Health {
+				case "ok":
+					evaluated++
+				case "unknown":
+				default:
+					t.Fatalf("rule %s in %s: %s: %s", r.Name, g.File, r.Health, r.LastError)
+				}
+			}
+		}
+		if rules == 0 {
+			t.Fatalf("prometheus loaded no rules from %s", rulesPath)
+		}
+		if evaluated == rules {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d rules evaluated in time", evaluated, rules)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// promAlert is an active (pending or firing) alert.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+// unexpectedShares returns the active SCPImageSharedWithUnexpectedMember
+// alerts by member_id. An alert for the expected member fails the test.
+func (p *promServer) unexpectedShares(t *testing.T) map[string]promAlert {
+	t.Helper()
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	if err := p.api("/api/v1/alerts", nil, &data); err != nil {
+		t.Fatal(err)
+	}
+	active := map[string]promAlert{}
+	for _, a := range data.Alerts {
+		if a.Labels["alertname"] != unexpectedRule {
+			continue
+		}
+		if a.Labels["member_id"] == memberOK {
+			t.Fatalf("%s is active for the expected member: %v", unexpectedRule, a.Labels)
+		}
+		active[a.Labels["member_id"]] = a
+	}
+	return active
+}
+
+// waitAlert polls the active alerts until done accepts them.
+func (p *promServer) waitAlert(t *testing.T, what string, done func(map[string]promAlert) bool) map[string]promAlert {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		active := p.unexpectedShares(t)
+		if done(active) {
+			return active
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; active: %v", what, active)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// holdAlerts checks the active alerts with check for d (several evaluations).
+func (p *promServer) holdAlerts(t *testing.T, d time.Duration, when string, check func(map[string]promAlert) error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if err := check(p.unexpectedShares(t)); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+	}
+}
+
+// grafanaDashboard is the part of the dashboard JSON the test reads.
+type grafanaDashboard struct {
+	UID           string `json:"uid"`
+	Title         string `json:"title"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Templating    struct {
+		List []struct {
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      json.RawMessage `json:"query"`
+			Multi      bool            `json:"multi"`
+			IncludeAll bool            `json:"includeAll"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []grafanaPanel `json:"panels"`
+}
+
+type grafanaPanel struct {
+	Title      string `json:"title"`
+	Type       string `json:"type"`
+	Datasource *struct {
+		Type string `json:"type"`
+		UID  string `json:"uid"`
+	} `json:"datasource"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+	Panels []grafanaPanel `json:"panels"` // of a collapsed row
+}
+
+// checkDashboard reads the dashboard, checks its shape, and runs every query
+// with its template variables replaced the way Grafana would.
+func checkDashboard(t *testing.T, p *promServer) {
+	t.Helper()
+	raw, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardPath, err)
+	}
+	if d.SchemaVersion < 39 || d.UID == "" || d.Title == "" {
+		t.Errorf("dashboard schemaVersion %d, uid %q, title %q", d.SchemaVersion, d.UID, d.Title)
+	}
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		var q string
+		if json.Unmarshal(v.Query, &q) != nil {
+			var obj struct {
+				Query string `json:"query"`
+			}
+			json.Unmarshal(v.Query, &obj)
+			q = obj.Query
+		}
+		vars[v.Name] = v.Type + " " + q
+		if v.Name == "image" && (!v.Multi || !v.IncludeAll) {
+			t.Errorf("the image variable must allow several images and All")
+		}
+	}
+	if vars["datasource"] != "datasource prometheus" {
+		t.Errorf("datasource variable: %q", vars["datasource"])
+	}
+	m := regexp.MustCompile(`^query label_values\((\w+), *(\w+)\)$`).FindStringSubmatch(vars["image"])
+	if m == nil || m[1] != "scp_image_info" || m[2] != "image_id" {
+		t.Errorf("image variable: %q", vars["image"])
+	} else {
+		v := p.waitNonEmpty(t, fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
+		if len(v) != 1 || v[0].Metric["image_id"] != imageA {
+			t.Errorf("image variable values: %v", v)
+		}
+	}
+
+	subst := strings.NewReplacer(
+		"${image}", regexp.QuoteMeta(imageA), "$image", regexp.QuoteMeta(imageA),
+		"$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m",
+	)
+	leftover := regexp.MustCompile(`\$\{?[A-Za-z_]`)
+	// What some panels must show, beyond returning data.
+	want := map[string]func([]promSample) error{
+		"Unexpected shares now": func(v []promSample) error {
+			for _, s := range v {
+				if s.Metric["member_id"] != memberOdd {
+					return fmt.Errorf("lists %v", s.Metric)
+				}
+				if n := s.Metric["name"]; n != "" && n != "image-"+imageA[:8] {
+					return fmt.Errorf("image name %q", n)
+				}
+			}
+			return nil
+		},
+		"API version in use": func(v []promSample) error {
+			if len(v) != 1 || v[0].Metric["version"] != "1.3" || v[0].Metric["state"] != "current" {
+				return fmt.Errorf("got %v", v)
+			}
+			return nil
+		},
+		"Guaranteed support ends in": func(v []promSample) error {
+			if len(v) != 1 || v[0].Metric["version"] != "1.3" || v[0].Value[1] != "NaN" {
+				return fmt.Errorf("got %v, want NaN (no end announced) for 1.3", v)
+			}
+			return nil
+		},
+	}
+
+	var walk func([]grafanaPanel)
+	queries, seen := 0, map[string]bool{}
+	walk = func(panels []grafanaPanel) {
+		for _, panel := range panels {
+			walk(panel.Panels)
+			if panel.Type == "row" {
+				continue
+			}
+			seen[panel.Title] = true
+			if panel.Datasource == nil || panel.Datasource.UID != "${datasource}" {
+				t.Errorf("panel %q does not use the datasource variable", panel.Title)
+			}
+			if len(panel.Targets) == 0 {
+				t.Errorf("panel %q has no query", panel.Title)
+			}
+			for _, target := range panel.Targets {
+				expr := subst.Replace(target.Expr)
+				if expr == "" || leftover.MatchString(expr) {
+					t.Errorf("panel %q query %s: %q", panel.Title, target.RefID, expr)
+					continue
+				}
+				queries++
+				v := p.waitData(t, expr)
+				if len(v) == 0 {
+					t.Errorf("panel %q query %s returns no data: %s", panel.Title, target.RefID, expr)
+					continue
+				}
+				if check := want[panel.Title]; check != nil {
+					if err := check(v); err != nil {
+						t.Errorf("panel %q query %s: %v", panel.Title, target.RefID, err)
+					}
+				}
+			}
+		}
+	}
+	walk(d.Panels)
+	for title := range want {
+		if !seen[title] {
+			t.Errorf("no panel %q", title)
+		}
+	}
+	t.Logf("%d dashboard queries returned data", queries)
+}
