@@ -160,9 +160,23 @@ type exporterProcess struct {
 // answers /-/healthy. It is stopped when the test ends.
 func startExporter(t testing.TB, configPath string, args ...string) *exporterProcess {
 	t.Helper()
+	return launchExporter(t, "http", func(base string) bool {
+		resp, err := http.Get(base + "/-/healthy")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, append([]string{"--config.file=" + configPath}, args...)...)
+}
+
+// launchExporter runs the binary on a free loopback port with args and waits
+// until up(base URL) is true. scheme is http or https.
+func launchExporter(t testing.TB, scheme string, up func(base string) bool, args ...string) *exporterProcess {
+	t.Helper()
 	addr := freeAddr(t)
 	out := &syncBuffer{}
-	cmd := exec.Command(exporterBinary(t), append([]string{"--config.file=" + configPath, "--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -181,7 +195,7 @@ func startExporter(t testing.TB, configPath string, args ...string) *exporterPro
 			t.Logf("exporter output:\n%s", out.String())
 		}
 	})
-	p := &exporterProcess{URL: "http://" + addr, Cmd: cmd, Output: out}
+	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: out}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -189,14 +203,11 @@ func startExporter(t testing.TB, configPath string, args ...string) *exporterPro
 			t.Fatalf("exporter exited early: %v\n%s", cmd.ProcessState, out.String())
 		default:
 		}
-		if resp, err := http.Get(p.URL + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if up(p.URL) {
+			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("exporter did not become healthy in time:\n%s", out.String())
+			t.Fatalf("exporter did not come up in time:\n%s", out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

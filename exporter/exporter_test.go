@@ -179,3 +179,40 @@ func TestAPIVersionWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestReadyWaitsForTheFirstDiscovery(t *testing.T) {
+	fake := newFake()
+	fake.AddImages(scptest.Image{ID: image, Name: "discovered", Visibility: "private"})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/images" {
+			<-release
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg := "scp:\n  endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\ndiscovery:\n  enabled: true\n  visibility: [private]\n"
+	e, _ := start(t, cfg, time.Now())
+	defer e.Close()
+
+	ready := func() int {
+		rec := httptest.NewRecorder()
+		e.ReadyHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/ready", nil))
+		return rec.Code
+	}
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Errorf("before the first listing: /-/ready %d, want 503", code)
+	}
+	release <- struct{}{}
+	deadline := time.Now().Add(10 * time.Second)
+	for ready() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready after the first listing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := fetchOne(t, e); err != nil {
+		t.Errorf("the discovered image: %v", err)
+	}
+}
