@@ -27,10 +27,10 @@ pids+=($!)
 pids+=($!)
 
 for _ in $(seq 1 100); do
-  curl -fs "http://${EXPORTER_ADDR}/-/healthy" >/dev/null 2>&1 && break
+  curl -fs "http://${EXPORTER_ADDR}/-/ready" >/dev/null 2>&1 && break
   sleep 0.1
 done
-if ! curl -fs "http://${EXPORTER_ADDR}/-/healthy" >/dev/null 2>&1; then
+if ! curl -fs "http://${EXPORTER_ADDR}/-/ready" >/dev/null 2>&1; then
   echo "the exporter did not start:" >&2
   cat "$work/fake.log" "$work/exporter.log" >&2
   exit 1
@@ -43,8 +43,9 @@ scp_exporter is running against a fake SCP API (no cloud account involved).
   metrics:       http://${EXPORTER_ADDR}/metrics
   landing page:  http://${EXPORTER_ADDR}/
 
-What it reports right now (the image "golden-ubuntu-22.04" has a pending share
-with an account nobody declared, and "retired-image" no longer exists):
+What it reports right now: "golden-ubuntu-22.04" has a pending share with an
+account nobody declared; discovery found "someones-test-build", which nobody
+listed, shared with an unapproved account; "retired-image" no longer exists.
 
 MSG
 curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error)[{ ]'

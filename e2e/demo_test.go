@@ -1,0 +1,38 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDemoScriptShowsMetrics runs what `make demo` runs, in one-shot mode on
+// free ports, and checks a new user would see real metrics.
+func TestDemoScriptShowsMetrics(t *testing.T) {
+	requireTool(t, "curl", "apt-get install -y curl")
+	fakeBin := filepath.Join(t.TempDir(), "scp-fake-api")
+	if out, err := exec.Command("go", "build", "-o", fakeBin, "../cmd/scp-fake-api").CombinedOutput(); err != nil {
+		t.Fatalf("building the fake: %v\n%s", err, out)
+	}
+	cmd := exec.Command("../scripts/demo.sh")
+	cmd.Env = append(os.Environ(),
+		"BIN="+exporterBinary(t), "FAKE_BIN="+fakeBin,
+		"EXPORTER_ADDR="+freeAddr(t), "FAKE_ADDR="+freeAddr(t), "DEMO_ONESHOT=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`scp_image_members{image_id="70a599e0-31e7-49b7-b260-868f441e862b",status="pending"} 1`,
+		`scp_image_member_info{expected="false",image_id="70a599e0-31e7-49b7-b260-868f441e862b",member_id="3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f",status="pending"} 1`,
+		`scp_image_member_info{expected="false",image_id="c4e1a7b2-3f5d-4a60-9b8c-7d6e5f4a3b2c"`,
+		`scp_image_members_scrape_error{image_id="9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a",reason="not_found"} 1`,
+		"/metrics",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %s\n%s", want, out)
+		}
+	}
+}
