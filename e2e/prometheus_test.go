@@ -31,7 +31,7 @@ func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
 		{"check", "rules", rulesPath},
 		{"test", "rules", rulesTestPath},
 	} {
-		out, err := exec.Command(promtool, args...).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -139,11 +139,15 @@ scrape_configs:
 `, rules, target))
 	addr := freeAddr(t)
 	out := &syncBuffer{}
-	cmd := exec.Command(bin,
+	// When the test ends, t.Context is cancelled: Prometheus gets SIGINT to
+	// shut down cleanly, and SIGKILL if it still runs 10s later.
+	cmd := exec.CommandContext(t.Context(), bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 	)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -151,13 +155,7 @@ scrape_configs:
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		<-done
 		if t.Failed() {
 			t.Logf("prometheus output:\n%s", out.String())
 		}
@@ -170,17 +168,30 @@ scrape_configs:
 			t.Fatalf("prometheus exited early: %v\n%s", cmd.ProcessState, out.String())
 		default:
 		}
-		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if p.ready() {
+			return p
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("prometheus did not become ready in time:\n%s", out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ready reports whether Prometheus answers /-/ready with 200.
+func (p *promServer) ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/-/ready", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // api GETs a Prometheus HTTP API path and decodes its data into v.
