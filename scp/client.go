@@ -25,6 +25,8 @@ const (
 	maxErrorBodyBytes     = 64 << 10
 	retryBaseDelay        = 200 * time.Millisecond
 	retryMaxDelay         = 5 * time.Second
+	// maxRetryAfter caps a server's Retry-After, for calls without a deadline.
+	maxRetryAfter = time.Minute
 )
 
 // Options configure a Client. BaseURL, AccessKey and SecretKey are required.
@@ -224,7 +226,7 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 	for attempt := 0; ; attempt++ {
 		if c.opts.Limiter != nil {
 			if err := c.opts.Limiter.Wait(ctx); err != nil {
-				return fmt.Errorf("%s: waiting for the client rate limit: %w", op, errors.Join(context.DeadlineExceeded, err))
+				return fmt.Errorf("%s: waiting for the client rate limit (%v): %w", op, err, context.DeadlineExceeded)
 			}
 		}
 		retryAfter, err := c.attempt(ctx, op, full, out)
@@ -236,7 +238,7 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 		}
 		wait := backoff(attempt)
 		if retryAfter > 0 {
-			wait = retryAfter
+			wait = min(retryAfter, maxRetryAfter)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 			return err

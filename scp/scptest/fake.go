@@ -207,7 +207,7 @@ func (f *Fake) authenticate(r *http.Request) string {
 		return "Scp-ClientType must be " + scp.ClientType
 	}
 	v := strings.TrimPrefix(h.Get(scp.HeaderAPIVersion), scp.Service+" ")
-	if _, err := scp.LookupAPIVersion(v); err != nil {
+	if _, err := scp.LookupAPIVersion(v); err != nil && v != "" { // no header: the latest version
 		return "unsupported Scp-Api-Version"
 	}
 	ms, err := strconv.ParseInt(h.Get(scp.HeaderTimestamp), 10, 64)
