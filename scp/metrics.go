@@ -13,12 +13,14 @@ type Operation string
 
 // Operations of this client.
 const (
-	OpListImageMembers Operation = "list_image_members"
-	OpListImages       Operation = "list_images"
+	OpListImageMembers  Operation = "list_image_members"
+	OpListImages        Operation = "list_images"
+	OpShowImage         Operation = "show_image"
+	OpListPendingImages Operation = "list_pending_images"
 )
 
 // Operations lists every operation, so metrics can start each at zero.
-var Operations = []Operation{OpListImageMembers, OpListImages}
+var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages}
 
 // Metrics are the client's own request metrics. One Metrics is shared by all
 // clients of a process (one per account, and across config reloads).

@@ -61,6 +61,7 @@ type Fake struct {
 	mu       sync.RWMutex
 	members  map[string][]byte // image ID -> encoded members answer
 	images   map[string]Image  // the image list
+	pending  []Image           // images offered to this account
 	faults   map[string]*Fault
 	requests map[string]int // image ID -> members calls that passed authentication
 	total    int
@@ -85,6 +86,8 @@ func New(o Options) *Fake {
 	}
 	f.mux.HandleFunc("GET /v1/images/{image_id}/members", f.serveMembers)
 	f.mux.HandleFunc("GET /v1/images", f.serveImages)
+	f.mux.HandleFunc("GET /v1/images/{image_id}", f.serveImage)
+	f.mux.HandleFunc("GET /v1/pending-images", f.servePending)
 	return f
 }
 
@@ -111,9 +114,11 @@ type Image struct {
 	Status     string `json:"status,omitempty"`
 	Visibility string `json:"visibility"`
 	Owner      string `json:"owner,omitempty"`
-	OSDistro   string `json:"os_distro,omitempty"`
-	CreatedAt  string `json:"created_at,omitempty"`
-	UpdatedAt  string `json:"updated_at,omitempty"`
+	// OwnerAccountName is sent by the pending-images list.
+	OwnerAccountName string `json:"owner_account_name,omitempty"`
+	OSDistro         string `json:"os_distro,omitempty"`
+	CreatedAt        string `json:"created_at,omitempty"`
+	UpdatedAt        string `json:"updated_at,omitempty"`
 }
 
 // ListImagesKey is the key under which SetFault and Requests address the
@@ -128,6 +133,21 @@ func (f *Fake) AddImages(images ...Image) {
 	for _, im := range images {
 		f.images[im.ID] = im
 	}
+}
+
+// PendingImagesKey and ShowImagePrefix address SetFault and Requests to
+// GET /v1/pending-images and GET /v1/images/{id}: "show:" + the image ID.
+const (
+	PendingImagesKey = "pending_images"
+	ShowImagePrefix  = "show:"
+)
+
+// SetPendingImages sets what GET /v1/pending-images answers: images other
+// accounts offer to this one (set Owner, and OwnerAccountName if wanted).
+func (f *Fake) SetPendingImages(images ...Image) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = images
 }
 
 // DeleteImages takes images out of the image list.
@@ -293,6 +313,42 @@ func (f *Fake) serveImages(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"images": list})
 }
 
+// serveImage answers GET /v1/images/{image_id} from the image list.
+func (f *Fake) serveImage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("image_id")
+	key := ShowImagePrefix + id
+	f.mu.Lock()
+	f.total++
+	f.requests[key]++
+	fault := f.takeFault(key)
+	im, ok := f.images[id]
+	f.mu.Unlock()
+	if fault != nil && f.misbehave(w, r, fault) {
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", "image "+id+" not found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(im)
+}
+
+// servePending answers GET /v1/pending-images.
+func (f *Fake) servePending(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.total++
+	f.requests[PendingImagesKey]++
+	fault := f.takeFault(PendingImagesKey)
+	list := append([]Image{}, f.pending...)
+	f.mu.Unlock()
+	if fault != nil && f.misbehave(w, r, fault) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"images": list})
+}
+
 // takeFault returns the fault for id and counts its use. f.mu must be held.
 func (f *Fake) takeFault(id string) *Fault {
 	fault, ok := f.faults[id]
@@ -401,8 +457,10 @@ func writeError(w http.ResponseWriter, status int, code, detail string) {
 type Fixtures struct {
 	// Images maps image IDs to their members.
 	Images map[string][]Member `json:"images"`
-	// ImageList is what GET /v1/images lists.
+	// ImageList is what GET /v1/images lists (and GET /v1/images/{id} shows).
 	ImageList []Image `json:"image_list"`
+	// PendingImages are offered to this account by others.
+	PendingImages []Image `json:"pending_images"`
 }
 
 // Load adds the fixtures read from r.
@@ -417,5 +475,6 @@ func (f *Fake) Load(r io.Reader) error {
 		f.SetMembers(id, members...)
 	}
 	f.AddImages(fx.ImageList...)
+	f.SetPendingImages(fx.PendingImages...)
 	return nil
 }
