@@ -51,6 +51,12 @@ type Config struct {
 	// Accounts is the several-accounts form; each has a unique name that
 	// becomes the account label of its series.
 	Accounts []Account `yaml:"accounts"`
+	// AllowedVisibility lists the visibilities images may have (default
+	// private and shared); an image with another is reported unexpected.
+	AllowedVisibility []string `yaml:"allowed_visibility"`
+	// ExpectedImageOwners are accounts whose offers of images (pending
+	// images) are expected; in the accounts form they apply to every account.
+	ExpectedImageOwners []string `yaml:"expected_image_owners"`
 	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
 	// header, less the offset, is used when it is shorter.
 	ScrapeTimeout model.Duration `yaml:"scrape_timeout"`
@@ -69,6 +75,8 @@ type Account struct {
 	ExpectedMembers []string  `yaml:"expected_members"`
 	Images          []Image   `yaml:"images"`
 	Discovery       Discovery `yaml:"discovery"`
+	// ExpectedImageOwners adds to the top-level list for this account.
+	ExpectedImageOwners []string `yaml:"expected_image_owners"`
 }
 
 // Discovery lists the account's images in the background and watches them
@@ -128,6 +136,8 @@ type Image struct {
 	// ExpectedMembers are accounts this image may be shared with, besides
 	// the top-level list.
 	ExpectedMembers []string `yaml:"expected_members"`
+	// AllowedVisibility, when set, replaces the top-level list for this image.
+	AllowedVisibility []string `yaml:"allowed_visibility"`
 }
 
 // Load reads the file at path, with keys from the environment (getenv, e.g.
@@ -332,6 +342,8 @@ func (c *Config) validate() []error {
 		add("min_refresh_interval: must not be negative")
 	}
 	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
+	errs = append(errs, validateMembers("expected_image_owners", c.ExpectedImageOwners)...)
+	errs = append(errs, validateVisibilities("allowed_visibility", c.AllowedVisibility)...)
 	names := map[string]int{}
 	for i, a := range c.Accounts {
 		if c.single {
@@ -404,11 +416,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 	}
 
 	d := &a.Discovery
-	for i, v := range d.Visibility {
-		if !slices.Contains(Visibilities, v) {
-			add("discovery.visibility[%d]: %q is not one of %s", i, v, strings.Join(Visibilities, ", "))
-		}
-	}
+	errs = append(errs, prefixErrs(prefix, validateVisibilities("discovery.visibility", d.Visibility))...)
 	if d.NameRegex != "" {
 		re, err := regexp.Compile("^(?:" + d.NameRegex + ")$")
 		if err != nil {
@@ -422,6 +430,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 
 	if !single {
 		errs = append(errs, prefixErrs(prefix, validateMembers("expected_members", a.ExpectedMembers))...)
+		errs = append(errs, prefixErrs(prefix, validateMembers("expected_image_owners", a.ExpectedImageOwners))...)
 	}
 	if len(a.Images) == 0 && !d.Enabled {
 		add("images: no images configured and discovery is not enabled")
@@ -440,6 +449,17 @@ func (a *Account) validate(prefix string, single bool) []error {
 			add("%s.name: must be at most 128 printable characters", field)
 		}
 		errs = append(errs, prefixErrs(prefix, validateMembers(field+".expected_members", img.ExpectedMembers))...)
+		errs = append(errs, prefixErrs(prefix, validateVisibilities(field+".allowed_visibility", img.AllowedVisibility))...)
+	}
+	return errs
+}
+
+func validateVisibilities(field string, list []string) []error {
+	var errs []error
+	for i, v := range list {
+		if !slices.Contains(Visibilities, v) {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is not one of %s", field, i, v, strings.Join(Visibilities, ", ")))
+		}
 	}
 	return errs
 }
@@ -492,6 +512,38 @@ func printableASCII(s string, max int) bool {
 func (c *Config) ExpectedFor(a *Account, img Image) map[string]bool {
 	set := make(map[string]bool, len(c.ExpectedMembers)+len(a.ExpectedMembers)+len(img.ExpectedMembers))
 	for _, list := range [][]string{c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers} {
+		for _, id := range list {
+			set[id] = true
+		}
+	}
+	return set
+}
+
+// DefaultAllowedVisibility is allowed_visibility when the config sets none.
+var DefaultAllowedVisibility = []string{"private", "shared"}
+
+// AllowedVisibilityFor returns the visibilities img may have: its own list,
+// else the top-level one, else private and shared.
+func (c *Config) AllowedVisibilityFor(img Image) map[string]bool {
+	list := img.AllowedVisibility
+	if list == nil {
+		list = c.AllowedVisibility
+	}
+	if list == nil {
+		list = DefaultAllowedVisibility
+	}
+	set := make(map[string]bool, len(list))
+	for _, v := range list {
+		set[v] = true
+	}
+	return set
+}
+
+// ExpectedOwnersFor returns the accounts whose image offers to account a
+// are expected: the top-level list and the account's.
+func (c *Config) ExpectedOwnersFor(a *Account) map[string]bool {
+	set := make(map[string]bool, len(c.ExpectedImageOwners)+len(a.ExpectedImageOwners))
+	for _, list := range [][]string{c.ExpectedImageOwners, a.ExpectedImageOwners} {
 		for _, id := range list {
 			set[id] = true
 		}

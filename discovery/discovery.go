@@ -1,12 +1,17 @@
-// Package discovery lists an account's images in the background, so the
-// exporter watches images nobody put in its config. A failed listing keeps
-// the last good list.
+// Package discovery keeps, per account, what the exporter learns from the
+// API in the background rather than on every scrape: the account's image
+// list (when discovery is enabled), the visibility of every watched image,
+// and the images other accounts offer to this one. A failed call keeps the
+// last good answer.
 package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,40 +24,62 @@ import (
 // Lister is the part of the SCP client discovery uses.
 type Lister interface {
 	ListImages(ctx context.Context, visibility string) ([]scp.Image, error)
+	ShowImage(ctx context.Context, imageID string) (scp.Image, error)
+	ListPendingImages(ctx context.Context) ([]scp.PendingImage, error)
 }
 
 // Options configure a Discoverer.
 type Options struct {
-	Lister     Lister
-	Visibility []string // one listing per visibility
-	// Match, when set, keeps only images whose name it accepts.
+	Lister Lister
+	// Discover lists the account's images (GET /v1/images) for each of
+	// Visibility; without it only visibility and offers are refreshed.
+	Discover   bool
+	Visibility []string
+	// Match, when set, keeps only discovered images whose name it accepts.
 	Match func(name string) bool
 	// Owner, when set, keeps only images this account owns: a listing of
 	// shared images may include other accounts' images, whose members this
 	// account cannot read.
-	Owner    string
-	Interval time.Duration
-	// Timeout bounds one refresh (all its pages and visibilities).
+	Owner string
+	// Static are the configured image IDs; their visibility comes from the
+	// listing, or from GET /v1/images/{id} when the listing does not cover them.
+	Static []string
+	// Concurrency bounds the GET /v1/images/{id} calls in flight.
+	Concurrency int
+	Interval    time.Duration
+	// Timeout bounds one refresh.
 	Timeout time.Duration
 	Logger  log.Logger
 	Now     func() time.Time
 }
 
-// Status is what the last refreshes achieved.
-type Status struct {
-	Images      int       // images in the list in use
-	LastSuccess time.Time // zero until a listing succeeds
-	Tried       bool      // a first listing has finished, well or not
+// State is what the discoverer knows now.
+type State struct {
+	// Discovered is the last good listing (nil without Discover).
+	Discovered []scp.Image
+	// Visibility maps watched image IDs to their last known visibility.
+	Visibility map[string]string
+	// Pending is the last good list of images offered to this account.
+	Pending []scp.PendingImage
+	Status  Status
 }
 
-// Discoverer keeps an account's discovered image list.
+// Status is what the refreshes achieved.
+type Status struct {
+	Images             int       // images in the discovered list in use
+	LastSuccess        time.Time // last good listing; zero until one succeeds
+	PendingLastSuccess time.Time // last good pending-images answer
+	// Tried: the first listing has finished, well or not (immediately true
+	// without Discover). Readiness waits for it.
+	Tried bool
+}
+
+// Discoverer keeps one account's background state.
 type Discoverer struct {
 	opts Options
 
-	mu          sync.RWMutex
-	images      []scp.Image
-	lastSuccess time.Time
-	tried       bool
+	mu    sync.RWMutex
+	state State
 }
 
 // New returns a discoverer; Run starts it.
@@ -66,26 +93,36 @@ func New(o Options) *Discoverer {
 	if o.Timeout <= 0 {
 		o.Timeout = min(o.Interval, 2*time.Minute)
 	}
-	return &Discoverer{opts: o}
+	o.Concurrency = max(1, o.Concurrency)
+	d := &Discoverer{opts: o}
+	d.state.Visibility = map[string]string{}
+	d.state.Status.Tried = !o.Discover
+	return d
 }
 
-// Seed starts the discoverer with another's list (the one it replaces after a
-// config reload), so a reload leaves no gap before the first listing.
+// Seed starts the discoverer with another's state (the one it replaces after
+// a config reload), so a reload leaves no gap before the first refresh.
 func (d *Discoverer) Seed(from *Discoverer) {
 	if from == nil {
 		return
 	}
-	images, st := from.Snapshot()
+	st := from.Snapshot()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.images, d.lastSuccess = images, st.LastSuccess
+	tried := d.state.Status.Tried
+	d.state = st
+	d.state.Visibility = maps.Clone(st.Visibility)
+	d.state.Status.Tried = tried
+	if !d.opts.Discover {
+		d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = nil, 0, time.Time{}
+	}
 }
 
-// Snapshot returns the list in use and the status.
-func (d *Discoverer) Snapshot() ([]scp.Image, Status) {
+// Snapshot returns the current state. Callers must not modify it.
+func (d *Discoverer) Snapshot() State {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.images, Status{Images: len(d.images), LastSuccess: d.lastSuccess, Tried: d.tried}
+	return d.state
 }
 
 // Run refreshes now and then every interval until ctx ends.
@@ -93,7 +130,7 @@ func (d *Discoverer) Run(ctx context.Context) {
 	t := time.NewTicker(d.opts.Interval)
 	defer t.Stop()
 	for {
-		_ = d.Refresh(ctx) // logged, and visible in Status
+		_ = d.Refresh(ctx) // logged, and visible in the state
 		select {
 		case <-ctx.Done():
 			return
@@ -102,24 +139,184 @@ func (d *Discoverer) Run(ctx context.Context) {
 	}
 }
 
-// Refresh lists the images once. On failure the previous list stays in use.
+// Refresh does one round: the listing, the visibility of static images the
+// listing did not cover, and the offered images. What fails keeps its last
+// good value; the error joins every failure.
 func (d *Discoverer) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
-	images, err := d.list(ctx)
+	var errs []error
+	covered := map[string]string{} // visibility of every image the listing returned
+
+	if d.opts.Discover {
+		images, err := d.list(ctx, covered)
+		if err == nil {
+			images = d.keepVanished(ctx, images, covered)
+		}
+		d.mu.Lock()
+		d.state.Status.Tried = true
+		if err == nil {
+			d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = images, len(images), d.opts.Now()
+			level.Debug(d.opts.Logger).Log("msg", "images discovered", "images", len(images))
+		}
+		d.mu.Unlock()
+		if err != nil {
+			level.Warn(d.opts.Logger).Log("msg", "image discovery failed; keeping the last good list", "err", err)
+			errs = append(errs, err)
+		}
+	}
+
+	visibility := d.showUncovered(ctx, covered)
+
+	pending, err := d.opts.Lister.ListPendingImages(ctx)
+	if err != nil {
+		level.Warn(d.opts.Logger).Log("msg", "listing images offered to this account failed; keeping the last good list", "err", err)
+		errs = append(errs, fmt.Errorf("listing pending images: %w", err))
+	}
+
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.tried = true
-	if err != nil {
-		level.Warn(d.opts.Logger).Log("msg", "image discovery failed; keeping the last good list", "images", len(d.images), "err", err)
-		return err
+	maps.Copy(visibility, covered)
+	// Keep only watched images, with what this round learned over what was known.
+	next := make(map[string]string, len(d.opts.Static)+len(d.state.Discovered))
+	for _, id := range d.watched() {
+		if v, ok := visibility[id]; ok {
+			next[id] = v
+		} else if v, ok := d.state.Visibility[id]; ok {
+			next[id] = v
+		}
 	}
-	d.images, d.lastSuccess = images, d.opts.Now()
-	level.Debug(d.opts.Logger).Log("msg", "images discovered", "images", len(images))
-	return nil
+	for id, v := range visibility {
+		if v == "" { // the image is gone
+			delete(next, id)
+		}
+	}
+	d.state.Visibility = next
+	if err == nil {
+		d.state.Pending, d.state.Status.PendingLastSuccess = pending, d.opts.Now()
+	}
+	return errors.Join(errs...)
 }
 
-func (d *Discoverer) list(ctx context.Context) ([]scp.Image, error) {
+// watched lists static and discovered image IDs. d.mu must be held.
+func (d *Discoverer) watched() []string {
+	ids := slices.Clone(d.opts.Static)
+	for _, im := range d.state.Discovered {
+		ids = append(ids, im.ID)
+	}
+	return ids
+}
+
+// showResult is what GET /v1/images/{id} said of one image.
+type showResult struct {
+	image scp.Image
+	gone  bool  // 404: the image no longer exists (or is no longer visible)
+	err   error // any other failure: nothing learned
+}
+
+// showAll fetches images one by one, Concurrency at a time.
+func (d *Discoverer) showAll(ctx context.Context, ids []string) map[string]showResult {
+	out := make(map[string]showResult, len(ids))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan string)
+	for range min(d.opts.Concurrency, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				img, err := d.opts.Lister.ShowImage(ctx, id)
+				r := showResult{image: img, err: err}
+				if scp.ReasonOf(err) == scp.ReasonNotFound {
+					r = showResult{gone: true}
+				}
+				mu.Lock()
+				out[id] = r
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	failed := 0
+	var first error
+	for _, r := range out {
+		if r.err != nil {
+			failed++
+			first = r.err
+		}
+	}
+	if failed > 0 {
+		level.Warn(d.opts.Logger).Log("msg", "fetching images one by one failed; keeping what was known", "failed", failed, "images", len(ids), "err", first)
+	}
+	return out
+}
+
+// keepVanished looks up images the previous listing had and this one lacks.
+// One that turned public or community drops out of a listing of private and
+// shared images, and is exactly the one to keep watching; one the API no
+// longer knows, or that no longer passes the filters, goes.
+func (d *Discoverer) keepVanished(ctx context.Context, images []scp.Image, covered map[string]string) []scp.Image {
+	now := make(map[string]bool, len(images))
+	for _, im := range images {
+		now[im.ID] = true
+	}
+	prev := map[string]scp.Image{}
+	var ids []string
+	for _, im := range d.Snapshot().Discovered {
+		if !now[im.ID] {
+			prev[im.ID] = im
+			ids = append(ids, im.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return images
+	}
+	for id, r := range d.showAll(ctx, ids) {
+		im := r.image
+		switch {
+		case r.gone:
+			continue
+		case r.err != nil:
+			im = prev[id] // unknown: keep what was known
+		case (d.opts.Owner != "" && im.Owner != d.opts.Owner) || (d.opts.Match != nil && !d.opts.Match(im.Name)):
+			continue
+		default:
+			covered[id] = im.Visibility
+		}
+		images = append(images, im)
+	}
+	slices.SortFunc(images, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
+	return images
+}
+
+// showUncovered fetches the visibility of static images the listing did not
+// return. An image the API no longer knows maps to "".
+func (d *Discoverer) showUncovered(ctx context.Context, covered map[string]string) map[string]string {
+	var todo []string
+	for _, id := range d.opts.Static {
+		if _, ok := covered[id]; !ok {
+			todo = append(todo, id)
+		}
+	}
+	out := make(map[string]string, len(todo))
+	for id, r := range d.showAll(ctx, todo) {
+		switch {
+		case r.gone:
+			out[id] = ""
+		case r.err == nil:
+			out[id] = r.image.Visibility
+		}
+	}
+	return out
+}
+
+// list runs the listing for every visibility; covered receives the
+// visibility of every image returned, before filtering.
+func (d *Discoverer) list(ctx context.Context, covered map[string]string) ([]scp.Image, error) {
 	seen := map[string]bool{}
 	var out []scp.Image
 	for _, v := range d.opts.Visibility {
@@ -128,22 +325,17 @@ func (d *Discoverer) list(ctx context.Context) ([]scp.Image, error) {
 			return nil, fmt.Errorf("listing %s images: %w", v, err)
 		}
 		for _, im := range images {
-			if seen[im.ID] || (d.opts.Owner != "" && im.Owner != d.opts.Owner) ||
-				(d.opts.Match != nil && !d.opts.Match(im.Name)) {
+			if d.opts.Owner != "" && im.Owner != d.opts.Owner {
+				continue
+			}
+			covered[im.ID] = im.Visibility
+			if seen[im.ID] || (d.opts.Match != nil && !d.opts.Match(im.Name)) {
 				continue
 			}
 			seen[im.ID] = true
 			out = append(out, im)
 		}
 	}
-	slices.SortFunc(out, func(a, b scp.Image) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }

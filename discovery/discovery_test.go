@@ -11,28 +11,56 @@ import (
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
-// fakeLister answers ListImages from a map of visibility to images, or fails.
+var errDown = errors.New("api down")
+
+// fakeLister answers from in-memory data, or fails.
 type fakeLister struct {
-	mu     sync.Mutex
-	byVis  map[string][]scp.Image
-	err    error
-	called []string
+	mu      sync.Mutex
+	byVis   map[string][]scp.Image
+	byID    map[string]scp.Image
+	pending []scp.PendingImage
+	err     error
+	listed  []string
+	shown   []string
 }
 
 func (f *fakeLister) ListImages(_ context.Context, visibility string) ([]scp.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.called = append(f.called, visibility)
+	f.listed = append(f.listed, visibility)
 	if f.err != nil {
 		return nil, f.err
 	}
 	return f.byVis[visibility], nil
 }
 
-func (f *fakeLister) set(err error, byVis map[string][]scp.Image) {
+func (f *fakeLister) ShowImage(_ context.Context, id string) (scp.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.err, f.byVis = err, byVis
+	f.shown = append(f.shown, id)
+	if f.err != nil {
+		return scp.Image{}, f.err
+	}
+	im, ok := f.byID[id]
+	if !ok {
+		return scp.Image{}, &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}
+	}
+	return im, nil
+}
+
+func (f *fakeLister) ListPendingImages(context.Context) ([]scp.PendingImage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.pending, nil
+}
+
+func (f *fakeLister) update(fn func(f *fakeLister)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
 }
 
 func ids(images []scp.Image) []string {
@@ -43,67 +71,130 @@ func ids(images []scp.Image) []string {
 	return out
 }
 
-func TestRefreshMergesFiltersAndKeepsLastGoodList(t *testing.T) {
-	l := &fakeLister{}
-	l.set(nil, map[string][]scp.Image{
-		"private": {{ID: "c", Name: "golden-c", Owner: "me"}, {ID: "a", Name: "golden-a", Owner: "me"}},
-		"shared": {
-			{ID: "a", Name: "golden-a", Owner: "me"},      // also private: listed once
-			{ID: "b", Name: "scratch-b", Owner: "me"},     // name filtered out
-			{ID: "d", Name: "golden-d", Owner: "someone"}, // another account's image
-			{ID: "e", Name: "golden-e", Owner: "me"},
+func TestRefreshMergesFiltersAndKeepsLastGoodState(t *testing.T) {
+	l := &fakeLister{
+		byVis: map[string][]scp.Image{
+			"private": {{ID: "c", Name: "golden-c", Owner: "me", Visibility: "private"}, {ID: "a", Name: "golden-a", Owner: "me", Visibility: "private"}},
+			"shared": {
+				{ID: "a", Name: "golden-a", Owner: "me", Visibility: "private"}, // listed twice: once
+				{ID: "b", Name: "scratch-b", Owner: "me", Visibility: "shared"}, // name filtered out
+				{ID: "d", Name: "golden-d", Owner: "someone"},                   // another account's
+				{ID: "e", Name: "golden-e", Owner: "me", Visibility: "shared"},
+			},
 		},
-	})
+		byID:    map[string]scp.Image{"s1": {ID: "s1", Visibility: "public"}},
+		pending: []scp.PendingImage{{ID: "p", Name: "offer", Owner: "stranger"}},
+	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	re := regexp.MustCompile(`^(?:golden-.*)$`)
 	d := New(Options{
-		Lister: l, Visibility: []string{"private", "shared"}, Owner: "me",
-		Match: re.MatchString, Interval: time.Minute, Now: func() time.Time { return now },
+		Lister: l, Discover: true, Visibility: []string{"private", "shared"}, Owner: "me",
+		Match: re.MatchString, Static: []string{"b", "s1", "s-gone"}, Interval: time.Minute,
+		Now: func() time.Time { return now },
 	})
-	if _, st := d.Snapshot(); st.Tried || !st.LastSuccess.IsZero() {
+	if st := d.Snapshot().Status; st.Tried || !st.LastSuccess.IsZero() {
 		t.Fatalf("fresh discoverer reports %+v", st)
 	}
 	if err := d.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	images, st := d.Snapshot()
-	if got := ids(images); len(got) != 3 || got[0] != "a" || got[1] != "c" || got[2] != "e" {
+	s := d.Snapshot()
+	if got := ids(s.Discovered); len(got) != 3 || got[0] != "a" || got[1] != "c" || got[2] != "e" {
 		t.Errorf("discovered %v, want [a c e]", got)
 	}
-	if !st.Tried || st.Images != 3 || !st.LastSuccess.Equal(now) {
-		t.Errorf("status %+v", st)
+	if !s.Status.Tried || s.Status.Images != 3 || !s.Status.LastSuccess.Equal(now) || !s.Status.PendingLastSuccess.Equal(now) {
+		t.Errorf("status %+v", s.Status)
+	}
+	// Static b came with the listing, s1 needed a look-up, s-gone is unknown.
+	want := map[string]string{"a": "private", "c": "private", "e": "shared", "b": "shared", "s1": "public"}
+	if len(s.Visibility) != len(want) {
+		t.Errorf("visibility %v, want %v", s.Visibility, want)
+	}
+	for id, v := range want {
+		if s.Visibility[id] != v {
+			t.Errorf("visibility of %s: %q, want %q", id, s.Visibility[id], v)
+		}
+	}
+	if len(l.shown) != 2 {
+		t.Errorf("looked up %v one by one, want only s1 and s-gone", l.shown)
+	}
+	if len(s.Pending) != 1 || s.Pending[0].Owner != "stranger" {
+		t.Errorf("pending %+v", s.Pending)
 	}
 
-	// A failed listing keeps the last good list and its time.
-	l.set(errors.New("api down"), nil)
+	// Everything fails: the last good state stays, with its times.
+	l.update(func(f *fakeLister) { f.err = errDown })
+	before := now
 	now = now.Add(time.Hour)
 	if err := d.Refresh(context.Background()); err == nil {
-		t.Fatal("Refresh hid the listing error")
+		t.Fatal("Refresh hid the failures")
 	}
-	images, st = d.Snapshot()
-	if len(images) != 3 || st.LastSuccess.Equal(now) {
-		t.Errorf("after a failure: %v %+v, want the last good list and time", ids(images), st)
+	s = d.Snapshot()
+	if len(s.Discovered) != 3 || !s.Status.LastSuccess.Equal(before) || len(s.Pending) != 1 ||
+		!s.Status.PendingLastSuccess.Equal(before) || s.Visibility["s1"] != "public" {
+		t.Errorf("after failures: %+v", s)
 	}
 
-	// A reload's new discoverer starts from the old list.
-	fresh := New(Options{Lister: l, Visibility: []string{"private"}, Interval: time.Minute})
+	// A reload's new discoverer starts from the old state.
+	fresh := New(Options{Lister: l, Discover: true, Visibility: []string{"private"}, Interval: time.Minute})
 	fresh.Seed(d)
-	if images, st := fresh.Snapshot(); len(images) != 3 || st.Tried {
-		t.Errorf("seeded discoverer: %v %+v (it has not tried its own listing yet)", ids(images), st)
+	if s := fresh.Snapshot(); len(s.Discovered) != 3 || s.Status.Tried || len(s.Pending) != 1 {
+		t.Errorf("seeded discoverer: %+v (it has not tried its own listing yet)", s)
+	}
+}
+
+func TestImageThatTurnsPublicStaysWatched(t *testing.T) {
+	l := &fakeLister{byVis: map[string][]scp.Image{
+		"private": {{ID: "a", Name: "golden", Visibility: "private"}, {ID: "b", Name: "old", Visibility: "private"}},
+	}}
+	d := New(Options{Lister: l, Discover: true, Visibility: []string{"private", "shared"}, Interval: time.Minute})
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// a turns public and so leaves the private listing; b is deleted.
+	l.update(func(f *fakeLister) {
+		f.byVis = map[string][]scp.Image{}
+		f.byID = map[string]scp.Image{"a": {ID: "a", Name: "golden", Visibility: "public"}}
+	})
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := d.Snapshot()
+	if got := ids(s.Discovered); len(got) != 1 || got[0] != "a" {
+		t.Errorf("watched %v, want [a]: an image that turned public must stay watched", got)
+	}
+	if s.Visibility["a"] != "public" || len(s.Visibility) != 1 {
+		t.Errorf("visibility %v, want a public and b gone", s.Visibility)
+	}
+}
+
+func TestWithoutDiscoveryOnlyVisibilityAndOffers(t *testing.T) {
+	l := &fakeLister{byID: map[string]scp.Image{"s1": {ID: "s1", Visibility: "community"}}}
+	d := New(Options{Lister: l, Static: []string{"s1"}, Interval: time.Minute})
+	if !d.Snapshot().Status.Tried {
+		t.Error("without discovery there is no listing to wait for")
+	}
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.listed) != 0 {
+		t.Errorf("listed images %v without discovery", l.listed)
+	}
+	if v := d.Snapshot().Visibility["s1"]; v != "community" {
+		t.Errorf("visibility %q", v)
 	}
 }
 
 func TestRunRefreshesUntilCancelled(t *testing.T) {
-	l := &fakeLister{}
-	l.set(nil, map[string][]scp.Image{"private": {{ID: "a"}}})
-	d := New(Options{Lister: l, Visibility: []string{"private"}, Interval: 10 * time.Millisecond})
+	l := &fakeLister{byVis: map[string][]scp.Image{"private": {{ID: "a"}}}}
+	d := New(Options{Lister: l, Discover: true, Visibility: []string{"private"}, Interval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		l.mu.Lock()
-		n := len(l.called)
+		n := len(l.listed)
 		l.mu.Unlock()
 		if n >= 3 {
 			break
