@@ -13,13 +13,10 @@ import (
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
-// staticDiscovery is a DiscoverySource with a fixed list.
-type staticDiscovery struct {
-	images []scp.Image
-	status discovery.Status
-}
+// staticDiscovery is a DiscoverySource with a fixed state.
+type staticDiscovery discovery.State
 
-func (s staticDiscovery) Snapshot() ([]scp.Image, discovery.Status) { return s.images, s.status }
+func (s staticDiscovery) Snapshot() discovery.State { return discovery.State(s) }
 
 func TestDiscoveredImagesJoinTheStaticList(t *testing.T) {
 	fake, client := setup(t, scptest.Options{})
@@ -27,9 +24,10 @@ func TestDiscoveredImagesJoinTheStaticList(t *testing.T) {
 	fake.SetMembers(imgB, scptest.Member{MemberID: acctExpected, Status: "pending"})
 	tg := target(client, Image{ID: imgA, Name: "static-name", Expected: map[string]bool{acctOther: true}})
 	tg.Accounts[0].DefaultExpected = map[string]bool{acctExpected: true}
+	tg.Accounts[0].Discover = true
 	tg.Accounts[0].Discovery = staticDiscovery{
-		images: []scp.Image{{ID: imgA, Name: "api-name"}, {ID: imgB, Name: "discovered"}},
-		status: discovery.Status{Images: 2, LastSuccess: time.Unix(1700000000, 0), Tried: true},
+		Discovered: []scp.Image{{ID: imgA, Name: "api-name"}, {ID: imgB, Name: "discovered"}},
+		Status:     discovery.Status{Images: 2, LastSuccess: time.Unix(1700000000, 0), Tried: true},
 	}
 	c := New(tg, log.NewNopLogger(), nil)
 	want := `
@@ -70,7 +68,7 @@ func TestSeveralAccountsCarryTheAccountLabel(t *testing.T) {
 		Accounts: []Account{
 			{Name: "prod", Lister: prod, APIVersion: v13, MaxConcurrency: 2, Images: []Image{{ID: imgA}}},
 			{Name: "staging", Lister: staging, APIVersion: v12, MaxConcurrency: 2, Images: []Image{{ID: imgA}},
-				Discovery: staticDiscovery{status: discovery.Status{Tried: true}}},
+				Discover: true, Discovery: staticDiscovery{Status: discovery.Status{Tried: true}}},
 		},
 	}
 	c := New(tg, log.NewNopLogger(), nil)
@@ -96,5 +94,54 @@ scp_discovery_last_success_timestamp_seconds{account="staging"} 0
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestVisibilityAndOfferedImages(t *testing.T) {
+	fake, client := setup(t, scptest.Options{})
+	fake.SetMembers(imgA)
+	fake.SetMembers(imgB)
+	fake.SetMembers(imgC)
+	allowed := map[string]bool{"private": true, "shared": true}
+	tg := target(client,
+		Image{ID: imgA, AllowedVisibility: allowed},
+		Image{ID: imgB, AllowedVisibility: map[string]bool{"public": true}}, // a deliberately public image
+		Image{ID: imgC, AllowedVisibility: allowed},                         // visibility not known yet
+	)
+	tg.Accounts[0].ExpectedOwners = map[string]bool{acctExpected: true}
+	tg.Accounts[0].Discovery = staticDiscovery{
+		Visibility: map[string]string{imgA: "public", imgB: "public"},
+		Pending: []scp.PendingImage{
+			{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: acctExpected},
+			{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird},
+			{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird}, // listed twice
+		},
+		Status: discovery.Status{PendingLastSuccess: time.Unix(1700000000, 0), Tried: true},
+	}
+	c := New(tg, log.NewNopLogger(), nil)
+	want := `
+# HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.
+# TYPE scp_image_visibility gauge
+scp_image_visibility{image_id="` + imgA + `",visibility="public"} 1
+scp_image_visibility{image_id="` + imgB + `",visibility="public"} 1
+# HELP scp_image_visibility_unexpected 1 when the image's visibility is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.
+# TYPE scp_image_visibility_unexpected gauge
+scp_image_visibility_unexpected{image_id="` + imgA + `",visibility="public"} 1
+scp_image_visibility_unexpected{image_id="` + imgB + `",visibility="public"} 0
+# HELP scp_pending_image_info Images other accounts offer to this one, awaiting an answer; expected is "true" when the owner is in expected_image_owners. Always 1.
+# TYPE scp_pending_image_info gauge
+scp_pending_image_info{expected="false",image_id="22222222-2222-4222-8222-222222222222",name="free-miner",owner="` + acctThird + `"} 1
+scp_pending_image_info{expected="true",image_id="11111111-1111-4111-8111-111111111111",name="vendor-base",owner="` + acctExpected + `"} 1
+# HELP scp_pending_images Images other accounts offer to this one, awaiting an answer, as last listed.
+# TYPE scp_pending_images gauge
+scp_pending_images 2
+# HELP scp_pending_images_last_success_timestamp_seconds When the images offered to this account were last listed successfully, in Unix seconds; 0 if never.
+# TYPE scp_pending_images_last_success_timestamp_seconds gauge
+scp_pending_images_last_success_timestamp_seconds 1.7e+09
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_visibility", "scp_image_visibility_unexpected",
+		"scp_pending_image_info", "scp_pending_images", "scp_pending_images_last_success_timestamp_seconds",
+		"scp_discovery_images"); err != nil {
+		t.Error(err)
 	}
 }

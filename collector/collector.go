@@ -29,9 +29,10 @@ type MembersLister interface {
 	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
 }
 
-// DiscoverySource is an account's background image listing.
+// DiscoverySource is an account's background state: discovered images,
+// visibility, offered images.
 type DiscoverySource interface {
-	Snapshot() ([]scp.Image, discovery.Status)
+	Snapshot() discovery.State
 }
 
 // Image is one image to watch.
@@ -40,6 +41,8 @@ type Image struct {
 	Name string
 	// Expected holds the accounts this image may be shared with.
 	Expected map[string]bool
+	// AllowedVisibility holds the visibilities this image may have.
+	AllowedVisibility map[string]bool
 }
 
 // Account is one SCP account (or region) and the images watched there.
@@ -52,10 +55,15 @@ type Account struct {
 	MaxConcurrency int
 	// Images is the static list from the config.
 	Images []Image
-	// Discovery, when set, adds the images it lists; they get the
-	// discovered name and DefaultExpected.
-	Discovery       DiscoverySource
-	DefaultExpected map[string]bool
+	// Discovery, when set, supplies visibility and offered images and, with
+	// Discover, adds the images it lists; those get the discovered name,
+	// DefaultExpected and DefaultAllowedVisibility.
+	Discovery                DiscoverySource
+	Discover                 bool
+	DefaultExpected          map[string]bool
+	DefaultAllowedVisibility map[string]bool
+	// ExpectedOwners are accounts whose image offers are expected.
+	ExpectedOwners map[string]bool
 }
 
 // Target is everything one collection covers. It is replaced as a whole on
@@ -81,9 +89,9 @@ type ImageResult struct {
 
 // AccountResult is one account's part of a collection.
 type AccountResult struct {
-	Account   *Account
-	Images    []ImageResult
-	Discovery *discovery.Status // nil without discovery
+	Account *Account
+	Images  []ImageResult
+	State   *discovery.State // nil without a discovery source
 }
 
 // Result is one complete collection.
@@ -212,23 +220,23 @@ func (c *Collector) waiting() int { return int(c.joined.Load()) }
 
 // imagesOf is the account's watch list now: the static images, then the
 // discovered ones that are not among them.
-func imagesOf(a *Account) ([]Image, *discovery.Status) {
+func imagesOf(a *Account) ([]Image, *discovery.State) {
 	if a.Discovery == nil {
 		return a.Images, nil
 	}
-	discovered, st := a.Discovery.Snapshot()
-	if len(discovered) == 0 {
+	st := a.Discovery.Snapshot()
+	if !a.Discover || len(st.Discovered) == 0 {
 		return a.Images, &st
 	}
 	static := make(map[string]bool, len(a.Images))
 	for _, img := range a.Images {
 		static[img.ID] = true
 	}
-	images := make([]Image, len(a.Images), len(a.Images)+len(discovered))
+	images := make([]Image, len(a.Images), len(a.Images)+len(st.Discovered))
 	copy(images, a.Images)
-	for _, im := range discovered {
+	for _, im := range st.Discovered {
 		if !static[im.ID] {
-			images = append(images, Image{ID: im.ID, Name: im.Name, Expected: a.DefaultExpected})
+			images = append(images, Image{ID: im.ID, Name: im.Name, Expected: a.DefaultExpected, AllowedVisibility: a.DefaultAllowedVisibility})
 		}
 	}
 	return images, &st
@@ -240,7 +248,7 @@ func (c *Collector) timedOut(t *Target, err error) *Result {
 	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Finished: c.now()}
 	for i := range t.Accounts {
 		images, st := imagesOf(&t.Accounts[i])
-		ar := AccountResult{Account: &t.Accounts[i], Images: make([]ImageResult, len(images)), Discovery: st}
+		ar := AccountResult{Account: &t.Accounts[i], Images: make([]ImageResult, len(images)), State: st}
 		for j, img := range images {
 			ar.Images[j] = ImageResult{Image: img, Err: err, Reason: scp.ReasonTimeout}
 		}
@@ -259,7 +267,7 @@ func (c *Collector) run(ctx context.Context, t *Target) *Result {
 		a := &t.Accounts[i]
 		images, st := imagesOf(a)
 		ar := &res.Accounts[i]
-		*ar = AccountResult{Account: a, Images: make([]ImageResult, len(images)), Discovery: st}
+		*ar = AccountResult{Account: a, Images: make([]ImageResult, len(images)), State: st}
 		var next atomic.Int64
 		for range min(a.MaxConcurrency, len(images)) {
 			wg.Add(1)
@@ -341,17 +349,16 @@ func (c *Collector) emit(ch chan<- prometheus.Metric, res *Result, cached bool) 
 		if end := v.SupportEnd(); !end.IsZero() {
 			gauge(d.versionEnd, float64(end.Unix()), acct(scp.Service, v.ID)...)
 		}
-		if st := ar.Discovery; st != nil {
-			gauge(d.discoveryImages, float64(st.Images), acct()...)
-			last := 0.0
-			if !st.LastSuccess.IsZero() {
-				last = unixSeconds(st.LastSuccess)
-			}
-			gauge(d.discoverySuccess, last, acct()...)
+		if ar.State != nil {
+			c.emitState(gauge, d, ar, acct)
 		}
 		for _, r := range ar.Images {
 			id := r.Image.ID
 			gauge(d.imageInfo, 1, acct(id, r.Image.Name)...)
+			if vis, ok := ar.visibility(id); ok {
+				gauge(d.visibility, 1, acct(id, vis)...)
+				gauge(d.visibilityUnexpected, boolValue(!r.Image.AllowedVisibility[vis]), acct(id, vis)...)
+			}
 			if r.Err != nil {
 				gauge(d.success, 0, acct(id)...)
 				gauge(d.failure, 1, acct(id, string(r.Reason))...)
@@ -382,6 +389,52 @@ func (c *Collector) emit(ch chan<- prometheus.Metric, res *Result, cached bool) 
 			}
 		}
 	}
+}
+
+// visibility is the last known visibility of an image of this account.
+func (ar *AccountResult) visibility(id string) (string, bool) {
+	if ar.State == nil {
+		return "", false
+	}
+	v, ok := ar.State.Visibility[id]
+	return v, ok && v != ""
+}
+
+// emitState emits what the account's background refresh knows: discovery's
+// progress and the images other accounts offer to this one.
+func (c *Collector) emitState(gauge func(*prometheus.Desc, float64, ...string), d *descs, ar AccountResult, acct func(...string) []string) {
+	st := ar.State
+	if ar.Account.Discover {
+		gauge(d.discoveryImages, float64(st.Status.Images), acct()...)
+		gauge(d.discoverySuccess, timestampOrZero(st.Status.LastSuccess), acct()...)
+	}
+	gauge(d.pendingSuccess, timestampOrZero(st.Status.PendingLastSuccess), acct()...)
+	if st.Status.PendingLastSuccess.IsZero() {
+		return // never listed: no count to report
+	}
+	seen := make(map[string]bool, len(st.Pending))
+	for _, p := range st.Pending {
+		if seen[p.ID] {
+			continue // one series per offered image
+		}
+		seen[p.ID] = true
+		gauge(d.pendingInfo, 1, acct(p.ID, p.Name, p.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[p.Owner]))...)
+	}
+	gauge(d.pendingImages, float64(len(seen)), acct()...)
+}
+
+func timestampOrZero(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return unixSeconds(t)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // dedupe keeps one entry per member ID, the last the API listed: two series

@@ -13,6 +13,8 @@ type descs struct {
 	success, failure, duration, cacheAge                         *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
 	discoveryImages, discoverySuccess                            *prometheus.Desc
+	visibility, visibilityUnexpected                             *prometheus.Desc
+	pendingInfo, pendingImages, pendingSuccess                   *prometheus.Desc
 }
 
 func newDescs(multi bool) *descs {
@@ -52,6 +54,19 @@ func newDescs(multi bool) *descs {
 			"Images in the discovered list in use (the last good listing)."),
 		discoverySuccess: perAccount("discovery_last_success_timestamp_seconds",
 			"When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has."),
+		visibility: perAccount("image_visibility",
+			"The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.",
+			"image_id", "visibility"),
+		visibilityUnexpected: perAccount("image_visibility_unexpected",
+			"1 when the image's visibility is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.",
+			"image_id", "visibility"),
+		pendingInfo: perAccount("pending_image_info",
+			"Images other accounts offer to this one, awaiting an answer; expected is \"true\" when the owner is in expected_image_owners. Always 1.",
+			"image_id", "name", "owner", "expected"),
+		pendingImages: perAccount("pending_images",
+			"Images other accounts offer to this one, awaiting an answer, as last listed."),
+		pendingSuccess: perAccount("pending_images_last_success_timestamp_seconds",
+			"When the images offered to this account were last listed successfully, in Unix seconds; 0 if never."),
 	}
 }
 
@@ -59,7 +74,8 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
 		d.success, d.failure, d.duration, d.cacheAge, d.versionInfo, d.versionEnd,
-		d.discoveryImages, d.discoverySuccess,
+		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected,
+		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {
 		ch <- desc
 	}

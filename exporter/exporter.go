@@ -109,7 +109,7 @@ func (e *Exporter) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, d := range e.running.discoverers {
-		if _, st := d.Snapshot(); !st.Tried {
+		if !d.Snapshot().Status.Tried {
 			return false
 		}
 	}
@@ -206,13 +206,10 @@ func (e *Exporter) build(cfg *config.Config, prev *built) (*built, error) {
 			return nil, err
 		}
 		b.httpClients = append(b.httpClients, httpClient)
-		if disc != nil {
-			if prev != nil {
-				disc.Seed(prev.discoverers[a.Name])
-			}
-			b.discoverers[a.Name] = disc
-			acct.Discovery = disc
+		if prev != nil {
+			disc.Seed(prev.discoverers[a.Name])
 		}
+		b.discoverers[a.Name] = disc
 		b.target.Accounts = append(b.target.Accounts, acct)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -256,32 +253,40 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 		return collector.Account{}, nil, nil, fmt.Errorf("scp: %w", err)
 	}
 	images := make([]collector.Image, len(a.Images))
+	static := make([]string, len(a.Images))
 	for i, img := range a.Images {
-		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: cfg.ExpectedFor(a, img)}
+		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: cfg.ExpectedFor(a, img), AllowedVisibility: cfg.AllowedVisibilityFor(img)}
+		static[i] = img.ID
 	}
+	logger := log.With(e.opts.Logger, "component", "discovery")
+	if a.Name != "" {
+		logger = log.With(logger, "account", a.Name)
+	}
+	// Every account refreshes visibility and offered images in the
+	// background; discovery adds the listing of its images.
+	disc := discovery.New(discovery.Options{
+		Lister:      client,
+		Discover:    a.Discovery.Enabled,
+		Visibility:  a.Discovery.Visibility,
+		Match:       a.Discovery.Matches,
+		Owner:       s.AccountID,
+		Static:      static,
+		Concurrency: s.MaxConcurrency,
+		Interval:    time.Duration(a.Discovery.RefreshInterval),
+		Logger:      logger,
+		Now:         e.opts.Now,
+	})
 	acct := collector.Account{
-		Name:            a.Name,
-		Lister:          client,
-		APIVersion:      version,
-		MaxConcurrency:  s.MaxConcurrency,
-		Images:          images,
-		DefaultExpected: cfg.ExpectedFor(a, config.Image{}),
-	}
-	var disc *discovery.Discoverer
-	if a.Discovery.Enabled {
-		logger := log.With(e.opts.Logger, "component", "discovery")
-		if a.Name != "" {
-			logger = log.With(logger, "account", a.Name)
-		}
-		disc = discovery.New(discovery.Options{
-			Lister:     client,
-			Visibility: a.Discovery.Visibility,
-			Match:      a.Discovery.Matches,
-			Owner:      s.AccountID,
-			Interval:   time.Duration(a.Discovery.RefreshInterval),
-			Logger:     logger,
-			Now:        e.opts.Now,
-		})
+		Name:                     a.Name,
+		Lister:                   client,
+		APIVersion:               version,
+		MaxConcurrency:           s.MaxConcurrency,
+		Images:                   images,
+		Discovery:                disc,
+		Discover:                 a.Discovery.Enabled,
+		DefaultExpected:          cfg.ExpectedFor(a, config.Image{}),
+		DefaultAllowedVisibility: cfg.AllowedVisibilityFor(config.Image{}),
+		ExpectedOwners:           cfg.ExpectedOwnersFor(a),
 	}
 	return acct, httpClient, disc, nil
 }

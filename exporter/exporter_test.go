@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +66,7 @@ func start(t *testing.T, cfg string, now time.Time) (*Exporter, *logBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.Close)
 	return e, logs
 }
 
@@ -122,9 +122,12 @@ func TestProxyURLCarriesSignedRequests(t *testing.T) {
 	fake := newFake()
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	var proxied atomic.Int32
+	var mu sync.Mutex
+	proxied := map[string]int{}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxied.Add(1)
+		mu.Lock()
+		proxied[r.URL.Path]++
+		mu.Unlock()
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		resp, err := http.DefaultTransport.RoundTrip(out)
@@ -147,8 +150,10 @@ func TestProxyURLCarriesSignedRequests(t *testing.T) {
 	if err := fetchOne(t, e); err != nil {
 		t.Fatalf("through the proxy: %v", err)
 	}
-	if proxied.Load() != 1 {
-		t.Errorf("proxy saw %d requests, want 1", proxied.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	if n := proxied["/v1/images/"+image+"/members"]; n != 1 {
+		t.Errorf("proxy saw %d members requests, want 1 (all: %v)", n, proxied)
 	}
 	if fake.AuthFailures() != 0 {
 		t.Error("the signature did not verify through the proxy")

@@ -1,0 +1,242 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
+	"golang.org/x/time/rate"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+// End-to-end benchmarks of one scrape: N images, three members each, served
+// by the fake API in this process over loopback with a given latency, through
+// the client the exporter builds (its HTTP client, rate limiter, metrics,
+// retries), at most benchConcurrency calls in flight.
+//
+// The matrix is images × latency; set SCP_BENCH_IMAGES (e.g. "100,1000") and
+// SCP_BENCH_LATENCY (e.g. "0,50ms") to choose others. By default latency=0
+// runs for 100, 1,000 and 10,000 images and latency=10ms for 1,000.
+
+const benchConcurrency = 16
+
+type benchCase struct {
+	images  int
+	latency time.Duration
+}
+
+func (c benchCase) String() string {
+	l := "0"
+	if c.latency > 0 {
+		l = c.latency.String()
+	}
+	return fmt.Sprintf("images=%d/latency=%s", c.images, l)
+}
+
+func benchCases(b *testing.B) []benchCase {
+	images, latencies := os.Getenv("SCP_BENCH_IMAGES"), os.Getenv("SCP_BENCH_LATENCY")
+	if images == "" && latencies == "" {
+		return []benchCase{{100, 0}, {1000, 0}, {10000, 0}, {1000, 10 * time.Millisecond}}
+	}
+	if images == "" {
+		images = "100,1000,10000"
+	}
+	if latencies == "" {
+		latencies = "0"
+	}
+	var cases []benchCase
+	for _, n := range strings.Split(images, ",") {
+		for _, l := range strings.Split(latencies, ",") {
+			ni, err := strconv.Atoi(strings.TrimSpace(n))
+			if err != nil {
+				b.Fatalf("SCP_BENCH_IMAGES: %v", err)
+			}
+			l = strings.TrimSpace(l)
+			if l == "0" {
+				l = "0s"
+			}
+			d, err := time.ParseDuration(l)
+			if err != nil {
+				b.Fatalf("SCP_BENCH_LATENCY: %v", err)
+			}
+			cases = append(cases, benchCase{ni, d})
+		}
+	}
+	return cases
+}
+
+// benchImageID is the i-th image's ID, a valid UUID.
+func benchImageID(i int) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+}
+
+// benchFixture is a fake with n images of three members each.
+func benchFixture(n int, latency time.Duration) (*scptest.Fake, []Image) {
+	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk", Latency: latency})
+	images := make([]Image, n)
+	expected := map[string]bool{acctExpected: true}
+	for i := range images {
+		id := benchImageID(i)
+		fake.SetMembers(id,
+			scptest.Member{MemberID: acctExpected, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z", UpdatedAt: "2025-07-26T12:00:00Z"},
+			scptest.Member{MemberID: acctOther, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00.5Z"},
+			scptest.Member{MemberID: fmt.Sprintf("%032x", i), Status: "rejected", CreatedAt: "2025-01-02T03:04:05Z", UpdatedAt: "2025-02-03T04:05:06Z"},
+		)
+		images[i] = Image{ID: id, Name: fmt.Sprintf("image-%d", i), Expected: expected}
+	}
+	return fake, images
+}
+
+// benchTarget serves the fixture and returns a target built the way the
+// exporter builds one (see exporter.buildAccount), with its metrics registry.
+func benchTarget(b *testing.B, n int, latency time.Duration) (Target, *scptest.Fake, *prometheus.Registry) {
+	b.Helper()
+	fake, images := benchFixture(n, latency)
+	srv := httptest.NewServer(fake)
+	b.Cleanup(srv.Close)
+	hc, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{EnableHTTP2: true},
+		"scp_exporter", commoncfg.WithIdleConnTimeout(90*time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(hc.CloseIdleConnections)
+	reg := prometheus.NewRegistry()
+	v, _ := scp.LookupAPIVersion(scp.DefaultAPIVersion)
+	client, err := scp.NewClient(scp.Options{
+		BaseURL: srv.URL, AccessKey: "ak", SecretKey: "sk", APIVersion: v,
+		HTTPClient: hc, RequestTimeout: 30 * time.Second, MaxRetries: 2,
+		Limiter:   rate.NewLimiter(rate.Limit(1e6), benchConcurrency),
+		Metrics:   scp.NewMetrics(reg),
+		UserAgent: "scp_exporter/bench",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := Target{
+		Accounts:      []Account{{Lister: client, APIVersion: v, MaxConcurrency: benchConcurrency, Images: images}},
+		ScrapeTimeout: 10 * time.Minute,
+	}
+	return t, fake, reg
+}
+
+// BenchmarkCollect is one collection: every image's API call, then the
+// const metrics, drained from the channel. It reports per-image figures
+// beside the per-scrape ones.
+func BenchmarkCollect(b *testing.B) {
+	for _, bc := range benchCases(b) {
+		b.Run(bc.String(), func(b *testing.B) {
+			t, fake, _ := benchTarget(b, bc.images, bc.latency)
+			c := New(t, log.NewNopLogger(), nil)
+			ch := make(chan prometheus.Metric, 1024)
+			done := make(chan int)
+			go func() {
+				n := 0
+				for range ch {
+					n++
+				}
+				done <- n
+			}()
+			// One warm-up round opens the connections, as in a running exporter.
+			c.Collect(ch)
+			before := fake.TotalRequests()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				c.Collect(ch)
+			}
+			b.StopTimer()
+			close(ch)
+			<-done
+			if got, want := fake.TotalRequests()-before, b.N*bc.images; got != want {
+				b.Fatalf("%d API calls for %d scrapes of %d images, want %d", got, b.N, bc.images, want)
+			}
+			perImage := float64(b.Elapsed().Nanoseconds()) / float64(b.N*bc.images)
+			b.ReportMetric(perImage, "ns/image")
+			if bc.latency > 0 {
+				floor := time.Duration((bc.images+benchConcurrency-1)/benchConcurrency) * bc.latency
+				b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(floor), "x_floor")
+			}
+		})
+	}
+}
+
+// BenchmarkScrape is a whole /metrics answer: the collection, the exporter's
+// own metrics, and rendering, gzip-compressed as Prometheus asks for it.
+func BenchmarkScrape(b *testing.B) {
+	for _, bc := range benchCases(b) {
+		if bc.latency > 0 {
+			continue // the API round is BenchmarkCollect's; this one is about rendering
+		}
+		b.Run(bc.String(), func(b *testing.B) {
+			t, _, reg := benchTarget(b, bc.images, 0)
+			c := New(t, log.NewNopLogger(), nil)
+			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
+			scrape := func() int {
+				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+				req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+				req.Header.Set("Accept-Encoding", "gzip")
+				rec := &countingWriter{header: http.Header{}}
+				h.ServeHTTP(rec, req)
+				if rec.code != 0 && rec.code != http.StatusOK {
+					b.Fatalf("status %d", rec.code)
+				}
+				return rec.n
+			}
+			size := scrape()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				scrape()
+			}
+			b.ReportMetric(float64(size), "gzip_bytes")
+		})
+	}
+}
+
+// BenchmarkEmit is only the const metrics of a finished collection: no API
+// calls, no rendering.
+func BenchmarkEmit(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			t, _, _ := benchTarget(b, n, 0)
+			c := New(t, log.NewNopLogger(), nil)
+			res, _ := c.Fetch(context.Background())
+			ch := make(chan prometheus.Metric, 1024)
+			go func() {
+				for range ch {
+				}
+			}()
+			b.ReportAllocs()
+			for b.Loop() {
+				c.emit(ch, res, false)
+			}
+			close(ch)
+		})
+	}
+}
+
+// countingWriter is an http.ResponseWriter that counts and drops the body.
+type countingWriter struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (w *countingWriter) Header() http.Header         { return w.header }
+func (w *countingWriter) WriteHeader(code int)        { w.code = code }
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+var _ io.Writer = (*countingWriter)(nil)

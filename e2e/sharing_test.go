@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+// TestVisibilityAndOfferedImages checks both directions of sharing through
+// the binary: an owned image that turned public, and images other accounts
+// offer to ours.
+func TestVisibilityAndOfferedImages(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	fake.SetMembers(imageB)
+	fake.AddImages(
+		scptest.Image{ID: imageA, Name: "golden", Visibility: "public"},
+		scptest.Image{ID: imageB, Name: "community-base", Visibility: "community"},
+	)
+	fake.SetPendingImages(
+		scptest.Image{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: memberOK, OwnerAccountName: "vendor"},
+		scptest.Image{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: memberGone},
+	)
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "config.yml", `
+scp: {endpoint: "`+url+`", access_key: `+testAccessKey+`, secret_key: `+testSecretKey+`}
+expected_image_owners: [`+memberOK+`]
+images:
+  - id: `+imageA+`
+  - id: `+imageB+`
+    allowed_visibility: [community]
+`)
+	exp := startExporter(t, cfg)
+
+	var body string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body = httpGet(t, exp.URL+"/metrics")
+		if strings.Contains(body, "scp_pending_images 2") && strings.Contains(body, `scp_image_visibility{image_id="`+imageB) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visibility and offers never showed:\n%s", grepSCP(body))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`scp_image_visibility{image_id="` + imageA + `",visibility="public"} 1`,
+		`scp_image_visibility_unexpected{image_id="` + imageA + `",visibility="public"} 1`,
+		`scp_image_visibility_unexpected{image_id="` + imageB + `",visibility="community"} 0`,
+		`scp_pending_image_info{expected="true",image_id="11111111-1111-4111-8111-111111111111",name="vendor-base",owner="` + memberOK + `"} 1`,
+		`scp_pending_image_info{expected="false",image_id="22222222-2222-4222-8222-222222222222",name="free-miner",owner="` + memberGone + `"} 1`,
+		`scp_api_requests_total{code="200",operation="show_image"} 2`,
+		`scp_api_requests_total{code="200",operation="list_pending_images"} 1`,
+		`scp_api_request_errors_total{operation="list_pending_images",reason="decode"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if fake.Requests(scptest.ListImagesKey) != 0 {
+		t.Error("the image list was fetched without discovery")
+	}
+}
