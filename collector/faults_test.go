@@ -19,6 +19,7 @@ import (
 // and checks the exact outcome: the faulty image's reason (or its documented
 // handling), the healthy image's success, and that the scrape deadline held.
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	// Generous: the machine running the tests may be loaded; the stall case
 	// still proves the deadline holds.
 	const deadline = 5 * time.Second

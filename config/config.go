@@ -26,7 +26,7 @@ import (
 // Environment variables that supply keys the file leaves out.
 const (
 	EnvAccessKey = "SCP_ACCESS_KEY"
-	EnvSecretKey = "SCP_SECRET_KEY"
+	EnvSecretKey = "SCP_SECRET_KEY" //nolint:gosec // G101: the name of an environment variable, not a credential
 )
 
 // Defaults.
@@ -484,7 +484,7 @@ func validateMembers(field string, ids []string) []error {
 	return errs
 }
 
-func printable(s string, max int) bool {
+func printable(s string, maxLen int) bool {
 	n := 0
 	for _, r := range s {
 		if !unicode.IsPrint(r) {
@@ -492,14 +492,14 @@ func printable(s string, max int) bool {
 		}
 		n++
 	}
-	return n <= max
+	return n <= maxLen
 }
 
-func printableASCII(s string, max int) bool {
-	if len(s) > max {
+func printableASCII(s string, maxLen int) bool {
+	if len(s) > maxLen {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		if s[i] < 0x20 || s[i] > 0x7e {
 			return false
 		}

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 func exporterBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "scp-exporter-e2e-")
+		buildDir, buildErr = os.MkdirTemp("", "scp-exporter-e2e-") //nolint:usetesting // shared by all tests, removed in TestMain
 		if buildErr != nil {
 			return
 		}
@@ -56,7 +56,7 @@ func exporterBinary(t testing.TB) string {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out.String())
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out.String())
 		}
 	})
 	if buildErr != nil {

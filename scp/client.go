@@ -170,7 +170,7 @@ func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member
 	members, err := decodeMembers(body)
 	if err != nil {
 		// The attempt was recorded as a 200; count why its answer is unusable.
-		c.opts.Metrics.failed(OpListImageMembers, ReasonDecode)
+		c.opts.Metrics.decodeFailed(OpListImageMembers)
 	}
 	return members, err
 }
@@ -226,7 +226,7 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 	for attempt := 0; ; attempt++ {
 		if c.opts.Limiter != nil {
 			if err := c.opts.Limiter.Wait(ctx); err != nil {
-				return fmt.Errorf("%s: waiting for the client rate limit (%v): %w", op, err, context.DeadlineExceeded)
+				return fmt.Errorf("%s: waiting for the client rate limit: %w: %w", op, err, context.DeadlineExceeded)
 			}
 		}
 		retryAfter, err := c.attempt(ctx, op, full, out)
@@ -271,7 +271,7 @@ func retryable(err error) bool {
 func backoff(attempt int) time.Duration {
 	d := retryBaseDelay << min(attempt, 10)
 	d = min(d, retryMaxDelay)
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: retry jitter needs no cryptographic randomness
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date.

@@ -327,6 +327,7 @@ func TestMetricsStartAtZero(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		fault       scptest.Fault
@@ -520,8 +521,8 @@ func TestRateLimiterPacesCalls(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if min := time.Duration(n-1) * time.Second / perSecond; time.Since(start) < min-10*time.Millisecond {
-		t.Errorf("%d calls took %v, the limiter allows no less than %v", n, time.Since(start), min)
+	if floor := time.Duration(n-1) * time.Second / perSecond; time.Since(start) < floor-10*time.Millisecond {
+		t.Errorf("%d calls took %v, the limiter allows no less than %v", n, time.Since(start), floor)
 	}
 	if got := e.fake.TotalRequests(); got != n {
 		t.Errorf("fake saw %d requests, want %d", got, n)

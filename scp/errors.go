@@ -181,12 +181,12 @@ func rawStrings(raw json.RawMessage) []string {
 }
 
 // sanitize makes text from the network safe for a log line: printable
-// characters only, at most max runes.
-func sanitize(s string, max int) string {
+// characters only, at most maxLen runes.
+func sanitize(s string, maxLen int) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range s {
-		if n == max {
+		if n == maxLen {
 			b.WriteString("…")
 			break
 		}

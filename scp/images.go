@@ -75,7 +75,7 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 		}
 		images, err := decodeImages(OpListImages, body)
 		if err != nil {
-			c.opts.Metrics.failed(OpListImages, ReasonDecode)
+			c.opts.Metrics.decodeFailed(OpListImages)
 			return nil, err
 		}
 		all = append(all, images...)
@@ -84,7 +84,7 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 		}
 		last := images[len(images)-1].ID
 		if last == marker {
-			c.opts.Metrics.failed(OpListImages, ReasonDecode)
+			c.opts.Metrics.decodeFailed(OpListImages)
 			return nil, &DecodeError{Operation: string(OpListImages), Err: fmt.Errorf("paging did not advance past marker %s", marker)}
 		}
 		marker = last
@@ -144,7 +144,7 @@ func (c *Client) ShowImage(ctx context.Context, imageID string) (Image, error) {
 	}
 	img, err := body.decode()
 	if err != nil {
-		c.opts.Metrics.failed(OpShowImage, ReasonDecode)
+		c.opts.Metrics.decodeFailed(OpShowImage)
 		return Image{}, &DecodeError{Operation: string(OpShowImage), Err: err}
 	}
 	return img, nil
@@ -158,7 +158,7 @@ func (c *Client) ListPendingImages(ctx context.Context) ([]PendingImage, error) 
 		return nil, err
 	}
 	fail := func(err error) error {
-		c.opts.Metrics.failed(OpListPendingImages, ReasonDecode)
+		c.opts.Metrics.decodeFailed(OpListPendingImages)
 		return &DecodeError{Operation: string(OpListPendingImages), Err: err}
 	}
 	if body.Images == nil {

@@ -104,7 +104,7 @@ func TestListImagesMalformedAnswers(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			calls := 0
 			e := newEnv(t, func(http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 					calls++
 					if calls > 5 {
 						http.Error(w, "too many calls", http.StatusTeapot)

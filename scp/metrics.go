@@ -123,9 +123,10 @@ func (m *Metrics) retried(op Operation) {
 	}
 }
 
-// failed counts an error found after the attempt was observed.
-func (m *Metrics) failed(op Operation, reason Reason) {
+// decodeFailed counts an answer that parsed but failed validation, found
+// after the attempt was observed.
+func (m *Metrics) decodeFailed(op Operation) {
 	if m != nil {
-		m.errors.WithLabelValues(string(op), string(reason)).Inc()
+		m.errors.WithLabelValues(string(op), string(ReasonDecode)).Inc()
 	}
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -37,7 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scp-fake-api:", err)
 		os.Exit(1)
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scp-fake-api:", err)
 		os.Exit(1)
