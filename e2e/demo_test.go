@@ -29,6 +29,8 @@ func TestDemoScriptShowsMetrics(t *testing.T) {
 		`scp_image_member_info{expected="false",image_id="70a599e0-31e7-49b7-b260-868f441e862b",member_id="3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f",status="pending"} 1`,
 		`scp_image_member_info{expected="false",image_id="c4e1a7b2-3f5d-4a60-9b8c-7d6e5f4a3b2c"`,
 		`scp_image_members_scrape_error{image_id="9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a",reason="not_found"} 1`,
+		`scp_image_visibility_unexpected{image_id="5d3c2b1a-0f9e-4d8c-b7a6-958473625140",visibility="public"} 1`,
+		`scp_pending_image_info{expected="false",image_id="deadbeef-0000-4000-8000-00000000beef",name="free-gpu-drivers"`,
 		"/metrics",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -36,6 +36,12 @@ if ! curl -fs "http://${EXPORTER_ADDR}/-/ready" >/dev/null 2>&1; then
   exit 1
 fi
 
+# Visibility and offered images arrive with the first background refresh.
+for _ in $(seq 1 50); do
+  curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -q '^scp_pending_images ' && break
+  sleep 0.1
+done
+
 cat <<MSG
 
 scp_exporter is running against a fake SCP API (no cloud account involved).
@@ -45,10 +51,12 @@ scp_exporter is running against a fake SCP API (no cloud account involved).
 
 What it reports right now: "golden-ubuntu-22.04" has a pending share with an
 account nobody declared; discovery found "someones-test-build", which nobody
-listed, shared with an unapproved account; "retired-image" no longer exists.
+listed, shared with an unapproved account; "hardened-base" has turned public;
+an unknown account offers us "free-gpu-drivers"; "retired-image" no longer
+exists.
 
 MSG
-curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error)[{ ]'
+curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error|image_visibility_unexpected|pending_image_info)[{ ]'
 echo
 
 if [ "${DEMO_ONESHOT:-}" = 1 ]; then
