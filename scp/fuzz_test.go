@@ -52,10 +52,8 @@ func FuzzDecodeMembers(f *testing.F) {
 			if m.Status == "" || m.Status != strings.ToLower(m.Status) || len(m.Status) > 32 {
 				t.Fatalf("member %d: status %q", i, m.Status)
 			}
-			for _, r := range m.Status {
-				if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-					t.Fatalf("member %d: status %q has %q", i, m.Status, r)
-				}
+			if strings.TrimLeft(m.Status, "abcdefghijklmnopqrstuvwxyz0123456789_-") != "" {
+				t.Fatalf("member %d: status %q has characters outside [a-z0-9_-]", i, m.Status)
 			}
 		}
 	})
