@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test lint demo docker clean
+.PHONY: all build fake test fuzz bench loadtest lint demo docker clean
 
 all: build
 
@@ -32,6 +32,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+BENCH      ?= .
+BENCH_PKGS ?= ./scp ./collector
+BENCH_COUNT ?= 6
+
+## bench: Go benchmarks with -benchmem: signing, decoding members, a scrape of N images against the in-process fake (BENCH=regexp, BENCH_COUNT=n; see BENCHMARKS.md)
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS)
+
+## loadtest: the exporter binary against the fake API at 100-10,000 images beside a minimal reference client (SCP_LOADTEST_FULL=1 adds 10,000 images at 50 ms)
+loadtest:
+	$(GO) test -tags loadtest -count=1 -timeout 60m -run Load -v ./loadtest
+
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := .build/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
@@ -41,6 +53,12 @@ lint: $(GOLANGCI_LINT)
 
 $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+## fuzz: each fuzz target for FUZZTIME (default 15s), from its committed seed corpus
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMembers$$' -fuzztime $(FUZZTIME) ./scp/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
 
 ## demo: the exporter against the built-in fake API, no cloud account needed
 demo: build fake
