@@ -257,14 +257,9 @@ func (f *Fake) authenticate(r *http.Request) string {
 
 func (f *Fake) serveMembers(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("image_id")
-	f.mu.Lock()
-	f.total++
-	f.requests[id]++
-	body, ok := f.members[id]
-	fault := f.takeFault(id)
-	f.mu.Unlock()
-
-	if fault != nil && f.misbehave(w, r, fault) {
+	var body []byte
+	var ok bool
+	if f.arrive(w, r, id, func() { body, ok = f.members[id] }) {
 		return
 	}
 	if !ok {
@@ -287,18 +282,14 @@ func (f *Fake) serveImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "limit must be between 1 and 1000")
 		return
 	}
-	f.mu.Lock()
-	f.total++
-	f.requests[ListImagesKey]++
-	fault := f.takeFault(ListImagesKey)
-	list := make([]Image, 0, len(f.images))
-	for _, im := range f.images {
-		if v := q.Get("visibility"); v == "" || im.Visibility == v {
-			list = append(list, im)
+	list := []Image{} // an empty list, not null
+	if f.arrive(w, r, ListImagesKey, func() {
+		for _, im := range f.images {
+			if v := q.Get("visibility"); v == "" || im.Visibility == v {
+				list = append(list, im)
+			}
 		}
-	}
-	f.mu.Unlock()
-	if fault != nil && f.misbehave(w, r, fault) {
+	}) {
 		return
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
@@ -309,44 +300,48 @@ func (f *Fake) serveImages(w http.ResponseWriter, r *http.Request) {
 	if len(list) > limit {
 		list = list[:limit]
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"images": list})
+	writeJSON(w, map[string]any{"images": list})
 }
 
 // serveImage answers GET /v1/images/{image_id} from the image list.
 func (f *Fake) serveImage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("image_id")
-	key := ShowImagePrefix + id
-	f.mu.Lock()
-	f.total++
-	f.requests[key]++
-	fault := f.takeFault(key)
-	im, ok := f.images[id]
-	f.mu.Unlock()
-	if fault != nil && f.misbehave(w, r, fault) {
+	var im Image
+	var ok bool
+	if f.arrive(w, r, ShowImagePrefix+id, func() { im, ok = f.images[id] }) {
 		return
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "NotFound", "image "+id+" not found")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(im)
+	writeJSON(w, im)
 }
 
 // servePending answers GET /v1/pending-images.
 func (f *Fake) servePending(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.total++
-	f.requests[PendingImagesKey]++
-	fault := f.takeFault(PendingImagesKey)
-	list := append([]Image{}, f.pending...)
-	f.mu.Unlock()
-	if fault != nil && f.misbehave(w, r, fault) {
+	var list []Image
+	if f.arrive(w, r, PendingImagesKey, func() { list = append([]Image{}, f.pending...) }) {
 		return
 	}
+	writeJSON(w, map[string]any{"images": list})
+}
+
+// arrive counts an authenticated call under key, runs read under the lock,
+// then acts out any fault set for key; it reports whether the fault answered.
+func (f *Fake) arrive(w http.ResponseWriter, r *http.Request, key string, read func()) bool {
+	f.mu.Lock()
+	f.total++
+	f.requests[key]++
+	read()
+	fault := f.takeFault(key)
+	f.mu.Unlock()
+	return fault != nil && f.misbehave(w, r, fault)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"images": list})
+	json.NewEncoder(w).Encode(v)
 }
 
 // takeFault returns the fault for id and counts its use. f.mu must be held.
