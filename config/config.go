@@ -17,7 +17,6 @@ import (
 	"unicode"
 
 	commoncfg "github.com/prometheus/common/config"
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -59,10 +58,10 @@ type Config struct {
 	ExpectedImageOwners []string `yaml:"expected_image_owners"`
 	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
 	// header, less the offset, is used when it is shorter.
-	ScrapeTimeout model.Duration `yaml:"scrape_timeout"`
+	ScrapeTimeout Duration `yaml:"scrape_timeout"`
 	// MinRefreshInterval, when set, serves the last complete collection to
 	// scrapes that come sooner than this after it. Off (0) by default.
-	MinRefreshInterval model.Duration `yaml:"min_refresh_interval"`
+	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
 
 	single bool // the single-account form, normalised into Accounts[0]
 }
@@ -88,7 +87,7 @@ type Discovery struct {
 	// NameRegex, when set, keeps only images whose whole name matches.
 	NameRegex string `yaml:"name_regex"`
 	// RefreshInterval is how often the list is fetched again; default 10m.
-	RefreshInterval model.Duration `yaml:"refresh_interval"`
+	RefreshInterval Duration `yaml:"refresh_interval"`
 
 	nameRE *regexp.Regexp
 }
@@ -117,7 +116,7 @@ type SCP struct {
 	APIVersion    string           `yaml:"api_version"`
 	Language      string           `yaml:"language"`
 	// RequestTimeout bounds one API request.
-	RequestTimeout model.Duration `yaml:"request_timeout"`
+	RequestTimeout Duration `yaml:"request_timeout"`
 	// MaxConcurrency is how many API calls a scrape has in flight at once.
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// MaxRetries is how often a failed GET is retried (network error, 429, 502-504).
@@ -174,7 +173,7 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		return nil, errors.New(msg)
 	}
 	if cfg.ScrapeTimeout == 0 {
-		cfg.ScrapeTimeout = model.Duration(DefaultScrapeTimeout)
+		cfg.ScrapeTimeout = Duration(DefaultScrapeTimeout)
 	}
 	errs := cfg.validateForm()
 	if len(cfg.Accounts) == 0 && len(errs) == 0 {
@@ -243,7 +242,7 @@ func (s *SCP) setDefaults() {
 		s.Language = scp.DefaultLanguage
 	}
 	if s.RequestTimeout == 0 {
-		s.RequestTimeout = model.Duration(DefaultRequestTimeout)
+		s.RequestTimeout = Duration(DefaultRequestTimeout)
 	}
 	if s.MaxConcurrency == 0 {
 		s.MaxConcurrency = DefaultMaxConcurrency
@@ -262,7 +261,7 @@ func (d *Discovery) setDefaults() {
 		d.Visibility = []string{"private", "shared"}
 	}
 	if d.RefreshInterval == 0 {
-		d.RefreshInterval = model.Duration(DefaultRefreshInterval)
+		d.RefreshInterval = Duration(DefaultRefreshInterval)
 	}
 }
 
@@ -424,7 +423,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 		}
 		d.nameRE = re
 	}
-	if d.RefreshInterval < model.Duration(10*time.Second) {
+	if d.RefreshInterval < Duration(10*time.Second) {
 		add("discovery.refresh_interval: %s is shorter than 10s", d.RefreshInterval)
 	}
 

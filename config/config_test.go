@@ -35,7 +35,7 @@ func TestInvalidConfigs(t *testing.T) {
 	tests := map[string][]string{
 		"invalid-unknown-key.yml":     {"unmarshal errors:", "  line 4: unknown field acess_key"},
 		"invalid-unknown-top-key.yml": {"unmarshal errors:", "  line 8: unknown field scrape_interval"},
-		"invalid-type.yml":            {`not a valid duration string: "soon"`},
+		"invalid-type.yml":            {`line 6: "soon" is not a duration (use e.g. 500ms, 30s, 10m, 1h)`},
 		"invalid-environment.yml":     {`scp.environment: "x" is not one of s, g, e`},
 		"invalid-region.yml":          {`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`},
 		"invalid-no-location.yml":     {"scp: set endpoint, or region and environment"},
