@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +44,10 @@ func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
 // TestPrometheusRunsRulesAndDashboard runs a real Prometheus that scrapes the
 // exporter (itself in front of the fake API) every second and evaluates the
 // rules file every second. It checks the unexpected-share alert through a
-// failed fetch and a removal, and that every dashboard query returns data.
+// failed fetch and a removal, and that every dashboard query returns data:
+// the image is also public and two images are offered to the account, one
+// by an owner nobody declared, so the "Sharing in both directions" panels
+// have something to show (prometheus_sharing_test.go checks their alerts).
 func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	promBin := requireTool(t, "prometheus", "apt-get install -y prometheus")
 	start := time.Now()
@@ -53,8 +59,11 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"},
 	}
 	fake.SetMembers(imageA, shared...)
+	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "public"})
+	fake.SetPendingImages(offeredByVendor, offeredByStranger)
 	dir := t.TempDir()
-	exp := startExporter(t, writeFile(t, dir, "config.yml", configYAML(apiURL, map[string][]string{imageA: {memberOK}}, "")))
+	exp := startExporter(t, writeFile(t, dir, "config.yml", configYAML(apiURL, map[string][]string{imageA: {memberOK}},
+		"expected_image_owners: ["+memberOK+"]\n")))
 	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
 
 	prom.waitRulesHealthy(t)
@@ -73,7 +82,7 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		t.Errorf("summary does not name image %s and account %s: %q", name, memberOdd, s)
 	}
 
-	checkDashboard(t, prom)
+	checkDashboard(t, prom, imageA)
 
 	// A failed fetch drops the image's member series; the alert holds.
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
@@ -411,8 +420,12 @@ type grafanaPanel struct {
 }
 
 // checkDashboard reads the dashboard, checks its shape, and runs every query
-// with its template variables replaced the way Grafana would.
-func checkDashboard(t *testing.T, p *promServer) {
+// with its template variables replaced the way Grafana would, with images
+// (the images the exporter watches) selected. The fixture must make every
+// query return data: imageA shared with memberOdd, unexpected, and public
+// where public is not allowed; offeredByVendor and offeredByStranger offered,
+// memberOK an expected owner.
+func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	t.Helper()
 	raw, err := os.ReadFile(dashboardPath)
 	if err != nil {
@@ -448,13 +461,27 @@ func checkDashboard(t *testing.T, p *promServer) {
 		t.Errorf("image variable: %q", vars["image"])
 	} else {
 		v := p.waitNonEmpty(t, fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
-		if len(v) != 1 || v[0].Metric["image_id"] != imageA {
-			t.Errorf("image variable values: %v", v)
+		var got []string
+		for _, s := range v {
+			got = append(got, s.Metric["image_id"])
+		}
+		slices.Sort(got)
+		if want := slices.Sorted(slices.Values(images)); !slices.Equal(got, want) {
+			t.Errorf("image variable values: %v, want %v", got, want)
 		}
 	}
 
+	// Grafana puts several selected values in a regexp as (a|b).
+	quoted := make([]string, len(images))
+	for i, id := range images {
+		quoted[i] = regexp.QuoteMeta(id)
+	}
+	selected := strings.Join(quoted, "|")
+	if len(images) > 1 {
+		selected = "(" + selected + ")"
+	}
 	subst := strings.NewReplacer(
-		"${image}", regexp.QuoteMeta(imageA), "$image", regexp.QuoteMeta(imageA),
+		"${image}", selected, "$image", selected,
 		"$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m",
 	)
 	leftover := regexp.MustCompile(`\$\{?[A-Za-z_]`)
@@ -480,6 +507,58 @@ func checkDashboard(t *testing.T, p *promServer) {
 		"Guaranteed support ends in": func(v []promSample) error {
 			if len(v) != 1 || v[0].Metric["version"] != "1.3" || v[0].Value[1] != "NaN" {
 				return fmt.Errorf("got %v, want NaN (no end announced) for 1.3", v)
+			}
+			return nil
+		},
+		// imageA is public; where an account allows it, it is not listed.
+		"Images with unexpected visibility now": func(v []promSample) error {
+			for _, s := range v {
+				m := s.Metric
+				if m["image_id"] != imageA || m["visibility"] != "public" || m["name"] != "image-"+imageA[:8] || (m["account"] != "" && m["account"] != "prod") {
+					return fmt.Errorf("lists %v", m)
+				}
+			}
+			return nil
+		},
+		"Unexpected visibility":         wantValue("1"),
+		"Offers from unexpected owners": wantValue("1"),
+		"Watched images by visibility": func(v []promSample) error {
+			for _, s := range v {
+				if s.Metric["visibility"] == "public" {
+					return nil
+				}
+			}
+			return fmt.Errorf("no public images in %v", v)
+		},
+		"Images offered to us": func(v []promSample) error {
+			stranger := false
+			for _, s := range v {
+				m := s.Metric
+				switch {
+				case m["image_id"] == offeredByVendor.ID && m["name"] == offeredByVendor.Name && m["owner"] == memberOK && m["expected"] == "true":
+				case m["image_id"] == offeredByStranger.ID && m["name"] == offeredByStranger.Name && m["owner"] == memberGone:
+					stranger = stranger || m["expected"] == "false"
+				default:
+					return fmt.Errorf("lists %v", m)
+				}
+			}
+			if !stranger {
+				return fmt.Errorf("the offer by %s is not listed as unexpected: %v", memberGone, v)
+			}
+			return nil
+		},
+		// Every listing has succeeded, moments ago.
+		"Time since the last successful listing": func(v []promSample) error {
+			offers := false
+			for _, s := range v {
+				age, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+				if err != nil || math.IsNaN(age) || age < 0 || age > 120 {
+					return fmt.Errorf("%v", s)
+				}
+				offers = offers || s.Metric["listing"] == "images offered to us"
+			}
+			if !offers {
+				return fmt.Errorf("no row for the offered images: %v", v)
 			}
 			return nil
 		},
@@ -527,4 +606,14 @@ func checkDashboard(t *testing.T, p *promServer) {
 		}
 	}
 	t.Logf("%d dashboard queries returned data", queries)
+}
+
+// wantValue checks that a query returns one sample, of value want.
+func wantValue(want string) func([]promSample) error {
+	return func(v []promSample) error {
+		if len(v) != 1 || v[0].Value[1] != want {
+			return fmt.Errorf("got %v, want %s", v, want)
+		}
+		return nil
+	}
 }

@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+const (
+	visibilityRule = "SCPImageVisibilityUnexpected"
+	offerRule      = "SCPImageOfferedByUnexpectedOwner"
+	discoveryRule  = "SCPDiscoveryFailing"
+)
+
+// Images other accounts offer to ours in these tests: one by memberOK, an
+// expected owner, one by memberGone, whom only some configs expect.
+var (
+	offeredByVendor   = scptest.Image{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: memberOK, OwnerAccountName: "vendor"}
+	offeredByStranger = scptest.Image{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: memberGone}
+)
+
+// TestPrometheusAlertsOnSharingBothWays runs the rules in a real Prometheus
+// against the exporter in the several-accounts form, so every series carries
+// an account label. Two accounts watch the same public image and are offered
+// the same two images; only prod must alert: dev allows public for the image
+// and expects both owners. The alerts hold while the API fails (the exporter
+// keeps what it knew) and resolve once the image is private again and the
+// offer is withdrawn. The dashboard is checked in this form too.
+//
+// Visibility and offers are refreshed every discovery.refresh_interval, here
+// the minimum, 10s, which bounds how long each step waits.
+func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
+	promBin := requireTool(t, "prometheus", "apt-get install -y prometheus")
+	start := time.Now()
+	defer func() { t.Logf("wall time %s", time.Since(start).Round(100*time.Millisecond)) }()
+
+	fake, apiURL := startFake(t, scptest.Options{})
+	// The dashboard's sharing panels need a share to list.
+	fake.SetMembers(imageA, scptest.Member{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"})
+	fake.SetMembers(imageB)
+	fake.AddImages(
+		scptest.Image{ID: imageA, Name: "golden", Visibility: "public"},
+		scptest.Image{ID: imageB, Name: "base", Visibility: "private"},
+	)
+	fake.SetPendingImages(offeredByVendor, offeredByStranger)
+
+	scp := fmt.Sprintf("{endpoint: %q, access_key: %s, secret_key: %s}", apiURL, testAccessKey, testSecretKey)
+	nameA, nameB := "image-"+imageA[:8], "image-"+imageB[:8]
+	dir := t.TempDir()
+	exp := startExporter(t, writeFile(t, dir, "config.yml", `accounts:
+  - name: prod
+    scp: `+scp+`
+    expected_image_owners: [`+memberOK+`]
+    images:
+      - {id: `+imageA+`, name: `+nameA+`}
+      - {id: `+imageB+`, name: `+nameB+`}
+    discovery: {enabled: true, refresh_interval: 10s}
+  - name: dev
+    scp: `+scp+`
+    expected_image_owners: [`+memberOK+`, `+memberGone+`]
+    images:
+      - {id: `+imageA+`, name: `+nameA+`, allowed_visibility: [private, shared, public]}
+    discovery: {refresh_interval: 10s}
+`))
+	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
+	prom.waitRulesHealthy(t)
+
+	// Exactly these two alerts, and nothing for dev, imageB or the vendor.
+	want := map[string]map[string]string{
+		visibilityRule: {"account": "prod", "image_id": imageA, "visibility": "public"},
+		offerRule:      {"account": "prod", "image_id": offeredByStranger.ID, "owner": memberGone},
+	}
+	both := func(active map[string][]promAlert) error {
+		for rule, labels := range want {
+			if len(active[rule]) == 0 {
+				return fmt.Errorf("%s is not active", rule)
+			}
+			for _, a := range active[rule] {
+				for k, v := range labels {
+					if a.Labels[k] != v {
+						return fmt.Errorf("%s is active for %v, want only %v", rule, a.Labels, labels)
+					}
+				}
+			}
+		}
+		if len(active[discoveryRule]) > 0 {
+			return fmt.Errorf("%s is active: %v", discoveryRule, active[discoveryRule][0].Labels)
+		}
+		return nil
+	}
+	active := prom.waitSharingAlerts(t, "both alerts for prod", func(active map[string][]promAlert) bool {
+		return both(active) == nil
+	})
+
+	vis := active[visibilityRule][0]
+	if vis.Labels["severity"] != "critical" || vis.Labels["image_name"] != nameA {
+		t.Errorf("%s labels: %v", visibilityRule, vis.Labels)
+	}
+	if s := vis.Annotations["summary"]; !strings.Contains(s, nameA) || !strings.Contains(s, "public") {
+		t.Errorf("%s summary does not name image %s and public: %q", visibilityRule, nameA, s)
+	}
+	offer := active[offerRule][0]
+	if offer.Labels["severity"] != "warning" || offer.Labels["image_name"] != offeredByStranger.Name {
+		t.Errorf("%s labels: %v", offerRule, offer.Labels)
+	}
+	if s := offer.Annotations["summary"]; !strings.Contains(s, offeredByStranger.Name) || !strings.Contains(s, memberGone) {
+		t.Errorf("%s summary does not name image %s and owner %s: %q", offerRule, offeredByStranger.Name, memberGone, s)
+	}
+	if d := offer.Annotations["description"]; !strings.Contains(d, offeredByStranger.ID) || !strings.Contains(d, "account prod") {
+		t.Errorf("%s description does not name image %s and account prod: %q", offerRule, offeredByStranger.ID, d)
+	}
+
+	checkDashboard(t, prom, imageA, imageB)
+
+	// The API fails: visibility and offers keep their last known values, and
+	// so do the alerts, with no hold in the rules.
+	fake.SetFault(scptest.PendingImagesKey, scptest.Fault{Status: http.StatusInternalServerError})
+	fake.SetFault(scptest.ShowImagePrefix+imageA, scptest.Fault{Status: http.StatusInternalServerError})
+	// In each account the image is looked up before the offers are listed.
+	prom.waitNonEmpty(t, `count(scp_api_request_errors_total{operation="list_pending_images", reason="server_error"} > 0) == 2`)
+	prom.holdSharingAlerts(t, 3*time.Second, "while the API fails", both)
+
+	// Private again, the offer withdrawn: both resolve at the next refresh.
+	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "private"})
+	fake.SetPendingImages(offeredByVendor)
+	fake.SetFault(scptest.PendingImagesKey, scptest.Fault{})
+	fake.SetFault(scptest.ShowImagePrefix+imageA, scptest.Fault{})
+	prom.waitSharingAlerts(t, "both alerts to resolve", func(active map[string][]promAlert) bool {
+		return len(active[visibilityRule]) == 0 && len(active[offerRule]) == 0
+	})
+
+	// Over the whole run, nothing else was ever active.
+	hist := prom.query(t, `count by (alertname, account, image_id, visibility, owner) (count_over_time(ALERTS{alertname=~"`+visibilityRule+`|`+offerRule+`|`+discoveryRule+`"}[10m]))`)
+	if len(hist) != len(want) {
+		t.Errorf("alerts over the run: %v, want %v", hist, want)
+	}
+	for _, s := range hist {
+		for k, v := range want[s.Metric["alertname"]] {
+			if s.Metric[k] != v {
+				t.Errorf("%s was active for %v, want only %v", s.Metric["alertname"], s.Metric, want[s.Metric["alertname"]])
+				break
+			}
+		}
+	}
+}
+
+// sharingAlerts returns the active (pending or firing) alerts of the rules
+// above, by alert name.
+func (p *promServer) sharingAlerts(t *testing.T) map[string][]promAlert {
+	t.Helper()
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	if err := p.api("/api/v1/alerts", nil, &data); err != nil {
+		t.Fatal(err)
+	}
+	active := map[string][]promAlert{}
+	for _, a := range data.Alerts {
+		switch name := a.Labels["alertname"]; name {
+		case visibilityRule, offerRule, discoveryRule:
+			active[name] = append(active[name], a)
+		}
+	}
+	return active
+}
+
+// waitSharingAlerts polls the active alerts until done accepts them, for
+// up to 30s: two refreshes of the exporter's background state.
+func (p *promServer) waitSharingAlerts(t *testing.T, what string, done func(map[string][]promAlert) bool) map[string][]promAlert {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		active := p.sharingAlerts(t)
+		if done(active) {
+			return active
+		}
+		if time.Now().After(deadline) {
+			var labels []string
+			for _, alerts := range active {
+				for _, a := range alerts {
+					labels = append(labels, fmt.Sprintf("%s %v", a.State, a.Labels))
+				}
+			}
+			t.Fatalf("timed out waiting for %s; active:\n%s", what, strings.Join(labels, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// holdSharingAlerts checks the active alerts with check for d.
+func (p *promServer) holdSharingAlerts(t *testing.T, d time.Duration, when string, check func(map[string][]promAlert) error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if err := check(p.sharingAlerts(t)); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+	}
+}
