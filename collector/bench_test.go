@@ -206,14 +206,15 @@ func BenchmarkScrape(b *testing.B) {
 	}
 }
 
-// BenchmarkEmit is only the const metrics of a finished collection: no API
-// calls, no rendering.
+// BenchmarkEmit is only turning a finished collection into series: const
+// metrics for Collect (sink=const), the compact buffer /metrics renders from
+// (sink=samples).
 func BenchmarkEmit(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
-			t, _, _ := benchTarget(b, n, 0)
-			c := New(t, log.NewNopLogger(), nil)
-			res, _ := c.Fetch(context.Background())
+		t, _, _ := benchTarget(b, n, 0)
+		c := New(t, log.NewNopLogger(), nil)
+		res, _ := c.Fetch(context.Background())
+		b.Run(fmt.Sprintf("images=%d/sink=const", n), func(b *testing.B) {
 			ch := make(chan prometheus.Metric, 1024)
 			go func() {
 				for range ch {
@@ -221,9 +222,42 @@ func BenchmarkEmit(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				c.emit(ch, res, false)
+				c.emit(chanGauge(ch), res, false)
 			}
 			close(ch)
+		})
+		b.Run(fmt.Sprintf("images=%d/sink=samples", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				set := newSampleSet()
+				c.emit(set.gauge, res, false)
+			}
+		})
+	}
+}
+
+// BenchmarkRender is a /metrics answer from a collection already made (a
+// cached one): series, sorting, text, gzip, the base gatherer's metrics.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			t, _, reg := benchTarget(b, n, 0)
+			t.MinRefreshInterval = time.Hour
+			now := time.Now()
+			c := New(t, log.NewNopLogger(), func() time.Time { return now })
+			c.Fetch(context.Background())
+			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+				req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+				req.Header.Set("Accept-Encoding", "gzip")
+				rec := &countingWriter{header: http.Header{}}
+				h.ServeHTTP(rec, req)
+				size = rec.n
+			}
+			b.ReportMetric(float64(size), "gzip_bytes")
 		})
 	}
 }

@@ -164,7 +164,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *Collector) collectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	res, cached := c.Fetch(ctx)
-	c.emit(ch, res, cached)
+	c.emit(chanGauge(ch), res, cached)
 }
 
 // Fetch returns a collection: a cached one when min_refresh_interval allows,
@@ -323,12 +323,10 @@ func (c *Collector) logFailures(ar *AccountResult) {
 	}
 }
 
-// emit turns a collection into const metrics.
-func (c *Collector) emit(ch chan<- prometheus.Metric, res *Result, cached bool) {
+// emit turns a collection into series, handing each to gauge: const
+// metrics for Collect, a compact buffer for /metrics (see render.go).
+func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
 	d := c.descs.Load()
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	}
 	gauge(d.duration, res.Duration.Seconds())
 	age := 0.0
 	if cached {

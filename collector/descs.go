@@ -23,7 +23,7 @@ func newDescs(multi bool) *descs {
 		if multi {
 			labels = append([]string{"account"}, labels...)
 		}
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+		return newDesc(prometheus.BuildFQName(namespace, "", name), help, labels)
 	}
 	return &descs{
 		multi: multi,
@@ -42,10 +42,10 @@ func newDescs(multi bool) *descs {
 			"1 when the image's members were fetched in this scrape, 0 when not.", "image_id"),
 		failure: perAccount("image_members_scrape_error",
 			"1 for an image whose members could not be fetched in this scrape, labelled with why; absent on success.", "image_id", "reason"),
-		duration: prometheus.NewDesc("scp_scrape_duration_seconds",
-			"How long collecting all images' members took, in seconds.", nil, nil),
-		cacheAge: prometheus.NewDesc("scp_scrape_cache_age_seconds",
-			"Age in seconds of the collection served; results may be cached up to min_refresh_interval, 0 when fetched for this scrape.", nil, nil),
+		duration: newDesc("scp_scrape_duration_seconds",
+			"How long collecting all images' members took, in seconds.", nil),
+		cacheAge: newDesc("scp_scrape_cache_age_seconds",
+			"Age in seconds of the collection served; results may be cached up to min_refresh_interval, 0 when fetched for this scrape.", nil),
 		versionInfo: perAccount("api_version_info",
 			"The SCP API version the exporter requests and its state in the API reference; always 1.", "service", "version", "state"),
 		versionEnd: perAccount("api_version_support_end_timestamp_seconds",

@@ -38,16 +38,48 @@ type contextCollector struct {
 
 func (cc contextCollector) Collect(ch chan<- prometheus.Metric) { cc.collectContext(cc.ctx, ch) }
 
+// resultCollector emits a collection already made.
+type resultCollector struct {
+	*Collector
+	res    *Result
+	cached bool
+}
+
+func (rc resultCollector) Collect(ch chan<- prometheus.Metric) {
+	rc.emit(chanGauge(ch), rc.res, rc.cached)
+}
+
 // Handler serves /metrics: the collector's metrics under a deadline taken
 // from Prometheus's timeout header, beside everything base gathers (the
 // exporter's own request metrics, build info, process metrics).
+//
+// In the text formats the collector's series are written straight from the
+// collection (see render.go); otherwise, and for options that path does not
+// implement, promhttp serves them.
 func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts promhttp.HandlerOpts) http.Handler {
+	var probe http.Handler
+	if fastOptions(opts) {
+		probe = promhttp.HandlerFor(emptyGatherer, opts)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.target.Load().ScrapeTimeout)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
+		var coll prometheus.Collector = contextCollector{Collector: c, ctx: ctx}
+		if probe != nil {
+			if n, ok := negotiate(probe, r); ok {
+				// Collect first: the API calls then show in base's counters.
+				res, cached := c.Fetch(ctx)
+				set := newSampleSet()
+				c.emit(set.gauge, res, cached)
+				if serveText(w, r, n, set, base, opts) {
+					return
+				}
+				coll = resultCollector{Collector: c, res: res, cached: cached}
+			}
+		}
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(contextCollector{Collector: c, ctx: ctx})
+		reg.MustRegister(coll)
 		// reg first: the API calls it makes then show in base's counters.
 		promhttp.HandlerFor(prometheus.Gatherers{reg, base}, opts).ServeHTTP(w, r)
 	})

@@ -1,0 +1,293 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// The /metrics answer written by render.go must be the one promhttp writes
+// from const metrics: same status, headers and (uncompressed) bytes.
+
+// mapLister answers from a map; an image it does not have fails.
+type mapLister map[string][]scp.Member
+
+func (l mapLister) ListImageMembers(_ context.Context, id string) ([]scp.Member, error) {
+	if m, ok := l[id]; ok {
+		return m, nil
+	}
+	return nil, &scp.APIError{Operation: "list_image_members", StatusCode: 404, Reason: scp.ReasonNotFound}
+}
+
+// awkwardTarget has what the text formats must escape or order with care:
+// quotes, backslashes, newlines and non-ASCII in label values, an unknown
+// status, fractional and missing timestamps, a failed image, a duplicated
+// image (whose second series the registry refuses), discovery and offers.
+func awkwardTarget(multi bool) Target {
+	t1 := time.Date(2025, 7, 22, 9, 0, 0, 0, time.UTC)
+	t2 := time.Date(2025, 11, 2, 8, 30, 0, 500_000_000, time.UTC)
+	lister := mapLister{
+		imgA: {
+			{ID: acctExpected, Status: "accepted", CreatedAt: t1, UpdatedAt: t2},
+			{ID: acctOther, Status: "pending", CreatedAt: t2},
+			{ID: acctThird, Status: "revoked"},
+			{ID: acctOther, Status: "rejected", UpdatedAt: t1}, // listed twice: the last one counts
+		},
+		imgB: {},
+	}
+	v, _ := scp.LookupAPIVersion("1.1")
+	state := staticDiscovery{
+		Discovered: []scp.Image{{ID: "11111111-2222-4333-8444-555555555555", Name: "disc\\overed \"one\"\nline2"}},
+		Visibility: map[string]string{imgA: "private", imgB: "public"},
+		Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
+		Status:     discovery.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
+	}
+	acct := func(name string) Account {
+		return Account{
+			Name: name, Lister: lister, APIVersion: v, MaxConcurrency: 3,
+			Images: []Image{
+				{ID: imgA, Name: `gold "ubuntu" \ 24.04`, Expected: map[string]bool{acctExpected: true}, AllowedVisibility: map[string]bool{"private": true}},
+				{ID: imgB, Name: "Ωmega\nnext"},
+				{ID: imgC, Name: "gone"},
+				{ID: imgB, Name: "Ωmega\nnext"}, // the same image twice
+			},
+			Discovery: state, Discover: true,
+			DefaultExpected: map[string]bool{acctOther: true},
+			ExpectedOwners:  map[string]bool{},
+		}
+	}
+	t := Target{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second, MinRefreshInterval: time.Hour}
+	if multi {
+		t.Accounts = []Account{acct("prod"), acct("staging-east")}
+		t.MultiAccount = true
+	}
+	return t
+}
+
+// baseRegistry is a stand-in for the exporter's own metrics: counters, a
+// histogram, labelled gauges, names that sort before, between and after the
+// collector's, a help text to escape.
+func baseRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	scp.NewMetrics(reg) // scp_api_request_errors_total and scp_api_request_retries_total at 0
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scp_other_total", Help: "Between \"image\" and \\ pending."}, []string{"operation", "code"})
+	c.WithLabelValues("list_image_members", "200").Add(1234)
+	c.WithLabelValues("list_images", "error").Add(0.5)
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "scp_exporter_test_seconds", Help: "Latency.", Buckets: []float64{.01, .1, 1}})
+	h.Observe(0.05)
+	h.Observe(2)
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "scp_exporter_build_info", Help: "Build."}, []string{"version", "goversion"})
+	info.WithLabelValues("1.2.3", "go1.26").Set(1)
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "aaa_first", Help: "Sorts first."})
+	g.Set(-1)
+	z := prometheus.NewGauge(prometheus.GaugeOpts{Name: "zzz_last", Help: "Sorts last."})
+	z.Set(12345678.5)
+	reg.MustRegister(c, h, info, g, z)
+	return reg
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Println(v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprint(v...))
+}
+
+type answer struct {
+	code    int
+	header  http.Header
+	body    string
+	encoded bool
+}
+
+func serve(t *testing.T, h http.Handler, r *http.Request) answer {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	a := answer{code: rec.Code, header: rec.Header(), body: rec.Body.String()}
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.body, a.encoded = string(b), true
+	}
+	return a
+}
+
+// promhttpHandler is how Handler served every scrape before render.go.
+func promhttpHandler(c *Collector, base prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(contextCollector{Collector: c, ctx: r.Context()})
+		promhttp.HandlerFor(prometheus.Gatherers{reg, base}, opts).ServeHTTP(w, r)
+	})
+}
+
+func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
+	const prometheus3Accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+	accepts := []string{
+		"",
+		"text/plain;version=0.0.4",
+		"text/plain;version=1.0.0;escaping=underscores",
+		"application/openmetrics-text;version=1.0.0",
+		"application/openmetrics-text;version=0.0.1;escaping=values",
+		prometheus3Accept,
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+		"application/json",
+	}
+	encodings := []string{"", "gzip", "identity", "gzip;q=0, identity", "zstd", "*", "br, gzip;q=0.5"}
+	for _, multi := range []bool{false, true} {
+		for _, om := range []bool{true, false} {
+			for _, eh := range []promhttp.HandlerErrorHandling{promhttp.ContinueOnError, promhttp.HTTPErrorOnError} {
+				now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+				c := New(awkwardTarget(multi), log.NewNopLogger(), func() time.Time { return now })
+				c.Fetch(context.Background()) // cached from here on, so both handlers see one result
+				base := baseRegistry()
+				var fastLog, slowLog logLines
+				fast := c.Handler(base, 0, promhttp.HandlerOpts{EnableOpenMetrics: om, ErrorHandling: eh, ErrorLog: &fastLog})
+				slow := promhttpHandler(c, base, promhttp.HandlerOpts{EnableOpenMetrics: om, ErrorHandling: eh, ErrorLog: &slowLog})
+				for _, accept := range accepts {
+					for _, enc := range encodings {
+						for _, query := range []string{"", "?name[]=scp_image_info&name[]=scp_exporter_test_seconds&name[]=zzz_last"} {
+							name := fmt.Sprintf("multi=%v/om=%v/errors=%d/accept=%q/encoding=%q/query=%q", multi, om, eh, accept, enc, query)
+							req := func() *http.Request {
+								r := httptest.NewRequest(http.MethodGet, "/metrics"+query, nil)
+								if accept != "" {
+									r.Header.Set("Accept", accept)
+								}
+								if enc != "" {
+									r.Header.Set("Accept-Encoding", enc)
+								}
+								return r
+							}
+							got, want := serve(t, fast, req()), serve(t, slow, req())
+							if got.code != want.code {
+								t.Errorf("%s: status %d, promhttp %d", name, got.code, want.code)
+							}
+							for _, h := range []string{"Content-Type", "Content-Encoding", "Vary"} {
+								if g, w := got.header.Values(h), want.header.Values(h); strings.Join(g, "|") != strings.Join(w, "|") {
+									t.Errorf("%s: %s %q, promhttp %q", name, h, g, w)
+								}
+							}
+							switch {
+							case want.code != http.StatusOK:
+								// An error page: the same errors, told in other words.
+								const dup = "was collected before with the same name and label values"
+								if g, w := strings.Count(got.body, dup), strings.Count(want.body, dup); g != w || !strings.HasPrefix(got.body, "An error has occurred while serving metrics:") {
+									t.Errorf("%s: error page reports %d duplicates, promhttp %d:\n%s", name, g, w, got.body)
+								}
+							case got.body != want.body:
+								t.Errorf("%s: body differs from promhttp's\n%s", name, diffLines(got.body, want.body))
+							}
+						}
+					}
+				}
+				if len(fastLog.lines) == 0 || len(fastLog.lines) != len(slowLog.lines) {
+					t.Errorf("multi=%v om=%v: %d errors logged, promhttp logged %d", multi, om, len(fastLog.lines), len(slowLog.lines))
+				}
+			}
+		}
+	}
+}
+
+// diffLines shows the first lines where a and b differ.
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out strings.Builder
+	shown := 0
+	for i := 0; i < max(len(al), len(bl)) && shown < 6; i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			fmt.Fprintf(&out, "line %d:\n  got:      %q\n  promhttp: %q\n", i+1, x, y)
+			shown++
+		}
+	}
+	return out.String()
+}
+
+func TestEveryDescriptorIsRenderedDirectly(t *testing.T) {
+	for _, multi := range []bool{false, true} {
+		ch := make(chan *prometheus.Desc, 100)
+		newDescs(multi).describe(ch)
+		close(ch)
+		for d := range ch {
+			if _, ok := descInfos.Load(d); !ok {
+				t.Errorf("multi=%v: %s was not made by newDesc, so every scrape goes through promhttp", multi, d)
+			}
+		}
+	}
+}
+
+func TestMetricsAnswerWithUnsupportedOptionsUsesPromhttp(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := New(awkwardTarget(false), log.NewNopLogger(), func() time.Time { return now })
+	c.Fetch(context.Background())
+	base := baseRegistry()
+	for _, opts := range []promhttp.HandlerOpts{
+		{MaxRequestsInFlight: 3},
+		{Timeout: time.Minute},
+		{Registry: prometheus.NewRegistry()},
+	} {
+		got := serve(t, c.Handler(base, 0, opts), httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		want := serve(t, promhttpHandler(c, base, opts), httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if got.body != want.body || got.code != want.code {
+			t.Errorf("%+v: answer differs from promhttp's\n%s", opts, diffLines(got.body, want.body))
+		}
+	}
+}
+
+func TestInvalidUTF8LabelValueIsDroppedAndReported(t *testing.T) {
+	tg := Target{
+		Accounts: []Account{{
+			Lister: mapLister{imgA: nil}, MaxConcurrency: 1,
+			Images: []Image{{ID: imgA, Name: "bad \xff name"}},
+		}},
+		ScrapeTimeout: 10 * time.Second,
+	}
+	c := New(tg, log.NewNopLogger(), nil)
+	var errLog logLines
+	a := serve(t, c.Handler(prometheus.NewRegistry(), 0, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: &errLog}),
+		httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if a.code != http.StatusOK {
+		t.Fatalf("status %d", a.code)
+	}
+	if strings.Contains(a.body, "scp_image_info{") {
+		t.Errorf("series with an invalid UTF-8 label value was served:\n%s", a.body)
+	}
+	if !strings.Contains(a.body, `scp_image_members_scrape_success{image_id="`+imgA+`"} 1`) {
+		t.Errorf("the image's other series are missing:\n%s", a.body)
+	}
+	if len(errLog.lines) != 1 || !strings.Contains(errLog.lines[0], "UTF-8") {
+		t.Errorf("logged %q, want one error about UTF-8", errLog.lines)
+	}
+}
