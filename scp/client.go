@@ -1,10 +1,14 @@
 package scp
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -64,13 +69,58 @@ type Client struct {
 	base   string
 	opts   Options
 	secret []byte
+	// Per-request work done once: the API version header, and HMACs keyed
+	// with the secret (hash.Hash values are not safe for concurrent use).
+	versionHeader string
+	macs          sync.Pool
 }
 
-var (
-	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	memberIDRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	statusRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
-)
+// statusRE is the form of a share status or a visibility. The hot path
+// checks the same with validStatus.
+var statusRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// validUUID reports whether s matches
+// ^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is 1 to maxLen of [A-Za-z0-9-], and of _ too
+// when underscore is set.
+func validToken(s string, maxLen int, underscore bool) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || underscore && c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validMemberID reports whether s matches ^[A-Za-z0-9-]{1,64}$.
+func validMemberID(s string) bool { return validToken(s, 64, false) }
+
+// validStatus reports whether s matches statusRE.
+func validStatus(s string) bool { return validToken(s, 32, true) }
 
 // ErrInvalidID is wrapped when an image or member ID is not of the form the
 // API defines; such an ID never reaches a URL.
@@ -78,7 +128,7 @@ var ErrInvalidID = errors.New("invalid id")
 
 // ValidateImageID checks that id is a UUID, the form of SCP image IDs.
 func ValidateImageID(id string) error {
-	if !uuidRE.MatchString(id) {
+	if !validUUID(id) {
 		return fmt.Errorf("%w: image id %q is not a UUID", ErrInvalidID, sanitize(id, 80))
 	}
 	return nil
@@ -86,7 +136,7 @@ func ValidateImageID(id string) error {
 
 // ValidateMemberID checks that id has the form the API accepts for accounts.
 func ValidateMemberID(id string) error {
-	if !memberIDRE.MatchString(id) {
+	if !validMemberID(id) {
 		return fmt.Errorf("%w: member id %q must match ^[A-Za-z0-9-]{1,64}$", ErrInvalidID, sanitize(id, 80))
 	}
 	return nil
@@ -129,7 +179,9 @@ func NewClient(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey)}, nil
+	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey), versionHeader: o.APIVersion.HeaderValue()}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
+	return c, nil
 }
 
 // APIVersion is the API version this client sends.
@@ -196,7 +248,7 @@ func decodeMembers(body membersJSON) ([]Member, error) {
 		if err := ValidateMemberID(m.MemberID); err != nil {
 			return nil, fail("member %d: %w", i, err)
 		}
-		if !statusRE.MatchString(m.Status) {
+		if !validStatus(m.Status) {
 			return nil, fail("member %d (%s): status %q is empty or malformed", i, m.MemberID, sanitize(m.Status, 40))
 		}
 		out = append(out, Member{
@@ -327,41 +379,80 @@ func (c *Client) attempt(ctx context.Context, op Operation, full string, out any
 // is a transport error (timeout or network); one that is too large or does
 // not parse is a *DecodeError.
 func (c *Client) decode(r io.Reader, out any) error {
-	data, err := io.ReadAll(io.LimitReader(r, c.opts.MaxBodyBytes+1))
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(&io.LimitedReader{R: r, N: c.opts.MaxBodyBytes + 1})
 	if err != nil {
 		return fmt.Errorf("reading body: %w", err)
 	}
-	if int64(len(data)) > c.opts.MaxBodyBytes {
+	if int64(buf.Len()) > c.opts.MaxBodyBytes {
 		return &DecodeError{Err: fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, c.opts.MaxBodyBytes)}
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	// Unmarshal copies what it keeps, so the buffer can be reused.
+	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
 		return &DecodeError{Err: fmt.Errorf("parsing JSON body: %w", err)}
 	}
 	return nil
 }
 
+// bodyBuffers hold answer bodies while they are decoded; those that grew
+// past maxPooledBody are left to the collector.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
+
+// Header names as net/http canonicalises them, so setting them costs no
+// allocation; on the wire they are what Header.Set would send.
+var (
+	canonicalAccessKey  = http.CanonicalHeaderKey(HeaderAccessKey)
+	canonicalTimestamp  = http.CanonicalHeaderKey(HeaderTimestamp)
+	canonicalClientType = http.CanonicalHeaderKey(HeaderClientType)
+	canonicalAccountID  = http.CanonicalHeaderKey(HeaderAccountID)
+	canonicalAPIVersion = http.CanonicalHeaderKey(HeaderAPIVersion)
+	canonicalSignature  = http.CanonicalHeaderKey(HeaderSignature)
+)
+
 // sign sets the SCP headers, signing the URL exactly as it goes on the wire.
 func (c *Client) sign(req *http.Request) {
 	ts := Timestamp(c.opts.Now())
-	h := req.Header
-	h.Set(HeaderAccessKey, c.opts.AccessKey)
-	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderClientType, ClientType)
-	h.Set(HeaderAccountID, c.opts.AccountID)
-	h.Set("Accept-Language", c.opts.Language)
-	h.Set(HeaderAPIVersion, c.opts.APIVersion.HeaderValue())
-	h.Set("Accept", "application/json")
-	if c.opts.UserAgent != "" {
-		h.Set("User-Agent", c.opts.UserAgent)
-	}
-	h.Set(HeaderSignature, Sign(SigningInput{
+	mac := c.macs.Get().(hash.Hash)
+	sig := signWith(mac, SigningInput{
 		Method:     req.Method,
 		URL:        req.URL.String(),
 		Timestamp:  ts,
 		AccessKey:  c.opts.AccessKey,
 		AccountID:  c.opts.AccountID,
 		ClientType: ClientType,
-	}, c.secret))
+	})
+	c.macs.Put(mac)
+	// As Header.Set does, with one allocation for all the values. The
+	// request is new, so its header is empty.
+	h := make(http.Header, 10)
+	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, c.versionHeader, "application/json", sig, c.opts.UserAgent}
+	vals := v[:]
+	one := func(i int) []string { return vals[i : i+1 : i+1] }
+	h[canonicalAccessKey] = one(0)
+	h[canonicalTimestamp] = one(1)
+	h[canonicalClientType] = one(2)
+	h[canonicalAccountID] = one(3)
+	h["Accept-Language"] = one(4)
+	h[canonicalAPIVersion] = one(5)
+	h["Accept"] = one(6)
+	h[canonicalSignature] = one(7)
+	if c.opts.UserAgent != "" {
+		h["User-Agent"] = one(8)
+	}
+	for k, vs := range req.Header {
+		if _, ok := h[k]; !ok {
+			h[k] = vs
+		}
+	}
+	req.Header = h
 }
 
 // redactURLError drops the URL from a transport error: it is long, adds

@@ -94,6 +94,9 @@ var ErrBodyTooLarge = errors.New("response body too large")
 
 // ReasonOf classifies any error returned by this package's calls.
 func ReasonOf(err error) Reason {
+	if err == nil {
+		return "" // before the targets below, which escape to the heap
+	}
 	var apiErr *APIError
 	var decErr *DecodeError
 	var netErr net.Error

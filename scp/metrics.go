@@ -108,7 +108,7 @@ func (m *Metrics) observe(op Operation, status int, took time.Duration, reason R
 	}
 	code := "error"
 	if status != 0 {
-		code = strconv.Itoa(status)
+		code = statusCode(status)
 	}
 	m.requests.WithLabelValues(string(op), code).Inc()
 	m.duration.WithLabelValues(string(op), code).Observe(took.Seconds())
@@ -129,4 +129,20 @@ func (m *Metrics) decodeFailed(op Operation) {
 	if m != nil {
 		m.errors.WithLabelValues(string(op), string(ReasonDecode)).Inc()
 	}
+}
+
+// statusCodes are the code label values of the HTTP statuses, made once.
+var statusCodes = func() []string {
+	codes := make([]string, 600)
+	for i := 100; i < len(codes); i++ {
+		codes[i] = strconv.Itoa(i)
+	}
+	return codes
+}()
+
+func statusCode(status int) string {
+	if status >= 100 && status < len(statusCodes) {
+		return statusCodes[status]
+	}
+	return strconv.Itoa(status)
 }
