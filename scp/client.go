@@ -230,6 +230,9 @@ func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member
 // DecodeMembers parses a members answer body the way ListImageMembers does.
 func DecodeMembers(data []byte) ([]Member, error) {
 	var body membersJSON
+	if parseMembersFast(data, &body) {
+		return decodeMembers(body)
+	}
 	if err := json.Unmarshal(data, &body); err != nil {
 		return nil, &DecodeError{Operation: string(OpListImageMembers), Err: err}
 	}
@@ -392,6 +395,9 @@ func (c *Client) decode(r io.Reader, out any) error {
 	}
 	if int64(buf.Len()) > c.opts.MaxBodyBytes {
 		return &DecodeError{Err: fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, c.opts.MaxBodyBytes)}
+	}
+	if m, ok := out.(*membersJSON); ok && parseMembersFast(buf.Bytes(), m) {
+		return nil // see members_fast.go
 	}
 	// Unmarshal copies what it keeps, so the buffer can be reused.
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
