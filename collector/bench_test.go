@@ -102,7 +102,7 @@ func benchFixture(n int, latency time.Duration) (*scptest.Fake, []Image) {
 
 // benchTarget serves the fixture and returns a target built the way the
 // exporter builds one (see exporter.buildAccount), with its metrics registry.
-func benchTarget(b *testing.B, n int, latency time.Duration) (Target, *scptest.Fake, *prometheus.Registry) {
+func benchTarget(b testing.TB, n int, latency time.Duration) (Target, *scptest.Fake, *prometheus.Registry) {
 	b.Helper()
 	fake, images := benchFixture(n, latency)
 	srv := httptest.NewServer(fake)

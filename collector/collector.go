@@ -120,6 +120,8 @@ type Collector struct {
 	inflight *round
 	last     *Result
 	joined   atomic.Int32 // scrapes waiting on a round they did not start
+
+	rendering renderShare // /metrics series of a round, shared by its scrapes
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -197,7 +199,9 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 		res := c.run(rctx, t)
 		c.mu.Lock()
 		r.result = res
-		c.last = res
+		if t.MinRefreshInterval > 0 {
+			c.last = res // kept only to be served again
+		}
 		if c.inflight == r {
 			c.inflight = nil
 		}
@@ -438,8 +442,11 @@ func boolValue(b bool) float64 {
 // dedupe keeps one entry per member ID, the last the API listed: two series
 // with the same labels would fail the whole scrape.
 func dedupe(members []scp.Member) []scp.Member {
+	if len(members) <= 32 && !hasDuplicateID(members) {
+		return members // the usual case: nothing to merge, nothing to copy
+	}
 	index := make(map[string]int, len(members))
-	out := members[:0:0]
+	out := make([]scp.Member, 0, len(members))
 	for _, m := range members {
 		if i, ok := index[m.ID]; ok {
 			out[i] = m
@@ -449,6 +456,19 @@ func dedupe(members []scp.Member) []scp.Member {
 		out = append(out, m)
 	}
 	return out
+}
+
+// hasDuplicateID reports whether two members have the same ID, without a
+// map: lists are a handful long.
+func hasDuplicateID(members []scp.Member) bool {
+	for i := 1; i < len(members); i++ {
+		for j := range i {
+			if members[i].ID == members[j].ID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -70,9 +70,9 @@ func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts
 			if n, ok := negotiate(probe, r); ok {
 				// Collect first: the API calls then show in base's counters.
 				res, cached := c.Fetch(ctx)
-				set := newSampleSet()
-				c.emit(set.gauge, res, cached)
-				if serveText(w, r, n, set, base, opts) {
+				rd := c.rendering.acquire(c, res, cached)
+				defer c.rendering.release(rd)
+				if serveText(w, r, n, rd, base, opts) {
 					return
 				}
 				coll = resultCollector{Collector: c, res: res, cached: cached}

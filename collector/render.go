@@ -50,6 +50,9 @@ type descInfo struct {
 	helpText, helpOM string
 	labels           []string // variable label names, as declared
 	order            []int    // indexes into labels, by label name
+	// prefixes[n] goes before the n-th label value in order:
+	// `{name="` first, then `",name="`.
+	prefixes []string
 }
 
 // descInfos maps the *prometheus.Desc values made by newDesc to their info.
@@ -77,6 +80,13 @@ func newDesc(fqName, help string, labels []string) *prometheus.Desc {
 		info.order[i] = i
 	}
 	slices.SortFunc(info.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
+	for n, i := range info.order {
+		sep := `",`
+		if n == 0 {
+			sep = "{"
+		}
+		info.prefixes = append(info.prefixes, sep+labels[i]+`="`)
+	}
 	descInfos.Store(desc, info)
 	return desc
 }
@@ -86,24 +96,30 @@ var (
 	escapeValue = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 )
 
-// sample is one series waiting to be rendered.
-type sample struct {
+// family holds one descriptor's series until they are rendered: label
+// values in one slice, len(info.labels) per series, in emission order.
+type family struct {
+	info   *descInfo
 	labels []string
-	value  float64
-	seq    int // emission order, so the first of two equal series wins
+	values []float64
+	order  []int32 // series indexes, sorted by sorted()
 }
 
-type family struct {
-	info    *descInfo
-	samples []sample
+func (f *family) series(i int32) []string {
+	n := len(f.info.labels)
+	return f.labels[int(i)*n : int(i)*n+n]
 }
 
 // sampleSet is what emit produced for one scrape, by family.
 type sampleSet struct {
 	families map[*prometheus.Desc]*family
-	unknown  bool // a descriptor newDesc did not make: render with promhttp
-	seq      int
+	unknown  bool    // a descriptor newDesc did not make: render with promhttp
+	errs     []error // series the registry would refuse, and why
 }
+
+// sizeHints remember how many series each family had last time, so the
+// next scrape allocates its buffers once.
+var sizeHints sync.Map // *prometheus.Desc -> int
 
 func newSampleSet() *sampleSet {
 	return &sampleSet{families: make(map[*prometheus.Desc]*family, 24)}
@@ -118,85 +134,146 @@ func (s *sampleSet) gauge(desc *prometheus.Desc, v float64, labels ...string) {
 			return
 		}
 		f = &family{info: info.(*descInfo)}
+		if h, ok := sizeHints.Load(desc); ok {
+			n := h.(int)
+			f.labels = make([]string, 0, n*len(f.info.labels))
+			f.values = make([]float64, 0, n)
+		}
 		s.families[desc] = f
 	}
-	f.samples = append(f.samples, sample{labels: labels, value: v, seq: s.seq})
-	s.seq++
+	if err := f.check(labels); err != nil {
+		s.errs = append(s.errs, err)
+		return
+	}
+	f.labels = append(f.labels, labels...)
+	f.values = append(f.values, v)
 }
 
-// sorted returns the families by name, each with its series sorted by label
-// values in label-name order and stripped of series the registry would
-// refuse, with the errors it would report, in the order emitted.
-func (s *sampleSet) sorted() ([]*family, []error) {
-	type seqErr struct {
-		seq int
-		err error
+func (f *family) check(labels []string) error {
+	if len(labels) != len(f.info.labels) {
+		return fmt.Errorf("%s: %d label values for %d labels %v", f.info.name, len(labels), len(f.info.labels), f.info.labels)
 	}
-	var errs []seqErr
-	out := make([]*family, 0, len(s.families))
-	for _, f := range s.families {
-		kept := f.samples[:0]
-		for _, sm := range f.samples {
-			if err := f.check(sm); err != nil {
-				errs = append(errs, seqErr{sm.seq, err})
-				continue
-			}
-			kept = append(kept, sm)
-		}
-		f.samples = kept
-		order := f.info.order
-		slices.SortFunc(f.samples, func(a, b sample) int {
-			for _, i := range order {
-				if c := strings.Compare(a.labels[i], b.labels[i]); c != 0 {
-					return c
-				}
-			}
-			return cmp.Compare(a.seq, b.seq)
-		})
-		kept = f.samples[:0]
-		for i, sm := range f.samples {
-			if i > 0 && slices.Equal(sm.labels, f.samples[i-1].labels) {
-				errs = append(errs, seqErr{sm.seq, fmt.Errorf("collected metric %q {%s} was collected before with the same name and label values", f.info.name, f.labelText(sm))})
-				continue
-			}
-			kept = append(kept, sm)
-		}
-		f.samples = kept
-		if len(f.samples) > 0 {
-			out = append(out, f)
-		}
-	}
-	slices.SortFunc(out, func(a, b *family) int { return strings.Compare(a.info.name, b.info.name) })
-	slices.SortFunc(errs, func(a, b seqErr) int { return cmp.Compare(a.seq, b.seq) })
-	list := make([]error, len(errs))
-	for i, e := range errs {
-		list[i] = e.err
-	}
-	return out, list
-}
-
-// labelText is a series' labels for an error message.
-func (f *family) labelText(sm sample) string {
-	var b strings.Builder
-	for n, i := range f.info.order {
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", f.info.labels[i], sm.labels[i])
-	}
-	return b.String()
-}
-
-func (f *family) check(sm sample) error {
-	if len(sm.labels) != len(f.info.labels) {
-		return fmt.Errorf("%s: %d label values for %d labels %v", f.info.name, len(sm.labels), len(f.info.labels), f.info.labels)
-	}
-	for i, v := range sm.labels {
+	for i, v := range labels {
 		if !utf8.ValidString(v) {
 			return fmt.Errorf("%s: label %s: value %q is not valid UTF-8", f.info.name, f.info.labels[i], v)
 		}
 	}
 	return nil
+}
+
+// sorted returns the families by name, each with its series ordered by
+// label values in label-name order, as promhttp orders them, and without
+// the later of two series with the same labels, which the registry refuses
+// too; and the errors the registry would report.
+func (s *sampleSet) sorted() ([]*family, []error) {
+	errs := s.errs
+	out := make([]*family, 0, len(s.families))
+	for desc, f := range s.families {
+		sizeHints.Store(desc, len(f.values))
+		f.order = make([]int32, len(f.values))
+		for i := range f.order {
+			f.order[i] = int32(i)
+		}
+		keys := f.info.order
+		slices.SortFunc(f.order, func(a, b int32) int {
+			la, lb := f.series(a), f.series(b)
+			for _, k := range keys {
+				if c := strings.Compare(la[k], lb[k]); c != 0 {
+					return c
+				}
+			}
+			return cmp.Compare(a, b) // the first emitted stays
+		})
+		kept := f.order[:0]
+		for i, idx := range f.order {
+			if i > 0 && slices.Equal(f.series(idx), f.series(kept[len(kept)-1])) {
+				errs = append(errs, fmt.Errorf("collected metric %q {%s} was collected before with the same name and label values", f.info.name, f.labelText(idx)))
+				continue
+			}
+			kept = append(kept, idx)
+		}
+		f.order = kept
+		if len(f.order) > 0 {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b *family) int { return strings.Compare(a.info.name, b.info.name) })
+	return out, errs
+}
+
+// labelText is a series' labels for an error message.
+func (f *family) labelText(idx int32) string {
+	var b strings.Builder
+	for n, i := range f.info.order {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", f.info.labels[i], f.series(idx)[i])
+	}
+	return b.String()
+}
+
+// renderShare lets the scrapes that joined one round render its series
+// once: for an HA pair of Prometheus servers, one buffer and one sort
+// instead of two.
+type renderShare struct {
+	mu  sync.Mutex
+	cur *rendering
+}
+
+// rendering is a collection's series, sorted; read-only once ready.
+type rendering struct {
+	res     *Result
+	ready   chan struct{} // nil when not shared
+	users   int
+	fams    []*family
+	errs    []error
+	unknown bool // promhttp must render it
+}
+
+// acquire returns the rendering of res, made now or by a scrape that got
+// the same collection. A cached collection is rendered alone: its age
+// differs from one scrape to the next. Call release when done.
+func (rs *renderShare) acquire(c *Collector, res *Result, cached bool) *rendering {
+	build := func(r *rendering) {
+		r.unknown = true // until done: a joiner of a build that panicked falls back
+		set := newSampleSet()
+		c.emit(set.gauge, res, cached)
+		if !set.unknown {
+			r.fams, r.errs = set.sorted()
+			r.unknown = false
+		}
+	}
+	if cached {
+		r := &rendering{res: res}
+		build(r)
+		return r
+	}
+	rs.mu.Lock()
+	if r := rs.cur; r != nil && r.res == res {
+		r.users++
+		rs.mu.Unlock()
+		<-r.ready
+		return r
+	}
+	r := &rendering{res: res, ready: make(chan struct{}), users: 1}
+	rs.cur = r
+	rs.mu.Unlock()
+	defer close(r.ready)
+	build(r)
+	return r
+}
+
+func (rs *renderShare) release(r *rendering) {
+	if r.ready == nil {
+		return
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r.users--
+	if r.users == 0 && rs.cur == r {
+		rs.cur = nil // nothing kept between scrapes
+	}
 }
 
 // textWriter writes gauge families in the text or OpenMetrics format, as
@@ -220,30 +297,29 @@ func (t *textWriter) family(f *family) {
 	w.WriteString("\n# TYPE ")
 	w.WriteString(info.name)
 	w.WriteString(" gauge\n")
-	for _, sm := range f.samples {
+	for _, idx := range f.order {
+		labels := f.series(idx)
 		w.WriteString(info.name)
-		sep := byte('{')
-		for _, i := range info.order {
-			w.WriteByte(sep)
-			sep = ','
-			w.WriteString(info.labels[i])
-			w.WriteString(`="`)
-			writeLabelValue(w, sm.labels[i])
-			w.WriteByte('"')
+		for n, i := range info.order {
+			w.WriteString(info.prefixes[n])
+			writeLabelValue(w, labels[i])
 		}
 		if len(info.order) > 0 {
-			w.WriteByte('}')
+			w.WriteString(`"} `)
+		} else {
+			w.WriteByte(' ')
 		}
-		w.WriteByte(' ')
-		t.float(sm.value)
+		t.float(f.values[idx])
 		w.WriteByte('\n')
 	}
 }
 
 func writeLabelValue(w *bufio.Writer, v string) {
-	if strings.ContainsAny(v, "\\\"\n") {
-		escapeValue.WriteString(w, v)
-		return
+	for i := range len(v) {
+		if c := v[i]; c == '\\' || c == '"' || c == '\n' {
+			escapeValue.WriteString(w, v)
+			return
+		}
 	}
 	w.WriteString(v)
 }
@@ -341,11 +417,11 @@ var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<
 // serveText writes the answer: the collector's families and base's, merged
 // by name, in the negotiated format. It reports false, having written
 // nothing, when promhttp must serve the request instead.
-func serveText(rsp http.ResponseWriter, r *http.Request, n negotiated, set *sampleSet, base prometheus.Gatherer, opts promhttp.HandlerOpts) bool {
-	if set.unknown {
+func serveText(rsp http.ResponseWriter, r *http.Request, n negotiated, rd *rendering, base prometheus.Gatherer, opts promhttp.HandlerOpts) bool {
+	if rd.unknown {
 		return false
 	}
-	own, errs := set.sorted()
+	own, errs := rd.fams, slices.Clip(rd.errs)
 	mfs, err := base.Gather()
 	if err != nil {
 		errs = append(errs, err)
