@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"cmp"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"mime"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +106,7 @@ type family struct {
 	labels []string
 	values []float64
 	order  []int32 // series indexes, sorted by sorted()
+	errs   []error // repeated series, found by sort
 }
 
 func (f *family) series(i int32) []string {
@@ -166,39 +170,66 @@ func (f *family) check(labels []string) error {
 // the later of two series with the same labels, which the registry refuses
 // too; and the errors the registry would report.
 func (s *sampleSet) sorted() ([]*family, []error) {
-	errs := s.errs
-	out := make([]*family, 0, len(s.families))
+	fams := make([]*family, 0, len(s.families))
 	for desc, f := range s.families {
 		sizeHints.Store(desc, len(f.values))
-		f.order = make([]int32, len(f.values))
-		for i := range f.order {
-			f.order[i] = int32(i)
-		}
-		keys := f.info.order
-		slices.SortFunc(f.order, func(a, b int32) int {
-			la, lb := f.series(a), f.series(b)
-			for _, k := range keys {
-				if c := strings.Compare(la[k], lb[k]); c != 0 {
-					return c
+		fams = append(fams, f)
+	}
+	// The API calls are over and the CPUs free: sort the families side by
+	// side, the largest first.
+	slices.SortFunc(fams, func(a, b *family) int { return cmp.Compare(len(b.values), len(a.values)) })
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(fams)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(fams) {
+					return
 				}
+				fams[i].sort()
 			}
-			return cmp.Compare(a, b) // the first emitted stays
 		})
-		kept := f.order[:0]
-		for i, idx := range f.order {
-			if i > 0 && slices.Equal(f.series(idx), f.series(kept[len(kept)-1])) {
-				errs = append(errs, fmt.Errorf("collected metric %q {%s} was collected before with the same name and label values", f.info.name, f.labelText(idx)))
-				continue
-			}
-			kept = append(kept, idx)
-		}
-		f.order = kept
+	}
+	wg.Wait()
+
+	errs := s.errs
+	out := fams[:0]
+	for _, f := range fams {
+		errs = append(errs, f.errs...)
 		if len(f.order) > 0 {
 			out = append(out, f)
 		}
 	}
 	slices.SortFunc(out, func(a, b *family) int { return strings.Compare(a.info.name, b.info.name) })
 	return out, errs
+}
+
+// sort orders the family's series and drops repeats, noting them in f.errs.
+func (f *family) sort() {
+	f.order = make([]int32, len(f.values))
+	for i := range f.order {
+		f.order[i] = int32(i)
+	}
+	keys := f.info.order
+	slices.SortFunc(f.order, func(a, b int32) int {
+		la, lb := f.series(a), f.series(b)
+		for _, k := range keys {
+			if c := strings.Compare(la[k], lb[k]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a, b) // the first emitted stays
+	})
+	kept := f.order[:0]
+	for i, idx := range f.order {
+		if i > 0 && slices.Equal(f.series(idx), f.series(kept[len(kept)-1])) {
+			f.errs = append(f.errs, fmt.Errorf("collected metric %q {%s} was collected before with the same name and label values", f.info.name, f.labelText(idx)))
+			continue
+		}
+		kept = append(kept, idx)
+	}
+	f.order = kept
 }
 
 // labelText is a series' labels for an error message.
@@ -468,11 +499,15 @@ func serveText(rsp http.ResponseWriter, r *http.Request, n negotiated, rd *rende
 		h[k] = v
 	}
 	var out io.Writer = rsp
+	var ho *handoff
 	if n.encoding == "gzip" {
 		gz := gzipWriters.Get().(*gzip.Writer)
 		gz.Reset(rsp)
 		defer func() { gz.Close(); gz.Reset(nil); gzipWriters.Put(gz) }()
-		out = gz
+		// Compress on another CPU while this one writes the text.
+		ho = newHandoff(gz)
+		defer ho.Close()
+		out = ho
 	}
 	bw := bufWriters.Get().(*bufio.Writer)
 	bw.Reset(out)
@@ -506,6 +541,10 @@ func serveText(rsp http.ResponseWriter, r *http.Request, n negotiated, rd *rende
 				tw.family(own[i])
 			}
 		}
+		if _, err := bw.Write(nil); err != nil { // the client is gone: stop
+			logErr(err)
+			return true
+		}
 		if filter != nil && !filter[mf.GetName()] {
 			continue
 		}
@@ -525,8 +564,93 @@ func serveText(rsp http.ResponseWriter, r *http.Request, n negotiated, rd *rende
 			return true
 		}
 	}
-	logErr(bw.Flush())
+	err = bw.Flush()
+	if ho != nil {
+		if e := ho.Close(); err == nil {
+			err = e
+		}
+	}
+	logErr(err)
 	return true
+}
+
+// handoff passes what is written to it to a goroutine that writes it on to
+// out, so that producing the answer and compressing it overlap.
+type handoff struct {
+	out    io.Writer
+	work   chan []byte
+	free   chan []byte
+	done   chan struct{}
+	err    error // the first error writing to out; read after done
+	failed atomic.Bool
+	closed bool
+	bufs   *handoffBufs
+}
+
+const handoffChunks, handoffChunk = 3, 64 << 10
+
+type handoffBufs [handoffChunks][]byte
+
+var handoffBuffers = sync.Pool{New: func() any {
+	var b handoffBufs
+	for i := range b {
+		b[i] = make([]byte, 0, handoffChunk)
+	}
+	return &b
+}}
+
+func newHandoff(out io.Writer) *handoff {
+	h := &handoff{out: out, work: make(chan []byte, handoffChunks), free: make(chan []byte, handoffChunks), done: make(chan struct{})}
+	h.bufs = handoffBuffers.Get().(*handoffBufs)
+	for _, b := range h.bufs {
+		h.free <- b[:0]
+	}
+	go h.run()
+	return h
+}
+
+func (h *handoff) run() {
+	defer close(h.done)
+	for b := range h.work {
+		if h.err == nil {
+			if _, err := h.out.Write(b); err != nil {
+				h.err = err
+				h.failed.Store(true)
+			}
+		}
+		h.free <- b[:0]
+	}
+}
+
+var errHandoffFailed = errors.New("writing the answer failed")
+
+// Write copies p into chunks for the writing goroutine.
+func (h *handoff) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if h.failed.Load() {
+			return n - len(p), errHandoffFailed
+		}
+		b := <-h.free
+		k := min(len(p), cap(b))
+		b = append(b, p[:k]...)
+		h.work <- b
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// Close waits for everything written to reach out and returns the first
+// error writing it.
+func (h *handoff) Close() error {
+	if h.closed {
+		return h.err
+	}
+	h.closed = true
+	close(h.work)
+	<-h.done
+	handoffBuffers.Put(h.bufs)
+	return h.err
 }
 
 // emptyGatherer has nothing; promhttp serving it shows what it negotiates.

@@ -254,8 +254,17 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 	}
 	images := make([]collector.Image, len(a.Images))
 	static := make([]string, len(a.Images))
+	// Images without lists of their own share one set each (read-only): a
+	// map per image would cost about 0.5 KiB an image.
+	expected, visibility := cfg.ExpectedFor(a, config.Image{}), cfg.AllowedVisibilityFor(config.Image{})
 	for i, img := range a.Images {
-		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: cfg.ExpectedFor(a, img), AllowedVisibility: cfg.AllowedVisibilityFor(img)}
+		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
+		if len(img.ExpectedMembers) > 0 {
+			images[i].Expected = cfg.ExpectedFor(a, img)
+		}
+		if img.AllowedVisibility != nil {
+			images[i].AllowedVisibility = cfg.AllowedVisibilityFor(img)
+		}
 		static[i] = img.ID
 	}
 	logger := log.With(e.opts.Logger, "component", "discovery")
