@@ -308,74 +308,78 @@ func (rs *renderShare) release(r *rendering) {
 }
 
 // textWriter writes gauge families in the text or OpenMetrics format, as
-// expfmt does.
+// expfmt does. A write error sticks in the bufio.Writer, which then writes
+// nothing more, and is reported by its Flush; hence the ignored results.
 type textWriter struct {
 	w   *bufio.Writer
 	om  bool
 	num []byte
 }
 
+func (t *textWriter) str(s string) { _, _ = t.w.WriteString(s) }
+func (t *textWriter) ch(c byte)    { _ = t.w.WriteByte(c) }
+
 func (t *textWriter) family(f *family) {
-	w, info := t.w, f.info
-	w.WriteString("# HELP ")
-	w.WriteString(info.name)
-	w.WriteByte(' ')
+	info := f.info
+	t.str("# HELP ")
+	t.str(info.name)
+	t.ch(' ')
 	if t.om {
-		w.WriteString(info.helpOM)
+		t.str(info.helpOM)
 	} else {
-		w.WriteString(info.helpText)
+		t.str(info.helpText)
 	}
-	w.WriteString("\n# TYPE ")
-	w.WriteString(info.name)
-	w.WriteString(" gauge\n")
+	t.str("\n# TYPE ")
+	t.str(info.name)
+	t.str(" gauge\n")
 	for _, idx := range f.order {
 		labels := f.series(idx)
-		w.WriteString(info.name)
+		t.str(info.name)
 		for n, i := range info.order {
-			w.WriteString(info.prefixes[n])
-			writeLabelValue(w, labels[i])
+			t.str(info.prefixes[n])
+			t.labelValue(labels[i])
 		}
 		if len(info.order) > 0 {
-			w.WriteString(`"} `)
+			t.str(`"} `)
 		} else {
-			w.WriteByte(' ')
+			t.ch(' ')
 		}
 		t.float(f.values[idx])
-		w.WriteByte('\n')
+		t.ch('\n')
 	}
 }
 
-func writeLabelValue(w *bufio.Writer, v string) {
+func (t *textWriter) labelValue(v string) {
 	for i := range len(v) {
 		if c := v[i]; c == '\\' || c == '"' || c == '\n' {
-			escapeValue.WriteString(w, v)
+			_, _ = escapeValue.WriteString(t.w, v)
 			return
 		}
 	}
-	w.WriteString(v)
+	t.str(v)
 }
 
 // float formats like expfmt's writeFloat and writeOpenMetricsFloat.
 func (t *textWriter) float(f float64) {
 	switch {
 	case f == 1:
-		t.w.WriteString(t.pick("1", "1.0"))
+		t.str(t.pick("1", "1.0"))
 	case f == 0:
-		t.w.WriteString(t.pick("0", "0.0"))
+		t.str(t.pick("0", "0.0"))
 	case f == -1:
-		t.w.WriteString(t.pick("-1", "-1.0"))
+		t.str(t.pick("-1", "-1.0"))
 	case math.IsNaN(f):
-		t.w.WriteString("NaN")
+		t.str("NaN")
 	case math.IsInf(f, +1):
-		t.w.WriteString("+Inf")
+		t.str("+Inf")
 	case math.IsInf(f, -1):
-		t.w.WriteString("-Inf")
+		t.str("-Inf")
 	default:
 		t.num = strconv.AppendFloat(t.num[:0], f, 'g', -1, 64)
 		if t.om && !strings.ContainsAny(string(t.num), "e.") {
 			t.num = append(t.num, '.', '0')
 		}
-		t.w.Write(t.num)
+		_, _ = t.w.Write(t.num)
 	}
 }
 

@@ -41,7 +41,7 @@ func (l *sleepyLister) ListImageMembers(ctx context.Context, _ string) ([]scp.Me
 // highest count seen beside the count before f (the sampler included).
 func peakGoroutines(f func()) (baseline, peak int) {
 	stop := make(chan struct{})
-	var max atomic.Int64
+	var highest atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -49,8 +49,8 @@ func peakGoroutines(f func()) (baseline, peak int) {
 		t := time.NewTicker(200 * time.Microsecond)
 		defer t.Stop()
 		for {
-			if n := int64(runtime.NumGoroutine()); n > max.Load() {
-				max.Store(n)
+			if n := int64(runtime.NumGoroutine()); n > highest.Load() {
+				highest.Store(n)
 			}
 			select {
 			case <-stop:
@@ -64,7 +64,7 @@ func peakGoroutines(f func()) (baseline, peak int) {
 	f()
 	close(stop)
 	wg.Wait()
-	return baseline, int(max.Load())
+	return baseline, int(highest.Load())
 }
 
 func manyImages(n int) []Image {

@@ -93,7 +93,9 @@ func validUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			switch {
+			case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+			default:
 				return false
 			}
 		}
@@ -104,12 +106,13 @@ func validUUID(s string) bool {
 // validToken reports whether s is 1 to maxLen of [A-Za-z0-9-], and of _ too
 // when underscore is set.
 func validToken(s string, maxLen int, underscore bool) bool {
-	if len(s) == 0 || len(s) > maxLen {
+	if s == "" || len(s) > maxLen {
 		return false
 	}
 	for i := range len(s) {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || underscore && c == '_') {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '-', underscore && c == '_':
+		default:
 			return false
 		}
 	}

@@ -155,7 +155,9 @@ func (p *fastParser) scalar() bool {
 	return false
 }
 
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+func isLetter(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // number skips -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (p *fastParser) number() bool {
@@ -232,18 +234,20 @@ func (p *fastParser) member() (memberJSON, bool) {
 		if !ok || !p.colon() {
 			return m, false
 		}
-		field := -1
+		var dst *string
+		var seen *bool
 		switch string(key) {
 		case keyMemberID:
-			field = 0
+			dst, seen = &m.MemberID, &have[0]
 		case keyStatus:
-			field = 1
+			dst, seen = &m.Status, &have[1]
 		case keyCreatedAt:
-			field = 2
+			dst, seen = &m.CreatedAt, &have[2]
 		case keyUpdatedAt:
-			field = 3
+			dst, seen = &m.UpdatedAt, &have[3]
 		}
-		if field < 0 {
+		switch {
+		case dst == nil:
 			k := string(key)
 			if foldsTo(k, keyMemberID) || foldsTo(k, keyStatus) || foldsTo(k, keyCreatedAt) || foldsTo(k, keyUpdatedAt) {
 				return m, false
@@ -251,24 +255,18 @@ func (p *fastParser) member() (memberJSON, bool) {
 			if !p.scalar() {
 				return m, false
 			}
-		} else {
-			if have[field] {
-				return m, false
-			}
-			have[field] = true
+		case *seen:
+			return m, false
+		default:
+			*seen = true
 			v, ok := p.plainBytes()
 			if !ok {
 				return m, false
 			}
-			switch field {
-			case 0:
-				m.MemberID = string(v)
-			case 1:
-				m.Status = knownStatus(v)
-			case 2:
-				m.CreatedAt = string(v)
-			case 3:
-				m.UpdatedAt = string(v)
+			if dst == &m.Status {
+				*dst = knownStatus(v)
+			} else {
+				*dst = string(v)
 			}
 		}
 		p.space()
