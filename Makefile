@@ -58,6 +58,7 @@ $(GOLANGCI_LINT):
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMembers$$' -fuzztime $(FUZZTIME) ./scp/
+	$(GO) test -run '^$$' -fuzz '^FuzzMembersFastPath$$' -fuzztime $(FUZZTIME) ./scp/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
 
 ## demo: the exporter against the built-in fake API, no cloud account needed
