@@ -139,7 +139,12 @@ scp_pending_images 2
 # TYPE scp_pending_images_last_success_timestamp_seconds gauge
 scp_pending_images_last_success_timestamp_seconds 1.7e+09
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_visibility", "scp_image_visibility_unexpected",
+	want += `
+# HELP scp_image_visibility_unknown_images Watched images whose visibility is not known (its look-up failed or has not run yet); no visibility alert can fire for them.
+# TYPE scp_image_visibility_unknown_images gauge
+scp_image_visibility_unknown_images 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_visibility", "scp_image_visibility_unexpected", "scp_image_visibility_unknown_images",
 		"scp_pending_image_info", "scp_pending_images", "scp_pending_images_last_success_timestamp_seconds",
 		"scp_discovery_images"); err != nil {
 		t.Error(err)

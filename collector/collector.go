@@ -354,12 +354,15 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
 		if ar.State != nil {
 			c.emitState(gauge, d, ar, acct)
 		}
+		unknown := 0
 		for _, r := range ar.Images {
 			id := r.Image.ID
 			gauge(d.imageInfo, 1, acct(id, r.Image.Name)...)
 			if vis, ok := ar.visibility(id); ok {
 				gauge(d.visibility, 1, acct(id, vis)...)
 				gauge(d.visibilityUnexpected, boolValue(!r.Image.AllowedVisibility[vis]), acct(id, vis)...)
+			} else {
+				unknown++
 			}
 			if r.Err != nil {
 				gauge(d.success, 0, acct(id)...)
@@ -389,6 +392,9 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
 			for _, s := range statuses {
 				gauge(d.members, float64(counts[s]), acct(id, s)...)
 			}
+		}
+		if ar.State != nil {
+			gauge(d.visibilityUnknown, float64(unknown), acct()...)
 		}
 	}
 }

@@ -13,7 +13,7 @@ type descs struct {
 	success, failure, duration, cacheAge                         *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
 	discoveryImages, discoverySuccess                            *prometheus.Desc
-	visibility, visibilityUnexpected                             *prometheus.Desc
+	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
 	pendingInfo, pendingImages, pendingSuccess                   *prometheus.Desc
 }
 
@@ -60,6 +60,8 @@ func newDescs(multi bool) *descs {
 		visibilityUnexpected: perAccount("image_visibility_unexpected",
 			"1 when the image's visibility is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.",
 			"image_id", "visibility"),
+		visibilityUnknown: perAccount("image_visibility_unknown_images",
+			"Watched images whose visibility is not known (its look-up failed or has not run yet); no visibility alert can fire for them."),
 		pendingInfo: perAccount("pending_image_info",
 			"Images other accounts offer to this one, awaiting an answer; expected is \"true\" when the owner is in expected_image_owners. Always 1.",
 			"image_id", "name", "owner", "expected"),
@@ -74,7 +76,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
 		d.success, d.failure, d.duration, d.cacheAge, d.versionInfo, d.versionEnd,
-		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected,
+		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {
 		ch <- desc

@@ -55,6 +55,7 @@ images:
 		`scp_api_requests_total{code="200",operation="show_image"} 2`,
 		`scp_api_requests_total{code="200",operation="list_pending_images"} 1`,
 		`scp_api_request_errors_total{operation="list_pending_images",reason="decode"} 0`,
+		"scp_image_visibility_unknown_images 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
