@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -131,29 +132,11 @@ func configYAML(endpoint string, images map[string][]string, extra string) strin
 	return b.String()
 }
 
-// syncBuffer is a bytes.Buffer safe for a process to write while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // exporterProcess is a running scp_exporter.
 type exporterProcess struct {
 	URL    string // http://127.0.0.1:port
 	Cmd    *exec.Cmd
-	Output *syncBuffer // stdout and stderr
+	Output *testproc.Buffer // stdout and stderr
 }
 
 // startExporter runs the binary with the config file and waits until it
@@ -175,42 +158,11 @@ func startExporter(t testing.TB, configPath string, args ...string) *exporterPro
 func launchExporter(t testing.TB, scheme string, up func(base string) bool, args ...string) *exporterProcess {
 	t.Helper()
 	addr := freeAddr(t)
-	out := &syncBuffer{}
 	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("exporter output:\n%s", out.String())
-		}
-	})
-	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: out}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("exporter exited early: %v\n%s", cmd.ProcessState, out.String())
-		default:
-		}
-		if up(p.URL) {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter did not come up in time:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	proc := testproc.Start(t, "exporter", cmd, 5*time.Second)
+	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: proc.Output}
+	proc.WaitUntil(t, 15*time.Second, func() bool { return up(p.URL) })
+	return p
 }
 
 // httpGet fetches url and returns the status and body.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -124,7 +125,7 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 // promServer is a running Prometheus.
 type promServer struct {
 	url string
-	out *syncBuffer
+	out *testproc.Buffer
 }
 
 // startPrometheus runs Prometheus with the rules file, scraping target every
@@ -147,44 +148,16 @@ scrape_configs:
       - targets: ['%s']
 `, rules, target))
 	addr := freeAddr(t)
-	out := &syncBuffer{}
-	// When the test ends, t.Context is cancelled: Prometheus gets SIGINT to
-	// shut down cleanly, and SIGKILL if it still runs 10s later.
-	cmd := exec.CommandContext(t.Context(), bin,
+	cmd := exec.Command(bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 	)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		<-done
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
-		}
-	})
-	p := &promServer{url: "http://" + addr, out: out}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("prometheus exited early: %v\n%s", cmd.ProcessState, out.String())
-		default:
-		}
-		if p.ready() {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus did not become ready in time:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Prometheus gets SIGINT to shut down cleanly, SIGKILL if it still runs 10s later.
+	proc := testproc.Start(t, "prometheus", cmd, 10*time.Second)
+	p := &promServer{url: "http://" + addr, out: proc.Output}
+	proc.WaitUntil(t, 20*time.Second, p.ready)
+	return p
 }
 
 // ready reports whether Prometheus answers /-/ready with 200.

@@ -39,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -520,45 +521,18 @@ images:
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var out bytes.Buffer
 	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("exporter output:\n%s", out.String())
-		}
-	})
+	proc := testproc.Start(t, "exporter", cmd, 10*time.Second)
 	e := &exporter{url: "http://" + addr, cmd: cmd, client: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("exporter exited: %s", out.String())
-		default:
+	proc.WaitUntil(t, 30*time.Second, func() bool {
+		resp, err := http.Get(e.url + "/-/healthy")
+		if err != nil {
+			return false
 		}
-		if resp, err := http.Get(e.url + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("exporter did not come up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return e
 }
 
 type scrapeResult struct {
