@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -39,6 +41,37 @@ func TestConfigCheckAcceptsTheExampleConfig(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "is valid") {
 		t.Errorf("unexpected output: %s", out)
+	}
+}
+
+// TestKubernetesExampleConfigIsValid checks the config shipped in the
+// Kubernetes ConfigMap example with --config.check.
+func TestKubernetesExampleConfigIsValid(t *testing.T) {
+	raw, err := os.ReadFile("../examples/kubernetes/configmap.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatal(err)
+	}
+	text, ok := cm.Data["config.yml"]
+	if !ok {
+		t.Fatal("the ConfigMap has no config.yml")
+	}
+	dir := t.TempDir()
+	secret := writeFile(t, dir, "secret_key", "example-secret\n")
+	const mounted = "/run/secrets/scp_exporter/secret_key"
+	if !strings.Contains(text, mounted) {
+		t.Fatalf("the ConfigMap's config no longer reads %s; update this test", mounted)
+	}
+	cfg := writeFile(t, dir, "config.yml", strings.Replace(text, mounted, secret, 1))
+	cmd := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg)
+	cmd.Env = append(os.Environ(), "SCP_ACCESS_KEY=from-the-secret") // as deployment.yml sets it
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the Kubernetes example config is not valid: %v\n%s", err, out)
 	}
 }
 
