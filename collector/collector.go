@@ -179,8 +179,9 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 		c.mu.Unlock()
 		return last, true
 	}
+	// A round clears inflight in the same locked section that finishes it.
 	r := c.inflight
-	leader := r == nil || r.result != nil
+	leader := r == nil
 	if leader {
 		r = &round{done: make(chan struct{})}
 		c.inflight = r
@@ -202,9 +203,7 @@ func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
 		if t.MinRefreshInterval > 0 {
 			c.last = res // kept only to be served again
 		}
-		if c.inflight == r {
-			c.inflight = nil
-		}
+		c.inflight = nil
 		c.mu.Unlock()
 		close(r.done)
 		return res, false

@@ -187,8 +187,6 @@ func NewClient(o Options) (*Client, error) {
 	return c, nil
 }
 
-// APIVersion is the API version this client sends.
-func (c *Client) APIVersion() APIVersion { return c.opts.APIVersion }
 
 // Member is one account an image is shared with.
 type Member struct {
@@ -440,7 +438,7 @@ func (c *Client) sign(req *http.Request) {
 	})
 	c.macs.Put(mac)
 	// As Header.Set does, with one allocation for all the values. The
-	// request is new, so its header is empty.
+	// request is new, so its header is empty and is replaced whole.
 	h := make(http.Header, 10)
 	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, c.versionHeader, "application/json", sig, c.opts.UserAgent}
 	vals := v[:]
@@ -455,11 +453,6 @@ func (c *Client) sign(req *http.Request) {
 	h[canonicalSignature] = one(7)
 	if c.opts.UserAgent != "" {
 		h["User-Agent"] = one(8)
-	}
-	for k, vs := range req.Header {
-		if _, ok := h[k]; !ok {
-			h[k] = vs
-		}
 	}
 	req.Header = h
 }

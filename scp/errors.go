@@ -101,8 +101,6 @@ func ReasonOf(err error) Reason {
 	var decErr *DecodeError
 	var netErr net.Error
 	switch {
-	case err == nil:
-		return ""
 	case errors.As(err, &apiErr):
 		return apiErr.Reason
 	case errors.As(err, &decErr):
