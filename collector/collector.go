@@ -139,9 +139,6 @@ func New(target Target, logger log.Logger, now func() time.Time) *Collector {
 // Update swaps in a new target (after a config reload). Scrapes already under
 // way finish with the old one; a cached result is dropped.
 func (c *Collector) Update(t Target) {
-	for i := range t.Accounts {
-		t.Accounts[i].MaxConcurrency = max(1, t.Accounts[i].MaxConcurrency)
-	}
 	c.target.Store(&t)
 	if d := c.descs.Load(); d == nil || d.multi != t.MultiAccount {
 		c.descs.Store(newDescs(t.MultiAccount))
@@ -272,7 +269,7 @@ func (c *Collector) run(ctx context.Context, t *Target) *Result {
 		ar := &res.Accounts[i]
 		*ar = AccountResult{Account: a, Images: make([]ImageResult, len(images)), State: st}
 		var next atomic.Int64
-		for range min(a.MaxConcurrency, len(images)) {
+		for range min(max(1, a.MaxConcurrency), len(images)) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

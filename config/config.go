@@ -509,13 +509,7 @@ func printableASCII(s string, maxLen int) bool {
 // ExpectedFor returns the set of accounts an image of account a may be
 // shared with: the top-level list, the account's and the image's own.
 func (c *Config) ExpectedFor(a *Account, img Image) map[string]bool {
-	set := make(map[string]bool, len(c.ExpectedMembers)+len(a.ExpectedMembers)+len(img.ExpectedMembers))
-	for _, list := range [][]string{c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers} {
-		for _, id := range list {
-			set[id] = true
-		}
-	}
-	return set
+	return setOf(c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers)
 }
 
 // DefaultAllowedVisibility is allowed_visibility when the config sets none.
@@ -531,20 +525,25 @@ func (c *Config) AllowedVisibilityFor(img Image) map[string]bool {
 	if list == nil {
 		list = DefaultAllowedVisibility
 	}
-	set := make(map[string]bool, len(list))
-	for _, v := range list {
-		set[v] = true
-	}
-	return set
+	return setOf(list)
 }
 
 // ExpectedOwnersFor returns the accounts whose image offers to account a
 // are expected: the top-level list and the account's.
 func (c *Config) ExpectedOwnersFor(a *Account) map[string]bool {
-	set := make(map[string]bool, len(c.ExpectedImageOwners)+len(a.ExpectedImageOwners))
-	for _, list := range [][]string{c.ExpectedImageOwners, a.ExpectedImageOwners} {
-		for _, id := range list {
-			set[id] = true
+	return setOf(c.ExpectedImageOwners, a.ExpectedImageOwners)
+}
+
+// setOf returns the union of lists as a set.
+func setOf(lists ...[]string) map[string]bool {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	set := make(map[string]bool, n)
+	for _, l := range lists {
+		for _, v := range l {
+			set[v] = true
 		}
 	}
 	return set

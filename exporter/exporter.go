@@ -244,7 +244,7 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 		HTTPClient:     httpClient,
 		RequestTimeout: time.Duration(s.RequestTimeout),
 		MaxRetries:     *s.MaxRetries,
-		Limiter:        rate.NewLimiter(rate.Limit(s.RequestsPerSecond), max(1, s.MaxConcurrency)),
+		Limiter:        rate.NewLimiter(rate.Limit(s.RequestsPerSecond), s.MaxConcurrency), // config keeps it in 1..256
 		Metrics:        e.apiMetrics.ForAccount(a.Name),
 		Now:            e.opts.Now,
 		UserAgent:      e.opts.UserAgent,
@@ -293,8 +293,8 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 		Images:                   images,
 		Discovery:                disc,
 		Discover:                 a.Discovery.Enabled,
-		DefaultExpected:          cfg.ExpectedFor(a, config.Image{}),
-		DefaultAllowedVisibility: cfg.AllowedVisibilityFor(config.Image{}),
+		DefaultExpected:          expected,
+		DefaultAllowedVisibility: visibility,
 		ExpectedOwners:           cfg.ExpectedOwnersFor(a),
 	}
 	return acct, httpClient, disc, nil
