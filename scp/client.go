@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,9 +74,6 @@ type Client struct {
 	macs          sync.Pool
 }
 
-// statusRE is the form of a share status or a visibility. The hot path
-// checks the same with validStatus.
-var statusRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // validUUID reports whether s matches
 // ^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$.
@@ -122,7 +118,8 @@ func validToken(s string, maxLen int, underscore bool) bool {
 // validMemberID reports whether s matches ^[A-Za-z0-9-]{1,64}$.
 func validMemberID(s string) bool { return validToken(s, 64, false) }
 
-// validStatus reports whether s matches statusRE.
+// validStatus reports whether s has the form of a share status or a
+// visibility: ^[A-Za-z0-9_-]{1,32}$.
 func validStatus(s string) bool { return validToken(s, 32, true) }
 
 // ErrInvalidID is wrapped when an image or member ID is not of the form the

@@ -113,7 +113,7 @@ func (im imageJSON) decode() (Image, error) {
 	if err := ValidateImageID(im.ID); err != nil {
 		return Image{}, err
 	}
-	if im.Visibility != "" && !statusRE.MatchString(im.Visibility) {
+	if im.Visibility != "" && !validStatus(im.Visibility) {
 		return Image{}, fmt.Errorf("image %s: visibility %q is malformed", im.ID, sanitize(im.Visibility, 40))
 	}
 	if im.Owner != "" {
