@@ -74,7 +74,6 @@ type Client struct {
 	macs          sync.Pool
 }
 
-
 // validUUID reports whether s matches
 // ^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$.
 func validUUID(s string) bool {
@@ -183,7 +182,6 @@ func NewClient(o Options) (*Client, error) {
 	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
 	return c, nil
 }
-
 
 // Member is one account an image is shared with.
 type Member struct {
