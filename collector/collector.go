@@ -7,6 +7,7 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -64,6 +65,8 @@ type Account struct {
 	DefaultAllowedVisibility map[string]bool
 	// ExpectedOwners are accounts whose image offers are expected.
 	ExpectedOwners map[string]bool
+
+	static map[string]bool // IDs of Images, built by Update
 }
 
 // Target is everything one collection covers. It is replaced as a whole on
@@ -139,6 +142,16 @@ func New(target Target, logger log.Logger, now func() time.Time) *Collector {
 // Update swaps in a new target (after a config reload). Scrapes already under
 // way finish with the old one; a cached result is dropped.
 func (c *Collector) Update(t Target) {
+	t.Accounts = slices.Clone(t.Accounts)
+	for i := range t.Accounts {
+		a := &t.Accounts[i]
+		if a.Discover {
+			a.static = make(map[string]bool, len(a.Images))
+			for _, img := range a.Images {
+				a.static[img.ID] = true
+			}
+		}
+	}
 	c.target.Store(&t)
 	if d := c.descs.Load(); d == nil || d.multi != t.MultiAccount {
 		c.descs.Store(newDescs(t.MultiAccount))
@@ -228,14 +241,10 @@ func imagesOf(a *Account) ([]Image, *discovery.State) {
 	if !a.Discover || len(st.Discovered) == 0 {
 		return a.Images, &st
 	}
-	static := make(map[string]bool, len(a.Images))
-	for _, img := range a.Images {
-		static[img.ID] = true
-	}
 	images := make([]Image, len(a.Images), len(a.Images)+len(st.Discovered))
 	copy(images, a.Images)
 	for _, im := range st.Discovered {
-		if !static[im.ID] {
+		if !a.static[im.ID] {
 			images = append(images, Image{ID: im.ID, Name: im.Name, Expected: a.DefaultExpected, AllowedVisibility: a.DefaultAllowedVisibility})
 		}
 	}
