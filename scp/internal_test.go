@@ -37,8 +37,9 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
+	// The README promises 0.2s doubling, at most 5s, with jitter down to half.
 	for attempt := range 20 {
-		d := min(retryBaseDelay<<min(attempt, 10), retryMaxDelay)
+		d := min(200*time.Millisecond<<min(attempt, 10), 5*time.Second)
 		for range 200 {
 			got := backoff(attempt)
 			if got < d/2 || got > d {
