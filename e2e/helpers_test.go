@@ -188,3 +188,12 @@ func httpGet(t testing.TB, url string, header ...string) (int, string) {
 	}
 	return resp.StatusCode, string(body)
 }
+
+// hasLine reports whether the metrics page has line as a whole line, so that
+// "x 1" does not match "x 10". A want ending in "," or "{" is a prefix.
+func hasLine(body, line string) bool {
+	if strings.HasSuffix(line, ",") || strings.HasSuffix(line, "{") {
+		return strings.Contains("\n"+body, "\n"+line)
+	}
+	return strings.Contains("\n"+body+"\n", "\n"+line+"\n")
+}

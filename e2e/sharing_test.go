@@ -57,7 +57,7 @@ images:
 		`scp_api_request_errors_total{operation="list_pending_images",reason="decode"} 0`,
 		"scp_image_visibility_unknown_images 0",
 	} {
-		if !strings.Contains(body, want) {
+		if !hasLine(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

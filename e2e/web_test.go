@@ -152,7 +152,7 @@ accounts:
 		`scp_api_requests_total{account="staging",code="200",operation="list_images"} 1`,
 		`scp_api_request_errors_total{account="prod",operation="list_image_members",reason="timeout"} 0`,
 	} {
-		if !strings.Contains(body, want) {
+		if !hasLine(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

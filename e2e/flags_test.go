@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+func TestLogFormatJSON(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil, imageGone: nil}, ""))
+	exp := startExporter(t, cfg, "--log.format=json")
+	httpGet(t, exp.URL+"/metrics") // a failed image logs a warning
+	lines := strings.Split(strings.TrimSpace(exp.Output.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("too little logged to judge:\n%s", exp.Output)
+	}
+	for _, l := range lines {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(l), &entry); err != nil {
+			t.Errorf("log line is not JSON: %q", l)
+		}
+	}
+}
+
+func TestTelemetryPath(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	exp := startExporter(t, cfg, "--web.telemetry-path=/probe")
+	code, body := httpGet(t, exp.URL+"/probe")
+	if code != http.StatusOK || !hasLine(body, `scp_image_members_scrape_success{image_id="`+imageA+`"} 1`) {
+		t.Errorf("/probe: %d\n%s", code, grepSCP(body))
+	}
+	if _, body := httpGet(t, exp.URL+"/metrics"); strings.Contains(body, "scp_image_members") {
+		t.Error("/metrics still serves the metrics")
+	}
+	if _, landing := httpGet(t, exp.URL+"/"); !strings.Contains(landing, "/probe") {
+		t.Errorf("the landing page does not link /probe:\n%s", landing)
+	}
+}
+
+// TestScrapeTimeoutOffset sends Prometheus's timeout header with a stalled
+// image: the answer must come at header less offset, long before the header.
+func TestScrapeTimeoutOffset(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	fake.SetFault(imageA, scptest.Fault{Delay: time.Minute})
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	exp := startExporter(t, cfg, "--scrape.timeout-offset=3.5s")
+	start := time.Now()
+	_, body := httpGet(t, exp.URL+"/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "4")
+	took := time.Since(start)
+	if !hasLine(body, `scp_image_members_scrape_error{image_id="`+imageA+`",reason="timeout"} 1`) {
+		t.Errorf("the stalled image is not reported as a timeout:\n%s", grepSCP(body))
+	}
+	// 4s less 3.5s leaves 0.5s; without the offset the answer would take 4s.
+	if took > 2500*time.Millisecond {
+		t.Errorf("answered after %v; the offset left 0.5s", took)
+	}
+}
