@@ -98,14 +98,14 @@ scp_image_members_scrape_error{image_id="` + image + `",reason="timeout"} 1
 func TestRequestsPerSecondFromConfig(t *testing.T) {
 	fake := newFake()
 	ids := []string{image, "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"}
-	cfg := "scp:\n  endpoint: URL\n  access_key: ak\n  secret_key: sk\n  max_concurrency: 1\n  requests_per_second: 1\nimages:\n"
 	for _, id := range ids {
 		fake.SetMembers(id)
-		cfg += "  - id: " + id + "\n"
 	}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	e, _ := start(t, strings.Replace(cfg, "URL", srv.URL, 1), time.Now())
+	cfg := "scp:\n  endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\n  max_concurrency: 1\n  requests_per_second: 1\n" +
+		"images:\n  - id: " + strings.Join(ids, "\n  - id: ") + "\n"
+	e, _ := start(t, cfg, time.Now())
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
 	res, _ := e.Collector().Fetch(ctx)
