@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
-	"golang.org/x/time/rate"
 
+	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -83,10 +85,13 @@ func benchImageID(i int) string {
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
 }
 
-// benchFixture is a fake with n images of three members each.
-func benchFixture(n int, latency time.Duration) (*scptest.Fake, []Image) {
+// benchFixture is a fake with n images of three members each, all in its
+// image list, so that the engine's discovery learns their visibility from
+// the listing rather than one look-up each.
+func benchFixture(n int, latency time.Duration) (*scptest.Fake, []engine.Image) {
 	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk", Latency: latency})
-	images := make([]Image, n)
+	images := make([]engine.Image, n)
+	listed := make([]scptest.Image, n)
 	expected := map[string]bool{acctExpected: true}
 	for i := range images {
 		id := benchImageID(i)
@@ -95,13 +100,18 @@ func benchFixture(n int, latency time.Duration) (*scptest.Fake, []Image) {
 			scptest.Member{MemberID: acctOther, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00.5Z"},
 			scptest.Member{MemberID: fmt.Sprintf("%032x", i), Status: "rejected", CreatedAt: "2025-01-02T03:04:05Z", UpdatedAt: "2025-02-03T04:05:06Z"},
 		)
-		images[i] = Image{ID: id, Name: fmt.Sprintf("image-%d", i), Expected: expected}
+		images[i] = engine.Image{ID: id, Name: fmt.Sprintf("image-%d", i), Expected: expected}
+		listed[i] = scptest.Image{ID: id, Name: images[i].Name, Visibility: "private"}
 	}
+	fake.AddImages(listed...)
 	return fake, images
 }
 
 // benchTarget serves the fixture and returns a target built the way the
-// exporter builds one (see exporter.buildAccount), with its metrics registry.
+// exporter builds one (see exporter.buildAccount and engineOptions): a
+// client within a budget (a huge one here), an on-demand engine running
+// until the benchmark ends, its discovery's first round done; with the
+// client's metrics registry.
 func benchTarget(b testing.TB, n int, latency time.Duration) (Target, *scptest.Fake, *prometheus.Registry) {
 	b.Helper()
 	fake, images := benchFixture(n, latency)
@@ -115,21 +125,40 @@ func benchTarget(b testing.TB, n int, latency time.Duration) (Target, *scptest.F
 	b.Cleanup(hc.CloseIdleConnections)
 	reg := prometheus.NewRegistry()
 	v, _ := scp.LookupAPIVersion(scp.DefaultAPIVersion)
+	budget := scp.NewBudget(1e6, benchConcurrency, nil)
 	client, err := scp.NewClient(scp.Options{
 		BaseURL: srv.URL, AccessKey: "ak", SecretKey: "sk", APIVersion: v,
 		HTTPClient: hc, RequestTimeout: 30 * time.Second, MaxRetries: 2,
-		Limiter:   rate.NewLimiter(rate.Limit(1e6), benchConcurrency),
+		Budget:    budget,
 		Metrics:   scp.NewMetrics(reg),
 		UserAgent: "scp_exporter/bench",
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
+	e := startEngine(b, engine.Options{
+		Client:      client,
+		Budget:      budget,
+		Images:      images,
+		Discovery:   discovery.Options{Visibility: []string{"private", "shared"}, Interval: time.Hour},
+		Concurrency: benchConcurrency,
+		CallTimeout: 10 * time.Minute,
+	})
+	testwait.For(b, func() bool { return !e.Snapshot().Discovery.Status.PendingLastSuccess.IsZero() }, "discovery's first round")
 	t := Target{
-		Accounts:      []Account{{Lister: client, APIVersion: v, MaxConcurrency: benchConcurrency, Images: images}},
+		Accounts:      []Account{{Source: e, APIVersion: v}},
 		ScrapeTimeout: 10 * time.Minute,
 	}
 	return t, fake, reg
+}
+
+// membersCalls is how many members calls the fake received for images.
+func membersCalls(fake *scptest.Fake, images int) int {
+	n := 0
+	for i := range images {
+		n += fake.Requests(benchImageID(i))
+	}
+	return n
 }
 
 // BenchmarkCollect is one collection: every image's API call, then the
@@ -139,7 +168,7 @@ func BenchmarkCollect(b *testing.B) {
 	for _, bc := range benchCases(b) {
 		b.Run(bc.String(), func(b *testing.B) {
 			t, fake, _ := benchTarget(b, bc.images, bc.latency)
-			c := New(t, log.NewNopLogger(), nil)
+			c := New(t, log.NewNopLogger())
 			ch := make(chan prometheus.Metric, 1024)
 			done := make(chan int)
 			go func() {
@@ -151,7 +180,7 @@ func BenchmarkCollect(b *testing.B) {
 			}()
 			// One warm-up round opens the connections, as in a running exporter.
 			c.Collect(ch)
-			before := fake.TotalRequests()
+			before := membersCalls(fake, bc.images)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -160,7 +189,7 @@ func BenchmarkCollect(b *testing.B) {
 			b.StopTimer()
 			close(ch)
 			<-done
-			if got, want := fake.TotalRequests()-before, b.N*bc.images; got != want {
+			if got, want := membersCalls(fake, bc.images)-before, b.N*bc.images; got != want {
 				b.Fatalf("%d API calls for %d scrapes of %d images, want %d", got, b.N, bc.images, want)
 			}
 			perImage := float64(b.Elapsed().Nanoseconds()) / float64(b.N*bc.images)
@@ -182,7 +211,7 @@ func BenchmarkScrape(b *testing.B) {
 		}
 		b.Run(bc.String(), func(b *testing.B) {
 			t, _, reg := benchTarget(b, bc.images, 0)
-			c := New(t, log.NewNopLogger(), nil)
+			c := New(t, log.NewNopLogger())
 			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
 			scrape := func() int {
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
@@ -212,8 +241,8 @@ func BenchmarkScrape(b *testing.B) {
 func BenchmarkEmit(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		t, _, _ := benchTarget(b, n, 0)
-		c := New(t, log.NewNopLogger(), nil)
-		res, _ := c.Fetch(context.Background())
+		c := New(t, log.NewNopLogger())
+		res := c.Fetch(context.Background())
 		b.Run(fmt.Sprintf("images=%d/sink=const", n), func(b *testing.B) {
 			ch := make(chan prometheus.Metric, 1024)
 			go func() {
@@ -222,7 +251,7 @@ func BenchmarkEmit(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				c.emit(chanGauge(ch), res, false)
+				c.emit(chanGauge(ch), res)
 			}
 			close(ch)
 		})
@@ -230,22 +259,23 @@ func BenchmarkEmit(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				set := newSampleSet()
-				c.emit(set.gauge, res, false)
+				c.emit(set.gauge, res)
 			}
 		})
 	}
 }
 
-// BenchmarkRender is a /metrics answer from a collection already made (a
-// cached one): series, sorting, text, gzip, the base gatherer's metrics.
+// BenchmarkRender is a /metrics answer from a state already fetched (the
+// engine's, frozen in a source that waits for nothing, as in background
+// mode): series, sorting, text, gzip, the base gatherer's metrics.
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			t, _, reg := benchTarget(b, n, 0)
-			t.MinRefreshInterval = time.Hour
-			now := time.Now()
-			c := New(t, log.NewNopLogger(), func() time.Time { return now })
-			c.Fetch(context.Background())
+			e := t.Accounts[0].Source
+			e.Wait(context.Background())
+			t.Accounts[0].Source = newStaticSource(e.Snapshot())
+			c := New(t, log.NewNopLogger())
 			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
 			var size int
 			b.ReportAllocs()

@@ -1,8 +1,8 @@
-// Package collector turns SCP API answers into Prometheus metrics at scrape
-// time. Every scrape fetches the members of each watched image (sharing one
-// round of API calls with any scrape already under way) and emits const
-// metrics; nothing is kept between scrapes unless a minimum refresh interval
-// is configured.
+// Package collector turns what each account's refresh engine knows into
+// Prometheus metrics at scrape time. A scrape never calls the API itself: in
+// the engine's on-demand mode it waits (up to its deadline) while the engine
+// fetches, in background mode it reads at once. Every image's series are its
+// last known state, with how its last fetch went beside them.
 package collector
 
 import (
@@ -18,55 +18,30 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
 // Statuses every fetched image reports, 0 when no member has them.
 var baseStatuses = []string{"pending", "accepted", "rejected"}
 
-// MembersLister is the part of the SCP client the collector uses.
-type MembersLister interface {
-	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
+// Source is an account's refresh engine, as scrapes use it.
+type Source interface {
+	// Wait lets the engine fetch for a scrape, until it has tried every
+	// image or ctx ends (on-demand mode); it returns at once otherwise.
+	Wait(ctx context.Context)
+	Snapshot() engine.View
 }
 
-// DiscoverySource is an account's background state: discovered images,
-// visibility, offered images.
-type DiscoverySource interface {
-	Snapshot() discovery.State
-}
-
-// Image is one image to watch.
-type Image struct {
-	ID   string
-	Name string
-	// Expected holds the accounts this image may be shared with.
-	Expected map[string]bool
-	// AllowedVisibility holds the visibilities this image may have.
-	AllowedVisibility map[string]bool
-}
-
-// Account is one SCP account (or region) and the images watched there.
+// Account is one SCP account (or region) as scrapes see it.
 type Account struct {
 	// Name is the account label's value; empty in the single-account form,
 	// whose series have no account label.
-	Name           string
-	Lister         MembersLister
-	APIVersion     scp.APIVersion
-	MaxConcurrency int
-	// Images is the static list from the config.
-	Images []Image
-	// Discovery, when set, supplies visibility and offered images and, with
-	// Discover, adds the images it lists; those get the discovered name,
-	// DefaultExpected and DefaultAllowedVisibility.
-	Discovery                DiscoverySource
-	Discover                 bool
-	DefaultExpected          map[string]bool
-	DefaultAllowedVisibility map[string]bool
+	Name       string
+	APIVersion scp.APIVersion
+	Source     Source
 	// ExpectedOwners are accounts whose image offers are expected.
 	ExpectedOwners map[string]bool
-
-	static map[string]bool // IDs of Images, built by Update
 }
 
 // Target is everything one collection covers. It is replaced as a whole on
@@ -77,89 +52,60 @@ type Target struct {
 	MultiAccount bool
 	// ScrapeTimeout caps a scrape's deadline.
 	ScrapeTimeout time.Duration
-	// MinRefreshInterval, when positive, serves a collection that finished
-	// less than this long ago instead of calling the API again.
-	MinRefreshInterval time.Duration
-}
-
-// ImageResult is how fetching one image went.
-type ImageResult struct {
-	Image   Image
-	Members []scp.Member
-	Err     error
-	Reason  scp.Reason // why it failed; empty on success
 }
 
 // AccountResult is one account's part of a collection.
 type AccountResult struct {
 	Account *Account
-	Images  []ImageResult
-	State   *discovery.State // nil without a discovery source
+	View    engine.View
 }
 
-// Result is one complete collection.
+// Result is one scrape's collection.
 type Result struct {
 	Target   *Target
 	Accounts []AccountResult
+	// Duration is how long the scrape waited for the engines.
 	Duration time.Duration
-	Finished time.Time
-}
-
-// round is a collection under way that scrapes arriving meanwhile share.
-type round struct {
-	done   chan struct{}
-	result *Result
 }
 
 // Collector is the exporter's prometheus.Collector.
 type Collector struct {
 	logger log.Logger
-	now    func() time.Time
 
 	target atomic.Pointer[Target]
 	descs  atomic.Pointer[descs]
 
 	mu       sync.Mutex
-	inflight *round
-	last     *Result
-	joined   atomic.Int32 // scrapes waiting on a round they did not start
-
-	rendering renderShare // /metrics series of a round, shared by its scrapes
+	reported map[string]string // last failure summary logged per account
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// New returns a collector for target. now is the clock (time.Now in production).
-func New(target Target, logger log.Logger, now func() time.Time) *Collector {
-	if now == nil {
-		now = time.Now
-	}
-	c := &Collector{logger: logger, now: now}
+// New returns a collector for target.
+func New(target Target, logger log.Logger) *Collector {
+	c := &Collector{logger: logger, reported: map[string]string{}}
 	c.Update(target)
 	return c
 }
 
 // Update swaps in a new target (after a config reload). Scrapes already under
-// way finish with the old one; a cached result is dropped.
+// way finish with the old one.
 func (c *Collector) Update(t Target) {
-	t.Accounts = slices.Clone(t.Accounts)
-	for i := range t.Accounts {
-		a := &t.Accounts[i]
-		if a.Discover {
-			a.static = make(map[string]bool, len(a.Images))
-			for _, img := range a.Images {
-				a.static[img.ID] = true
-			}
+	c.target.Store(&t)
+	c.mu.Lock()
+	for name := range c.reported {
+		if !slices.ContainsFunc(t.Accounts, func(a Account) bool { return a.Name == name }) {
+			delete(c.reported, name) // a removed account
 		}
 	}
-	c.target.Store(&t)
+	c.mu.Unlock()
 	if d := c.descs.Load(); d == nil || d.multi != t.MultiAccount {
 		c.descs.Store(newDescs(t.MultiAccount))
 	}
-	c.mu.Lock()
-	c.last = nil
-	c.mu.Unlock()
 }
+
+// ScrapeTimeout is the longest a scrape may take, from the running config.
+func (c *Collector) ScrapeTimeout() time.Duration { return c.target.Load().ScrapeTimeout }
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -175,173 +121,69 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectContext(ctx context.Context, ch chan<- prometheus.Metric) {
-	res, cached := c.Fetch(ctx)
-	c.emit(chanGauge(ch), res, cached)
+	c.emit(chanGauge(ch), c.Fetch(ctx))
 }
 
-// Fetch returns a collection: a cached one when min_refresh_interval allows,
-// the one under way if another scrape started it, or a new one. cached
-// reports whether the result was finished before this scrape began.
-func (c *Collector) Fetch(ctx context.Context) (res *Result, cached bool) {
+// Fetch lets every account's engine work for this scrape until ctx ends or
+// it is done, then reads what they know. ctx bounds only how long this
+// scrape waits: calls under way finish into the engines' state, each bounded
+// by the engine's own timeouts.
+func (c *Collector) Fetch(ctx context.Context) *Result {
 	t := c.target.Load()
-	c.mu.Lock()
-	if last := c.last; last != nil && last.Target == t && t.MinRefreshInterval > 0 && c.now().Sub(last.Finished) < t.MinRefreshInterval {
-		c.mu.Unlock()
-		return last, true
-	}
-	// A round clears inflight in the same locked section that finishes it.
-	r := c.inflight
-	leader := r == nil
-	if leader {
-		r = &round{done: make(chan struct{})}
-		c.inflight = r
-	}
-	c.mu.Unlock()
-
-	if leader {
-		// The round serves every scrape that joins it, so it must not end
-		// when this scrape's client goes away; it keeps only the deadline.
-		rctx := context.WithoutCancel(ctx)
-		if dl, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			rctx, cancel = context.WithDeadline(rctx, dl)
-			defer cancel()
-		}
-		res := c.run(rctx, t)
-		c.mu.Lock()
-		r.result = res
-		if t.MinRefreshInterval > 0 {
-			c.last = res // kept only to be served again
-		}
-		c.inflight = nil
-		c.mu.Unlock()
-		close(r.done)
-		return res, false
-	}
-	c.joined.Add(1)
-	defer c.joined.Add(-1)
-	select {
-	case <-r.done:
-		return r.result, false
-	case <-ctx.Done():
-		return c.timedOut(t, ctx.Err()), false
-	}
-}
-
-// waiting is how many scrapes are waiting on a round another scrape started.
-func (c *Collector) waiting() int { return int(c.joined.Load()) }
-
-// imagesOf is the account's watch list now: the static images, then the
-// discovered ones that are not among them.
-func imagesOf(a *Account) ([]Image, *discovery.State) {
-	if a.Discovery == nil {
-		return a.Images, nil
-	}
-	st := a.Discovery.Snapshot()
-	if !a.Discover || len(st.Discovered) == 0 {
-		return a.Images, &st
-	}
-	images := make([]Image, len(a.Images), len(a.Images)+len(st.Discovered))
-	copy(images, a.Images)
-	for _, im := range st.Discovered {
-		if !a.static[im.ID] {
-			images = append(images, Image{ID: im.ID, Name: im.Name, Expected: a.DefaultExpected, AllowedVisibility: a.DefaultAllowedVisibility})
-		}
-	}
-	return images, &st
-}
-
-// timedOut is the result for a scrape whose deadline passed while it waited
-// for a round another scrape started.
-func (c *Collector) timedOut(t *Target, err error) *Result {
-	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Finished: c.now()}
-	for i := range t.Accounts {
-		images, st := imagesOf(&t.Accounts[i])
-		ar := AccountResult{Account: &t.Accounts[i], Images: make([]ImageResult, len(images)), State: st}
-		for j, img := range images {
-			ar.Images[j] = ImageResult{Image: img, Err: err, Reason: scp.ReasonTimeout}
-		}
-		res.Accounts[i] = ar
-	}
-	return res
-}
-
-// run fetches every image of every account; each account has at most its
-// MaxConcurrency calls in flight.
-func (c *Collector) run(ctx context.Context, t *Target) *Result {
 	start := time.Now()
-	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts))}
 	var wg sync.WaitGroup
 	for i := range t.Accounts {
-		a := &t.Accounts[i]
-		images, st := imagesOf(a)
-		ar := &res.Accounts[i]
-		*ar = AccountResult{Account: a, Images: make([]ImageResult, len(images)), State: st}
-		var next atomic.Int64
-		for range min(max(1, a.MaxConcurrency), len(images)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					j := int(next.Add(1) - 1)
-					if j >= len(images) {
-						return
-					}
-					r := ImageResult{Image: images[j]}
-					if err := ctx.Err(); err != nil {
-						r.Err, r.Reason = err, scp.ReasonTimeout
-					} else {
-						r.Members, r.Err = a.Lister.ListImageMembers(ctx, r.Image.ID)
-						r.Reason = scp.ReasonOf(r.Err)
-					}
-					ar.Images[j] = r
-				}
-			}()
-		}
+		wg.Go(func() { t.Accounts[i].Source.Wait(ctx) })
 	}
 	wg.Wait()
-	res.Duration = time.Since(start)
-	res.Finished = c.now()
-	for i := range res.Accounts {
+	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
+	for i := range t.Accounts {
+		res.Accounts[i] = AccountResult{Account: &t.Accounts[i], View: t.Accounts[i].Source.Snapshot()}
 		c.logFailures(&res.Accounts[i])
 	}
 	return res
 }
 
+// logFailures logs the images whose last fetch failed: each at debug level
+// on every scrape, and a summary at warning level when it changes, so a
+// lasting failure is not logged again on every scrape.
 func (c *Collector) logFailures(ar *AccountResult) {
 	logger := c.logger
 	if ar.Account.Name != "" {
 		logger = log.With(logger, "account", ar.Account.Name)
 	}
 	failed := 0
-	var first *ImageResult
-	for i := range ar.Images {
-		r := &ar.Images[i]
-		if r.Err == nil {
+	var first *engine.ImageView
+	for i := range ar.View.Images {
+		r := &ar.View.Images[i]
+		if r.Err == nil || r.Reason == engine.ReasonNotFetchedYet {
 			continue
 		}
 		failed++
 		if first == nil {
 			first = r
 		}
-		level.Debug(logger).Log("msg", "fetching image members failed", "image_id", r.Image.ID, "reason", r.Reason, "err", r.Err)
+		level.Debug(logger).Log("msg", "fetching image members failed", "image_id", r.ID, "reason", r.Reason, "err", r.Err)
 	}
+	summary := ""
 	if failed > 0 {
-		level.Warn(logger).Log("msg", "fetching image members failed", "failed", failed, "images", len(ar.Images),
-			"example_image_id", first.Image.ID, "reason", first.Reason, "err", first.Err)
+		summary = strconv.Itoa(failed) + " " + first.ID + " " + string(first.Reason)
+	}
+	c.mu.Lock()
+	changed := c.reported[ar.Account.Name] != summary
+	c.reported[ar.Account.Name] = summary
+	c.mu.Unlock()
+	if failed > 0 && changed {
+		level.Warn(logger).Log("msg", "fetching image members failed", "failed", failed, "images", len(ar.View.Images),
+			"example_image_id", first.ID, "reason", first.Reason, "err", first.Err)
 	}
 }
 
 // emit turns a collection into series, handing each to gauge: const
 // metrics for Collect, a compact buffer for /metrics (see render.go).
-func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
+func (c *Collector) emit(gauge gaugeFunc, res *Result) {
 	d := c.descs.Load()
 	gauge(d.duration, res.Duration.Seconds())
-	age := 0.0
-	if cached {
-		age = max(0, c.now().Sub(res.Finished).Seconds())
-	}
-	gauge(d.cacheAge, age)
 
 	for _, ar := range res.Accounts {
 		// acct prefixes label values with the account name when series carry one.
@@ -356,32 +198,41 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
 		if end := v.SupportEnd(); !end.IsZero() {
 			gauge(d.versionEnd, float64(end.Unix()), acct(scp.Service, v.ID)...)
 		}
-		if ar.State != nil {
-			c.emitState(gauge, d, ar, acct)
+		c.emitState(gauge, d, ar, acct)
+		view := &ar.View
+		gauge(d.stalestAge, view.StalestAge.Seconds(), acct()...)
+		if view.Passes > 0 {
+			gauge(d.passDuration, view.PassDuration.Seconds(), acct()...)
+		}
+		if view.MinPassDuration > 0 {
+			gauge(d.minPassDuration, view.MinPassDuration.Seconds(), acct()...)
 		}
 		unknown := 0
-		for _, r := range ar.Images {
-			id := r.Image.ID
-			gauge(d.imageInfo, 1, acct(id, r.Image.Name)...)
+		for _, r := range view.Images {
+			id := r.ID
+			gauge(d.imageInfo, 1, acct(id, r.Name)...)
 			if vis, ok := ar.visibility(id); ok {
 				gauge(d.visibility, 1, acct(id, vis)...)
-				gauge(d.visibilityUnexpected, boolValue(!r.Image.AllowedVisibility[vis]), acct(id, vis)...)
+				gauge(d.visibilityUnexpected, boolValue(!r.AllowedVisibility[vis]), acct(id, vis)...)
 			} else {
 				unknown++
 			}
 			if r.Err != nil {
 				gauge(d.success, 0, acct(id)...)
 				gauge(d.failure, 1, acct(id, string(r.Reason))...)
+			} else {
+				gauge(d.success, 1, acct(id)...)
+			}
+			if !r.Known {
 				continue
 			}
-			gauge(d.success, 1, acct(id)...)
 			counts := map[string]int{}
 			for _, s := range baseStatuses {
 				counts[s] = 0
 			}
 			for _, m := range dedupe(r.Members) {
 				counts[m.Status]++
-				gauge(d.memberInfo, 1, acct(id, m.ID, m.Status, strconv.FormatBool(r.Image.Expected[m.ID]))...)
+				gauge(d.memberInfo, 1, acct(id, m.ID, m.Status, strconv.FormatBool(r.Expected[m.ID]))...)
 				if !m.CreatedAt.IsZero() {
 					gauge(d.memberCreated, unixSeconds(m.CreatedAt), acct(id, m.ID)...)
 				}
@@ -398,26 +249,21 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result, cached bool) {
 				gauge(d.members, float64(counts[s]), acct(id, s)...)
 			}
 		}
-		if ar.State != nil {
-			gauge(d.visibilityUnknown, float64(unknown), acct()...)
-		}
+		gauge(d.visibilityUnknown, float64(unknown), acct()...)
 	}
 }
 
 // visibility is the last known visibility of an image of this account.
 func (ar *AccountResult) visibility(id string) (string, bool) {
-	if ar.State == nil {
-		return "", false
-	}
-	v, ok := ar.State.Visibility[id]
+	v, ok := ar.View.Discovery.Visibility[id]
 	return v, ok && v != ""
 }
 
 // emitState emits what the account's background refresh knows: discovery's
 // progress and the images other accounts offer to this one.
 func (c *Collector) emitState(gauge func(*prometheus.Desc, float64, ...string), d *descs, ar AccountResult, acct func(...string) []string) {
-	st := ar.State
-	if ar.Account.Discover {
+	st := &ar.View.Discovery
+	if ar.View.Discovering {
 		gauge(d.discoveryImages, float64(st.Status.Images), acct()...)
 		gauge(d.discoverySuccess, timestampOrZero(st.Status.LastSuccess), acct()...)
 	}

@@ -10,7 +10,8 @@ type descs struct {
 	multi bool
 
 	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
-	success, failure, duration, cacheAge                         *prometheus.Desc
+	success, failure, duration                                   *prometheus.Desc
+	stalestAge, passDuration, minPassDuration                    *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
 	discoveryImages, discoverySuccess                            *prometheus.Desc
 	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
@@ -30,22 +31,26 @@ func newDescs(multi bool) *descs {
 		imageInfo: perAccount("image_info",
 			"Images this exporter watches, with their configured or discovered name; always 1.", "image_id", "name"),
 		members: perAccount("image_members",
-			"Accounts the image is shared with, by share status (pending, accepted, rejected, or any status the API adds).", "image_id", "status"),
+			"Accounts the image is shared with, by share status (pending, accepted, rejected, or any status the API adds), as last fetched; may be cached (see scp_image_members_stalest_age_seconds).", "image_id", "status"),
 		memberInfo: perAccount("image_member_info",
-			"One series per account the image is shared with; expected is \"true\" when the account is in the image's or the top-level expected_members. Always 1.",
+			"One series per account the image is shared with, as last fetched; expected is \"true\" when the account is in the image's or the top-level expected_members. Always 1; may be cached (see scp_image_members_stalest_age_seconds).",
 			"image_id", "member_id", "status", "expected"),
 		memberCreated: perAccount("image_member_created_timestamp_seconds",
 			"When the image was shared with the account, in Unix seconds.", "image_id", "member_id"),
 		memberUpdated: perAccount("image_member_updated_timestamp_seconds",
 			"When the share's status last changed, in Unix seconds.", "image_id", "member_id"),
 		success: perAccount("image_members_scrape_success",
-			"1 when the image's members were fetched in this scrape, 0 when not.", "image_id"),
+			"1 when the last fetch of the image's members succeeded, 0 when it failed or none has completed yet (see scp_image_members_scrape_error). Member series are those of the last successful fetch, which may be up to scp_image_members_stalest_age_seconds old.", "image_id"),
 		failure: perAccount("image_members_scrape_error",
-			"1 for an image whose members could not be fetched in this scrape, labelled with why; absent on success.", "image_id", "reason"),
+			"1 for an image whose last members fetch failed, labelled with why (not_fetched_yet before the first one completes); absent on success.", "image_id", "reason"),
 		duration: newDesc("scp_scrape_duration_seconds",
-			"How long collecting all images' members took, in seconds.", nil),
-		cacheAge: newDesc("scp_scrape_cache_age_seconds",
-			"Age in seconds of the collection served; results may be cached up to min_refresh_interval, 0 when fetched for this scrape.", nil),
+			"How long this scrape waited for the members refresh, in seconds.", nil),
+		stalestAge: perAccount("image_members_stalest_age_seconds",
+			"Age of the oldest last successful members fetch among the watched images (since it was first watched, for an image never fetched), in seconds: how old cached member series can be."),
+		passDuration: perAccount("image_members_pass_duration_seconds",
+			"How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes."),
+		minPassDuration: perAccount("image_members_pass_min_duration_seconds",
+			"The shortest full pass the account's API budget allows now (watched images over scp_api_rate_limit_requests_per_second), in seconds; above members.refresh_interval, the interval cannot be kept."),
 		versionInfo: perAccount("api_version_info",
 			"The SCP API version the exporter requests and its state in the API reference; always 1.", "service", "version", "state"),
 		versionEnd: perAccount("api_version_support_end_timestamp_seconds",
@@ -75,7 +80,7 @@ func newDescs(multi bool) *descs {
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
-		d.success, d.failure, d.duration, d.cacheAge, d.versionInfo, d.versionEnd,
+		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.versionInfo, d.versionEnd,
 		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {

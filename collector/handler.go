@@ -41,12 +41,11 @@ func (cc contextCollector) Collect(ch chan<- prometheus.Metric) { cc.collectCont
 // resultCollector emits a collection already made.
 type resultCollector struct {
 	*Collector
-	res    *Result
-	cached bool
+	res *Result
 }
 
 func (rc resultCollector) Collect(ch chan<- prometheus.Metric) {
-	rc.emit(chanGauge(ch), rc.res, rc.cached)
+	rc.emit(chanGauge(ch), rc.res)
 }
 
 // Handler serves /metrics: the collector's metrics under a deadline taken
@@ -69,13 +68,11 @@ func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts
 		if probe != nil {
 			if n, ok := negotiate(probe, r); ok {
 				// Collect first: the API calls then show in base's counters.
-				res, cached := c.Fetch(ctx)
-				rd := c.rendering.acquire(c, res, cached)
-				defer c.rendering.release(rd)
-				if serveText(w, r, n, rd, base, opts) {
+				res := c.Fetch(ctx)
+				if serveText(w, r, n, render(c, res), base, opts) {
 					return
 				}
-				coll = resultCollector{Collector: c, res: res, cached: cached}
+				coll = resultCollector{Collector: c, res: res}
 			}
 		}
 		reg := prometheus.NewRegistry()

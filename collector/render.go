@@ -244,67 +244,23 @@ func (f *family) labelText(idx int32) string {
 	return b.String()
 }
 
-// renderShare lets the scrapes that joined one round render its series
-// once: for an HA pair of Prometheus servers, one buffer and one sort
-// instead of two.
-type renderShare struct {
-	mu  sync.Mutex
-	cur *rendering
-}
-
-// rendering is a collection's series, sorted; read-only once ready.
+// rendering is a collection's series, sorted; read-only once made.
 type rendering struct {
-	res     *Result
-	ready   chan struct{} // nil when not shared
-	users   int
 	fams    []*family
 	errs    []error
 	unknown bool // promhttp must render it
 }
 
-// acquire returns the rendering of res, made now or by a scrape that got
-// the same collection. A cached collection is rendered alone: its age
-// differs from one scrape to the next. Call release when done.
-func (rs *renderShare) acquire(c *Collector, res *Result, cached bool) *rendering {
-	build := func(r *rendering) {
-		r.unknown = true // until done: a joiner of a build that panicked falls back
-		set := newSampleSet()
-		c.emit(set.gauge, res, cached)
-		if !set.unknown {
-			r.fams, r.errs = set.sorted()
-			r.unknown = false
-		}
+// render builds the rendering of res.
+func render(c *Collector, res *Result) *rendering {
+	r := &rendering{unknown: true}
+	set := newSampleSet()
+	c.emit(set.gauge, res)
+	if !set.unknown {
+		r.fams, r.errs = set.sorted()
+		r.unknown = false
 	}
-	if cached {
-		r := &rendering{res: res}
-		build(r)
-		return r
-	}
-	rs.mu.Lock()
-	if r := rs.cur; r != nil && r.res == res {
-		r.users++
-		rs.mu.Unlock()
-		<-r.ready
-		return r
-	}
-	r := &rendering{res: res, ready: make(chan struct{}), users: 1}
-	rs.cur = r
-	rs.mu.Unlock()
-	defer close(r.ready)
-	build(r)
 	return r
-}
-
-func (rs *renderShare) release(r *rendering) {
-	if r.ready == nil {
-		return
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r.users--
-	if r.users == 0 && rs.cur == r {
-		rs.cur = nil // nothing kept between scrapes
-	}
 }
 
 // textWriter writes gauge families in the text or OpenMetrics format, as

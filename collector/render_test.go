@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,67 +18,85 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
 // The /metrics answer written by render.go must be the one promhttp writes
 // from const metrics: same status, headers and (uncompressed) bytes.
 
-// mapLister answers from a map; an image it does not have fails.
-type mapLister map[string][]scp.Member
-
-func (l mapLister) ListImageMembers(_ context.Context, id string) ([]scp.Member, error) {
-	if m, ok := l[id]; ok {
-		return m, nil
-	}
-	return nil, &scp.APIError{Operation: "list_image_members", StatusCode: 404, Reason: scp.ReasonNotFound}
-}
-
 // awkwardTarget has what the text formats must escape or order with care:
 // quotes, backslashes, newlines and non-ASCII in label values, an unknown
-// status, fractional and missing timestamps, a failed image, a duplicated
-// image (whose second series the registry refuses), discovery and offers.
+// status, fractional and missing timestamps and durations, an image that
+// failed after a good fetch (its members kept), one gone (not_found), one
+// not fetched yet, a duplicated image (whose second series the registry
+// refuses), a discovered image, discovery and offers. Its accounts' sources
+// return their view at once.
 func awkwardTarget(multi bool) Target {
 	t1 := time.Date(2025, 7, 22, 9, 0, 0, 0, time.UTC)
 	t2 := time.Date(2025, 11, 2, 8, 30, 0, 500_000_000, time.UTC)
-	lister := mapLister{
-		imgA: {
-			{ID: acctExpected, Status: "accepted", CreatedAt: t1, UpdatedAt: t2},
-			{ID: acctOther, Status: "pending", CreatedAt: t2},
-			{ID: acctThird, Status: "revoked"},
-			{ID: acctOther, Status: "rejected", UpdatedAt: t1}, // listed twice: the last one counts
-		},
-		imgB: {},
-	}
+	const discovered = "11111111-2222-4333-8444-555555555555"
+	const notYet = "99999999-8888-4777-8666-555555555555"
 	v, _ := scp.LookupAPIVersion("1.1")
-	state := staticDiscovery{
-		Discovered: []scp.Image{{ID: "11111111-2222-4333-8444-555555555555", Name: "disc\\overed \"one\"\nline2"}},
-		Visibility: map[string]string{imgA: "private", imgB: "public"},
-		Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
-		Status:     discovery.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
+	view := engine.View{
+		Images: []engine.ImageView{
+			{
+				Image: engine.Image{ID: imgA, Name: `gold "ubuntu" \ 24.04`, Expected: map[string]bool{acctExpected: true}, AllowedVisibility: map[string]bool{"private": true}},
+				Members: []scp.Member{
+					{ID: acctExpected, Status: "accepted", CreatedAt: t1, UpdatedAt: t2},
+					{ID: acctOther, Status: "pending", CreatedAt: t2},
+					{ID: acctThird, Status: "revoked"},
+					{ID: acctOther, Status: "rejected", UpdatedAt: t1}, // listed twice: the last one counts
+				},
+				Known: true, Fetched: t2,
+			},
+			{Image: engine.Image{ID: imgB, Name: "Ωmega\nnext"}, Members: []scp.Member{}, Known: true, Fetched: t2},
+			{Image: engine.Image{ID: imgC, Name: "gone"}, Err: &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}, Reason: scp.ReasonNotFound},
+			{Image: engine.Image{ID: imgB, Name: "Ωmega\nnext"}, Members: []scp.Member{}, Known: true, Fetched: t2}, // the same image twice
+			{
+				Image:   engine.Image{ID: discovered, Name: "disc\\overed \"one\"\nline2", Expected: map[string]bool{acctOther: true}},
+				Members: []scp.Member{{ID: acctOther, Status: "accepted", CreatedAt: t1}},
+				Known:   true, Fetched: t1,
+				Err: &scp.APIError{StatusCode: 503, Reason: scp.ReasonServerError}, Reason: scp.ReasonServerError, // failed since
+			},
+			{Image: engine.Image{ID: notYet, Name: "new"}, Err: errors.New("not yet"), Reason: engine.ReasonNotFetchedYet},
+		},
+		Discovery: discovery.State{
+			Discovered: []scp.Image{{ID: discovered, Name: "disc\\overed \"one\"\nline2"}},
+			Visibility: map[string]string{imgA: "private", imgB: "public", discovered: "shared"},
+			Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
+			Status:     discovery.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
+		},
+		StalestAge:      1234567890 * time.Nanosecond,
+		PassDuration:    3*time.Minute + 250*time.Millisecond,
+		Passes:          2,
+		MinPassDuration: 20 * time.Millisecond,
+		Discovering:     true,
 	}
 	acct := func(name string) Account {
-		return Account{
-			Name: name, Lister: lister, APIVersion: v, MaxConcurrency: 3,
-			Images: []Image{
-				{ID: imgA, Name: `gold "ubuntu" \ 24.04`, Expected: map[string]bool{acctExpected: true}, AllowedVisibility: map[string]bool{"private": true}},
-				{ID: imgB, Name: "Ωmega\nnext"},
-				{ID: imgC, Name: "gone"},
-				{ID: imgB, Name: "Ωmega\nnext"}, // the same image twice
-			},
-			Discovery: state, Discover: true,
-			DefaultExpected: map[string]bool{acctOther: true},
-			ExpectedOwners:  map[string]bool{},
-		}
+		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{}}
 	}
-	t := Target{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second, MinRefreshInterval: time.Hour}
+	t := Target{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {
 		t.Accounts = []Account{acct("prod"), acct("staging-east")}
 		t.MultiAccount = true
 	}
 	return t
+}
+
+// durationLine is scp_scrape_duration_seconds' sample: how long one scrape
+// waited, which differs from one scrape to the next.
+var durationLine = regexp.MustCompile(`(?m)^scp_scrape_duration_seconds \S+$`)
+
+// sameScrape puts one value on the scrape duration, so that the answers of
+// two scrapes of the same state compare equal.
+func sameScrape(body string) string {
+	return durationLine.ReplaceAllString(body, "scp_scrape_duration_seconds DURATION")
 }
 
 // baseRegistry is a stand-in for the exporter's own metrics: counters, a
@@ -163,9 +183,8 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 	for _, multi := range []bool{false, true} {
 		for _, om := range []bool{true, false} {
 			for _, eh := range []promhttp.HandlerErrorHandling{promhttp.ContinueOnError, promhttp.HTTPErrorOnError} {
-				now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-				c := New(awkwardTarget(multi), log.NewNopLogger(), func() time.Time { return now })
-				c.Fetch(context.Background()) // cached from here on, so both handlers see one result
+				// Both handlers scrape the same state: the sources' views are fixed.
+				c := New(awkwardTarget(multi), log.NewNopLogger())
 				base := baseRegistry()
 				var fastLog, slowLog logLines
 				fast := c.Handler(base, 0, promhttp.HandlerOpts{EnableOpenMetrics: om, ErrorHandling: eh, ErrorLog: &fastLog})
@@ -200,8 +219,10 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 								if g, w := strings.Count(got.body, dup), strings.Count(want.body, dup); g != w || !strings.HasPrefix(got.body, "An error has occurred while serving metrics:") {
 									t.Errorf("%s: error page reports %d duplicates, promhttp %d:\n%s", name, g, w, got.body)
 								}
-							case got.body != want.body:
-								t.Errorf("%s: body differs from promhttp's\n%s", name, diffLines(got.body, want.body))
+							case normalized(t, got) != normalized(t, want):
+								t.Errorf("%s: body differs from promhttp's\n%s", name, diffLines(normalized(t, got), normalized(t, want)))
+							case query == "" && strings.Count(normalized(t, got), "\nscp_scrape_duration_seconds DURATION\n") != 1:
+								t.Errorf("%s: no scrape duration:\n%s", name, got.body)
 							}
 						}
 					}
@@ -235,6 +256,38 @@ func diffLines(a, b string) string {
 	return out.String()
 }
 
+// normalized is an answer's body with one value on the scrape duration:
+// the text formats as they are, protobuf decoded to the text format.
+func normalized(t *testing.T, a answer) string {
+	t.Helper()
+	f := expfmt.Format(a.header.Get("Content-Type"))
+	if a.code != http.StatusOK || f.FormatType() != expfmt.TypeProtoDelim {
+		return sameScrape(a.body)
+	}
+	dec := expfmt.NewDecoder(strings.NewReader(a.body), f)
+	var out strings.Builder
+	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for {
+		var mf dto.MetricFamily
+		err := dec.Decode(&mf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("decoding the protobuf answer: %v", err)
+		}
+		if mf.GetName() == "scp_scrape_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				m.Gauge.Value = new(float64)
+			}
+		}
+		if err := enc.Encode(&mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sameScrape(out.String())
+}
+
 func TestEveryDescriptorIsRenderedDirectly(t *testing.T) {
 	for _, multi := range []bool{false, true} {
 		ch := make(chan *prometheus.Desc, 100)
@@ -249,9 +302,7 @@ func TestEveryDescriptorIsRenderedDirectly(t *testing.T) {
 }
 
 func TestMetricsAnswerWithUnsupportedOptionsUsesPromhttp(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	c := New(awkwardTarget(false), log.NewNopLogger(), func() time.Time { return now })
-	c.Fetch(context.Background())
+	c := New(awkwardTarget(false), log.NewNopLogger())
 	base := baseRegistry()
 	for _, opts := range []promhttp.HandlerOpts{
 		{MaxRequestsInFlight: 3},
@@ -260,21 +311,16 @@ func TestMetricsAnswerWithUnsupportedOptionsUsesPromhttp(t *testing.T) {
 	} {
 		got := serve(t, c.Handler(base, 0, opts), httptest.NewRequest(http.MethodGet, "/metrics", nil))
 		want := serve(t, promhttpHandler(c, base, opts), httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		if got.body != want.body || got.code != want.code {
-			t.Errorf("%+v: answer differs from promhttp's\n%s", opts, diffLines(got.body, want.body))
+		if normalized(t, got) != normalized(t, want) || got.code != want.code {
+			t.Errorf("%+v: answer differs from promhttp's\n%s", opts, diffLines(normalized(t, got), normalized(t, want)))
 		}
 	}
 }
 
 func TestInvalidUTF8LabelValueIsDroppedAndReported(t *testing.T) {
-	tg := Target{
-		Accounts: []Account{{
-			Lister: mapLister{imgA: nil}, MaxConcurrency: 1,
-			Images: []Image{{ID: imgA, Name: "bad \xff name"}},
-		}},
-		ScrapeTimeout: 10 * time.Second,
-	}
-	c := New(tg, log.NewNopLogger(), nil)
+	c := New(sourceTarget(newStaticSource(engine.View{Images: []engine.ImageView{
+		{Image: engine.Image{ID: imgA, Name: "bad \xff name"}, Known: true},
+	}})), log.NewNopLogger())
 	var errLog logLines
 	a := serve(t, c.Handler(prometheus.NewRegistry(), 0, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: &errLog}),
 		httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -289,5 +335,76 @@ func TestInvalidUTF8LabelValueIsDroppedAndReported(t *testing.T) {
 	}
 	if len(errLog.lines) != 1 || !strings.Contains(errLog.lines[0], "UTF-8") {
 		t.Errorf("logged %q, want one error about UTF-8", errLog.lines)
+	}
+}
+
+// The awkward target exercises every family, so the comparisons with
+// promhttp above cover each one's rendering.
+func TestEveryDescriptorIsEmitted(t *testing.T) {
+	for _, multi := range []bool{false, true} {
+		c := New(awkwardTarget(multi), log.NewNopLogger())
+		set := newSampleSet()
+		c.emit(set.gauge, c.Fetch(context.Background()))
+		ch := make(chan *prometheus.Desc, 100)
+		c.Describe(ch)
+		close(ch)
+		n := 0
+		for d := range ch {
+			n++
+			if f := set.families[d]; f == nil || len(f.values) == 0 {
+				t.Errorf("multi=%v: nothing emitted for %s", multi, d)
+			}
+		}
+		if len(set.families) != n || set.unknown {
+			t.Errorf("multi=%v: %d families emitted (unknown descriptor: %v), %d described", multi, len(set.families), set.unknown, n)
+		}
+	}
+}
+
+// /metrics in a text format is written from the collection directly, not
+// by promhttp; other formats go through promhttp. Rendering directly leaves
+// a size hint for each of the collector's descriptors, which are made anew
+// for each collector, so a hint tells which path a scrape took.
+func TestTextScrapesTakeTheFastPath(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		fast   bool
+	}{
+		{"", true},
+		{"application/openmetrics-text;version=1.0.0", true},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", false},
+	} {
+		c := New(awkwardTarget(false), log.NewNopLogger())
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept", tc.accept)
+		}
+		a := serve(t, c.Handler(baseRegistry(), 0, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError}), r)
+		if a.code != http.StatusOK {
+			t.Fatalf("accept %q: status %d", tc.accept, a.code)
+		}
+		_, hinted := sizeHints.Load(c.descs.Load().imageInfo)
+		if hinted != tc.fast {
+			t.Errorf("accept %q: rendered directly %v, want %v", tc.accept, hinted, tc.fast)
+		}
+	}
+}
+
+// The pass gauges are absent until the engine knows them; the stalest age
+// is always there.
+func TestPassGaugesOnlyWhenKnown(t *testing.T) {
+	src := newStaticSource(engine.View{StalestAge: 90 * time.Second})
+	c := New(sourceTarget(src), log.NewNopLogger())
+	want := helpStalestAge + "scp_image_members_stalest_age_seconds 90\n"
+	gauges := []string{"scp_image_members_stalest_age_seconds", "scp_image_members_pass_duration_seconds", "scp_image_members_pass_min_duration_seconds"}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), gauges...); err != nil {
+		t.Error(err)
+	}
+	src.set(engine.View{StalestAge: 1500 * time.Millisecond, PassDuration: 2 * time.Minute, Passes: 1, MinPassDuration: 250 * time.Millisecond})
+	want = helpStalestAge + "scp_image_members_stalest_age_seconds 1.5\n" +
+		helpPassDuration + "scp_image_members_pass_duration_seconds 120\n" +
+		helpMinPassDuration + "scp_image_members_pass_min_duration_seconds 0.25\n"
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), gauges...); err != nil {
+		t.Error(err)
 	}
 }

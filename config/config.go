@@ -57,11 +57,15 @@ type Config struct {
 	// images) are expected; in the accounts form they apply to every account.
 	ExpectedImageOwners []string `yaml:"expected_image_owners"`
 	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
-	// header, less the offset, is used when it is shorter.
+	// header, less the offset, is used when it is shorter. It also bounds
+	// each members call with its retries.
 	ScrapeTimeout Duration `yaml:"scrape_timeout"`
-	// MinRefreshInterval, when set, serves the last complete collection to
-	// scrapes that come sooner than this after it. Off (0) by default.
-	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
+	// Members configures how every account's members are refreshed; in the
+	// accounts form an account's own members block replaces it.
+	Members Members `yaml:"members"`
+	// MinRefreshInterval is no longer supported (see Members); it is kept
+	// only to say so.
+	MinRefreshInterval *Duration `yaml:"min_refresh_interval"`
 
 	single bool // the single-account form, normalised into Accounts[0]
 }
@@ -76,6 +80,17 @@ type Account struct {
 	Discovery       Discovery `yaml:"discovery"`
 	// ExpectedImageOwners adds to the top-level list for this account.
 	ExpectedImageOwners []string `yaml:"expected_image_owners"`
+	// Members, when set, replaces the top-level members block for this
+	// account; after Parse it is always set.
+	Members *Members `yaml:"members"`
+}
+
+// Members configures how the members of images are refreshed.
+type Members struct {
+	// RefreshInterval is 0 (the default) to fetch while scrapes wait, or
+	// how often each image should be fetched in the background, scrapes
+	// then reading what is known without waiting.
+	RefreshInterval Duration `yaml:"refresh_interval"`
 }
 
 // Discovery lists the account's images in the background and watches them
@@ -179,6 +194,12 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 	if len(cfg.Accounts) == 0 && len(errs) == 0 {
 		cfg.Accounts = []Account{{SCP: cfg.SCP, ExpectedMembers: nil, Images: cfg.Images, Discovery: cfg.Discovery}}
 		cfg.single = true
+	}
+	for i := range cfg.Accounts {
+		if cfg.Accounts[i].Members == nil {
+			m := cfg.Members
+			cfg.Accounts[i].Members = &m
+		}
 	}
 	for i := range cfg.Accounts {
 		a := &cfg.Accounts[i]
@@ -337,8 +358,8 @@ func (c *Config) validate() []error {
 	if c.ScrapeTimeout < 0 {
 		add("scrape_timeout: must be positive")
 	}
-	if c.MinRefreshInterval < 0 {
-		add("min_refresh_interval: must not be negative")
+	if c.MinRefreshInterval != nil {
+		add("min_refresh_interval: no longer supported: members are kept by a refresh engine and each scrape serves the last known state; for refresh in the background, set members.refresh_interval")
 	}
 	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
 	errs = append(errs, validateMembers("expected_image_owners", c.ExpectedImageOwners)...)
@@ -425,6 +446,9 @@ func (a *Account) validate(prefix string, single bool) []error {
 	}
 	if d.RefreshInterval < Duration(10*time.Second) {
 		add("discovery.refresh_interval: %s is shorter than 10s", d.RefreshInterval)
+	}
+	if m := a.Members.RefreshInterval; m < 0 || (m > 0 && m < Duration(time.Second)) {
+		add("members.refresh_interval: %s is neither 0 (refresh while scrapes wait) nor at least 1s", m)
 	}
 
 	if !single {

@@ -61,6 +61,10 @@ func TestInvalidConfigs(t *testing.T) {
 			`expected_members[1]: invalid id: member id "not/an/account" ` + memberRE,
 			`images[0].expected_members[1]: invalid id: member id "bad account" ` + memberRE},
 		"invalid-no-images.yml": {"images: no images configured and discovery is not enabled"},
+		"invalid-members.yml": {
+			"members.refresh_interval: 500ms is neither 0 (refresh while scrapes wait) nor at least 1s",
+			"min_refresh_interval: no longer supported: members are kept by a refresh engine and each scrape serves the last known state; for refresh in the background, set members.refresh_interval",
+		},
 		"invalid-discovery.yml": {
 			`discovery.visibility[1]: "secret" is not one of public, community, shared, private`,
 			"discovery.name_regex: error parsing regexp: missing closing ): `^(?:golden-()$`",
@@ -158,7 +162,7 @@ func TestGoodConfigs(t *testing.T) {
 				s := c.SCP
 				if s.APIVersion != "1.3" || s.Language != "en-US" || time.Duration(s.RequestTimeout) != 10*time.Second ||
 					s.MaxConcurrency != 8 || s.MaxRetries == nil || *s.MaxRetries != 2 || s.RequestsPerSecond != 200 ||
-					time.Duration(c.ScrapeTimeout) != 30*time.Second || c.MinRefreshInterval != 0 || s.AccountID != "" {
+					time.Duration(c.ScrapeTimeout) != 30*time.Second || c.Accounts[0].Members.RefreshInterval != 0 || s.AccountID != "" {
 					t.Errorf("defaults not applied: %+v scrape_timeout %v", s, c.ScrapeTimeout)
 				}
 				if len(c.Images) != 1 || c.Images[0].ID != testImage {
@@ -179,7 +183,7 @@ func TestGoodConfigs(t *testing.T) {
 				if s.AccountID != "acct-0001" || s.APIVersion != "1.2" || s.Language != "ko-KR" ||
 					time.Duration(s.RequestTimeout) != 3*time.Second || s.MaxConcurrency != 256 ||
 					*s.MaxRetries != 0 || s.RequestsPerSecond != 5.5 ||
-					time.Duration(c.ScrapeTimeout) != 20*time.Second || time.Duration(c.MinRefreshInterval) != time.Minute {
+					time.Duration(c.ScrapeTimeout) != 20*time.Second || time.Duration(c.Accounts[0].Members.RefreshInterval) != 2*time.Minute {
 					t.Errorf("explicit values not kept: %+v", s)
 				}
 				if len(c.Images) != 2 || c.Images[0].Name != "ubuntu-golden" {
@@ -264,6 +268,10 @@ func TestGoodAccounts(t *testing.T) {
 	if prod.Discovery.Enabled || !dev.Discovery.Enabled || !slices.Equal(dev.Discovery.Visibility, []string{"shared"}) ||
 		time.Duration(dev.Discovery.RefreshInterval) != time.Hour {
 		t.Errorf("discovery: prod %+v, dev %+v", prod.Discovery, dev.Discovery)
+	}
+	// members: the top-level block for every account, unless it has its own.
+	if time.Duration(prod.Members.RefreshInterval) != 5*time.Minute || dev.Members.RefreshInterval != 0 {
+		t.Errorf("members.refresh_interval: prod %v, dev %v; want 5m (top level) and 0s (its own)", prod.Members.RefreshInterval, dev.Members.RefreshInterval)
 	}
 	// Expected members: the top-level list, the account's and the image's.
 	got := c.ExpectedFor(prod, prod.Images[0])

@@ -31,12 +31,16 @@ type Lister interface {
 // Options configure a Discoverer.
 type Options struct {
 	Lister Lister
-	// Discover lists the account's images (GET /v1/images) for each of
-	// Visibility; without it only visibility and offers are refreshed.
+	// Discover watches the images the account lists (GET /v1/images, for
+	// each of Visibility). The listing runs without it too, to learn the
+	// visibility of the Static images.
 	Discover   bool
 	Visibility []string
-	// Match, when set, keeps only discovered images whose name it accepts.
-	Match func(name string) bool
+	// Match, when set, keeps only discovered images whose name it accepts;
+	// MatchKey identifies it (the regular expression), so Update can tell
+	// whether it changed.
+	Match    func(name string) bool
+	MatchKey string
 	// Owner, when set, keeps only images this account owns: a listing of
 	// shared images may include other accounts' images, whose members this
 	// account cannot read.
@@ -51,6 +55,8 @@ type Options struct {
 	Timeout time.Duration
 	Logger  log.Logger
 	Now     func() time.Time
+	// Changed, when set, is called after the discovered list changed.
+	Changed func()
 }
 
 // State is what the discoverer knows now.
@@ -72,18 +78,28 @@ type Status struct {
 	// Tried: the first listing has finished, well or not (immediately true
 	// without Discover). Readiness waits for it.
 	Tried bool
+	// Generation changes whenever Discovered does.
+	Generation uint64
 }
 
 // Discoverer keeps one account's background state.
 type Discoverer struct {
-	opts Options
-
-	mu    sync.RWMutex
-	state State
+	mu      sync.RWMutex
+	opts    Options
+	state   State
+	changed chan struct{} // Update wakes Run, which may need a new interval
 }
 
 // New returns a discoverer; Run starts it.
 func New(o Options) *Discoverer {
+	d := &Discoverer{changed: make(chan struct{}, 1)}
+	d.opts = o.withDefaults()
+	d.state.Visibility = map[string]string{}
+	d.state.Status.Tried = !o.Discover
+	return d
+}
+
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
@@ -94,28 +110,44 @@ func New(o Options) *Discoverer {
 		o.Timeout = min(o.Interval, 2*time.Minute)
 	}
 	o.Concurrency = max(1, o.Concurrency)
-	d := &Discoverer{opts: o}
-	d.state.Visibility = map[string]string{}
-	d.state.Status.Tried = !o.Discover
-	return d
+	return o
 }
 
-// Seed starts the discoverer with another's state (the one it replaces after
-// a config reload), so a reload leaves no gap before the first refresh.
-func (d *Discoverer) Seed(from *Discoverer) {
-	if from == nil {
+// Update swaps in new options (after a config reload), keeping everything
+// learnt: the last good listing, visibility, offers, and whether the first
+// listing has been tried. When what is listed or watched changed, Run
+// refreshes at once; an unchanged reload costs no call. Turning discovery
+// off drops the discovered list.
+func (d *Discoverer) Update(o Options) {
+	d.mu.Lock()
+	changed := !d.opts.sameListing(o)
+	d.opts = o.withDefaults()
+	if !o.Discover {
+		d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = nil, 0, time.Time{}
+		d.state.Status.Tried = true
+		d.state.Status.Generation++
+	}
+	d.mu.Unlock()
+	if !changed {
 		return
 	}
-	st := from.Snapshot()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	tried := d.state.Status.Tried
-	d.state = st
-	d.state.Visibility = maps.Clone(st.Visibility)
-	d.state.Status.Tried = tried
-	if !d.opts.Discover {
-		d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = nil, 0, time.Time{}
+	select {
+	case d.changed <- struct{}{}:
+	default:
 	}
+}
+
+// sameListing reports whether other lists and watches what o does, on the
+// same interval.
+func (o Options) sameListing(other Options) bool {
+	return o.Discover == other.Discover && slices.Equal(o.Visibility, other.Visibility) && o.MatchKey == other.MatchKey &&
+		o.Owner == other.Owner && slices.Equal(o.Static, other.Static) && o.Interval == other.Interval
+}
+
+func (d *Discoverer) options() Options {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.opts
 }
 
 // Snapshot returns the current state. Callers must not modify it.
@@ -127,50 +159,66 @@ func (d *Discoverer) Snapshot() State {
 
 // Run refreshes now and then every interval until ctx ends.
 func (d *Discoverer) Run(ctx context.Context) {
-	t := time.NewTicker(d.opts.Interval)
-	defer t.Stop()
 	for {
 		_ = d.Refresh(ctx) // logged, and visible in the state
+		t := time.NewTimer(d.options().Interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-d.changed:
+			// A reload: refresh at once with the new options.
 		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 
 // Refresh does one round: the listing, the visibility of static images the
-// listing did not cover, and the offered images. What fails keeps its last
-// good value; the error joins every failure.
+// listing did not cover, and the offered images. The listing runs whether or
+// not discovery is enabled: a few pages tell the visibility of thousands of
+// configured images, where a look-up each would cost a call per image. What
+// fails keeps its last good value; the error joins every failure.
 func (d *Discoverer) Refresh(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	o := d.options()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	var errs []error
 	covered := map[string]string{} // visibility of every image the listing returned
 
-	if d.opts.Discover {
-		images, err := d.list(ctx, covered)
-		if err == nil {
-			images = d.keepVanished(ctx, images, covered)
-		}
-		d.mu.Lock()
+	images, err := d.list(ctx, o, covered)
+	if err == nil && o.Discover {
+		images = d.keepVanished(ctx, o, images, covered)
+	}
+	d.mu.Lock()
+	if o.Discover {
 		d.state.Status.Tried = true
 		if err == nil {
-			d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = images, len(images), d.opts.Now()
-			level.Debug(d.opts.Logger).Log("msg", "images discovered", "images", len(images))
-		}
-		d.mu.Unlock()
-		if err != nil {
-			level.Warn(d.opts.Logger).Log("msg", "image discovery failed; keeping the last good list", "err", err)
-			errs = append(errs, err)
+			d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = images, len(images), o.Now()
+			d.state.Status.Generation++
+			level.Debug(o.Logger).Log("msg", "images discovered", "images", len(images))
 		}
 	}
-
-	visibility := d.showUncovered(ctx, covered)
-
-	pending, err := d.opts.Lister.ListPendingImages(ctx)
+	listed := err == nil
+	known := maps.Clone(d.state.Visibility)
+	d.mu.Unlock()
+	if o.Discover && listed && o.Changed != nil {
+		o.Changed()
+	}
 	if err != nil {
-		level.Warn(d.opts.Logger).Log("msg", "listing images offered to this account failed; keeping the last good list", "err", err)
+		level.Warn(o.Logger).Log("msg", "listing images failed; keeping the last good list and visibility", "err", err)
+		errs = append(errs, err)
+	}
+
+	visibility := d.showUncovered(ctx, o, covered, func(id string) bool {
+		// After a failed listing, look up only what was never known.
+		_, ok := known[id]
+		return listed || !ok
+	})
+
+	pending, err := o.Lister.ListPendingImages(ctx)
+	if err != nil {
+		level.Warn(o.Logger).Log("msg", "listing images offered to this account failed; keeping the last good list", "err", err)
 		errs = append(errs, fmt.Errorf("listing pending images: %w", err))
 	}
 
@@ -193,7 +241,7 @@ func (d *Discoverer) Refresh(ctx context.Context) error {
 	}
 	d.state.Visibility = next
 	if err == nil {
-		d.state.Pending, d.state.Status.PendingLastSuccess = pending, d.opts.Now()
+		d.state.Pending, d.state.Status.PendingLastSuccess = pending, o.Now()
 	}
 	return errors.Join(errs...)
 }
@@ -215,17 +263,17 @@ type showResult struct {
 }
 
 // showAll fetches images one by one, Concurrency at a time.
-func (d *Discoverer) showAll(ctx context.Context, ids []string) map[string]showResult {
+func (d *Discoverer) showAll(ctx context.Context, o Options, ids []string) map[string]showResult {
 	out := make(map[string]showResult, len(ids))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	next := make(chan string)
-	for range min(d.opts.Concurrency, len(ids)) {
+	for range min(o.Concurrency, len(ids)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := range next {
-				img, err := d.opts.Lister.ShowImage(ctx, id)
+				img, err := o.Lister.ShowImage(ctx, id)
 				r := showResult{image: img, err: err}
 				if scp.ReasonOf(err) == scp.ReasonNotFound {
 					r = showResult{gone: true}
@@ -250,7 +298,7 @@ func (d *Discoverer) showAll(ctx context.Context, ids []string) map[string]showR
 		}
 	}
 	if failed > 0 {
-		level.Warn(d.opts.Logger).Log("msg", "fetching images one by one failed; keeping what was known", "failed", failed, "images", len(ids), "err", first)
+		level.Warn(o.Logger).Log("msg", "fetching images one by one failed; keeping what was known", "failed", failed, "images", len(ids), "err", first)
 	}
 	return out
 }
@@ -259,7 +307,7 @@ func (d *Discoverer) showAll(ctx context.Context, ids []string) map[string]showR
 // One that turned public or community drops out of a listing of private and
 // shared images, and is exactly the one to keep watching; one the API no
 // longer knows, or that no longer passes the filters, goes.
-func (d *Discoverer) keepVanished(ctx context.Context, images []scp.Image, covered map[string]string) []scp.Image {
+func (d *Discoverer) keepVanished(ctx context.Context, o Options, images []scp.Image, covered map[string]string) []scp.Image {
 	now := make(map[string]bool, len(images))
 	for _, im := range images {
 		now[im.ID] = true
@@ -275,14 +323,14 @@ func (d *Discoverer) keepVanished(ctx context.Context, images []scp.Image, cover
 	if len(ids) == 0 {
 		return images
 	}
-	for id, r := range d.showAll(ctx, ids) {
+	for id, r := range d.showAll(ctx, o, ids) {
 		im := r.image
 		switch {
 		case r.gone:
 			continue
 		case r.err != nil:
 			im = prev[id] // unknown: keep what was known
-		case (d.opts.Owner != "" && im.Owner != d.opts.Owner) || (d.opts.Match != nil && !d.opts.Match(im.Name)):
+		case (o.Owner != "" && im.Owner != o.Owner) || (o.Match != nil && !o.Match(im.Name)):
 			continue
 		default:
 			covered[id] = im.Visibility
@@ -294,16 +342,16 @@ func (d *Discoverer) keepVanished(ctx context.Context, images []scp.Image, cover
 }
 
 // showUncovered fetches the visibility of static images the listing did not
-// return. An image the API no longer knows maps to "".
-func (d *Discoverer) showUncovered(ctx context.Context, covered map[string]string) map[string]string {
+// return and want accepts. An image the API no longer knows maps to "".
+func (d *Discoverer) showUncovered(ctx context.Context, o Options, covered map[string]string, want func(id string) bool) map[string]string {
 	var todo []string
-	for _, id := range d.opts.Static {
-		if _, ok := covered[id]; !ok {
+	for _, id := range o.Static {
+		if _, ok := covered[id]; !ok && want(id) {
 			todo = append(todo, id)
 		}
 	}
 	out := make(map[string]string, len(todo))
-	for id, r := range d.showAll(ctx, todo) {
+	for id, r := range d.showAll(ctx, o, todo) {
 		switch {
 		case r.gone:
 			out[id] = ""
@@ -316,20 +364,20 @@ func (d *Discoverer) showUncovered(ctx context.Context, covered map[string]strin
 
 // list runs the listing for every visibility; covered receives the
 // visibility of every image returned, before filtering.
-func (d *Discoverer) list(ctx context.Context, covered map[string]string) ([]scp.Image, error) {
+func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]string) ([]scp.Image, error) {
 	seen := map[string]bool{}
 	var out []scp.Image
-	for _, v := range d.opts.Visibility {
-		images, err := d.opts.Lister.ListImages(ctx, v)
+	for _, v := range o.Visibility {
+		images, err := o.Lister.ListImages(ctx, v)
 		if err != nil {
 			return nil, fmt.Errorf("listing %s images: %w", v, err)
 		}
 		for _, im := range images {
-			if d.opts.Owner != "" && im.Owner != d.opts.Owner {
+			if o.Owner != "" && im.Owner != o.Owner {
 				continue
 			}
 			covered[im.ID] = im.Visibility
-			if seen[im.ID] || (d.opts.Match != nil && !d.opts.Match(im.Name)) {
+			if seen[im.ID] || (o.Match != nil && !o.Match(im.Name)) {
 				continue
 			}
 			seen[im.ID] = true

@@ -3,7 +3,9 @@ package discovery
 import (
 	"context"
 	"errors"
+	"maps"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -135,11 +137,15 @@ func TestRefreshMergesFiltersAndKeepsLastGoodState(t *testing.T) {
 		t.Errorf("after failures: %+v", s)
 	}
 
-	// A reload's new discoverer starts from the old state.
-	fresh := New(Options{Lister: l, Discover: true, Visibility: []string{"private"}, Interval: time.Minute})
-	fresh.Seed(d)
-	if s := fresh.Snapshot(); len(s.Discovered) != 3 || s.Status.Tried || len(s.Pending) != 1 {
-		t.Errorf("seeded discoverer: %+v (it has not tried its own listing yet)", s)
+	// A reload swaps the options and keeps everything learnt, readiness included.
+	d.Update(Options{Lister: l, Discover: true, Visibility: []string{"private"}, Interval: time.Minute})
+	if s := d.Snapshot(); len(s.Discovered) != 3 || !s.Status.Tried || len(s.Pending) != 1 || s.Visibility["s1"] != "public" {
+		t.Errorf("after Update: %+v, want the state kept", s)
+	}
+	// Turning discovery off drops the discovered list, not what else is known.
+	d.Update(Options{Lister: l, Static: []string{"s1"}, Visibility: []string{"private"}, Interval: time.Minute})
+	if s := d.Snapshot(); len(s.Discovered) != 0 || s.Status.Images != 0 || len(s.Pending) != 1 {
+		t.Errorf("after turning discovery off: %+v", s)
 	}
 }
 
@@ -168,20 +174,45 @@ func TestImageThatTurnsPublicStaysWatched(t *testing.T) {
 	}
 }
 
-func TestWithoutDiscoveryOnlyVisibilityAndOffers(t *testing.T) {
-	l := &fakeLister{byID: map[string]scp.Image{"s1": {ID: "s1", Visibility: "community"}}}
-	d := New(Options{Lister: l, Static: []string{"s1"}, Interval: time.Minute})
+// Without discovery the listing still runs, for the visibility of the
+// configured images: one call per page, not one per image. Only an image no
+// listing covers is looked up by itself.
+func TestWithoutDiscoveryVisibilityComesFromListings(t *testing.T) {
+	l := &fakeLister{
+		byVis: map[string][]scp.Image{
+			"private": {{ID: "s1", Visibility: "private"}, {ID: "other", Visibility: "private"}},
+			"shared":  {{ID: "s2", Visibility: "shared"}},
+		},
+		byID: map[string]scp.Image{"s3": {ID: "s3", Visibility: "community"}},
+	}
+	d := New(Options{Lister: l, Static: []string{"s1", "s2", "s3"}, Visibility: []string{"private", "shared"}, Interval: time.Minute})
 	if !d.Snapshot().Status.Tried {
 		t.Error("without discovery there is no listing to wait for")
 	}
 	if err := d.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(l.listed) != 0 {
-		t.Errorf("listed images %v without discovery", l.listed)
+	s := d.Snapshot()
+	if len(s.Discovered) != 0 {
+		t.Errorf("discovered %v without discovery", ids(s.Discovered))
 	}
-	if v := d.Snapshot().Visibility["s1"]; v != "community" {
-		t.Errorf("visibility %q", v)
+	want := map[string]string{"s1": "private", "s2": "shared", "s3": "community"}
+	if !maps.Equal(s.Visibility, want) {
+		t.Errorf("visibility %v, want %v", s.Visibility, want)
+	}
+	if !slices.Equal(l.shown, []string{"s3"}) {
+		t.Errorf("looked up %v one by one, want only s3, which no listing covers", l.shown)
+	}
+
+	// A failed listing keeps what is known and looks up only what never was.
+	l.update(func(f *fakeLister) { f.shown = nil; f.err = errDown })
+	d.Update(Options{Lister: l, Static: []string{"s1", "s2", "s3", "s4"}, Visibility: []string{"private", "shared"}, Interval: time.Minute})
+	_ = d.Refresh(context.Background())
+	if !slices.Equal(l.shown, []string{"s4"}) {
+		t.Errorf("after a failed listing looked up %v, want only s4, never known", l.shown)
+	}
+	if s := d.Snapshot(); s.Visibility["s1"] != "private" || s.Visibility["s3"] != "community" {
+		t.Errorf("a failed listing lost known visibility: %v", s.Visibility)
 	}
 }
 

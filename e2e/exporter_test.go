@@ -12,6 +12,7 @@ import (
 const (
 	imageA     = "70a599e0-31e7-49b7-b260-868f441e862b"
 	imageB     = "0b7e1f4c-9d2a-4e36-8c51-2f6a7d8e9b10"
+	imageC     = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140"
 	imageGone  = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
 	memberOK   = "a8f10467abfc4b87b64614ab36eb9ae4"
 	memberOdd  = "3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f"

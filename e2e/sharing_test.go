@@ -15,9 +15,11 @@ func TestVisibilityAndOfferedImages(t *testing.T) {
 	fake, url := startFake(t, scptest.Options{})
 	fake.SetMembers(imageA)
 	fake.SetMembers(imageB)
+	fake.SetMembers(imageC)
 	fake.AddImages(
 		scptest.Image{ID: imageA, Name: "golden", Visibility: "public"},
 		scptest.Image{ID: imageB, Name: "community-base", Visibility: "community"},
+		scptest.Image{ID: imageC, Name: "private-base", Visibility: "private"},
 	)
 	fake.SetPendingImages(
 		scptest.Image{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: memberOK, OwnerAccountName: "vendor"},
@@ -31,6 +33,7 @@ images:
   - id: `+imageA+`
   - id: `+imageB+`
     allowed_visibility: [community]
+  - id: `+imageC+`
 `)
 	exp := startExporter(t, cfg)
 
@@ -52,6 +55,10 @@ images:
 		`scp_image_visibility_unexpected{image_id="` + imageB + `",visibility="community"} 0`,
 		`scp_pending_image_info{expected="true",image_id="11111111-1111-4111-8111-111111111111",name="vendor-base",owner="` + memberOK + `"} 1`,
 		`scp_pending_image_info{expected="false",image_id="22222222-2222-4222-8222-222222222222",name="free-miner",owner="` + memberGone + `"} 1`,
+		`scp_image_visibility{image_id="` + imageC + `",visibility="private"} 1`,
+		// Visibility comes from the listings, private and shared, discovery
+		// or not; only the images no listing covers are looked up one by one.
+		`scp_api_requests_total{code="200",operation="list_images"} 2`,
 		`scp_api_requests_total{code="200",operation="show_image"} 2`,
 		`scp_api_requests_total{code="200",operation="list_pending_images"} 1`,
 		`scp_api_request_errors_total{operation="list_pending_images",reason="decode"} 0`,
@@ -61,7 +68,7 @@ images:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if fake.Requests(scptest.ListImagesKey) != 0 {
-		t.Error("the image list was fetched without discovery")
+	if got := fake.Requests(scptest.ShowImagePrefix + imageC); got != 0 {
+		t.Errorf("an image the listing covers was looked up %d times", got)
 	}
 }

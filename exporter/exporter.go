@@ -1,6 +1,8 @@
 // Package exporter ties the config to the collector: it loads the config,
-// builds an SCP client and image discovery for each account, and reloads
-// them on request, keeping the running config when a new one is bad.
+// builds an SCP client and a refresh engine for each account, and reloads
+// them on request, keeping the running config when a new one is bad. A
+// reload keeps each account's engine, and all it knows; it builds a new
+// client only for an account whose scp block changed.
 package exporter
 
 import (
@@ -8,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -15,11 +18,11 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
-	"golang.org/x/time/rate"
 
 	"github.com/scp-exporter/scp_exporter/collector"
 	"github.com/scp-exporter/scp_exporter/config"
 	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -40,20 +43,23 @@ type Exporter struct {
 	apiMetrics *scp.Metrics
 	collector  *collector.Collector
 
-	mu      sync.Mutex // serialises reloads
-	running *built
-	version map[string]string // API version in use per account, to warn on change
+	mu       sync.Mutex // serialises reloads
+	accounts map[string]*account
+	version  map[string]string // API version in use per account, to warn on change
 
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 }
 
-// built is what one config turned into.
-type built struct {
-	target      collector.Target
-	httpClients []*http.Client
-	discoverers map[string]*discovery.Discoverer // by account name
-	stop        context.CancelFunc               // ends the discoverers
+// account is one account's running parts.
+type account struct {
+	scp    config.SCP // the block client was built from
+	http   *http.Client
+	client *scp.Client
+	budget *scp.Budget
+	engine *engine.Engine
+	stop   context.CancelFunc
+	done   chan struct{} // closed when the engine has stopped
 }
 
 // New loads the config file and builds the collector. A bad config is an
@@ -70,9 +76,10 @@ func New(o Options) (*Exporter, error) {
 		return nil, err
 	}
 	e := &Exporter{
-		opts:    o,
-		multi:   cfg.MultiAccount(),
-		version: map[string]string{},
+		opts:     o,
+		multi:    cfg.MultiAccount(),
+		version:  map[string]string{},
+		accounts: map[string]*account{},
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "scp_exporter_config_last_reload_successful",
 			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
@@ -90,12 +97,11 @@ func New(o Options) (*Exporter, error) {
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp)
 	}
-	b, err := e.build(cfg, nil)
+	target, err := e.build(cfg)
 	if err != nil {
 		return nil, err
 	}
-	e.collector = collector.New(b.target, log.With(o.Logger, "component", "collector"), o.Now)
-	e.running = b
+	e.collector = collector.New(target, log.With(o.Logger, "component", "collector"))
 	e.loaded(cfg)
 	return e, nil
 }
@@ -104,23 +110,28 @@ func New(o Options) (*Exporter, error) {
 func (e *Exporter) Collector() *collector.Collector { return e.collector }
 
 // Ready reports whether every account with discovery has tried its first
-// listing, so a scrape sees the whole estate.
+// listing, so a scrape sees the whole estate. A reload keeps it.
 func (e *Exporter) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, d := range e.running.discoverers {
-		if !d.Snapshot().Status.Tried {
+	for _, a := range e.accounts {
+		if !a.engine.Discovery().Snapshot().Status.Tried {
 			return false
 		}
 	}
 	return true
 }
 
-// Close stops the background discovery.
+// Close stops every account's engine and waits for it.
 func (e *Exporter) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.running.stop()
+	for name, a := range e.accounts {
+		a.stop()
+		<-a.done
+		a.http.CloseIdleConnections()
+		delete(e.accounts, name)
+	}
 }
 
 // Reload re-reads the config file (and secret_key_file). On failure the
@@ -129,25 +140,19 @@ func (e *Exporter) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cfg, err := config.Load(e.opts.ConfigFile, e.opts.Getenv)
-	var b *built
+	var target collector.Target
 	if err == nil && cfg.MultiAccount() != e.multi {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
 	}
 	if err == nil {
-		b, err = e.build(cfg, e.running)
+		target, err = e.build(cfg)
 	}
 	if err != nil {
 		e.reloadSuccess.Set(0)
 		level.Error(e.opts.Logger).Log("msg", "config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	old := e.running
-	e.collector.Update(b.target)
-	e.running = b
-	old.stop()
-	for _, c := range old.httpClients {
-		c.CloseIdleConnections()
-	}
+	e.collector.Update(target)
 	e.loaded(cfg)
 	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
@@ -185,42 +190,79 @@ func warnVersion(logger log.Logger, v scp.APIVersion, now time.Time) {
 	}
 }
 
-// build makes the clients, discoverers and collector target for cfg, and
-// starts the discoverers (seeded from prev's, so a reload leaves no gap).
-func (e *Exporter) build(cfg *config.Config, prev *built) (*built, error) {
-	b := &built{
-		target: collector.Target{
-			MultiAccount:       cfg.MultiAccount(),
-			ScrapeTimeout:      time.Duration(cfg.ScrapeTimeout),
-			MinRefreshInterval: time.Duration(cfg.MinRefreshInterval),
-		},
-		discoverers: map[string]*discovery.Discoverer{},
-	}
+// build turns cfg into running accounts and the collector's target. It
+// first builds a client for each account that is new or whose scp block
+// changed; only when all of them build does it touch anything running: the
+// engines of kept accounts take their new options (and client), new
+// accounts start, removed ones stop. e.mu must be held.
+func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
+	fresh := map[string]*account{}
 	for i := range cfg.Accounts {
 		a := &cfg.Accounts[i]
-		acct, httpClient, disc, err := e.buildAccount(cfg, a)
+		if old, ok := e.accounts[a.Name]; ok && reflect.DeepEqual(old.scp, a.SCP) {
+			continue
+		}
+		acc, err := e.newClient(a)
 		if err != nil {
 			if a.Name != "" {
 				err = fmt.Errorf("account %s: %w", a.Name, err)
 			}
-			return nil, err
+			return collector.Target{}, err
 		}
-		b.httpClients = append(b.httpClients, httpClient)
-		if prev != nil {
-			disc.Seed(prev.discoverers[a.Name])
+		fresh[a.Name] = acc
+	}
+
+	target := collector.Target{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout)}
+	keep := map[string]bool{}
+	// Replaced clients close their idle connections once nothing new
+	// will use them: after the engines have their new options.
+	var retired []*http.Client
+	defer func() {
+		for _, c := range retired {
+			c.CloseIdleConnections()
 		}
-		b.discoverers[a.Name] = disc
-		b.target.Accounts = append(b.target.Accounts, acct)
+	}()
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		keep[a.Name] = true
+		acc, running := e.accounts[a.Name]
+		if f, ok := fresh[a.Name]; ok {
+			if running {
+				retired = append(retired, acc.http)
+				f.engine, f.stop, f.done = acc.engine, acc.stop, acc.done
+			}
+			acc = f
+			e.accounts[a.Name] = acc
+		}
+		opts := e.engineOptions(cfg, a, acc)
+		if acc.engine == nil {
+			acc.engine = engine.New(opts)
+			ctx, cancel := context.WithCancel(context.Background())
+			acc.stop, acc.done = cancel, make(chan struct{})
+			go func() { defer close(acc.done); acc.engine.Run(ctx) }()
+		} else {
+			acc.engine.Update(opts)
+		}
+		version, _ := scp.LookupAPIVersion(a.SCP.APIVersion) // validated by config
+		target.Accounts = append(target.Accounts, collector.Account{
+			Name:           a.Name,
+			APIVersion:     version,
+			Source:         acc.engine,
+			ExpectedOwners: cfg.ExpectedOwnersFor(a),
+		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.stop = cancel
-	for _, d := range b.discoverers {
-		go d.Run(ctx)
+	for name, acc := range e.accounts {
+		if !keep[name] {
+			acc.stop()
+			retired = append(retired, acc.http)
+			delete(e.accounts, name)
+		}
 	}
-	return b, nil
+	return target, nil
 }
 
-func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collector.Account, *http.Client, *discovery.Discoverer, error) {
+// newClient builds an account's HTTP client, budget and SCP client.
+func (e *Exporter) newClient(a *config.Account) (*account, error) {
 	s := a.SCP
 	httpClient, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{
 		TLSConfig:   s.TLSConfig,
@@ -228,12 +270,13 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 		EnableHTTP2: true,
 	}, "scp_exporter", commoncfg.WithIdleConnTimeout(90*time.Second))
 	if err != nil {
-		return collector.Account{}, nil, nil, fmt.Errorf("scp: building the HTTP client: %w", err)
+		return nil, fmt.Errorf("scp: building the HTTP client: %w", err)
 	}
 	version, err := scp.LookupAPIVersion(s.APIVersion)
 	if err != nil {
-		return collector.Account{}, nil, nil, err
+		return nil, err
 	}
+	budget := scp.NewBudget(s.RequestsPerSecond, s.MaxConcurrency, e.opts.Now) // config keeps concurrency in 1..256
 	client, err := scp.NewClient(scp.Options{
 		BaseURL:        s.BaseURL(),
 		AccessKey:      s.AccessKey,
@@ -244,60 +287,59 @@ func (e *Exporter) buildAccount(cfg *config.Config, a *config.Account) (collecto
 		HTTPClient:     httpClient,
 		RequestTimeout: time.Duration(s.RequestTimeout),
 		MaxRetries:     *s.MaxRetries,
-		Limiter:        rate.NewLimiter(rate.Limit(s.RequestsPerSecond), s.MaxConcurrency), // config keeps it in 1..256
+		Budget:         budget,
 		Metrics:        e.apiMetrics.ForAccount(a.Name),
 		Now:            e.opts.Now,
 		UserAgent:      e.opts.UserAgent,
 	})
 	if err != nil {
-		return collector.Account{}, nil, nil, fmt.Errorf("scp: %w", err)
+		return nil, fmt.Errorf("scp: %w", err)
 	}
-	images := make([]collector.Image, len(a.Images))
-	static := make([]string, len(a.Images))
+	return &account{scp: s, http: httpClient, client: client, budget: budget}, nil
+}
+
+// engineOptions are the engine options of account a.
+func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *account) engine.Options {
+	images := make([]engine.Image, len(a.Images))
 	// Images without lists of their own share one set each (read-only): a
 	// map per image would cost about 0.5 KiB an image.
 	expected, visibility := cfg.ExpectedFor(a, config.Image{}), cfg.AllowedVisibilityFor(config.Image{})
 	for i, img := range a.Images {
-		images[i] = collector.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
+		images[i] = engine.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
 		if len(img.ExpectedMembers) > 0 {
 			images[i].Expected = cfg.ExpectedFor(a, img)
 		}
 		if img.AllowedVisibility != nil {
 			images[i].AllowedVisibility = cfg.AllowedVisibilityFor(img)
 		}
-		static[i] = img.ID
 	}
-	logger := log.With(e.opts.Logger, "component", "discovery")
+	logger := log.With(e.opts.Logger, "component", "engine")
 	if a.Name != "" {
 		logger = log.With(logger, "account", a.Name)
 	}
-	// Every account refreshes visibility and offered images in the
-	// background; discovery adds the listing of its images.
-	disc := discovery.New(discovery.Options{
-		Lister:      client,
-		Discover:    a.Discovery.Enabled,
-		Visibility:  a.Discovery.Visibility,
-		Match:       a.Discovery.Matches,
-		Owner:       s.AccountID,
-		Static:      static,
-		Concurrency: s.MaxConcurrency,
-		Interval:    time.Duration(a.Discovery.RefreshInterval),
-		Logger:      logger,
-		Now:         e.opts.Now,
-	})
-	acct := collector.Account{
-		Name:                     a.Name,
-		Lister:                   client,
-		APIVersion:               version,
-		MaxConcurrency:           s.MaxConcurrency,
-		Images:                   images,
-		Discovery:                disc,
-		Discover:                 a.Discovery.Enabled,
+	return engine.Options{
+		Client: acc.client,
+		Budget: acc.budget,
+		Images: images,
+		// Every account lists its images in the background, for their
+		// visibility, and the images offered to it; discovery also watches
+		// the images it lists.
+		Discovery: discovery.Options{
+			Discover:   a.Discovery.Enabled,
+			Visibility: a.Discovery.Visibility,
+			Match:      a.Discovery.Matches,
+			MatchKey:   a.Discovery.NameRegex,
+			Owner:      a.SCP.AccountID,
+			Interval:   time.Duration(a.Discovery.RefreshInterval),
+		},
 		DefaultExpected:          expected,
 		DefaultAllowedVisibility: visibility,
-		ExpectedOwners:           cfg.ExpectedOwnersFor(a),
+		RefreshInterval:          time.Duration(a.Members.RefreshInterval),
+		CallTimeout:              time.Duration(cfg.ScrapeTimeout),
+		Concurrency:              a.SCP.MaxConcurrency,
+		Logger:                   logger,
+		Now:                      e.opts.Now,
 	}
-	return acct, httpClient, disc, nil
 }
 
 // ReloadHandler serves POST /-/reload: 200 when the new config is in use,

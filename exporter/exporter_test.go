@@ -16,6 +16,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -25,23 +27,6 @@ const (
 	member = "a8f10467abfc4b87b64614ab36eb9ae4"
 )
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func newFake() *scptest.Fake {
 	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk"})
 	fake.SetMembers(image, scptest.Member{MemberID: member, Status: "accepted"})
@@ -49,14 +34,14 @@ func newFake() *scptest.Fake {
 }
 
 // start writes the config and builds an exporter from it.
-func start(t *testing.T, cfg string, now time.Time) (*Exporter, *logBuffer) {
+func start(t *testing.T, cfg string, now time.Time) (*Exporter, *testproc.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testproc.Buffer{}
 	e, err := New(Options{
 		ConfigFile: path,
 		Logger:     log.NewLogfmtLogger(logs),
@@ -72,11 +57,11 @@ func start(t *testing.T, cfg string, now time.Time) (*Exporter, *logBuffer) {
 
 func fetchOne(t *testing.T, e *Exporter) error {
 	t.Helper()
-	res, _ := e.Collector().Fetch(context.Background())
-	if len(res.Accounts) != 1 || len(res.Accounts[0].Images) != 1 {
+	res := e.Collector().Fetch(context.Background())
+	if len(res.Accounts) != 1 || len(res.Accounts[0].View.Images) != 1 {
 		t.Fatalf("%d accounts, want 1 with 1 image", len(res.Accounts))
 	}
-	return res.Accounts[0].Images[0].Err
+	return res.Accounts[0].View.Images[0].Err
 }
 
 func baseConfig(endpoint, extra string) string {
@@ -210,14 +195,17 @@ func TestReadyWaitsForTheFirstDiscovery(t *testing.T) {
 		t.Errorf("before the first listing: /-/ready %d, want 503", code)
 	}
 	release <- struct{}{}
-	deadline := time.Now().Add(10 * time.Second)
-	for ready() != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready after the first listing")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, func() bool { return ready() == http.StatusOK }, "ready after the first listing")
 	if err := fetchOne(t, e); err != nil {
 		t.Errorf("the discovered image: %v", err)
+	}
+	// A good reload keeps readiness: the engine and its listings stay.
+	for range 5 {
+		if err := e.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if code := ready(); code != http.StatusOK {
+			t.Fatalf("after a good reload: /-/ready %d, want 200", code)
+		}
 	}
 }

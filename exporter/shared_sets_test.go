@@ -26,9 +26,7 @@ images:
   - {id: `+imgOwn+`, expected_members: [`+other+`], allowed_visibility: [public, shared]}
   - {id: `+imgEmpty+`, allowed_visibility: []}
 `, time.Now())
-	e.mu.Lock()
-	images := e.running.target.Accounts[0].Images
-	e.mu.Unlock()
+	images := e.Collector().Fetch(t.Context()).Accounts[0].View.Images
 	set := func(keys ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, k := range keys {

@@ -5,13 +5,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -60,20 +63,28 @@ func TestMaxRetriesZeroMeansOneAttempt(t *testing.T) {
 	}
 }
 
-func TestMinRefreshIntervalFromConfig(t *testing.T) {
+// members.refresh_interval moves members calls to the background: scrapes
+// read what is known and make no call of their own.
+func TestMembersRefreshIntervalFromConfig(t *testing.T) {
 	fake := newFake()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	e, _ := start(t, "min_refresh_interval: 1m\n"+baseConfig(srv.URL, ""), time.Now())
-	fetchOne(t, e)
-	if _, cached := e.Collector().Fetch(t.Context()); !cached {
-		t.Error("a second scrape within min_refresh_interval was not served from the cache")
+	e, _ := start(t, "members:\n  refresh_interval: 1h\n"+baseConfig(srv.URL, ""), time.Now())
+	testwait.For(t, func() bool { return fake.Requests(image) == 1 }, "the background fetch")
+	testwait.For(t, func() bool { return fetchOne(t, e) == nil }, "the fetch recorded")
+	for range 3 {
+		if err := fetchOne(t, e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := fake.Requests(image); n != 1 {
-		t.Errorf("%d members calls for two scrapes, want 1", n)
+		t.Errorf("%d members calls for four scrapes with refresh_interval 1h, want 1", n)
 	}
 }
 
+// A call outlives the scrape that wanted it, bounded by scrape_timeout:
+// the scrape answers at its deadline, and the stalled call ends soon after
+// as a timeout, long before request_timeout (10s).
 func TestScrapeTimeoutFromConfig(t *testing.T) {
 	fake := newFake()
 	fake.SetFault(image, scptest.Fault{Delay: time.Minute})
@@ -81,17 +92,19 @@ func TestScrapeTimeoutFromConfig(t *testing.T) {
 	defer srv.Close()
 	e, _ := start(t, "scrape_timeout: 300ms\n"+baseConfig(srv.URL, ""), time.Now())
 	start := time.Now()
-	want := `
-# HELP scp_image_members_scrape_error 1 for an image whose members could not be fetched in this scrape, labelled with why; absent on success.
-# TYPE scp_image_members_scrape_error gauge
-scp_image_members_scrape_error{image_id="` + image + `",reason="timeout"} 1
-`
-	if err := testutil.CollectAndCompare(e.Collector(), strings.NewReader(want), "scp_image_members_scrape_error"); err != nil {
-		t.Error(err)
-	}
-	// request_timeout is 10s: only scrape_timeout ends the stall this soon.
+	err := fetchOne(t, e)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("scrape took %v with scrape_timeout 300ms", took)
+	}
+	if err == nil {
+		t.Fatal("a stalled image was reported fetched")
+	}
+	testwait.For(t, func() bool {
+		res := e.Collector().Fetch(t.Context())
+		return res.Accounts[0].View.Images[0].Reason == scp.ReasonTimeout
+	}, "the stalled call to end as a timeout")
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the stalled call took %v to end with scrape_timeout 300ms", took)
 	}
 }
 
@@ -108,17 +121,71 @@ func TestRequestsPerSecondFromConfig(t *testing.T) {
 	e, _ := start(t, cfg, time.Now())
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
-	res, _ := e.Collector().Fetch(ctx)
-	timedOut := 0
-	for _, r := range res.Accounts[0].Images {
-		if r.Reason == scp.ReasonTimeout {
-			timedOut++
+	res := e.Collector().Fetch(ctx)
+	notFetched := 0
+	for _, r := range res.Accounts[0].View.Images {
+		if r.Err != nil {
+			notFetched++
 		}
 	}
-	// At one request a second, three images (and the background look-ups
-	// sharing the limit) cannot all be fetched within 1.5s.
-	if timedOut == 0 {
+	// At one request a second, three images (and the background listings
+	// sharing the budget) cannot all be fetched within 1.5s.
+	if notFetched == 0 {
 		t.Errorf("every image was fetched within 1.5s at requests_per_second: 1")
+	}
+}
+
+// A reload of an unchanged file keeps the account's client and engine,
+// with all they know, and costs no API call; a changed scp block gets a
+// new client and the engine keeps its state.
+func TestReloadKeepsWhatIsKnown(t *testing.T) {
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yml")
+	write := func(cfg string) {
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("members:\n  refresh_interval: 1h\n" + baseConfig(srv.URL, ""))
+	e, err := New(Options{ConfigFile: path, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	testwait.For(t, func() bool { return fetchOne(t, e) == nil }, "the first fetch")
+	testwait.For(t, func() bool { return fake.Requests(scptest.PendingImagesKey) == 1 }, "the first listings")
+	time.Sleep(100 * time.Millisecond)
+	calls := fake.TotalRequests()
+	client := e.accounts[""].client
+
+	for range 20 {
+		if err := e.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := fake.TotalRequests() - calls; n != 0 {
+		t.Errorf("20 reloads of an unchanged file made %d API calls", n)
+	}
+	if e.accounts[""].client != client {
+		t.Error("a reload of an unchanged scp block built a new client")
+	}
+
+	write("members:\n  refresh_interval: 1h\n" + baseConfig(srv.URL, "  request_timeout: 7s\n"))
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e.accounts[""].client == client {
+		t.Error("a changed scp block kept the old client")
+	}
+	if err := fetchOne(t, e); err != nil {
+		t.Errorf("after a changed scp block the image lost its state: %v", err)
+	}
+	if n := fake.Requests(image); n != 1 {
+		t.Errorf("%d members calls after reloads with refresh_interval 1h, want the first one only", n)
 	}
 }
 
@@ -145,8 +212,10 @@ func TestReloadRefusesToSwitchConfigForms(t *testing.T) {
 func TestReloadWarnsWhenTheAPIVersionChanges(t *testing.T) {
 	srv := httptest.NewServer(newFake())
 	defer srv.Close()
+	// The clock is not the fake's, so API calls fail: only the version
+	// warnings matter here.
 	e, logs := start(t, baseConfig(srv.URL, ""), time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
-	if strings.Contains(logs.String(), "level=warn") {
+	if strings.Contains(logs.String(), "API version") {
 		t.Fatalf("warned at start with the current version:\n%s", logs)
 	}
 	if err := os.WriteFile(e.opts.ConfigFile, []byte(baseConfig(srv.URL, "  api_version: \"1.2\"\n")), 0o600); err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
-	"golang.org/x/time/rate"
 
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
@@ -97,7 +96,7 @@ func BenchmarkListImageMembers(b *testing.B) {
 			BaseURL: base, AccessKey: testAccessKey, SecretKey: testSecretKey,
 			AccountID:  "0123456789abcdef0123456789abcdef",
 			HTTPClient: hc, MaxRetries: 2,
-			Limiter:   rate.NewLimiter(rate.Limit(1e9), 16),
+			Budget:    scp.NewBudget(1e9, 16, nil),
 			Metrics:   scp.NewMetrics(prometheus.NewRegistry()),
 			UserAgent: "scp_exporter/bench",
 		})

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults for Options fields left zero.
@@ -53,8 +51,9 @@ type Options struct {
 	// MaxRetries is how often a GET is retried after a network error, 429,
 	// 502, 503 or 504, while the context's deadline allows.
 	MaxRetries int
-	// Limiter, when set, is waited on before every attempt.
-	Limiter *rate.Limiter
+	// Budget, when set, bounds every attempt: a slot and a token are taken
+	// before it, and throttled answers lower its rate.
+	Budget *Budget
 	// MaxBodyBytes caps a response body; a larger one is a decode error.
 	MaxBodyBytes int64
 	Metrics      *Metrics
@@ -178,6 +177,9 @@ func NewClient(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Budget != nil {
+		o.Budget.observe(o.Metrics)
+	}
 	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey), versionHeader: o.APIVersion.HeaderValue()}
 	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
 	return c, nil
@@ -275,12 +277,7 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 		full += "?" + query.Encode()
 	}
 	for attempt := 0; ; attempt++ {
-		if c.opts.Limiter != nil {
-			if err := c.opts.Limiter.Wait(ctx); err != nil {
-				return fmt.Errorf("%s: waiting for the client rate limit: %w: %w", op, err, context.DeadlineExceeded)
-			}
-		}
-		retryAfter, err := c.attempt(ctx, op, full, out)
+		retryAfter, err := c.budgeted(ctx, op, full, out)
 		if err == nil {
 			return nil
 		}
@@ -303,6 +300,29 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 		case <-t.C:
 		}
 	}
+}
+
+// budgeted makes one attempt within the account's budget, and tells the
+// budget whether the API throttled it.
+func (c *Client) budgeted(ctx context.Context, op Operation, full string, out any) (time.Duration, error) {
+	b := c.opts.Budget
+	if b == nil {
+		return c.attempt(ctx, op, full, out)
+	}
+	release, err := b.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	retryAfter, err := c.attempt(ctx, op, full, out)
+	release()
+	var apiErr *APIError
+	switch {
+	case retryAfter > 0, errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
+		b.Throttled()
+	case err == nil:
+		b.Succeeded()
+	}
+	return retryAfter, err
 }
 
 func retryable(err error) bool {

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -444,9 +443,11 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 		_, err := e.client.ListImageMembers(ctx, testImageID)
 		done <- err
 	}()
-	for e.fake.Requests(testImageID) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// Cancel once the client has the 503 and waits to retry, not while the
+	// answer is still on its way.
+	testwait.For(t, func() bool {
+		return retriesOf(t, e, op) == 1
+	}, "the client to wait for its retry")
 	cancel()
 	select {
 	case err := <-done:
@@ -461,13 +462,13 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 	}
 }
 
-// A limiter shared by concurrent calls lets through only its burst while
+// A budget shared by concurrent calls lets through only its burst while
 // the callers' deadline allows no more tokens; the rest fail as timeouts
 // without reaching the API.
 func TestRateLimiterShared(t *testing.T) {
 	const burst, callers = 3, 12
-	limiter := rate.NewLimiter(rate.Every(time.Hour), burst)
-	e := newEnv(t, nil, func(o *scp.Options) { o.Limiter = limiter })
+	budget := scp.NewBudget(1.0/3600, burst, nil) // a burst of 3, then one call an hour
+	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget })
 	e.fake.SetMembers(testImageID)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -503,11 +504,11 @@ func TestRateLimiterShared(t *testing.T) {
 	}
 }
 
-// With a limiter that refills, concurrent calls all succeed but never run
+// With a budget that refills, concurrent calls all succeed but never run
 // ahead of it: n calls at r per second with burst 1 take at least (n-1)/r.
 func TestRateLimiterPacesCalls(t *testing.T) {
 	const n, perSecond = 6, 50
-	e := newEnv(t, nil, func(o *scp.Options) { o.Limiter = rate.NewLimiter(perSecond, 1) })
+	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = scp.NewBudget(perSecond, 1, nil) })
 	e.fake.SetMembers(testImageID)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -600,4 +601,26 @@ func TestBaseURLFor(t *testing.T) {
 	if got, want := scp.BaseURLFor("kr-west1", "e"), "https://virtualserver.kr-west1.e.samsungsdscloud.com"; got != want {
 		t.Fatalf("BaseURLFor = %q, want %q", got, want)
 	}
+}
+
+// retriesOf is scp_api_request_retries_total for one operation.
+func retriesOf(t *testing.T, e *env, operation string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "scp_api_request_retries_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "operation" && l.GetValue() == operation {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

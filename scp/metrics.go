@@ -29,6 +29,9 @@ type Metrics struct {
 	duration prometheus.ObserverVec
 	errors   *prometheus.CounterVec
 	retries  *prometheus.CounterVec
+	// rate and decreases show the account's Budget.
+	rate      *prometheus.GaugeVec
+	decreases *prometheus.CounterVec
 	// perAccount: the vectors have an account label, which ForAccount fills.
 	perAccount bool
 }
@@ -52,10 +55,12 @@ func (m *Metrics) ForAccount(name string) *Metrics {
 	}
 	l := prometheus.Labels{"account": name}
 	a := &Metrics{
-		requests: m.requests.MustCurryWith(l),
-		duration: m.duration.MustCurryWith(l),
-		errors:   m.errors.MustCurryWith(l),
-		retries:  m.retries.MustCurryWith(l),
+		requests:  m.requests.MustCurryWith(l),
+		duration:  m.duration.MustCurryWith(l),
+		errors:    m.errors.MustCurryWith(l),
+		retries:   m.retries.MustCurryWith(l),
+		rate:      m.rate.MustCurryWith(l),
+		decreases: m.decreases.MustCurryWith(l),
 	}
 	a.init()
 	return a
@@ -68,6 +73,7 @@ func (m *Metrics) init() {
 		}
 		m.retries.WithLabelValues(string(op))
 	}
+	m.decreases.WithLabelValues()
 }
 
 func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
@@ -91,12 +97,20 @@ func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
 			Name: "scp_api_request_retries_total",
 			Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
 		}, labels("operation")),
+		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scp_api_rate_limit_requests_per_second",
+			Help: "The request rate the exporter allows itself now for all of the account's API calls: scp.requests_per_second, lowered when the API throttles (429, Retry-After) and recovered additively.",
+		}, labels()),
+		decreases: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_rate_limit_decreases_total",
+			Help: "Times the API's throttling (429, Retry-After) lowered the account's request rate; throttled requests themselves count in scp_api_request_errors_total{reason=\"rate_limited\"}.",
+		}, labels()),
 	}
 	if !m.perAccount {
 		m.init()
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries)
+		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries, m.rate, m.decreases)
 	}
 	return m
 }
@@ -120,6 +134,18 @@ func (m *Metrics) observe(op Operation, status int, took time.Duration, reason R
 func (m *Metrics) retried(op Operation) {
 	if m != nil {
 		m.retries.WithLabelValues(string(op)).Inc()
+	}
+}
+
+func (m *Metrics) setRate(r float64) {
+	if m != nil {
+		m.rate.WithLabelValues().Set(r)
+	}
+}
+
+func (m *Metrics) rateDecreased() {
+	if m != nil {
+		m.decreases.WithLabelValues().Inc()
 	}
 }
 

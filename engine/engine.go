@@ -1,0 +1,601 @@
+// Package engine owns all API work of one account: it refreshes the
+// members of every watched image, stalest first, and runs the account's
+// listings (discovery, visibility, offered images), every call within the
+// account's one budget. Scrapes read what it knows; they never call the API
+// themselves.
+//
+// It has two modes. On demand (refresh interval 0), the engine fetches while
+// a scrape waits: a scrape starts a pass over every image (or joins the one
+// under way), and answers when the pass is done or its own deadline comes,
+// whichever is first; what was not reached goes first next time. In the
+// background (refresh interval > 0), passes run continuously, paced so each
+// image is fetched about once per interval, and scrapes wait for nothing.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"golang.org/x/time/rate"
+
+	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// Client is the part of the SCP client the engine uses.
+type Client interface {
+	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
+	discovery.Lister
+}
+
+// Image is one image to watch, with the rules that judge its state.
+type Image struct {
+	ID   string
+	Name string
+	// Expected holds the accounts this image may be shared with.
+	Expected map[string]bool
+	// AllowedVisibility holds the visibilities this image may have.
+	AllowedVisibility map[string]bool
+}
+
+// Options configure an Engine; Update swaps them in place.
+type Options struct {
+	Client Client
+	// Budget is the account's; the engine reads its effective rate to tell
+	// how long a full pass must take.
+	Budget *scp.Budget
+	// Images are the configured images, watched in this order, before the
+	// discovered ones.
+	Images []Image
+	// Discovery configures the listings; its Lister and Static are set by
+	// the engine. With Discovery.Discover, listed images are watched too,
+	// with DefaultExpected and DefaultAllowedVisibility.
+	Discovery                discovery.Options
+	DefaultExpected          map[string]bool
+	DefaultAllowedVisibility map[string]bool
+	// RefreshInterval is 0 to fetch while scrapes wait, or how often each
+	// image should be fetched in the background.
+	RefreshInterval time.Duration
+	// CallTimeout bounds one members call with its retries (scrape_timeout):
+	// a call outlives the scrape that wanted it, never this.
+	CallTimeout time.Duration
+	// Concurrency is how many members calls may be under way at once.
+	Concurrency int
+	Logger      log.Logger
+	Now         func() time.Time
+}
+
+// ReasonNotFetchedYet is the reason of an image whose first fetch has not
+// completed.
+const ReasonNotFetchedYet scp.Reason = "not_fetched_yet"
+
+// reasonPanic is the reason of a fetch that panicked.
+const reasonPanic scp.Reason = "internal_error"
+
+// imageState is what the engine knows of one image.
+type imageState struct {
+	members   []scp.Member // last known; never modified once stored
+	known     bool         // members is an answer (possibly empty), not nothing yet
+	fetched   time.Time    // last successful fetch
+	attempted time.Time    // start of the last attempt; zero if none yet
+	added     time.Time    // first watched
+	err       error        // last attempt's failure; nil after a success
+	reason    scp.Reason
+	inflight  bool
+}
+
+// pass is one sweep over the images as they were ordered when it began.
+type pass struct {
+	started  time.Time
+	queue    []string
+	next     int
+	inflight int
+	waiters  int           // scrapes waiting on it (on-demand mode)
+	done     chan struct{} // closed when every image of the queue has been tried
+	ended    bool          // done, or abandoned by its last waiter
+}
+
+// Engine is one account's refresh engine. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	disc *discovery.Discoverer
+
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when work may be available
+	opts   Options
+	images map[string]*imageState
+	order  []Image // watched images: configured, then discovered
+	pass   *pass
+	pace   *rate.Limiter // background mode: spreads calls over the interval
+	busy   int           // members calls under way
+	// discGen is the discovered list the watch list was built from.
+	discGen uint64
+	// workers are started up to the largest Concurrency seen, once Run has
+	// given them a context.
+	workers int
+	runCtx  context.Context
+	wg      sync.WaitGroup
+	// behind: the budget cannot refresh every image within the interval
+	// (logged once each time it becomes true).
+	behind bool
+
+	// A sweep is a full pass: from the start of its first attempt until an
+	// attempt for every watched image has finished. On demand it spans the
+	// scrapes it took, and the time between them.
+	sweepStart    time.Time // zero until the sweep's first attempt
+	sweepLeft     map[string]bool
+	sweepDuration time.Duration // the last completed
+	sweeps        int           // completed
+}
+
+// New returns an engine; Run starts it.
+func New(o Options) *Engine {
+	o = o.withDefaults()
+	e := &Engine{opts: o, images: map[string]*imageState{}}
+	e.cond = sync.NewCond(&e.mu)
+	e.disc = discovery.New(e.discoveryOptions(o))
+	e.mu.Lock()
+	e.resetPace()
+	e.refreshWatched()
+	e.mu.Unlock()
+	return e
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	o.Concurrency = max(1, o.Concurrency)
+	return o
+}
+
+func (e *Engine) discoveryOptions(o Options) discovery.Options {
+	d := o.Discovery
+	d.Lister = o.Client
+	d.Static = make([]string, len(o.Images))
+	for i, im := range o.Images {
+		d.Static[i] = im.ID
+	}
+	d.Logger = o.Logger
+	d.Now = o.Now
+	d.Concurrency = o.Concurrency
+	d.Changed = func() {
+		e.mu.Lock()
+		e.syncDiscovered()
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	}
+	return d
+}
+
+// Update swaps in new options after a config reload. What the engine knows
+// of images that stay is kept; images no longer watched are forgotten; new
+// ones are fetched first.
+func (e *Engine) Update(o Options) {
+	o = o.withDefaults()
+	e.disc.Update(e.discoveryOptions(o))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	intervalChanged := o.RefreshInterval != e.opts.RefreshInterval
+	e.opts = o
+	if intervalChanged {
+		e.resetPace()
+	}
+	e.refreshWatched()
+	e.startWorkers()
+	e.cond.Broadcast()
+}
+
+// Discovery is the account's listings: discovered images, visibility,
+// offered images.
+func (e *Engine) Discovery() *discovery.Discoverer { return e.disc }
+
+// Run works until ctx ends: the listings on their interval, and members
+// calls by Concurrency workers. It returns when all of them have stopped.
+func (e *Engine) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	})
+	defer stop()
+	e.mu.Lock()
+	e.runCtx = ctx
+	e.wg.Go(func() { e.disc.Run(ctx) })
+	e.startWorkers()
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// startWorkers starts workers up to Concurrency. Extra workers left by a
+// reload that lowered it stay idle (see take). e.mu must be held.
+func (e *Engine) startWorkers() {
+	if e.runCtx == nil {
+		return
+	}
+	for ; e.workers < e.opts.Concurrency; e.workers++ {
+		e.wg.Go(func() { e.work(e.runCtx) })
+	}
+}
+
+// refreshWatched rebuilds the watch list from the configured images and the
+// last discovered list, keeping the state of images that stay. e.mu must be
+// held.
+func (e *Engine) refreshWatched() {
+	o := e.opts
+	st := e.disc.Snapshot()
+	e.discGen = st.Status.Generation
+	order := slices.Clone(o.Images)
+	static := make(map[string]bool, len(o.Images))
+	for _, im := range o.Images {
+		static[im.ID] = true
+	}
+	if o.Discovery.Discover {
+		for _, im := range st.Discovered {
+			if !static[im.ID] {
+				order = append(order, Image{ID: im.ID, Name: im.Name, Expected: o.DefaultExpected, AllowedVisibility: o.DefaultAllowedVisibility})
+				static[im.ID] = true
+			}
+		}
+	}
+	now := o.Now()
+	added := false
+	for _, im := range order {
+		if _, ok := e.images[im.ID]; !ok {
+			added = true
+			e.images[im.ID] = &imageState{added: now}
+			if e.sweepLeft != nil {
+				e.sweepLeft[im.ID] = true
+			}
+		}
+	}
+	if added && o.RefreshInterval > 0 {
+		e.pass = nil // new images first: the next pass puts them at its head
+	}
+	for id := range e.images {
+		if !static[id] {
+			delete(e.images, id)
+			delete(e.sweepLeft, id)
+		}
+	}
+	e.order = order
+	if e.sweepLeft == nil {
+		e.startSweep()
+	}
+	e.checkSweep(now)
+}
+
+// syncDiscovered picks up a new discovered list when discovery has one.
+// e.mu must be held.
+func (e *Engine) syncDiscovered() {
+	if e.disc.Snapshot().Status.Generation != e.discGen {
+		e.refreshWatched()
+	}
+}
+
+func (e *Engine) startSweep() {
+	e.sweepStart = time.Time{}
+	e.sweepLeft = make(map[string]bool, len(e.images))
+	for id := range e.images {
+		e.sweepLeft[id] = true
+	}
+}
+
+// checkSweep ends the sweep when every image's attempt has finished, and
+// starts the next. e.mu must be held.
+func (e *Engine) checkSweep(now time.Time) {
+	if len(e.sweepLeft) == 0 && len(e.images) > 0 && !e.sweepStart.IsZero() {
+		e.sweepDuration = now.Sub(e.sweepStart)
+		e.sweeps++
+		e.startSweep()
+	}
+}
+
+// resetPace sets the background pacing for the interval. e.mu must be held.
+func (e *Engine) resetPace() {
+	e.pace = nil
+	if e.opts.RefreshInterval > 0 {
+		e.pace = rate.NewLimiter(e.paceRate(), 1)
+		e.pace.Allow() // start empty: the first image fetched again waits its turn
+	}
+}
+
+// paceRate spreads one pass over the refresh interval. e.mu must be held.
+func (e *Engine) paceRate() rate.Limit {
+	return rate.Limit(float64(max(1, len(e.images))) / e.opts.RefreshInterval.Seconds())
+}
+
+// newPass orders the watched images: never tried first (in watch order),
+// then by the start of their last attempt, oldest first. e.mu must be held.
+func (e *Engine) newPass(now time.Time) *pass {
+	queue := make([]string, len(e.order))
+	for i, im := range e.order {
+		queue[i] = im.ID
+	}
+	slices.SortStableFunc(queue, func(a, b string) int {
+		return e.images[a].attempted.Compare(e.images[b].attempted)
+	})
+	return &pass{started: now, queue: queue, done: make(chan struct{})}
+}
+
+// Wait fetches, in on-demand mode, until every watched image has been tried
+// in a pass that began no earlier than the one under way, or ctx ends. Calls
+// it started finish into the state even when ctx ends first. In background
+// mode it returns at once.
+func (e *Engine) Wait(ctx context.Context) {
+	e.mu.Lock()
+	if e.opts.RefreshInterval > 0 {
+		e.mu.Unlock()
+		return
+	}
+	e.syncDiscovered()
+	p := e.pass
+	if p == nil || p.ended {
+		p = e.newPass(e.opts.Now())
+		e.pass = p
+		e.finishIfDone(p)
+	}
+	p.waiters++
+	e.cond.Broadcast()
+	e.mu.Unlock()
+
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+	}
+
+	e.mu.Lock()
+	p.waiters--
+	if p.waiters == 0 {
+		p.ended = true // nobody waits: take no new work; calls under way finish
+	}
+	e.mu.Unlock()
+}
+
+// work is one worker: it takes the next image and fetches it, until ctx ends.
+func (e *Engine) work(ctx context.Context) {
+	for {
+		id, p, paced, ok := e.take(ctx)
+		if !ok {
+			return
+		}
+		if paced != nil && paced.Wait(ctx) != nil {
+			e.finish(id, p, nil, ctx.Err(), true)
+			return
+		}
+		e.fetch(ctx, id, p)
+	}
+}
+
+// take blocks until there is an image to fetch, marks it in flight and
+// returns it, with the pacing limiter to wait on first (nil for an image
+// never fetched, or in on-demand mode).
+func (e *Engine) take(ctx context.Context) (string, *pass, *rate.Limiter, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if ctx.Err() != nil {
+			return "", nil, nil, false
+		}
+		if e.busy < e.opts.Concurrency {
+			if id, p, ok := e.next(); ok {
+				st := e.images[id]
+				var paced *rate.Limiter
+				if !st.attempted.IsZero() {
+					paced = e.pace
+				}
+				now := e.opts.Now()
+				st.inflight = true
+				st.attempted = now
+				p.inflight++
+				e.busy++
+				if e.sweepStart.IsZero() {
+					e.sweepStart = now
+				}
+				return id, p, paced, true
+			}
+		}
+		e.cond.Wait()
+	}
+}
+
+// next returns the next image of the current pass, starting a new pass in
+// background mode when the last one is done. e.mu must be held.
+func (e *Engine) next() (string, *pass, bool) {
+	if e.opts.RefreshInterval > 0 {
+		e.syncDiscovered()
+		if e.pass == nil || e.pass.next >= len(e.pass.queue) && e.pass.inflight == 0 {
+			e.pass = e.newPass(e.opts.Now())
+			e.pace.SetLimit(e.paceRate())
+			e.checkBudget()
+		}
+	}
+	p := e.pass
+	if p == nil || p.ended && e.opts.RefreshInterval == 0 {
+		return "", nil, false
+	}
+	for p.next < len(p.queue) {
+		id := p.queue[p.next]
+		p.next++
+		if st, ok := e.images[id]; ok && !st.inflight {
+			return id, p, true
+		}
+	}
+	e.finishIfDone(p)
+	return "", nil, false
+}
+
+// checkBudget warns when the budget cannot fetch every image within the
+// refresh interval; the engine then runs as fast as the budget allows.
+// e.mu must be held.
+func (e *Engine) checkBudget() {
+	b := e.opts.Budget
+	if b == nil {
+		return
+	}
+	need := time.Duration(float64(len(e.images)) / b.Max() * float64(time.Second))
+	behind := need > e.opts.RefreshInterval
+	if behind && !e.behind {
+		level.Warn(e.opts.Logger).Log("msg", "the API budget cannot fetch every image within members.refresh_interval; refreshing as fast as it allows",
+			"images", len(e.images), "requests_per_second", b.Max(), "refresh_interval", e.opts.RefreshInterval, "shortest_pass", need.Round(time.Second))
+	}
+	e.behind = behind
+}
+
+// finishIfDone closes p when every image of its queue has been tried.
+// e.mu must be held.
+func (e *Engine) finishIfDone(p *pass) {
+	if p.next >= len(p.queue) && p.inflight == 0 {
+		select {
+		case <-p.done:
+		default:
+			close(p.done)
+			p.ended = true
+		}
+	}
+}
+
+// fetch calls the API for one image's members and records the outcome. The
+// bookkeeping is deferred, so a panic in the call costs this image's answer
+// and nothing else.
+func (e *Engine) fetch(ctx context.Context, id string, p *pass) {
+	e.mu.Lock()
+	client, timeout, logger := e.opts.Client, e.opts.CallTimeout, e.opts.Logger
+	e.mu.Unlock()
+	var members []scp.Member
+	err := errors.New("fetch did not finish")
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanic, r)
+			level.Error(logger).Log("msg", "fetching image members panicked", "image_id", id, "err", err)
+		}
+		e.finish(id, p, members, err, false)
+	}()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	members, err = client.ListImageMembers(cctx, id)
+}
+
+var errPanic = errors.New("internal error")
+
+// finish records one attempt's outcome. e.mu is taken here.
+func (e *Engine) finish(id string, p *pass, members []scp.Member, err error, abandoned bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p.inflight--
+	e.busy--
+	e.finishIfDone(p)
+	e.cond.Broadcast()
+	st, ok := e.images[id]
+	if !ok {
+		return // no longer watched
+	}
+	st.inflight = false
+	now := e.opts.Now()
+	if !abandoned {
+		delete(e.sweepLeft, id)
+		e.checkSweep(now)
+	}
+	switch {
+	case abandoned:
+		st.attempted = time.Time{} // never reached: first again next time
+		return
+	case err == nil:
+		st.members, st.known, st.fetched, st.err, st.reason = members, true, now, nil, ""
+	default:
+		st.err, st.reason = err, scp.ReasonOf(err)
+		if errors.Is(err, errPanic) {
+			st.reason = reasonPanic
+		}
+		if st.reason == scp.ReasonNotFound {
+			// The image is gone, or this key cannot see it: it has no
+			// members we could know of.
+			st.members, st.known = nil, false
+		}
+	}
+}
+
+// ImageView is an image as a scrape sees it.
+type ImageView struct {
+	Image
+	// Members are the last known members; Known reports whether there are
+	// any to show (a failed image keeps those of its last good fetch).
+	Members []scp.Member
+	Known   bool
+	// Err and Reason are the last attempt's failure; nil and "" when it
+	// succeeded. An image never fetched has ReasonNotFetchedYet.
+	Err    error
+	Reason scp.Reason
+	// Fetched is when the members were last fetched successfully.
+	Fetched time.Time
+}
+
+// View is what a scrape reads: every watched image, the listings, and how
+// far behind the refresh is.
+type View struct {
+	Images    []ImageView
+	Discovery discovery.State
+	// StalestAge is the age of the oldest last successful fetch among the
+	// watched images (since it was first watched, for an image never fetched).
+	StalestAge time.Duration
+	// PassDuration is how long the last full pass took: from its first
+	// attempt until every watched image had been fetched (or tried) once;
+	// on demand it includes the time between the scrapes it took. Passes
+	// is how many have completed; PassDuration means nothing before one.
+	PassDuration time.Duration
+	Passes       int
+	// MinPassDuration is the shortest full pass the budget allows now: the
+	// images over the effective rate.
+	MinPassDuration time.Duration
+	// RefreshInterval is the configured interval (0: on demand).
+	RefreshInterval time.Duration
+	// Discovering: discovery is enabled, and Discovery.Discovered in use.
+	Discovering bool
+}
+
+// Snapshot returns what the engine knows now.
+func (e *Engine) Snapshot() View {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.syncDiscovered()
+	now := e.opts.Now()
+	v := View{
+		Images:          make([]ImageView, len(e.order)),
+		Discovery:       e.disc.Snapshot(),
+		PassDuration:    e.sweepDuration,
+		Passes:          e.sweeps,
+		RefreshInterval: e.opts.RefreshInterval,
+		Discovering:     e.opts.Discovery.Discover,
+	}
+	for i, im := range e.order {
+		st := e.images[im.ID]
+		iv := ImageView{Image: im, Members: st.members, Known: st.known, Err: st.err, Reason: st.reason, Fetched: st.fetched}
+		if st.fetched.IsZero() && st.err == nil {
+			iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
+		}
+		since := st.fetched
+		if since.IsZero() {
+			since = st.added
+		}
+		v.StalestAge = max(v.StalestAge, now.Sub(since))
+		v.Images[i] = iv
+	}
+	if b := e.opts.Budget; b != nil && len(e.order) > 0 {
+		v.MinPassDuration = time.Duration(float64(len(e.order)) / b.Rate() * float64(time.Second))
+	}
+	return v
+}
+
+var errNotFetchedYet = errors.New("the image's members have not been fetched yet")

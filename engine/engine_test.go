@@ -1,0 +1,407 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// fakeClient answers members calls from memory, after latency, recording
+// the order of calls; panicFor makes the call for one image panic.
+type fakeClient struct {
+	mu       sync.Mutex
+	latency  time.Duration
+	members  map[string][]scp.Member
+	fail     map[string]error
+	panicFor string
+	calls    []string
+	listed   int
+	onCall   func() // run at each members call
+}
+
+func newFakeClient() *fakeClient {
+	return &fakeClient{members: map[string][]scp.Member{}, fail: map[string]error{}}
+}
+
+func (f *fakeClient) ListImageMembers(ctx context.Context, id string) ([]scp.Member, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, id)
+	latency, panicking, onCall := f.latency, f.panicFor == id, f.onCall
+	f.mu.Unlock()
+	if onCall != nil {
+		onCall()
+	}
+	if panicking {
+		panic("boom")
+	}
+	select {
+	case <-time.After(latency):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[id]; err != nil {
+		return nil, err
+	}
+	return f.members[id], nil
+}
+
+func (f *fakeClient) ListImages(context.Context, string) ([]scp.Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed++
+	return nil, nil
+}
+
+func (f *fakeClient) ShowImage(context.Context, string) (scp.Image, error) {
+	return scp.Image{}, errors.New("not here")
+}
+
+func (f *fakeClient) ListPendingImages(context.Context) ([]scp.PendingImage, error) {
+	return nil, nil
+}
+
+func (f *fakeClient) set(fn func(f *fakeClient)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeClient) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeClient) callsFor(id string) int {
+	n := 0
+	for _, c := range f.callLog() {
+		if c == id {
+			n++
+		}
+	}
+	return n
+}
+
+func imageID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
+
+func images(n int) []Image {
+	out := make([]Image, n)
+	for i := range out {
+		out[i] = Image{ID: imageID(i), Name: fmt.Sprint("image-", i)}
+	}
+	return out
+}
+
+func options(c *fakeClient, imgs []Image) Options {
+	return Options{
+		Client:      c,
+		Images:      imgs,
+		Discovery:   discovery.Options{Visibility: []string{"private"}, Interval: time.Hour},
+		Concurrency: 1,
+		CallTimeout: 10 * time.Second,
+	}
+}
+
+// start runs an engine until the test ends.
+func start(t *testing.T, o Options) *Engine {
+	t.Helper()
+	e := New(o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+func byID(v View) map[string]ImageView {
+	out := make(map[string]ImageView, len(v.Images))
+	for _, iv := range v.Images {
+		out[iv.ID] = iv
+	}
+	return out
+}
+
+// A small estate is fetched whole on every scrape, as before the engine:
+// each Wait tries every image once, and only once.
+func TestOnDemandFetchesEveryImageOnEveryScrape(t *testing.T) {
+	c := newFakeClient()
+	o := options(c, images(5))
+	o.Concurrency = 3
+	e := start(t, o)
+	for scrape := 1; scrape <= 3; scrape++ {
+		e.Wait(context.Background())
+		for _, im := range o.Images {
+			if n := c.callsFor(im.ID); n != scrape {
+				t.Fatalf("after scrape %d, %s was fetched %d times, want %d", scrape, im.ID, n, scrape)
+			}
+		}
+		for _, iv := range e.Snapshot().Images {
+			if iv.Err != nil || !iv.Known {
+				t.Errorf("after scrape %d, %s: err %v, known %v", scrape, iv.ID, iv.Err, iv.Known)
+			}
+		}
+	}
+}
+
+// Order of work: images never tried first, in watch order; then the one
+// whose last attempt is oldest. A scrape that runs out of time leaves the
+// rest first in line for the next.
+func TestOrderNewFirstThenStalest(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(4)
+	e := start(t, options(c, imgs[:3]))
+	e.Wait(context.Background())
+	if got, want := c.callLog(), []string{imgs[0].ID, imgs[1].ID, imgs[2].ID}; !slices.Equal(got, want) {
+		t.Fatalf("first pass fetched %v, want watch order %v", got, want)
+	}
+
+	e.Update(options(c, []Image{imgs[3], imgs[0], imgs[1], imgs[2]}))
+	e.Wait(context.Background())
+	if got, want := c.callLog()[3:], []string{imgs[3].ID, imgs[0].ID, imgs[1].ID, imgs[2].ID}; !slices.Equal(got, want) {
+		t.Fatalf("after adding an image, the pass fetched %v, want the new one, then oldest first %v", got, want)
+	}
+
+	// A scrape whose deadline allows about two calls: the next one starts
+	// where it stopped, then goes round.
+	c.set(func(f *fakeClient) { f.latency = 40 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
+	e.Wait(ctx)
+	cancel()
+	testwait.For(t, func() bool { return len(c.callLog()) >= 9 && e.idle() }, "the calls under way finish")
+	reached := c.callLog()[7:]
+	e.Wait(context.Background())
+	next := c.callLog()[7+len(reached):]
+	if len(next) != 4 || slices.Contains(next[:4-len(reached)], reached[0]) {
+		t.Errorf("after a short scrape reached %v, the next pass went %v: the images not reached must come first", reached, next)
+	}
+}
+
+// A caller with a short deadline bounds only its own wait: a scrape with a
+// long deadline waiting at the same time sees every image, and the API sees
+// each image once.
+func TestShortDeadlineCallerCannotTruncateAnotherScrape(t *testing.T) {
+	c := newFakeClient()
+	c.latency = 30 * time.Millisecond
+	o := options(c, images(20))
+	o.Concurrency = 2 // a pass takes about 300 ms
+	e := start(t, o)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 10 { // a caller looping with a 20 ms timeout
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			e.Wait(ctx)
+			cancel()
+		}
+	})
+	time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the long scrape ran out of time")
+	}
+	for _, iv := range e.Snapshot().Images {
+		if iv.Err != nil {
+			t.Errorf("the long scrape saw %s failed: %v (%s)", iv.ID, iv.Err, iv.Reason)
+		}
+	}
+	wg.Wait()
+	for _, im := range o.Images {
+		if n := c.callsFor(im.ID); n > 2 {
+			t.Errorf("%s fetched %d times for one long scrape and a looping short caller", im.ID, n)
+		}
+	}
+}
+
+// A reload keeps what is known of images that stay, forgets removed ones,
+// and puts new ones first.
+func TestUpdateKeepsKnownState(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(4)
+	c.members[imgs[0].ID] = []scp.Member{{ID: "acct1", Status: "accepted"}}
+	e := start(t, options(c, imgs[:3]))
+	e.Wait(context.Background())
+	before := byID(e.Snapshot())
+
+	e.Update(options(c, []Image{imgs[0], imgs[1], imgs[3]}))
+	v := byID(e.Snapshot())
+	if _, ok := v[imgs[2].ID]; ok {
+		t.Error("a removed image is still watched")
+	}
+	for _, id := range []string{imgs[0].ID, imgs[1].ID} {
+		if !v[id].Fetched.Equal(before[id].Fetched) || v[id].Err != nil || !v[id].Known {
+			t.Errorf("%s lost its state in the reload: %+v", id, v[id])
+		}
+	}
+	if len(v[imgs[0].ID].Members) != 1 {
+		t.Errorf("members of %s lost in the reload", imgs[0].ID)
+	}
+	if v[imgs[3].ID].Reason != ReasonNotFetchedYet {
+		t.Errorf("new image: reason %q, want %q", v[imgs[3].ID].Reason, ReasonNotFetchedYet)
+	}
+	calls := len(c.callLog())
+	if calls != 3 {
+		t.Errorf("the reload itself made %d members calls", calls-3)
+	}
+}
+
+// A failed fetch keeps the last known members and says it failed; a 404
+// means the image has no members we can know of.
+func TestFailedFetchKeepsLastKnownMembers(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(2)
+	for _, im := range imgs {
+		c.members[im.ID] = []scp.Member{{ID: "stranger", Status: "accepted"}}
+	}
+	e := start(t, options(c, imgs))
+	e.Wait(context.Background())
+	c.set(func(f *fakeClient) {
+		f.fail[imgs[0].ID] = &scp.APIError{StatusCode: 500, Reason: scp.ReasonServerError}
+		f.fail[imgs[1].ID] = &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}
+	})
+	e.Wait(context.Background())
+	v := byID(e.Snapshot())
+	if a := v[imgs[0].ID]; a.Reason != scp.ReasonServerError || !a.Known || len(a.Members) != 1 {
+		t.Errorf("after a 500: %+v, want server_error with the last known member", a)
+	}
+	if b := v[imgs[1].ID]; b.Reason != scp.ReasonNotFound || b.Known || len(b.Members) != 0 {
+		t.Errorf("after a 404: %+v, want not_found and no members", b)
+	}
+}
+
+// A panic in one fetch costs that image's answer and nothing else: the
+// other images are fetched, and the engine goes on working.
+func TestPanicInOneFetch(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(3)
+	c.panicFor = imgs[1].ID
+	o := options(c, imgs)
+	o.Concurrency = 2
+	e := start(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("a panic in one fetch kept the scrape waiting")
+	}
+	v := byID(e.Snapshot())
+	if v[imgs[1].ID].Reason != reasonPanic || v[imgs[0].ID].Err != nil || v[imgs[2].ID].Err != nil {
+		t.Errorf("after a panic: %+v", v)
+	}
+	c.set(func(f *fakeClient) { f.panicFor = "" })
+	e.Wait(ctx)
+	if iv := byID(e.Snapshot())[imgs[1].ID]; iv.Err != nil {
+		t.Errorf("the engine did not recover: %v", iv.Err)
+	}
+}
+
+// Background mode: scrapes wait for nothing, every image is fetched, and
+// passes repeat about once per interval.
+func TestBackgroundRefreshesWithoutScrapes(t *testing.T) {
+	c := newFakeClient()
+	o := options(c, images(10))
+	o.RefreshInterval = 500 * time.Millisecond
+	o.Concurrency = 4
+	e := start(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.Wait(ctx) // returns at once, whatever ctx says
+	testwait.For(t, func() bool {
+		for _, iv := range e.Snapshot().Images {
+			if iv.Err != nil {
+				return false
+			}
+		}
+		return true
+	}, "every image fetched in the background")
+	testwait.For(t, func() bool { return e.Snapshot().PassDuration > 0 }, "a full pass measured")
+	start := len(c.callLog())
+	time.Sleep(time.Second)
+	// Paced at 10 images per 0.5 s: about 20 calls in a second, not as
+	// many as the unthrottled client allows.
+	if n := len(c.callLog()) - start; n < 8 || n > 40 {
+		t.Errorf("%d calls in a second of background refresh, want about 20", n)
+	}
+}
+
+// idle reports whether no members call is under way.
+func (e *Engine) idle() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.busy == 0
+}
+
+// When the budget cannot fetch every image within the refresh interval, the
+// engine says so (and runs as fast as the budget allows); the shortest pass
+// the budget allows is in the view.
+func TestBackgroundWarnsWhenTheBudgetCannotKeepTheInterval(t *testing.T) {
+	c := newFakeClient()
+	var logs testproc.Buffer
+	o := options(c, images(10))
+	o.RefreshInterval = 2 * time.Second
+	o.Budget = scp.NewBudget(2, 1, nil) // 10 images at 2/s: a pass takes 5 s
+	o.Logger = log.NewLogfmtLogger(&logs)
+	e := start(t, o)
+	testwait.For(t, func() bool {
+		return strings.Contains(logs.String(), "cannot fetch every image within members.refresh_interval")
+	}, "the warning")
+	if got := e.Snapshot().MinPassDuration; got != 5*time.Second {
+		t.Errorf("MinPassDuration %v, want 5s (10 images at 2/s)", got)
+	}
+	if n := strings.Count(logs.String(), "cannot fetch every image"); n != 1 {
+		t.Errorf("warned %d times, want once while it stays true", n)
+	}
+}
+
+// A full pass lasts from its first call until every image's call has
+// finished; on demand it spans the scrapes it took and the time between
+// them. The clock moves 1 s per call here.
+func TestPassDuration(t *testing.T) {
+	c := newFakeClient()
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c.onCall = func() { advance(time.Second) }
+	o := options(c, images(3))
+	o.Now = clock
+	e := start(t, o)
+	if v := e.Snapshot(); v.Passes != 0 {
+		t.Fatalf("%d passes before any scrape", v.Passes)
+	}
+	advance(time.Minute) // the first scrape comes a minute after start
+	e.Wait(context.Background())
+	if v := e.Snapshot(); v.Passes != 1 || v.PassDuration != 3*time.Second {
+		t.Errorf("after one scrape: %d passes, the last %v; want 1 of 3s (three calls of 1s)", v.Passes, v.PassDuration)
+	}
+
+	// A scrape that reaches one image, ten seconds idle, a scrape that does
+	// the rest: the pass spans both.
+	ctx, cancel := context.WithCancel(context.Background())
+	released := make(chan struct{})
+	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second); cancel(); <-released } })
+	e.Wait(ctx) // returns once its context ends; the call finishes after
+	close(released)
+	testwait.For(t, e.idle, "the call under way to finish")
+	advance(10 * time.Second)
+	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second) } })
+	e.Wait(context.Background())
+	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 13*time.Second {
+		t.Errorf("after a split pass: %d passes, the last %v; want 2, the last 13s (1s, 10s idle, 2s)", v.Passes, v.PassDuration)
+	}
+}

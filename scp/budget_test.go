@@ -1,0 +1,115 @@
+package scp_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// AIMD: throttling multiplies the rate by 0.7, at most once a second; calls
+// that go through add back 1 % of the maximum (at least 1/s) per second of
+// calls; the rate stays between 1/s and the maximum.
+func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	b := scp.NewBudget(200, 8, clock.now)
+	if b.Rate() != 200 {
+		t.Fatalf("starts at %v, want the maximum 200", b.Rate())
+	}
+	b.Throttled()
+	if got := b.Rate(); math.Abs(got-140) > 1e-9 {
+		t.Fatalf("after a 429: %v, want 140", got)
+	}
+	b.Throttled() // an answer to a call sent before the decrease took effect
+	if got := b.Rate(); math.Abs(got-140) > 1e-9 {
+		t.Errorf("a second 429 within the window lowered the rate again, to %v", got)
+	}
+	for range 20 {
+		clock.advance(time.Second)
+		b.Throttled()
+	}
+	if got := b.Rate(); got != 1 {
+		t.Errorf("after 21 throttled seconds: %v, want the floor of 1/s", got)
+	}
+	if b.Decreases() != 21 {
+		t.Errorf("%d decreases counted, want 21", b.Decreases())
+	}
+
+	// Recovery: step is max(1, 200·1%) = 2/s for each second of calls at
+	// the current rate, i.e. 2/rate per call.
+	b2 := scp.NewBudget(200, 8, clock.now)
+	b2.Throttled() // 140
+	for range 140 {
+		b2.Succeeded() // one second of calls at 140/s
+	}
+	if got := b2.Rate(); got < 141.9 || got > 142.1 {
+		t.Errorf("after a second of calls at 140/s: %v, want about 142", got)
+	}
+	for range 100000 {
+		b2.Succeeded()
+	}
+	if got := b2.Rate(); got != 200 {
+		t.Errorf("after long recovery: %v, want the maximum 200 and no more", got)
+	}
+}
+
+// The client tells its budget about 429s and Retry-After, and the effective
+// rate and its decreases are exported.
+func TestClientLowersItsBudgetOnThrottling(t *testing.T) {
+	budget := scp.NewBudget(100, 4, nil)
+	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget; o.MaxRetries = 0 })
+	e.fake.SetMembers(testImageID)
+	if got := valueOf(t, e, "scp_api_rate_limit_requests_per_second"); got != 100 {
+		t.Errorf("effective rate exported as %v before any call, want 100", got)
+	}
+	e.fake.SetFault(testImageID, scptest.Fault{Status: http.StatusTooManyRequests, Times: 1})
+	if _, err := e.client.ListImageMembers(context.Background(), testImageID); scp.ReasonOf(err) != scp.ReasonRateLimited {
+		t.Fatalf("err = %v, want rate_limited", err)
+	}
+	if got := budget.Rate(); math.Abs(got-70) > 1e-9 {
+		t.Errorf("after a 429 the rate is %v, want 70", got)
+	}
+	if got := valueOf(t, e, "scp_api_rate_limit_requests_per_second"); math.Abs(got-70) > 1e-9 {
+		t.Errorf("effective rate exported as %v, want 70", got)
+	}
+	if got := valueOf(t, e, "scp_api_rate_limit_decreases_total"); got != 1 {
+		t.Errorf("decreases exported as %v, want 1", got)
+	}
+	before := budget.Rate()
+	if _, err := e.client.ListImageMembers(context.Background(), testImageID); err != nil {
+		t.Fatal(err)
+	}
+	if budget.Rate() <= before {
+		t.Errorf("a call that went through did not raise the rate (%v, was %v)", budget.Rate(), before)
+	}
+}
+
+// valueOf is the value of a metric family's one series in e's registry.
+func valueOf(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no single series of %s", name)
+	return 0
+}
