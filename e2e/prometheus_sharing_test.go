@@ -115,6 +115,7 @@ func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
 	}
 
 	checkDashboard(t, prom, imageA, imageB)
+	checkRefreshKeepsUp(t, prom, "dev", "prod")
 
 	// The API fails: visibility and offers keep their last known values, and
 	// so do the alerts, with no hold in the rules.
@@ -146,6 +147,7 @@ func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
 			}
 		}
 	}
+	prom.neverActive(t, refreshRule)
 }
 
 // sharingAlerts returns the active (pending or firing) alerts of the rules

@@ -27,6 +27,7 @@ const (
 	rulesTestPath  = "../alerts/scp_exporter.rules.test.yml"
 	dashboardPath  = "../dashboards/scp-image-sharing.json"
 	unexpectedRule = "SCPImageSharedWithUnexpectedMember"
+	refreshRule    = "SCPMembersRefreshBehind"
 )
 
 func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
@@ -45,10 +46,13 @@ func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
 // TestPrometheusRunsRulesAndDashboard runs a real Prometheus that scrapes the
 // exporter (itself in front of the fake API) every second and evaluates the
 // rules file every second. It checks the unexpected-share alert through a
-// failed fetch and a removal, and that every dashboard query returns data:
-// the image is also public and two images are offered to the account, one
-// by an owner nobody declared, so the "Sharing in both directions" panels
-// have something to show (prometheus_sharing_test.go checks their alerts).
+// failed fetch (the exporter keeps the members), a not_found (the recording
+// rule holds them) and a removal; that the refresh gauges are scraped and
+// SCPMembersRefreshBehind stays quiet; and that every dashboard query
+// returns data: the image is also public and two images are offered to the
+// account, one by an owner nobody declared, so the "Sharing in both
+// directions" panels have something to show (prometheus_sharing_test.go
+// checks their alerts).
 func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	promBin := requireTool(t, "prometheus", "apt-get install -y prometheus")
 	start := time.Now()
@@ -84,14 +88,29 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	}
 
 	checkDashboard(t, prom, imageA)
+	checkRefreshKeepsUp(t, prom, "")
 
-	// A failed fetch drops the image's member series; the alert holds.
+	// A failed fetch keeps the image's last known member series, with
+	// scrape_success 0 and the reason beside them; the alert goes on.
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
-	prom.waitNonEmpty(t, `scp_image_members_scrape_success{image_id="`+imageA+`"} == 0`)
-	if got := prom.query(t, `scp_image_member_info{image_id="`+imageA+`"}`); len(got) != 0 {
-		t.Fatalf("member series of a failed image are still there: %v", got)
+	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="server_error"} == 1`)
+	if got := prom.query(t, `scp_image_members_scrape_success{image_id="`+imageA+`"}`); len(got) != 1 || got[0].Value[1] != "0" {
+		t.Fatalf("scrape_success of the failed image: %v, want 0", got)
 	}
+	prom.wantMembers(t, "while the image's fetch fails", memberOK, memberOdd)
 	prom.holdAlerts(t, 3*time.Second, "while the image cannot be fetched", func(active map[string]promAlert) error {
+		if _, ok := active[memberOdd]; !ok {
+			return fmt.Errorf("the alert for %s resolved", memberOdd)
+		}
+		return nil
+	})
+
+	// not_found drops them (nobody can know the members of an image that is
+	// gone); the recording rule holds the alert on the last members served.
+	fake.SetFault(imageA, scptest.Fault{Status: http.StatusNotFound})
+	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="not_found"} == 1`)
+	prom.wantMembers(t, "after not_found")
+	prom.holdAlerts(t, 3*time.Second, "while the image is not found", func(active map[string]promAlert) error {
 		if _, ok := active[memberOdd]; !ok {
 			return fmt.Errorf("the alert for %s resolved", memberOdd)
 		}
@@ -105,9 +124,14 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		_, ok := active[memberOdd]
 		return !ok
 	})
-	// ...and a failed fetch right after does not bring it back.
+	// ...a failed fetch right after keeps the members of that fetch...
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
-	prom.waitNonEmpty(t, `scp_image_members_scrape_success{image_id="`+imageA+`"} == 0`)
+	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="server_error"} == 1`)
+	prom.wantMembers(t, "when a fetch fails after the share was removed", memberOK)
+	// ...and a not_found, which leaves the recording rule to hold the last
+	// members served, does not bring it back either.
+	fake.SetFault(imageA, scptest.Fault{Status: http.StatusNotFound})
+	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="not_found"} == 1`)
 	prom.holdAlerts(t, 3*time.Second, "after the share was removed", func(active map[string]promAlert) error {
 		if _, ok := active[memberOdd]; ok {
 			return fmt.Errorf("the alert for the removed share with %s came back", memberOdd)
@@ -119,6 +143,111 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	hist := prom.query(t, `count by (member_id) (count_over_time(ALERTS{alertname="`+unexpectedRule+`"}[10m]))`)
 	if len(hist) != 1 || hist[0].Metric["member_id"] != memberOdd {
 		t.Errorf("%s alerted for %v, want only %s", unexpectedRule, hist, memberOdd)
+	}
+	// The failures were short: the refresh was never behind.
+	prom.neverActive(t, refreshRule)
+}
+
+// wantMembers checks the members the exporter serves for imageA, by the
+// member series Prometheus scraped last.
+func (p *promServer) wantMembers(t *testing.T, when string, members ...string) {
+	t.Helper()
+	var got []string
+	for _, s := range p.query(t, `scp_image_member_info{image_id="`+imageA+`"}`) {
+		got = append(got, s.Metric["member_id"])
+	}
+	slices.Sort(got)
+	if want := slices.Sorted(slices.Values(members)); !slices.Equal(got, want) {
+		t.Fatalf("%s: member series of %s: %v, want %v", when, imageA, got, want)
+	}
+}
+
+// checkRefreshKeepsUp checks, for each account ("" in the single-account
+// form, whose series have no account label), that the refresh gauges of the
+// exporter are scraped and show it keeping up with the fake, and that
+// SCPMembersRefreshBehind is loaded, healthy and inactive.
+func checkRefreshKeepsUp(t *testing.T, p *promServer, accounts ...string) {
+	t.Helper()
+	want := slices.Sorted(slices.Values(accounts))
+	// Each gauge, and what its value must be here: the fake answers at
+	// once, never throttles, and every image is fetched on every scrape.
+	gauges := []struct {
+		name string
+		ok   func(float64) bool
+		want string
+	}{
+		{"scp_image_members_stalest_age_seconds", func(v float64) bool { return v >= 0 && v < 60 }, "under a minute"},
+		// Absent until a full pass completes, within a scrape or two here.
+		{"scp_image_members_pass_duration_seconds", func(v float64) bool { return v > 0 && v < 60 }, "under a minute"},
+		// One or two images at the default 200 requests per second.
+		{"scp_image_members_pass_min_duration_seconds", func(v float64) bool { return v > 0 && v < 0.1 }, "images / (200/s), under 0.1s"},
+		{"scp_api_rate_limit_requests_per_second", func(v float64) bool { return v == 200 }, "the default 200"},
+		{"scp_api_rate_limit_decreases_total", func(v float64) bool { return v == 0 }, "0"},
+	}
+	for _, g := range gauges {
+		var v []promSample
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			v = p.query(t, g.name)
+			var got []string
+			for _, s := range v {
+				got = append(got, s.Metric["account"])
+			}
+			slices.Sort(got)
+			if slices.Equal(got, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: series for accounts %q, want %q", g.name, got, want)
+			}
+		}
+		for _, s := range v {
+			f, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+			if err != nil || !g.ok(f) {
+				t.Errorf("%s: %v, want %s", g.name, s, g.want)
+			}
+		}
+	}
+
+	if v := p.query(t, `scp_image_members_stalest_age_seconds < on () group_left () scp:members_refresh_max_age_seconds`); len(v) != len(accounts) {
+		t.Errorf("stalest ages under scp:members_refresh_max_age_seconds: %v, want one per account of %q", v, accounts)
+	}
+	var data struct {
+		Groups []struct {
+			Rules []struct {
+				Name   string `json:"name"`
+				Type   string `json:"type"`
+				Health string `json:"health"`
+				State  string `json:"state"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := p.api("/api/v1/rules", nil, &data); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range data.Groups {
+		for _, r := range g.Rules {
+			if r.Name != refreshRule {
+				continue
+			}
+			found = true
+			if r.Type != "alerting" || r.Health != "ok" || r.State != "inactive" {
+				t.Errorf("%s: type %s, health %s, state %s; want an alerting rule, ok and inactive", refreshRule, r.Type, r.Health, r.State)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s is not loaded from %s", refreshRule, rulesPath)
+	}
+	p.neverActive(t, refreshRule)
+}
+
+// neverActive checks that the alert has not been pending or firing in the
+// last 10 minutes (the whole run).
+func (p *promServer) neverActive(t *testing.T, alertname string) {
+	t.Helper()
+	if v := p.query(t, `count_over_time(ALERTS{alertname="`+alertname+`"}[10m])`); len(v) != 0 {
+		t.Errorf("%s was active: %v", alertname, v)
 	}
 }
 
@@ -489,6 +618,15 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 				m := s.Metric
 				if m["image_id"] != imageA || m["visibility"] != "public" || m["name"] != "image-"+imageA[:8] || (m["account"] != "" && m["account"] != "prod") {
 					return fmt.Errorf("lists %v", m)
+				}
+			}
+			return nil
+		},
+		// Every image's last fetch succeeded, in every account.
+		"Coverage": func(v []promSample) error {
+			for _, s := range v {
+				if s.Value[1] != "1" {
+					return fmt.Errorf("%v, want 1", s)
 				}
 			}
 			return nil
