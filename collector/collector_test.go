@@ -475,15 +475,15 @@ func TestFailedFetchKeepsLastKnownMembers(t *testing.T) {
 	families := append([]string{"scp_image_members_scrape_success", "scp_image_members_scrape_error"}, memberFamilies...)
 
 	membersOf := func(id, status string) string {
-		out := ""
+		var out strings.Builder
 		for _, s := range []string{"accepted", "pending", "rejected"} {
 			v := "0"
 			if s == status {
 				v = "1"
 			}
-			out += `scp_image_members{image_id="` + id + `",status="` + s + `"} ` + v + "\n"
+			out.WriteString(`scp_image_members{image_id="` + id + `",status="` + s + `"} ` + v + "\n")
 		}
-		return out
+		return out.String()
 	}
 	infoA := `scp_image_member_info{expected="false",image_id="` + imgA + `",member_id="` + acctOther + `",status="accepted"} 1` + "\n"
 	infoB := `scp_image_member_info{expected="false",image_id="` + imgB + `",member_id="` + acctExpected + `",status="pending"} 1` + "\n"

@@ -270,7 +270,7 @@ func normalized(t *testing.T, a answer) string {
 	for {
 		var mf dto.MetricFamily
 		err := dec.Decode(&mf)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
