@@ -181,11 +181,7 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		msg := unknownFieldRE.ReplaceAllString(err.Error(), "unknown field $1")
-		msg = redactSecrets(strings.TrimPrefix(msg, "yaml: "), data)
-		if env := getenv(EnvSecretKey); env != "" {
-			msg = strings.ReplaceAll(msg, env, "<secret>")
-		}
-		return nil, errors.New(msg)
+		return nil, errors.New(secretsIn(data, dir, getenv).redact(strings.TrimPrefix(msg, "yaml: ")))
 	}
 	if cfg.ScrapeTimeout == 0 {
 		cfg.ScrapeTimeout = Duration(DefaultScrapeTimeout)
@@ -216,8 +212,15 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		// Validation quotes values, and a secret can sit in the wrong field.
+		r := secretsIn(data, dir, getenv)
+		for i, err := range errs {
+			if msg := r.redact(err.Error()); msg != err.Error() {
+				errs[i] = errors.New(msg) // the cause is dropped with the secret
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
 	if cfg.single {
 		cfg.SCP = cfg.Accounts[0].SCP
@@ -228,32 +231,6 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 // MultiAccount reports whether the config uses the accounts form, whose
 // series carry an account label.
 func (c *Config) MultiAccount() bool { return !c.single }
-
-// redactSecrets removes from msg every secret_key value in the YAML document:
-// decode errors quote the values they choke on, and a secret pasted into the
-// wrong field must not reach a log line.
-func redactSecrets(msg string, data []byte) string {
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil {
-		return msg
-	}
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if k.Value == "secret_key" && v.Kind == yaml.ScalarNode && v.Value != "" {
-					msg = strings.ReplaceAll(msg, v.Value, "<secret>")
-				}
-			}
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(&root)
-	return msg
-}
 
 func (s *SCP) setDefaults() {
 	if s.APIVersion == "" {

@@ -16,9 +16,9 @@ import (
 )
 
 const (
-	fileSecret = "file-secret-key-123"
-	diskSecret = "file-secret-from-disk"
-	envSecret  = "env-secret-key-456"
+	fileSecret = "fK7q2-Zm9xLw-123"
+	diskSecret = "dK4-fRom-d1sk-Qx"
+	envSecret  = "eN5-vXr-Qp-456"
 	envAccess  = "AKenv"
 	testImage  = "70a599e0-31e7-49b7-b260-868f441e862b"
 )
@@ -257,7 +257,7 @@ func TestGoodAccounts(t *testing.T) {
 		t.Errorf("dev BaseURL %s", got)
 	}
 	// Each account has its own keys; secret_key_file is read per account.
-	if prod.SCP.AccessKey != "AKprod" || string(prod.SCP.SecretKey) != "prod-secret-key-1" ||
+	if prod.SCP.AccessKey != "AKprod" || string(prod.SCP.SecretKey) != "pR0d-k9Vq-Wx-1" ||
 		dev.SCP.AccessKey != "AKdev" || string(dev.SCP.SecretKey) != diskSecret {
 		t.Errorf("keys: prod (%s, %s), dev (%s, %s)", prod.SCP.AccessKey, prod.SCP.SecretKey, dev.SCP.AccessKey, dev.SCP.SecretKey)
 	}
@@ -291,7 +291,7 @@ func TestGoodAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"prod-secret-key-1", diskSecret} {
+	for _, secret := range []string{"pR0d-k9Vq-Wx-1", diskSecret} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("marshalled config shows %s:\n%s", secret, out)
 		}

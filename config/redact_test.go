@@ -1,0 +1,68 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scp-exporter/scp_exporter/config"
+)
+
+// containsRun reports whether msg contains any run of 6 characters of secret.
+func containsRun(msg, secret string) (string, bool) {
+	for i := 0; i+6 <= len(secret); i++ {
+		if strings.Contains(msg, secret[i:i+6]) {
+			return secret[i : i+6], true
+		}
+	}
+	return "", false
+}
+
+// No piece of a secret reaches an error, however it got where it did not
+// belong: typed into a number field (the YAML library quotes it cut short),
+// reached through an alias, taken from SCP_SECRET_KEY or a secret_key_file,
+// or a password in an endpoint or proxy URL.
+func TestErrorsShowNoPieceOfASecret(t *testing.T) {
+	const (
+		inline = "Qm8vT3xLp2Rk9WzYc4Hn"
+		env    = "Ev7Nq2Lx9PzR4kTw8Yb3"
+		file   = "Fz3Kp9Wq2Lm7Xv4Tn8Rb"
+		pass   = "Pw4Xk9Lq2Zm7Rv3Tn8Yc"
+	)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte(file+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == config.EnvSecretKey {
+			return env
+		}
+		return ""
+	}
+	base := "  region: kr-west1\n  environment: e\n  access_key: AK\n"
+	img := "images:\n  - id: 70a599e0-31e7-49b7-b260-868f441e862b\n"
+	for name, tc := range map[string]struct{ doc, secret string }{
+		"inline key in max_retries":   {"scp:\n" + base + "  secret_key: " + inline + "\n  max_retries: " + inline + "\n" + img, inline},
+		"inline key through an alias": {"scp:\n" + base + "  secret_key: &k " + inline + "\n  max_concurrency: *k\n" + img, inline},
+		"aliased key in a list":       {"x: &k " + inline + "\nscp:\n" + base + "  secret_key: *k\n  request_timeout: *k\n" + img, inline},
+		"environment key in a field":  {"scp:\n" + base + "  max_retries: " + env + "\n" + img, env},
+		"environment key in language": {"scp:\n" + base + "  language: " + env + "\n" + img, env},
+		"file key in a field":         {"scp:\n" + base + "  secret_key_file: key\n  requests_per_second: " + file + "\n" + img, file},
+		"password in the endpoint":    {"scp:\n  endpoint: https://user:" + pass + "@proxy.example/#frag\n  access_key: AK\n  secret_key: " + inline + "\n" + img, pass},
+		"password in proxy_url":       {"scp:\n" + base + "  secret_key: " + inline + "\n  proxy_url: http://user:" + pass + "@proxy:3128\n  max_retries: x\n" + img, pass},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.doc), dir, getenv)
+			if err == nil {
+				t.Fatal("the document was accepted; the test proves nothing")
+			}
+			if run, ok := containsRun(err.Error(), tc.secret); ok {
+				t.Errorf("the error shows %q of the secret:\n%v", run, err)
+			}
+			if !strings.Contains(err.Error(), "<secret>") && strings.Contains(name, "field") {
+				t.Errorf("the error shows no <secret> where the value was:\n%v", err)
+			}
+		})
+	}
+}
