@@ -3,14 +3,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/config"
 	"github.com/scp-exporter/scp_exporter/exporter"
+	"github.com/scp-exporter/scp_exporter/httpserver"
 )
 
 const (
@@ -48,6 +50,8 @@ func run(args []string) int {
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time to answer.").Default("0.5s").Duration()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: logfmt, json.").Default("logfmt").Enum("logfmt", "json")
+		maxRequests   = app.Flag("web.max-requests", "Maximum number of simultaneous scrapes; more answer 503 at once. 0 means no limit.").Default("40").Int()
+		shutdownGrace = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
 	)
 	app.Version(version.Print(programName))
@@ -57,6 +61,10 @@ func run(args []string) int {
 		return 2
 	}
 
+	if err := httpserver.CheckMetricsPath(*metricsPath); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", programName, err)
+		return 1
+	}
 	logger, slogLevel := newLogger(*logFormat, *logLevel)
 
 	if *configCheck {
@@ -101,11 +109,12 @@ func run(args []string) int {
 	}()
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, exp.Collector().Handler(reg, *timeoutOffset, promhttp.HandlerOpts{
+	metrics := exp.Collector().Handler(reg, *timeoutOffset, promhttp.HandlerOpts{
 		ErrorLog:          stdLogger{logger},
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
-	}))
+	})
+	mux.Handle(*metricsPath, httpserver.Metrics(metrics, *maxRequests, exp.Collector().ScrapeTimeout))
 	mux.Handle("/-/reload", exp.ReloadHandler())
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "healthy") })
 	mux.Handle("/-/ready", exp.ReadyHandler())
@@ -127,12 +136,20 @@ func run(args []string) int {
 		mux.Handle("/", landing)
 	}
 
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := httpserver.New(mux)
 	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
-	if err := web.ListenAndServe(server, webFlags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+	err = httpserver.Run(stop, server, func() error { return web.ListenAndServe(server, webFlags, slogger) }, *shutdownGrace)
+	if stop.Err() != nil {
+		level.Info(logger).Log("msg", "shutting down: no new connections; scrapes under way finished or cut at the grace period", "grace", *shutdownGrace)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		level.Error(logger).Log("msg", "http server stopped", "err", err)
 		return 1
 	}
+	exp.Close() // background work ends before the process does
+	level.Info(logger).Log("msg", "stopped")
 	return 0
 }
 
@@ -168,5 +185,5 @@ func unjoin(err error) []error {
 type stdLogger struct{ logger log.Logger }
 
 func (l stdLogger) Println(v ...any) {
-	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
+	level.Error(l.logger).Log("msg", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }

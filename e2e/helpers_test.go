@@ -137,6 +137,7 @@ type exporterProcess struct {
 	URL    string // http://127.0.0.1:port
 	Cmd    *exec.Cmd
 	Output *testproc.Buffer // stdout and stderr
+	Proc   *testproc.Process
 }
 
 // startExporter runs the binary with the config file and waits until it
@@ -160,7 +161,7 @@ func launchExporter(t testing.TB, scheme string, up func(base string) bool, args
 	addr := freeAddr(t)
 	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
 	proc := testproc.Start(t, "exporter", cmd, 5*time.Second)
-	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: proc.Output}
+	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: proc.Output, Proc: proc}
 	proc.WaitUntil(t, 15*time.Second, func() bool { return up(p.URL) })
 	return p
 }

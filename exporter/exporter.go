@@ -45,7 +45,10 @@ type Exporter struct {
 
 	mu       sync.Mutex // serialises reloads
 	accounts map[string]*account
-	version  map[string]string // API version in use per account, to warn on change
+
+	queueMu sync.Mutex
+	queued  *reloadRound      // the reload that requests arriving now will share
+	version map[string]string // API version in use per account, to warn on change
 
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
@@ -134,11 +137,40 @@ func (e *Exporter) Close() {
 	}
 }
 
+// reloadRound is one reload that several requests share.
+type reloadRound struct {
+	done chan struct{}
+	err  error
+}
+
 // Reload re-reads the config file (and secret_key_file). On failure the
-// running config stays in use and the error says why.
+// running config stays in use and the error says why. Requests that arrive
+// while a reload runs share the one after it, which reads the file as it is
+// then: a burst of reloads costs at most two.
 func (e *Exporter) Reload() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.queueMu.Lock()
+	r := e.queued
+	if r != nil {
+		e.queueMu.Unlock()
+		<-r.done
+		return r.err
+	}
+	r = &reloadRound{done: make(chan struct{})}
+	e.queued = r
+	e.queueMu.Unlock()
+
+	e.mu.Lock() // after the reload under way, if any
+	e.queueMu.Lock()
+	e.queued = nil // requests from now on need a reload that reads the file after them
+	e.queueMu.Unlock()
+	r.err = e.reload()
+	e.mu.Unlock()
+	close(r.done)
+	return r.err
+}
+
+// reload does one reload. e.mu must be held.
+func (e *Exporter) reload() error {
 	cfg, err := config.Load(e.opts.ConfigFile, e.opts.Getenv)
 	var target collector.Target
 	if err == nil && cfg.MultiAccount() != e.multi {

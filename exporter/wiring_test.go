@@ -228,3 +228,25 @@ func TestReloadWarnsWhenTheAPIVersionChanges(t *testing.T) {
 		t.Errorf("no warning after reloading to API version 1.2:\n%s", logs)
 	}
 }
+
+// Reload requests that arrive while one runs share the next: a burst
+// costs at most two reloads, and every request gets an answer.
+func TestReloadsArrivingTogetherShareOne(t *testing.T) {
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	e, logs := start(t, baseConfig(srv.URL, ""), time.Now())
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if err := e.Reload(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n := strings.Count(logs.String(), "config reloaded")
+	t.Logf("50 requests, %d reloads", n)
+	if n < 1 || n > 25 {
+		t.Errorf("50 simultaneous reload requests ran %d reloads, want far fewer than 50", n)
+	}
+}

@@ -64,6 +64,17 @@ func Start(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration) *Proce
 	return p
 }
 
+// Exited waits up to timeout for the process to exit and returns its state,
+// or nil if it is still running.
+func (p *Process) Exited(timeout time.Duration) *os.ProcessState {
+	select {
+	case <-p.done:
+		return p.Cmd.ProcessState
+	case <-time.After(timeout):
+		return nil
+	}
+}
+
 // WaitUntil polls up until it is true. It fails the test if the process
 // exits first or timeout passes.
 func (p *Process) WaitUntil(t testing.TB, timeout time.Duration, up func() bool) {
