@@ -201,6 +201,7 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result) {
 		c.emitState(gauge, d, ar, acct)
 		view := &ar.View
 		gauge(d.stalestAge, view.StalestAge.Seconds(), acct()...)
+		gauge(d.refreshInterval, view.RefreshInterval.Seconds(), acct()...)
 		if view.Passes > 0 {
 			gauge(d.passDuration, view.PassDuration.Seconds(), acct()...)
 		}

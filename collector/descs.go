@@ -11,7 +11,7 @@ type descs struct {
 
 	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
 	success, failure, duration                                   *prometheus.Desc
-	stalestAge, passDuration, minPassDuration                    *prometheus.Desc
+	stalestAge, passDuration, minPassDuration, refreshInterval   *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
 	discoveryImages, discoverySuccess                            *prometheus.Desc
 	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
@@ -49,6 +49,8 @@ func newDescs(multi bool) *descs {
 			"Age of the oldest last successful members fetch among the watched images (since it was first watched, for an image never fetched), in seconds: how old cached member series can be."),
 		passDuration: perAccount("image_members_pass_duration_seconds",
 			"How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes."),
+		refreshInterval: perAccount("image_members_refresh_interval_seconds",
+			"members.refresh_interval in seconds: how often each image should be fetched in the background; 0 when members are fetched while scrapes wait."),
 		minPassDuration: perAccount("image_members_pass_min_duration_seconds",
 			"The shortest full pass the account's API budget allows now (watched images over scp_api_rate_limit_requests_per_second), in seconds; above members.refresh_interval, the interval cannot be kept."),
 		versionInfo: perAccount("api_version_info",
@@ -80,7 +82,7 @@ func newDescs(multi bool) *descs {
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
-		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.versionInfo, d.versionEnd,
+		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.refreshInterval, d.versionInfo, d.versionEnd,
 		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {

@@ -408,3 +408,31 @@ func TestPassGaugesOnlyWhenKnown(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The configured refresh interval is exported, so a rule can compare it
+// with the shortest pass the budget allows.
+func TestRefreshIntervalIsExported(t *testing.T) {
+	src := newStaticSource(engine.View{RefreshInterval: 2 * time.Minute})
+	c := New(sourceTarget(src), log.NewNopLogger())
+	if got := testutil.ToFloat64(gaugeFamily{c, "scp_image_members_refresh_interval_seconds"}); got != 120 {
+		t.Errorf("scp_image_members_refresh_interval_seconds %v, want 120", got)
+	}
+}
+
+// gaugeFamily collects only one family of a collector.
+type gaugeFamily struct {
+	c    *Collector
+	name string
+}
+
+func (g gaugeFamily) Describe(ch chan<- *prometheus.Desc) { g.c.Describe(ch) }
+
+func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric)
+	go func() { g.c.Collect(all); close(all) }()
+	for m := range all {
+		if strings.Contains(m.Desc().String(), `"`+g.name+`"`) {
+			ch <- m
+		}
+	}
+}

@@ -137,10 +137,10 @@ func (d *Discoverer) Update(o Options) {
 	}
 }
 
-// sameListing reports whether other lists and watches what o does, on the
-// same interval.
+// sameListing reports whether other lists and watches what o does, with
+// the same client, on the same interval.
 func (o Options) sameListing(other Options) bool {
-	return o.Discover == other.Discover && slices.Equal(o.Visibility, other.Visibility) && o.MatchKey == other.MatchKey &&
+	return o.Lister == other.Lister && o.Discover == other.Discover && slices.Equal(o.Visibility, other.Visibility) && o.MatchKey == other.MatchKey &&
 		o.Owner == other.Owner && slices.Equal(o.Static, other.Static) && o.Interval == other.Interval
 }
 

@@ -22,7 +22,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"golang.org/x/time/rate"
 
 	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -88,17 +87,20 @@ type imageState struct {
 	err       error        // last attempt's failure; nil after a success
 	reason    scp.Reason
 	inflight  bool
+	// adoptedBy is a later pass that counts this image's call under way as
+	// its own: it waits for that call instead of making another.
+	adoptedBy *pass
 }
 
-// pass is one sweep over the images as they were ordered when it began.
+// pass is one round over the images, in the order they had when it began.
+// On demand, scrapes wait for it; it takes new work only while one does.
 type pass struct {
-	started  time.Time
 	queue    []string
 	next     int
-	inflight int
+	inflight int           // its calls under way, adopted ones included
 	waiters  int           // scrapes waiting on it (on-demand mode)
 	done     chan struct{} // closed when every image of the queue has been tried
-	ended    bool          // done, or abandoned by its last waiter
+	closed   bool          // done is closed
 }
 
 // Engine is one account's refresh engine. Its methods are safe for
@@ -112,8 +114,13 @@ type Engine struct {
 	images map[string]*imageState
 	order  []Image // watched images: configured, then discovered
 	pass   *pass
-	pace   *rate.Limiter // background mode: spreads calls over the interval
-	busy   int           // members calls under way
+	busy   int // members calls under way
+	// Background mode spreads calls over the interval: an image fetched
+	// before is taken no sooner than nextDue (real time, not opts.Now),
+	// and a timer wakes the workers then.
+	nextDue time.Time
+	wakeAt  time.Time
+	wake    *time.Timer
 	// discGen is the discovered list the watch list was built from.
 	discGen uint64
 	// workers are started up to the largest Concurrency seen, once Run has
@@ -141,7 +148,6 @@ func New(o Options) *Engine {
 	e.cond = sync.NewCond(&e.mu)
 	e.disc = discovery.New(e.discoveryOptions(o))
 	e.mu.Lock()
-	e.resetPace()
 	e.refreshWatched()
 	e.mu.Unlock()
 	return e
@@ -188,14 +194,26 @@ func (e *Engine) Update(o Options) {
 	e.disc.Update(e.discoveryOptions(o))
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	intervalChanged := o.RefreshInterval != e.opts.RefreshInterval
-	e.opts = o
-	if intervalChanged {
-		e.resetPace()
+	if o.RefreshInterval != e.opts.RefreshInterval {
+		// A new mode or pace starts afresh: scrapes waiting on the pass
+		// under way get what is known, and the next pass is ordered anew.
+		e.dropPass()
+		e.nextDue = time.Time{}
 	}
+	e.opts = o
 	e.refreshWatched()
 	e.startWorkers()
 	e.cond.Broadcast()
+}
+
+// dropPass ends the current pass: its waiters are released and it takes
+// no more work. e.mu must be held.
+func (e *Engine) dropPass() {
+	if p := e.pass; p != nil {
+		p.next = len(p.queue)
+		e.close(p)
+		e.pass = nil
+	}
 }
 
 // Discovery is the account's listings: discovered images, visibility,
@@ -222,7 +240,7 @@ func (e *Engine) Run(ctx context.Context) {
 // startWorkers starts workers up to Concurrency. Extra workers left by a
 // reload that lowered it stay idle (see take). e.mu must be held.
 func (e *Engine) startWorkers() {
-	if e.runCtx == nil {
+	if e.runCtx == nil || e.runCtx.Err() != nil {
 		return
 	}
 	for ; e.workers < e.opts.Concurrency; e.workers++ {
@@ -262,10 +280,14 @@ func (e *Engine) refreshWatched() {
 		}
 	}
 	if added && o.RefreshInterval > 0 {
-		e.pass = nil // new images first: the next pass puts them at its head
+		e.dropPass() // new images first: the next pass puts them at its head
 	}
-	for id := range e.images {
+	for id, st := range e.images {
 		if !static[id] {
+			if p := st.adoptedBy; p != nil { // its call's outcome will not be recorded
+				p.inflight--
+				e.finishIfDone(p)
+			}
 			delete(e.images, id)
 			delete(e.sweepLeft, id)
 		}
@@ -303,23 +325,9 @@ func (e *Engine) checkSweep(now time.Time) {
 	}
 }
 
-// resetPace sets the background pacing for the interval. e.mu must be held.
-func (e *Engine) resetPace() {
-	e.pace = nil
-	if e.opts.RefreshInterval > 0 {
-		e.pace = rate.NewLimiter(e.paceRate(), 1)
-		e.pace.Allow() // start empty: the first image fetched again waits its turn
-	}
-}
-
-// paceRate spreads one pass over the refresh interval. e.mu must be held.
-func (e *Engine) paceRate() rate.Limit {
-	return rate.Limit(float64(max(1, len(e.images))) / e.opts.RefreshInterval.Seconds())
-}
-
 // newPass orders the watched images: never tried first (in watch order),
 // then by the start of their last attempt, oldest first. e.mu must be held.
-func (e *Engine) newPass(now time.Time) *pass {
+func (e *Engine) newPass() *pass {
 	queue := make([]string, len(e.order))
 	for i, im := range e.order {
 		queue[i] = im.ID
@@ -327,7 +335,7 @@ func (e *Engine) newPass(now time.Time) *pass {
 	slices.SortStableFunc(queue, func(a, b string) int {
 		return e.images[a].attempted.Compare(e.images[b].attempted)
 	})
-	return &pass{started: now, queue: queue, done: make(chan struct{})}
+	return &pass{queue: queue, done: make(chan struct{})}
 }
 
 // Wait fetches, in on-demand mode, until every watched image has been tried
@@ -342,10 +350,13 @@ func (e *Engine) Wait(ctx context.Context) {
 	}
 	e.syncDiscovered()
 	p := e.pass
-	if p == nil || p.ended {
-		p = e.newPass(e.opts.Now())
+	if p == nil || p.closed || p.waiters == 0 {
+		// A pass nobody waits on took no new work since its last waiter
+		// left; a scrape now needs one that begins now.
+		e.dropPass()
+		p = e.newPass()
 		e.pass = p
-		e.finishIfDone(p)
+		e.advance(p)
 	}
 	p.waiters++
 	e.cond.Broadcast()
@@ -357,22 +368,15 @@ func (e *Engine) Wait(ctx context.Context) {
 	}
 
 	e.mu.Lock()
-	p.waiters--
-	if p.waiters == 0 {
-		p.ended = true // nobody waits: take no new work; calls under way finish
-	}
+	p.waiters-- // at 0, the pass takes no new work; calls under way finish
 	e.mu.Unlock()
 }
 
 // work is one worker: it takes the next image and fetches it, until ctx ends.
 func (e *Engine) work(ctx context.Context) {
 	for {
-		id, p, paced, ok := e.take(ctx)
+		id, p, ok := e.take(ctx)
 		if !ok {
-			return
-		}
-		if paced != nil && paced.Wait(ctx) != nil {
-			e.finish(id, p, nil, ctx.Err(), true)
 			return
 		}
 		e.fetch(ctx, id, p)
@@ -380,22 +384,17 @@ func (e *Engine) work(ctx context.Context) {
 }
 
 // take blocks until there is an image to fetch, marks it in flight and
-// returns it, with the pacing limiter to wait on first (nil for an image
-// never fetched, or in on-demand mode).
-func (e *Engine) take(ctx context.Context) (string, *pass, *rate.Limiter, bool) {
+// returns it with its pass.
+func (e *Engine) take(ctx context.Context) (string, *pass, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for {
 		if ctx.Err() != nil {
-			return "", nil, nil, false
+			return "", nil, false
 		}
 		if e.busy < e.opts.Concurrency {
 			if id, p, ok := e.next(); ok {
 				st := e.images[id]
-				var paced *rate.Limiter
-				if !st.attempted.IsZero() {
-					paced = e.pace
-				}
 				now := e.opts.Now()
 				st.inflight = true
 				st.attempted = now
@@ -404,42 +403,95 @@ func (e *Engine) take(ctx context.Context) (string, *pass, *rate.Limiter, bool) 
 				if e.sweepStart.IsZero() {
 					e.sweepStart = now
 				}
-				return id, p, paced, true
+				return id, p, true
 			}
 		}
 		e.cond.Wait()
 	}
 }
 
-// next returns the next image of the current pass, starting a new pass in
-// background mode when the last one is done. e.mu must be held.
+// next returns the next image to fetch, if one may be fetched now: in
+// background mode it starts a new pass when the last is done, and spaces
+// images fetched before over the interval. e.mu must be held.
 func (e *Engine) next() (string, *pass, bool) {
-	if e.opts.RefreshInterval > 0 {
+	background := e.opts.RefreshInterval > 0
+	if background {
 		e.syncDiscovered()
-		if e.pass == nil || e.pass.next >= len(e.pass.queue) && e.pass.inflight == 0 {
-			e.pass = e.newPass(e.opts.Now())
-			e.pace.SetLimit(e.paceRate())
+		if e.pass == nil || e.pass.closed {
+			e.pass = e.newPass()
 			e.checkBudget()
 		}
 	}
 	p := e.pass
-	if p == nil || p.ended && e.opts.RefreshInterval == 0 {
+	if p == nil || (!background && p.waiters == 0) {
 		return "", nil, false
 	}
-	for p.next < len(p.queue) {
-		id := p.queue[p.next]
-		p.next++
-		if st, ok := e.images[id]; ok && !st.inflight {
-			return id, p, true
-		}
+	e.advance(p)
+	if p.next >= len(p.queue) {
+		return "", nil, false
 	}
-	e.finishIfDone(p)
-	return "", nil, false
+	id := p.queue[p.next]
+	if background && !e.images[id].attempted.IsZero() {
+		now := time.Now()
+		gap := e.opts.RefreshInterval / time.Duration(max(1, len(e.images)))
+		if e.nextDue.IsZero() {
+			e.nextDue = now.Add(gap) // the first image fetched again waits its turn
+		}
+		if now.Before(e.nextDue) {
+			e.wakeAfter(e.nextDue)
+			return "", nil, false
+		}
+		// Behind schedule (the budget is slower than the interval asks),
+		// the next image is due at once: as fast as the budget allows.
+		e.nextDue = e.nextDue.Add(gap)
+	}
+	p.next++
+	return id, p, true
 }
 
-// checkBudget warns when the budget cannot fetch every image within the
-// refresh interval; the engine then runs as fast as the budget allows.
+// advance moves p past the images it need not fetch: those no longer
+// watched, and those whose call is under way, which p adopts (it waits for
+// that call instead of making another). It closes p when nothing is left.
 // e.mu must be held.
+func (e *Engine) advance(p *pass) {
+	for p.next < len(p.queue) {
+		st, ok := e.images[p.queue[p.next]]
+		if ok && !st.inflight {
+			return
+		}
+		if ok && st.adoptedBy != p {
+			if old := st.adoptedBy; old != nil {
+				old.inflight--
+				e.finishIfDone(old)
+			}
+			st.adoptedBy = p
+			p.inflight++
+		}
+		p.next++
+	}
+	e.finishIfDone(p)
+}
+
+// wakeAfter makes the workers look for work again at t. e.mu must be held.
+func (e *Engine) wakeAfter(t time.Time) {
+	if e.wake != nil && !e.wakeAt.After(t) {
+		return // an earlier wake-up is set
+	}
+	if e.wake != nil {
+		e.wake.Stop()
+	}
+	e.wakeAt = t
+	e.wake = time.AfterFunc(time.Until(t), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.wake = nil
+		e.cond.Broadcast()
+	})
+}
+
+// checkBudget warns when the configured budget cannot fetch every image
+// within the refresh interval; the engine then runs as fast as the budget
+// allows. e.mu must be held.
 func (e *Engine) checkBudget() {
 	b := e.opts.Budget
 	if b == nil {
@@ -458,12 +510,15 @@ func (e *Engine) checkBudget() {
 // e.mu must be held.
 func (e *Engine) finishIfDone(p *pass) {
 	if p.next >= len(p.queue) && p.inflight == 0 {
-		select {
-		case <-p.done:
-		default:
-			close(p.done)
-			p.ended = true
-		}
+		e.close(p)
+	}
+}
+
+// close releases p's waiters. e.mu must be held.
+func (e *Engine) close(p *pass) {
+	if !p.closed {
+		p.closed = true
+		close(p.done)
 	}
 }
 
@@ -481,7 +536,7 @@ func (e *Engine) fetch(ctx context.Context, id string, p *pass) {
 			err = fmt.Errorf("%w: %v", errPanic, r)
 			level.Error(logger).Log("msg", "fetching image members panicked", "image_id", id, "err", err)
 		}
-		e.finish(id, p, members, err, false)
+		e.finish(id, p, members, err)
 	}()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -491,27 +546,32 @@ func (e *Engine) fetch(ctx context.Context, id string, p *pass) {
 var errPanic = errors.New("internal error")
 
 // finish records one attempt's outcome. e.mu is taken here.
-func (e *Engine) finish(id string, p *pass, members []scp.Member, err error, abandoned bool) {
+func (e *Engine) finish(id string, p *pass, members []scp.Member, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p.inflight--
 	e.busy--
-	e.finishIfDone(p)
 	e.cond.Broadcast()
 	st, ok := e.images[id]
-	if !ok {
-		return // no longer watched
+	if ok {
+		e.record(st, id, members, err)
 	}
+	// The passes learn last, so a scrape they release sees the outcome.
+	p.inflight--
+	e.finishIfDone(p)
+	if ok && st.adoptedBy != nil {
+		st.adoptedBy.inflight--
+		e.finishIfDone(st.adoptedBy)
+		st.adoptedBy = nil
+	}
+}
+
+// record stores one attempt's outcome. e.mu must be held.
+func (e *Engine) record(st *imageState, id string, members []scp.Member, err error) {
 	st.inflight = false
 	now := e.opts.Now()
-	if !abandoned {
-		delete(e.sweepLeft, id)
-		e.checkSweep(now)
-	}
+	delete(e.sweepLeft, id)
+	e.checkSweep(now)
 	switch {
-	case abandoned:
-		st.attempted = time.Time{} // never reached: first again next time
-		return
 	case err == nil:
 		st.members, st.known, st.fetched, st.err, st.reason = members, true, now, nil, ""
 	default:

@@ -28,7 +28,8 @@ type fakeClient struct {
 	panicFor string
 	calls    []string
 	listed   int
-	onCall   func() // run at each members call
+	onCall   func()      // run at each members call
+	listing  []scp.Image // what GET /v1/images lists, for every visibility
 }
 
 func newFakeClient() *fakeClient {
@@ -63,7 +64,7 @@ func (f *fakeClient) ListImages(context.Context, string) ([]scp.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.listed++
-	return nil, nil
+	return f.listing, nil
 }
 
 func (f *fakeClient) ShowImage(context.Context, string) (scp.Image, error) {
@@ -403,5 +404,111 @@ func TestPassDuration(t *testing.T) {
 	e.Wait(context.Background())
 	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 13*time.Second {
 		t.Errorf("after a split pass: %d passes, the last %v; want 2, the last 13s (1s, 10s idle, 2s)", v.Passes, v.PassDuration)
+	}
+}
+
+// A caller whose deadline passes while calls are under way, then a scrape
+// with time to spare and free workers: the scrape waits for those calls
+// (it does not skip them, nor fetch them again) and sees every image.
+func TestScrapeAfterAShortOneWaitsForTheCallsUnderWay(t *testing.T) {
+	c := newFakeClient()
+	c.latency = 300 * time.Millisecond
+	o := options(c, images(3))
+	o.Concurrency = 4 // more workers than images
+	e := start(t, o)
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	e.Wait(short)
+	cancel()
+	long, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	begin := time.Now()
+	e.Wait(long)
+	if long.Err() != nil {
+		t.Fatal("the scrape ran out of time")
+	}
+	for _, iv := range e.Snapshot().Images {
+		if iv.Err != nil {
+			t.Errorf("after %v the scrape saw %s as %s", time.Since(begin), iv.ID, iv.Reason)
+		}
+	}
+	for _, im := range o.Images {
+		if n := c.callsFor(im.ID); n != 1 {
+			t.Errorf("%s fetched %d times, want once", im.ID, n)
+		}
+	}
+}
+
+// Switching from background to on demand takes effect at once: a scrape
+// fetches, and no worker stays asleep on the old pacing.
+func TestReloadFromBackgroundToOnDemand(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(3)
+	o := options(c, imgs)
+	o.RefreshInterval = time.Hour
+	o.Concurrency = 3
+	e := start(t, o)
+	testwait.For(t, func() bool { return len(c.callLog()) == 3 && e.idle() }, "the first background pass")
+	o.RefreshInterval = 0
+	e.Update(o)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the first on-demand scrape after the switch waited until its deadline")
+	}
+	if n := len(c.callLog()); n != 6 {
+		t.Errorf("%d calls after a background pass and one on-demand scrape, want 6", n)
+	}
+}
+
+// Switching from on demand to background with a new image releases a
+// scrape waiting on the on-demand pass.
+func TestReloadToBackgroundReleasesWaitingScrapes(t *testing.T) {
+	c := newFakeClient()
+	c.latency = 200 * time.Millisecond
+	imgs := images(6)
+	o := options(c, imgs[:5])
+	e := start(t, o) // Concurrency 1: a pass takes a second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	released := make(chan struct{})
+	go func() { e.Wait(ctx); close(released) }()
+	testwait.For(t, func() bool { return len(c.callLog()) >= 1 }, "the scrape's first call")
+	o = options(c, imgs)
+	o.RefreshInterval = time.Hour
+	e.Update(o)
+	select {
+	case <-released:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the waiting scrape was not released by the switch to background mode")
+	}
+}
+
+// In background mode, images that discovery adds later are fetched first,
+// not after workers that sleep on the pacing of the images already known.
+func TestBackgroundFetchesDiscoveredImagesPromptly(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(6)
+	o := options(c, imgs[:1])
+	o.RefreshInterval = time.Hour
+	o.Discovery.Discover = true
+	o.Discovery.Interval = 200 * time.Millisecond
+	start(t, o)
+	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 1 }, "the configured image")
+	listing := make([]scp.Image, 0, 5)
+	for _, im := range imgs[1:] {
+		listing = append(listing, scp.Image{ID: im.ID, Name: im.Name, Visibility: "private"})
+	}
+	c.set(func(f *fakeClient) { f.listing = listing })
+	testwait.For(t, func() bool {
+		for _, im := range imgs[1:] {
+			if c.callsFor(im.ID) != 1 {
+				return false
+			}
+		}
+		return true
+	}, "the discovered images fetched soon after they were listed")
+	if n := c.callsFor(imgs[0].ID); n != 1 {
+		t.Errorf("the configured image was fetched %d times within the hour's interval", n)
 	}
 }

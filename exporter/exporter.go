@@ -125,12 +125,14 @@ func (e *Exporter) Ready() bool {
 	return true
 }
 
-// Close stops every account's engine and waits for it.
+// Close stops every account's engine and waits for them.
 func (e *Exporter) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for name, a := range e.accounts {
+	for _, a := range e.accounts {
 		a.stop()
+	}
+	for name, a := range e.accounts {
 		<-a.done
 		a.http.CloseIdleConnections()
 		delete(e.accounts, name)
@@ -261,8 +263,10 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 		if f, ok := fresh[a.Name]; ok {
 			if running {
 				retired = append(retired, acc.http)
+				acc.budget.Report(nil) // calls still under way on it no longer show
 				f.engine, f.stop, f.done = acc.engine, acc.stop, acc.done
 			}
+			f.budget.Report(e.apiMetrics.ForAccount(a.Name))
 			acc = f
 			e.accounts[a.Name] = acc
 		}
@@ -286,6 +290,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 	for name, acc := range e.accounts {
 		if !keep[name] {
 			acc.stop()
+			acc.budget.Report(nil)
 			retired = append(retired, acc.http)
 			delete(e.accounts, name)
 		}

@@ -250,3 +250,63 @@ func TestReloadsArrivingTogetherShareOne(t *testing.T) {
 		t.Errorf("50 simultaneous reload requests ran %d reloads, want far fewer than 50", n)
 	}
 }
+
+// A reload that fails on one account changes nothing on another: not its
+// client, not its budget's rate gauge.
+func TestFailedReloadChangesNothing(t *testing.T) {
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	account := func(name, extra string) string {
+		return "  - name: " + name + "\n    scp: {endpoint: \"" + srv.URL + "\", access_key: ak, secret_key: sk, max_retries: 0" + extra + "}\n" +
+			"    images: [{id: " + image + "}]\n"
+	}
+	e, _ := start(t, "accounts:\n"+account("a", ", requests_per_second: 100")+account("b", ""), time.Now())
+	reg := e.opts.Registerer.(*prometheus.Registry)
+	rate := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() == "scp_api_rate_limit_requests_per_second" && m.GetLabel()[0].GetValue() == "a" {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatal("no rate gauge for account a")
+		return 0
+	}
+	if got := rate(); got != 100 {
+		t.Fatalf("rate of a: %v, want 100", got)
+	}
+	clientA := e.accounts["a"].client
+	bad := "accounts:\n" + account("a", ", requests_per_second: 5") +
+		account("b", ", tls_config: {ca_file: /nonexistent/ca.pem}")
+	if err := os.WriteFile(e.opts.ConfigFile, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err == nil {
+		t.Fatal("a reload with an unreadable CA file succeeded")
+	}
+	if got := rate(); got != 100 {
+		t.Errorf("after a failed reload the rate of a shows %v, want 100 still", got)
+	}
+	if e.accounts["a"].client != clientA {
+		t.Error("a failed reload replaced a client")
+	}
+
+	// Removing an account stops its engine.
+	if err := os.WriteFile(e.opts.ConfigFile, []byte("accounts:\n"+account("a", ", requests_per_second: 100")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := e.accounts["b"].done
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the removed account's engine is still running")
+	}
+}

@@ -11,8 +11,8 @@ import (
 
 // AIMD parameters of a Budget: the rate drops to decreaseFactor of itself
 // at most once per decreaseWindow while the API throttles, and climbs back
-// by increasePerSecond·max (at least 1 request/s) for every second of calls
-// that are not throttled, as the AWS SDK's adaptive retry mode does.
+// by increasePerSecond·max for every second of calls that are not
+// throttled, as the AWS SDK's adaptive retry mode does.
 const (
 	decreaseFactor    = 0.7
 	decreaseWindow    = time.Second
@@ -37,7 +37,6 @@ type Budget struct {
 	mu           sync.Mutex
 	rate         float64
 	lastDecrease time.Time
-	decreases    int
 	metrics      *Metrics
 }
 
@@ -51,7 +50,7 @@ func NewBudget(requestsPerSecond float64, concurrency int, now func() time.Time)
 	b := &Budget{
 		max:     requestsPerSecond,
 		minRate: min(requestsPerSecond, 1),
-		step:    max(1, requestsPerSecond*increasePerSecond),
+		step:    requestsPerSecond * increasePerSecond,
 		slots:   make(chan struct{}, concurrency),
 		limiter: rate.NewLimiter(rate.Limit(requestsPerSecond), concurrency),
 		now:     now,
@@ -86,7 +85,6 @@ func (b *Budget) Throttled() {
 		return
 	}
 	b.lastDecrease = now
-	b.decreases++
 	b.set(max(b.minRate, b.rate*decreaseFactor))
 	b.metrics.rateDecreased()
 }
@@ -118,18 +116,9 @@ func (b *Budget) Rate() float64 {
 // Max is the configured rate, the most the effective rate may reach.
 func (b *Budget) Max() float64 { return b.max }
 
-// Concurrency is how many calls may be in flight at once.
-func (b *Budget) Concurrency() int { return cap(b.slots) }
-
-// Decreases is how often throttling has lowered the rate.
-func (b *Budget) Decreases() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.decreases
-}
-
-// observe makes m show the budget's effective rate.
-func (b *Budget) observe(m *Metrics) {
+// Report makes m show the budget's effective rate and its decreases, from
+// now on; nil stops reporting (a budget replaced after a reload).
+func (b *Budget) Report(m *Metrics) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.metrics = m

@@ -4,8 +4,12 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
@@ -23,6 +27,8 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	b := scp.NewBudget(200, 8, clock.now)
+	reg := prometheus.NewRegistry()
+	b.Report(scp.NewMetrics(reg))
 	if b.Rate() != 200 {
 		t.Fatalf("starts at %v, want the maximum 200", b.Rate())
 	}
@@ -41,12 +47,15 @@ func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
 	if got := b.Rate(); got != 1 {
 		t.Errorf("after 21 throttled seconds: %v, want the floor of 1/s", got)
 	}
-	if b.Decreases() != 21 {
-		t.Errorf("%d decreases counted, want 21", b.Decreases())
+	if n, err := testutil.GatherAndCount(reg, "scp_api_rate_limit_decreases_total"); err != nil || n != 1 {
+		t.Fatalf("decreases series: %d, %v", n, err)
+	}
+	if got := counterValue(t, reg, "scp_api_rate_limit_decreases_total"); got != 21 {
+		t.Errorf("%v decreases counted, want 21", got)
 	}
 
-	// Recovery: step is max(1, 200·1%) = 2/s for each second of calls at
-	// the current rate, i.e. 2/rate per call.
+	// Recovery: step is 200·1% = 2/s for each second of calls at the
+	// current rate, i.e. 2/rate per call.
 	b2 := scp.NewBudget(200, 8, clock.now)
 	b2.Throttled() // 140
 	for range 140 {
@@ -67,7 +76,7 @@ func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
 // rate and its decreases are exported.
 func TestClientLowersItsBudgetOnThrottling(t *testing.T) {
 	budget := scp.NewBudget(100, 4, nil)
-	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget; o.MaxRetries = 0 })
+	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget; o.MaxRetries = 0; budget.Report(o.Metrics) })
 	e.fake.SetMembers(testImageID)
 	if got := valueOf(t, e, "scp_api_rate_limit_requests_per_second"); got != 100 {
 		t.Errorf("effective rate exported as %v before any call, want 100", got)
@@ -112,4 +121,53 @@ func valueOf(t *testing.T, e *env, name string) float64 {
 	}
 	t.Fatalf("no single series of %s", name)
 	return 0
+}
+
+// counterValue is the value of a metric family's one series.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no single series of %s", name)
+	return 0
+}
+
+// panickingTransport panics on its first request, then passes them on.
+type panickingTransport struct {
+	next     http.RoundTripper
+	panicked atomic.Bool
+}
+
+func (p *panickingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.panicked.CompareAndSwap(false, true) {
+		panic("transport bug")
+	}
+	return p.next.RoundTrip(r)
+}
+
+// A panic inside an attempt gives its budget slot back: with one slot, the
+// next call still goes through.
+func TestPanicInAnAttemptReleasesItsSlot(t *testing.T) {
+	budget := scp.NewBudget(100, 1, nil)
+	e := newEnv(t, nil, func(o *scp.Options) {
+		o.Budget = budget
+		o.HTTPClient = &http.Client{Transport: &panickingTransport{next: o.HTTPClient.Transport}}
+	})
+	e.fake.SetMembers(testImageID)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = e.client.ListImageMembers(context.Background(), testImageID)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := e.client.ListImageMembers(ctx, testImageID); err != nil {
+		t.Fatalf("the call after a panic: %v", err)
+	}
 }

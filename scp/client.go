@@ -177,9 +177,6 @@ func NewClient(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Budget != nil {
-		o.Budget.observe(o.Metrics)
-	}
 	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey), versionHeader: o.APIVersion.HeaderValue()}
 	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
 	return c, nil
@@ -313,8 +310,10 @@ func (c *Client) budgeted(ctx context.Context, op Operation, full string, out an
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	retryAfter, err := c.attempt(ctx, op, full, out)
-	release()
+	retryAfter, err := func() (time.Duration, error) {
+		defer release() // a panic in the attempt must not keep the slot
+		return c.attempt(ctx, op, full, out)
+	}()
 	var apiErr *APIError
 	switch {
 	case retryAfter > 0, errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
