@@ -61,7 +61,7 @@ const (
 	helpVersionInfo = `# HELP scp_api_version_info The SCP API version the exporter requests and its state in the API reference; always 1.
 # TYPE scp_api_version_info gauge
 `
-	helpStalestAge = `# HELP scp_image_members_stalest_age_seconds Age of the oldest last successful members fetch among the watched images (since it was first watched, for an image never fetched), in seconds: how old cached member series can be.
+	helpStalestAge = `# HELP scp_image_members_stalest_age_seconds Age of the oldest sure answer about the watched images' members (a successful fetch, or a 404 saying the image is gone; since it was first watched, for an image with neither), in seconds: how old cached member series can be.
 # TYPE scp_image_members_stalest_age_seconds gauge
 `
 	helpPassDuration = `# HELP scp_image_members_pass_duration_seconds How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes.

@@ -46,7 +46,7 @@ func newDescs(multi bool) *descs {
 		duration: newDesc("scp_scrape_duration_seconds",
 			"How long this scrape waited for the members refresh, in seconds.", nil),
 		stalestAge: perAccount("image_members_stalest_age_seconds",
-			"Age of the oldest last successful members fetch among the watched images (since it was first watched, for an image never fetched), in seconds: how old cached member series can be."),
+			"Age of the oldest sure answer about the watched images' members (a successful fetch, or a 404 saying the image is gone; since it was first watched, for an image with neither), in seconds: how old cached member series can be."),
 		passDuration: perAccount("image_members_pass_duration_seconds",
 			"How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes."),
 		refreshInterval: perAccount("image_members_refresh_interval_seconds",

@@ -79,12 +79,15 @@ const reasonPanic scp.Reason = "internal_error"
 
 // imageState is what the engine knows of one image.
 type imageState struct {
-	members   []scp.Member // last known; never modified once stored
-	known     bool         // members is an answer (possibly empty), not nothing yet
-	fetched   time.Time    // last successful fetch
-	attempted time.Time    // start of the last attempt; zero if none yet
-	added     time.Time    // first watched
-	err       error        // last attempt's failure; nil after a success
+	members []scp.Member // last known; never modified once stored
+	known   bool         // members is an answer (possibly empty), not nothing yet
+	fetched time.Time    // last successful fetch
+	// answered is when the API last answered for sure: a success, or a 404
+	// (the image is gone); staleness counts from it.
+	answered  time.Time
+	attempted time.Time // start of the last attempt; zero if none yet
+	added     time.Time // first watched
+	err       error     // last attempt's failure; nil after a success
 	reason    scp.Reason
 	inflight  bool
 	// adoptedBy is a later pass that counts this image's call under way as
@@ -573,7 +576,7 @@ func (e *Engine) record(st *imageState, id string, members []scp.Member, err err
 	e.checkSweep(now)
 	switch {
 	case err == nil:
-		st.members, st.known, st.fetched, st.err, st.reason = members, true, now, nil, ""
+		st.members, st.known, st.fetched, st.answered, st.err, st.reason = members, true, now, now, nil, ""
 	default:
 		st.err, st.reason = err, scp.ReasonOf(err)
 		if errors.Is(err, errPanic) {
@@ -582,7 +585,7 @@ func (e *Engine) record(st *imageState, id string, members []scp.Member, err err
 		if st.reason == scp.ReasonNotFound {
 			// The image is gone, or this key cannot see it: it has no
 			// members we could know of.
-			st.members, st.known = nil, false
+			st.members, st.known, st.answered = nil, false, now
 		}
 	}
 }
@@ -607,8 +610,9 @@ type ImageView struct {
 type View struct {
 	Images    []ImageView
 	Discovery discovery.State
-	// StalestAge is the age of the oldest last successful fetch among the
-	// watched images (since it was first watched, for an image never fetched).
+	// StalestAge is the age of the oldest sure answer among the watched
+	// images: a successful fetch, or a 404 that says the image is gone
+	// (since it was first watched, for an image with neither).
 	StalestAge time.Duration
 	// PassDuration is how long the last full pass took: from its first
 	// attempt until every watched image had been fetched (or tried) once;
@@ -645,7 +649,7 @@ func (e *Engine) Snapshot() View {
 		if st.fetched.IsZero() && st.err == nil {
 			iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
 		}
-		since := st.fetched
+		since := st.answered
 		if since.IsZero() {
 			since = st.added
 		}

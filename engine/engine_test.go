@@ -271,6 +271,7 @@ func TestFailedFetchKeepsLastKnownMembers(t *testing.T) {
 	}
 	e := start(t, options(c, imgs))
 	e.Wait(context.Background())
+	time.Sleep(300 * time.Millisecond)
 	c.set(func(f *fakeClient) {
 		f.fail[imgs[0].ID] = &scp.APIError{StatusCode: 500, Reason: scp.ReasonServerError}
 		f.fail[imgs[1].ID] = &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}
@@ -282,6 +283,16 @@ func TestFailedFetchKeepsLastKnownMembers(t *testing.T) {
 	}
 	if b := v[imgs[1].ID]; b.Reason != scp.ReasonNotFound || b.Known || len(b.Members) != 0 {
 		t.Errorf("after a 404: %+v, want not_found and no members", b)
+	}
+	// A 404 is a sure answer (the image is gone): it does not make the
+	// estate look stale, where a 500 does.
+	if age := e.Snapshot().StalestAge; age < 300*time.Millisecond {
+		t.Errorf("stalest age %v with an image failing since the first scrape 300 ms ago", age)
+	}
+	c.set(func(f *fakeClient) { delete(f.fail, imgs[0].ID) })
+	e.Wait(context.Background())
+	if age := e.Snapshot().StalestAge; age > 150*time.Millisecond {
+		t.Errorf("stalest age %v with one image fetched and one gone just now", age)
 	}
 }
 
