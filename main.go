@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
@@ -65,7 +66,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", programName, err)
 		return 1
 	}
-	logger, slogLevel := newLogger(*logFormat, *logLevel)
+	logger, toolkitLogger := newLogger(*logFormat, *logLevel)
 
 	if *configCheck {
 		if _, err := config.Load(*configFile, os.Getenv); err != nil {
@@ -137,7 +138,7 @@ func run(args []string) int {
 	}
 
 	server := httpserver.New(mux)
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
+	slogger := toolkitLogger
 	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 	err = httpserver.Run(stop, server, func() error { return web.ListenAndServe(server, webFlags, slogger) }, *shutdownGrace)
@@ -153,8 +154,10 @@ func run(args []string) int {
 	return 0
 }
 
-// newLogger builds the go-kit logger and the matching slog level.
-func newLogger(format, lvl string) (log.Logger, slog.Leveler) {
+// newLogger builds the go-kit logger, and the slog logger exporter-toolkit
+// needs, writing through it with the same keys: one ts and one caller per
+// line in both formats.
+func newLogger(format, lvl string) (log.Logger, *slog.Logger) {
 	var logger log.Logger
 	if format == "json" {
 		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
@@ -168,7 +171,21 @@ func newLogger(format, lvl string) (log.Logger, slog.Leveler) {
 		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 	}[lvl]
 	logger = level.NewFilter(logger, allow)
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), slogLevel
+	// The slog handler adds its own caller and time: the go-kit logger it
+	// writes to must add neither, and its "time" becomes our "ts".
+	renamed := log.LoggerFunc(func(keyvals ...any) error {
+		for i := 0; i+1 < len(keyvals); i += 2 {
+			if keyvals[i] == slog.TimeKey {
+				keyvals[i] = "ts"
+				if t, ok := keyvals[i+1].(time.Time); ok {
+					keyvals[i+1] = t.UTC().Format(time.RFC3339Nano)
+				}
+			}
+		}
+		return logger.Log(keyvals...)
+	})
+	toolkit := slog.New(sloggokit.NewGoKitHandler(renamed, slogLevel))
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), toolkit
 }
 
 // unjoin splits an errors.Join error (possibly wrapped once) into its parts.

@@ -24,6 +24,33 @@ func TestLogFormatJSON(t *testing.T) {
 		var entry map[string]any
 		if err := json.Unmarshal([]byte(l), &entry); err != nil {
 			t.Errorf("log line is not JSON: %q", l)
+			continue
+		}
+		// One timestamp and one caller key per line, exporter-toolkit's
+		// lines included.
+		if _, ok := entry["ts"]; !ok || entry["time"] != nil || entry["caller"] == nil {
+			t.Errorf("log line without exactly one ts and caller: %q", l)
+		}
+	}
+	if !strings.Contains(exp.Output.String(), "Listening on") {
+		t.Error("exporter-toolkit's lines are missing; the test proves less than it says")
+	}
+}
+
+// In logfmt, too, every line has one ts and one caller key.
+func TestLogfmtKeysOncePerLine(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	exp := startExporter(t, cfg)
+	httpGet(t, exp.URL+"/metrics")
+	out := exp.Output.String()
+	if !strings.Contains(out, "Listening on") {
+		t.Fatalf("exporter-toolkit's lines are missing:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Count(" "+l, " ts=") != 1 || strings.Count(" "+l, " caller=") != 1 || strings.Contains(l, " time=") {
+			t.Errorf("log line without exactly one ts and caller: %q", l)
 		}
 	}
 }
