@@ -119,7 +119,7 @@ accounts:
 		{"unknown key inside an account", `
 accounts:
   - {name: a, scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}, imagez: []}
-`, []string{"line 3: unknown field imagez"}},
+`, []string{"line 3: accounts[0].imagez: unknown field"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), t.TempDir(), nil)

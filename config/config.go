@@ -168,8 +168,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return cfg, nil
 }
 
-var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
-
 // Parse decodes and validates a config. Relative file paths are taken from
 // dir. It returns every problem it finds, joined.
 func Parse(data []byte, dir string, getenv func(string) string) (*Config, error) {
@@ -179,15 +177,23 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		msg := unknownFieldRE.ReplaceAllString(err.Error(), "unknown field $1")
-		return nil, errors.New(secretsIn(data, dir, getenv).redact(strings.TrimPrefix(msg, "yaml: ")))
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// Not YAML at all: nothing further can be checked.
+			return nil, errors.New(secretsIn(data, dir, getenv).redact(strings.TrimPrefix(err.Error(), "yaml: ")))
+		}
+		// A field of the wrong type or an unknown key: the decoder went on,
+		// so the rest of the file is checked too.
+		errs = append(errs, typeErrors(te, data)...)
 	}
 	if cfg.ScrapeTimeout == 0 {
 		cfg.ScrapeTimeout = Duration(DefaultScrapeTimeout)
 	}
-	errs := cfg.validateForm()
-	if len(cfg.Accounts) == 0 && len(errs) == 0 {
+	formErrs := cfg.validateForm()
+	errs = append(errs, formErrs...)
+	if len(cfg.Accounts) == 0 && len(formErrs) == 0 {
 		cfg.Accounts = []Account{{SCP: cfg.SCP, ExpectedMembers: nil, Images: cfg.Images, Discovery: cfg.Discovery}}
 		cfg.single = true
 	}

@@ -33,12 +33,25 @@ func envWith(vars map[string]string) func(string) string {
 func TestInvalidConfigs(t *testing.T) {
 	const memberRE = "must match ^[A-Za-z0-9-]{1,64}$"
 	tests := map[string][]string{
-		"invalid-unknown-key.yml":     {"unmarshal errors:", "  line 4: unknown field acess_key"},
-		"invalid-unknown-top-key.yml": {"unmarshal errors:", "  line 8: unknown field scrape_interval"},
-		"invalid-type.yml":            {`line 6: "soon" is not a duration (use e.g. 500ms, 30s, 10m, 1h)`},
-		"invalid-environment.yml":     {`scp.environment: "x" is not one of s, g, e`},
-		"invalid-region.yml":          {`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`},
-		"invalid-no-location.yml":     {"scp: set endpoint, or region and environment"},
+		"invalid-unknown-key.yml": {"line 4: scp.acess_key: unknown field",
+			"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)"},
+		"invalid-unknown-top-key.yml": {"line 8: scrape_interval: unknown field"},
+		"invalid-type.yml":            {`line 6: scp.request_timeout: "soon" is not a duration (use e.g. 500ms, 30s, 10m, 1h)`},
+		// Type errors and unknown keys do not stop the check: every problem
+		// of the file is reported, each with its line and field.
+		"invalid-types-many.yml": {
+			`line 6: scp.max_retries: "three" is not a whole number`,
+			"line 7: scp.requests_per_second: a list is not a number",
+			"line 9: scp.proxy_urll: unknown field",
+			`line 12: images[0].expected_members: "a8f10467abfc4b87b64614ab36eb9ae4" is not a list`,
+			`line 13: images[1]: "nope" is not a mapping of settings`,
+			`line 15: discovery.enabled: "maybe" is not true or false`,
+			`line 16: scrape_timeout: "soon" is not a duration (use e.g. 500ms, 30s, 10m, 1h)`,
+			`scp.language: "ja-JP" is not en-US or ko-KR`,
+		},
+		"invalid-environment.yml": {`scp.environment: "x" is not one of s, g, e`},
+		"invalid-region.yml":      {`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`},
+		"invalid-no-location.yml": {"scp: set endpoint, or region and environment"},
 		"invalid-endpoint.yml": {
 			`scp.endpoint: "virtualserver.example.com" is not an absolute http or https URL without user info, query or fragment`},
 		"invalid-endpoint-fragment.yml": {

@@ -15,12 +15,13 @@ type Duration time.Duration
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	var s string
+	// A *yaml.TypeError lets the decoder go on to the rest of the file.
 	if n.Kind != yaml.ScalarNode || n.Decode(&s) != nil {
-		return fmt.Errorf("line %d: a duration must be a string such as 30s", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a duration must be a string such as 30s", n.Line)}}
 	}
 	md, err := model.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 500ms, 30s, 10m, 1h)", n.Line, s)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use e.g. 500ms, 30s, 10m, 1h)", n.Line, s)}}
 	}
 	*d = Duration(md)
 	return nil

@@ -84,6 +84,8 @@ scp:
   secret_key: `+testSecretKey+`
   api_version: "0.9"
   max_concurrency: -1
+  max_retries: twice
+  tls_confg: {}
 images:
   - id: not-a-uuid
   - id: 70a599e0-31e7-49b7-b260-868f441e862b
@@ -95,6 +97,10 @@ images:
 		t.Fatalf("exit code %d, want 1\n%s", code, out)
 	}
 	for _, want := range []string{
+		// A type error and an unknown key, in the user's words, do not
+		// hide the problems after them.
+		`line 8: scp.max_retries: "twice" is not a whole number`,
+		"line 9: scp.tls_confg: unknown field",
 		`scp.api_version: unknown api_version "0.9"`,
 		"scp.max_concurrency: -1 is not between 1 and 256",
 		`images[0].id: invalid id: image id "not-a-uuid" is not a UUID`,

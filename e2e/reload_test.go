@@ -64,7 +64,7 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 	// A broken config is refused with the reason; the running one stays.
 	writeFile(t, dir, "config.yml", base+"imagez:\n  - id: "+imageA+"\n")
 	code, msg := post(t, exp.URL+"/-/reload")
-	if code != http.StatusInternalServerError || !strings.Contains(msg, "unknown field imagez") {
+	if code != http.StatusInternalServerError || !strings.Contains(msg, "imagez: unknown field") {
 		t.Errorf("reload of a broken config: %d %q, want 500 naming the unknown field", code, msg)
 	}
 	_, body = httpGet(t, exp.URL+"/metrics")
