@@ -574,19 +574,18 @@ func (e *Engine) record(st *imageState, id string, members []scp.Member, err err
 	now := e.opts.Now()
 	delete(e.sweepLeft, id)
 	e.checkSweep(now)
-	switch {
-	case err == nil:
+	if err == nil {
 		st.members, st.known, st.fetched, st.answered, st.err, st.reason = members, true, now, now, nil, ""
-	default:
-		st.err, st.reason = err, scp.ReasonOf(err)
-		if errors.Is(err, errPanic) {
-			st.reason = reasonPanic
-		}
-		if st.reason == scp.ReasonNotFound {
-			// The image is gone, or this key cannot see it: it has no
-			// members we could know of.
-			st.members, st.known, st.answered = nil, false, now
-		}
+		return
+	}
+	st.err, st.reason = err, scp.ReasonOf(err)
+	if errors.Is(err, errPanic) {
+		st.reason = reasonPanic
+	}
+	if st.reason == scp.ReasonNotFound {
+		// The image is gone, or this key cannot see it: it has no members
+		// we could know of.
+		st.members, st.known, st.answered = nil, false, now
 	}
 }
 
