@@ -53,11 +53,14 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "200 malformed json", fault: scptest.Fault{Body: `{"members":[{"member_id":`}, wantReason: scp.ReasonDecode},
 		{name: "200 empty body", fault: scptest.Fault{Body: " "}, wantReason: scp.ReasonDecode},
 		{name: "200 no members field", fault: scptest.Fault{Body: `{"images":[]}`}, wantReason: scp.ReasonDecode},
-		{name: "200 members null", fault: scptest.Fault{Body: `{"members":null}`}, wantReason: scp.ReasonDecode},
+		// Read as the SDK reads them: a null list is empty, an unusable
+		// entry is skipped (counted), an empty status is shown as unknown.
+		{name: "200 members null", fault: scptest.Fault{Body: `{"members":null}`}},
 		{name: "200 members not a list", fault: scptest.Fault{Body: `{"members":{"a":1}}`}, wantReason: scp.ReasonDecode},
-		{name: "member without id", fault: scptest.Fault{Body: `{"members":[{"status":"pending"}]}`}, wantReason: scp.ReasonDecode},
-		{name: "member id that is not an account id", fault: scptest.Fault{Body: `{"members":[{"member_id":"a\"b} 1\nevil","status":"pending"}]}`}, wantReason: scp.ReasonDecode},
-		{name: "member with empty status", fault: scptest.Fault{Body: `{"members":[{"member_id":"abc","status":""}]}`}, wantReason: scp.ReasonDecode},
+		{name: "member without id", fault: scptest.Fault{Body: `{"members":[{"status":"pending"}]}`}},
+		{name: "member id that is not an account id", fault: scptest.Fault{Body: `{"members":[{"member_id":"a\"b} 1\nevil","status":"pending"}]}`}},
+		{name: "member with empty status", fault: scptest.Fault{Body: `{"members":[{"member_id":"abc","status":""}]}`},
+			members: []scptest.Member{{MemberID: "abc", Status: "unknown"}}},
 		{name: "64 MiB body over the 4 MiB cap", fault: scptest.Fault{BodySize: 64 << 20}, wantReason: scp.ReasonDecode, wantErr: scp.ErrBodyTooLarge},
 		{name: "connection reset", fault: scptest.Fault{Reset: true}, wantReason: scp.ReasonNetwork, retries: 2},
 		{name: "truncated body", fault: scptest.Fault{Truncate: true}, wantReason: scp.ReasonNetwork, retries: 2},

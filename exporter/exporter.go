@@ -328,6 +328,7 @@ func (e *Exporter) newClient(a *config.Account) (*account, error) {
 		Metrics:        e.apiMetrics.ForAccount(a.Name),
 		Now:            e.opts.Now,
 		UserAgent:      e.opts.UserAgent,
+		Logger:         accountLogger(e.opts.Logger, "scp", a.Name),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scp: %w", err)
@@ -350,10 +351,7 @@ func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *acc
 			images[i].AllowedVisibility = cfg.AllowedVisibilityFor(img)
 		}
 	}
-	logger := log.With(e.opts.Logger, "component", "engine")
-	if a.Name != "" {
-		logger = log.With(logger, "account", a.Name)
-	}
+	logger := accountLogger(e.opts.Logger, "engine", a.Name)
 	return engine.Options{
 		Client: acc.client,
 		Budget: acc.budget,
@@ -405,4 +403,14 @@ func (e *Exporter) ReadyHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+}
+
+// accountLogger is logger for a component of an account; the account is
+// named only in the accounts form.
+func accountLogger(logger log.Logger, component, account string) log.Logger {
+	logger = log.With(logger, "component", component)
+	if account != "" {
+		logger = log.With(logger, "account", account)
+	}
+	return logger
 }

@@ -17,6 +17,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 )
 
 // Defaults for Options fields left zero.
@@ -60,6 +63,8 @@ type Options struct {
 	// Now is the clock used for Scp-Timestamp. Defaults to time.Now.
 	Now       func() time.Time
 	UserAgent string
+	// Logger receives debug lines about answers read in part. Defaults to none.
+	Logger log.Logger
 }
 
 // Client calls the SCP Virtual Server API. It is safe for concurrent use.
@@ -177,6 +182,9 @@ func NewClient(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
 	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey), versionHeader: o.APIVersion.HeaderValue()}
 	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
 	return c, nil
@@ -187,24 +195,15 @@ type Member struct {
 	ID     string
 	Status string // pending, accepted, rejected, or whatever newer status the API sends
 	// CreatedAt and UpdatedAt are zero when the API left them out or sent
-	// something that is not RFC 3339.
+	// something that is not a time (RFC 3339, zone-less as UTC, or Unix
+	// seconds).
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-type memberJSON struct {
-	MemberID  string `json:"member_id"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-}
-
-type membersJSON struct {
-	Members *[]memberJSON `json:"members"`
-}
-
 // ListImageMembers returns the accounts the image is shared with
-// (GET /v1/images/{image_id}/members).
+// (GET /v1/images/{image_id}/members). An entry it cannot use is skipped,
+// counted and logged at debug level; the others are kept.
 func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member, error) {
 	if err := ValidateImageID(imageID); err != nil {
 		return nil, fmt.Errorf("%s: %w", OpListImageMembers, err)
@@ -214,7 +213,7 @@ func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member
 	if err := c.get(ctx, OpListImageMembers, path, nil, &body); err != nil {
 		return nil, err
 	}
-	members, err := decodeMembers(body)
+	members, err := decodeMembers(body, c.anomalies(OpListImageMembers, "image_id", imageID))
 	if err != nil {
 		// The attempt was recorded as a 200; count why its answer is unusable.
 		c.opts.Metrics.decodeFailed(OpListImageMembers)
@@ -222,49 +221,22 @@ func (c *Client) ListImageMembers(ctx context.Context, imageID string) ([]Member
 	return members, err
 }
 
-// DecodeMembers parses a members answer body the way ListImageMembers does.
+// anomalies counts and logs what an answer had that could not be used.
+func (c *Client) anomalies(op Operation, keyvals ...any) anomalyFunc {
+	return func(kind, detail string) {
+		c.opts.Metrics.anomaly(op, kind)
+		level.Debug(c.opts.Logger).Log(append([]any{"msg", "skipped or cleaned part of an API answer", "operation", op, "anomaly", kind, "detail", detail}, keyvals...)...)
+	}
+}
+
+// DecodeMembers parses a members answer body the way ListImageMembers does,
+// ignoring anomalies.
 func DecodeMembers(data []byte) ([]Member, error) {
 	var body membersJSON
-	if parseMembersFast(data, &body) {
-		return decodeMembers(body)
-	}
 	if err := json.Unmarshal(data, &body); err != nil {
 		return nil, &DecodeError{Operation: string(OpListImageMembers), Err: err}
 	}
-	return decodeMembers(body)
-}
-
-func decodeMembers(body membersJSON) ([]Member, error) {
-	fail := func(format string, args ...any) error {
-		return &DecodeError{Operation: string(OpListImageMembers), Err: fmt.Errorf(format, args...)}
-	}
-	if body.Members == nil {
-		return nil, fail("no \"members\" list in the answer")
-	}
-	out := make([]Member, 0, len(*body.Members))
-	for i, m := range *body.Members {
-		if err := ValidateMemberID(m.MemberID); err != nil {
-			return nil, fail("member %d: %w", i, err)
-		}
-		if !validStatus(m.Status) {
-			return nil, fail("member %d (%s): status %q is empty or malformed", i, m.MemberID, sanitize(m.Status, 40))
-		}
-		out = append(out, Member{
-			ID:        m.MemberID,
-			Status:    strings.ToLower(m.Status),
-			CreatedAt: parseTime(m.CreatedAt),
-			UpdatedAt: parseTime(m.UpdatedAt),
-		})
-	}
-	return out, nil
-}
-
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
+	return decodeMembers(body, func(string, string) {})
 }
 
 // get performs a signed GET with retries and decodes a 2xx JSON body into out.
@@ -410,9 +382,6 @@ func (c *Client) decode(r io.Reader, out any) error {
 	}
 	if int64(buf.Len()) > c.opts.MaxBodyBytes {
 		return &DecodeError{Err: fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, c.opts.MaxBodyBytes)}
-	}
-	if m, ok := out.(*membersJSON); ok && parseMembersFast(buf.Bytes(), m) {
-		return nil // see members_fast.go
 	}
 	// Unmarshal copies what it keeps, so the buffer can be reused.
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {

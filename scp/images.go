@@ -2,10 +2,10 @@ package scp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -26,22 +26,6 @@ type Image struct {
 	OSDistro   string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
-}
-
-type imageJSON struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Status           string `json:"status"`
-	Visibility       string `json:"visibility"`
-	Owner            string `json:"owner"`
-	OwnerAccountName string `json:"owner_account_name"`
-	OSDistro         string `json:"os_distro"`
-	CreatedAt        string `json:"created_at"`
-	UpdatedAt        string `json:"updated_at"`
-}
-
-type imagesJSON struct {
-	Images *[]imageJSON `json:"images"`
 }
 
 // PendingImage is an image another account offers to this one, awaiting an
@@ -73,14 +57,18 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 		if err := c.get(ctx, OpListImages, "/v1/images", q, &body); err != nil {
 			return nil, err
 		}
-		images, err := decodeImages(OpListImages, body)
+		images, raws, err := decodeImageList(OpListImages, body, c.anomalies(OpListImages, "visibility", visibility))
 		if err != nil {
 			c.opts.Metrics.decodeFailed(OpListImages)
 			return nil, err
 		}
 		all = append(all, images...)
-		if len(images) < ImagePageSize {
+		if pageLen(body) < ImagePageSize {
 			return all, nil
+		}
+		if len(raws) == 0 {
+			c.opts.Metrics.decodeFailed(OpListImages)
+			return nil, &DecodeError{Operation: string(OpListImages), Err: fmt.Errorf("a full page without one readable image to page from")}
 		}
 		last := images[len(images)-1].ID
 		if last == marker {
@@ -91,46 +79,14 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 	}
 }
 
-func decodeImages(op Operation, body imagesJSON) ([]Image, error) {
-	if body.Images == nil {
-		return nil, &DecodeError{Operation: string(op), Err: fmt.Errorf("no \"images\" list in the answer")}
+// pageLen is how many entries a page had, readable or not: paging ends at
+// a short page.
+func pageLen(body imagesJSON) int {
+	var list []json.RawMessage
+	if json.Unmarshal(body.Images, &list) != nil {
+		return 0
 	}
-	out := make([]Image, 0, len(*body.Images))
-	for i, im := range *body.Images {
-		img, err := im.decode()
-		if err != nil {
-			return nil, &DecodeError{Operation: string(op), Err: fmt.Errorf("image %d: %w", i, err)}
-		}
-		out = append(out, img)
-	}
-	return out, nil
-}
-
-// decode checks an image's ID and cleans the fields that may become label
-// values: names are cut to printable text, visibility and owner must have
-// the forms the API defines.
-func (im imageJSON) decode() (Image, error) {
-	if err := ValidateImageID(im.ID); err != nil {
-		return Image{}, err
-	}
-	if im.Visibility != "" && !validStatus(im.Visibility) {
-		return Image{}, fmt.Errorf("image %s: visibility %q is malformed", im.ID, sanitize(im.Visibility, 40))
-	}
-	if im.Owner != "" {
-		if err := ValidateMemberID(im.Owner); err != nil {
-			return Image{}, fmt.Errorf("image %s: owner: %w", im.ID, err)
-		}
-	}
-	return Image{
-		ID:         im.ID,
-		Name:       sanitize(im.Name, 256),
-		Status:     sanitize(im.Status, 40),
-		Visibility: strings.ToLower(im.Visibility),
-		Owner:      im.Owner,
-		OSDistro:   sanitize(im.OSDistro, 64),
-		CreatedAt:  parseTime(im.CreatedAt),
-		UpdatedAt:  parseTime(im.UpdatedAt),
-	}, nil
+	return len(list)
 }
 
 // ShowImage returns one image (GET /v1/images/{image_id}).
@@ -142,10 +98,16 @@ func (c *Client) ShowImage(ctx context.Context, imageID string) (Image, error) {
 	if err := c.get(ctx, OpShowImage, "/v1/images/"+url.PathEscape(imageID), nil, &body); err != nil {
 		return Image{}, err
 	}
-	img, err := body.decode()
-	if err != nil {
+	var why string
+	img, ok := body.decode(func(kind, detail string) {
+		if kind == AnomalyInvalidImageID {
+			why = detail
+		}
+		c.anomalies(OpShowImage, "image_id", imageID)(kind, detail)
+	})
+	if !ok {
 		c.opts.Metrics.decodeFailed(OpShowImage)
-		return Image{}, &DecodeError{Operation: string(OpShowImage), Err: err}
+		return Image{}, &DecodeError{Operation: string(OpShowImage), Err: fmt.Errorf("%s", why)}
 	}
 	return img, nil
 }
@@ -157,23 +119,20 @@ func (c *Client) ListPendingImages(ctx context.Context) ([]PendingImage, error) 
 	if err := c.get(ctx, OpListPendingImages, "/v1/pending-images", nil, &body); err != nil {
 		return nil, err
 	}
-	fail := func(err error) error {
+	report := c.anomalies(OpListPendingImages)
+	images, raws, err := decodeImageList(OpListPendingImages, body, report)
+	if err != nil {
 		c.opts.Metrics.decodeFailed(OpListPendingImages)
-		return &DecodeError{Operation: string(OpListPendingImages), Err: err}
+		return nil, err
 	}
-	if body.Images == nil {
-		return nil, fail(fmt.Errorf("no \"images\" list in the answer"))
-	}
-	out := make([]PendingImage, 0, len(*body.Images))
-	for i, im := range *body.Images {
-		img, err := im.decode()
-		if err != nil {
-			return nil, fail(fmt.Errorf("image %d: %w", i, err))
-		}
+	out := make([]PendingImage, 0, len(images))
+	for i, img := range images {
 		if img.Owner == "" {
-			return nil, fail(fmt.Errorf("image %d (%s): no owner", i, img.ID))
+			// Kept: an offer from an owner nobody can name is exactly one
+			// that is not expected.
+			report(AnomalyMissingOwner, "offered image "+img.ID+" has no readable owner")
 		}
-		out = append(out, PendingImage{ID: img.ID, Name: img.Name, Owner: img.Owner, OwnerName: sanitize(im.OwnerAccountName, 128)})
+		out = append(out, PendingImage{ID: img.ID, Name: img.Name, Owner: img.Owner, OwnerName: sanitize(raws[i].OwnerAccountName.s, 128)})
 	}
 	return out, nil
 }

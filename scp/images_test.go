@@ -96,7 +96,8 @@ func TestListImagesMalformedAnswers(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, body, want string }{
 		{"no images field", `{"members":[]}`, `no "images" list`},
-		{"bad image id", `{"images":[{"id":"../../etc","name":"x"}]}`, "is not a UUID"},
+		{"images not a list", `{"images":{"id":"x"}}`, `"images" is not a list`},
+		{"a full page of unreadable ids", `{"images":[` + strings.Repeat(`{"id":"bad"},`, 999) + `{"id":"bad"}]}`, "without one readable image"},
 		{"html", `<html>`, "parsing JSON body"},
 		{"marker does not advance", `{"images":[` + strings.Join(full, ",") + `]}`, "paging did not advance"},
 	} {

@@ -32,6 +32,8 @@ type Metrics struct {
 	// rate and decreases show the account's Budget.
 	rate      *prometheus.GaugeVec
 	decreases *prometheus.CounterVec
+	// anomalies counts parts of answers skipped or cleaned.
+	anomalies *prometheus.CounterVec
 	// perAccount: the vectors have an account label, which ForAccount fills.
 	perAccount bool
 }
@@ -61,6 +63,7 @@ func (m *Metrics) ForAccount(name string) *Metrics {
 		retries:   m.retries.MustCurryWith(l),
 		rate:      m.rate.MustCurryWith(l),
 		decreases: m.decreases.MustCurryWith(l),
+		anomalies: m.anomalies.MustCurryWith(l),
 	}
 	a.init()
 	return a
@@ -74,6 +77,14 @@ func (m *Metrics) init() {
 		m.retries.WithLabelValues(string(op))
 	}
 	m.decreases.WithLabelValues()
+	for _, op := range Operations {
+		if op == OpShowImage {
+			continue // one image: what it lacks fails it whole
+		}
+		for _, k := range Anomalies {
+			m.anomalies.WithLabelValues(string(op), k)
+		}
+	}
 }
 
 func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
@@ -105,12 +116,16 @@ func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
 			Name: "scp_api_rate_limit_decreases_total",
 			Help: "Times the API's throttling (429, Retry-After) lowered the account's request rate; throttled requests themselves count in scp_api_request_errors_total{reason=\"rate_limited\"}.",
 		}, labels()),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scp_api_answer_anomalies_total",
+			Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner); the debug log names the image.",
+		}, labels("operation", "kind")),
 	}
 	if !m.perAccount {
 		m.init()
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries, m.rate, m.decreases)
+		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries, m.rate, m.decreases, m.anomalies)
 	}
 	return m
 }
@@ -146,6 +161,12 @@ func (m *Metrics) setRate(r float64) {
 func (m *Metrics) rateDecreased() {
 	if m != nil {
 		m.decreases.WithLabelValues().Inc()
+	}
+}
+
+func (m *Metrics) anomaly(op Operation, kind string) {
+	if m != nil {
+		m.anomalies.WithLabelValues(string(op), kind).Inc()
 	}
 }
 
