@@ -23,9 +23,11 @@ const (
 // fetches, listings, look-ups): at most concurrency attempts in flight and at
 // most the effective rate per second. The effective rate starts at the
 // configured maximum, is lowered multiplicatively when the API throttles
-// (429, or any answer with Retry-After) and recovers additively with each
-// call that goes through; it never exceeds the maximum. Safe for concurrent
-// use.
+// (429, or any answer with Retry-After) — from the rate actually sent, when
+// that is lower — and recovers additively with each call that goes through;
+// it never exceeds the maximum. Calls are spaced evenly (a burst of one):
+// the slots already bound how many are in flight, and a burst after an idle
+// moment is exactly what trips an API's throttling. Safe for concurrent use.
 type Budget struct {
 	max     float64
 	minRate float64
@@ -38,6 +40,9 @@ type Budget struct {
 	rate         float64
 	lastDecrease time.Time
 	metrics      *Metrics
+	// The rate actually sent, measured over whole seconds.
+	windowStart       time.Time
+	windowCalls, sent float64
 }
 
 // NewBudget returns a budget of requestsPerSecond (> 0) and concurrency
@@ -52,7 +57,7 @@ func NewBudget(requestsPerSecond float64, concurrency int, now func() time.Time)
 		minRate: min(requestsPerSecond, 1),
 		step:    requestsPerSecond * increasePerSecond,
 		slots:   make(chan struct{}, concurrency),
-		limiter: rate.NewLimiter(rate.Limit(requestsPerSecond), concurrency),
+		limiter: rate.NewLimiter(rate.Limit(requestsPerSecond), 1),
 		now:     now,
 		rate:    requestsPerSecond,
 	}
@@ -71,7 +76,22 @@ func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
 		<-b.slots
 		return nil, fmt.Errorf("waiting for the client rate limit: %w: %w", err, context.DeadlineExceeded)
 	}
+	b.mu.Lock()
+	b.count(b.now())
+	b.mu.Unlock()
 	return func() { <-b.slots }, nil
+}
+
+// count measures the rate sent: calls per whole second, the last full
+// second's count kept in sent. b.mu must be held.
+func (b *Budget) count(now time.Time) {
+	switch elapsed := now.Sub(b.windowStart); {
+	case elapsed >= 2*time.Second: // a quiet second or more in between
+		b.windowStart, b.windowCalls, b.sent = now, 0, 0
+	case elapsed >= time.Second:
+		b.windowStart, b.sent, b.windowCalls = b.windowStart.Add(time.Second), b.windowCalls, 0
+	}
+	b.windowCalls++
 }
 
 // Throttled lowers the effective rate: the API answered 429 or asked to
@@ -85,7 +105,13 @@ func (b *Budget) Throttled() {
 		return
 	}
 	b.lastDecrease = now
-	b.set(max(b.minRate, b.rate*decreaseFactor))
+	from := b.rate
+	if b.sent > 0 && b.sent < from {
+		// The rate allowed was not reached (too few slots for the
+		// latency): cutting it would change nothing sent.
+		from = b.sent
+	}
+	b.set(max(b.minRate, from*decreaseFactor))
 	b.metrics.rateDecreased()
 }
 

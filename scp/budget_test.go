@@ -72,6 +72,29 @@ func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
 	}
 }
 
+// A cut starts from the rate actually sent when that is lower than the
+// rate allowed: an exporter that can send 80 calls/s cuts 200/s to 56/s,
+// not to 140/s, which would change nothing.
+func TestBudgetCutsFromTheRateSent(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	b := scp.NewBudget(200, 8, clock.now)
+	ctx := context.Background()
+	for range 3 { // three seconds of 80 calls
+		for range 80 {
+			release, err := b.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release()
+			clock.advance(time.Second / 80)
+		}
+	}
+	b.Throttled()
+	if got := b.Rate(); math.Abs(got-56) > 1e-9 {
+		t.Errorf("after a 429 at 80 calls/s sent: %v, want 0.7 × 80 = 56", got)
+	}
+}
+
 // The client tells its budget about 429s and Retry-After, and the effective
 // rate and its decreases are exported.
 func TestClientLowersItsBudgetOnThrottling(t *testing.T) {

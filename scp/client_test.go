@@ -454,12 +454,12 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 	}
 }
 
-// A budget shared by concurrent calls lets through only its burst while
-// the callers' deadline allows no more tokens; the rest fail as timeouts
-// without reaching the API.
+// A budget shared by concurrent calls lets through only what its rate
+// allows before the callers' deadline (one call: its burst is one); the
+// rest fail as timeouts without reaching the API.
 func TestRateLimiterShared(t *testing.T) {
-	const burst, callers = 3, 12
-	budget := scp.NewBudget(1.0/3600, burst, nil) // a burst of 3, then one call an hour
+	const burst, callers = 1, 12
+	budget := scp.NewBudget(1.0/3600, 3, nil) // one call, then one an hour
 	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget })
 	e.fake.SetMembers(testImageID)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
