@@ -31,6 +31,8 @@ type Source interface {
 	// image or ctx ends (on-demand mode); it returns at once otherwise.
 	Wait(ctx context.Context)
 	Snapshot() engine.View
+	// Generation changes whenever what Snapshot shows does (but for ages).
+	Generation() uint64
 }
 
 // Account is one SCP account (or region) as scrapes see it.
@@ -77,6 +79,8 @@ type Collector struct {
 
 	mu       sync.Mutex
 	reported map[string]string // last failure summary logged per account
+
+	shared sharedRendering // /metrics series, for the scrapes that read the same state
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -129,6 +133,13 @@ func (c *Collector) collectContext(ctx context.Context, ch chan<- prometheus.Met
 // scrape waits: calls under way finish into the engines' state, each bounded
 // by the engine's own timeouts.
 func (c *Collector) Fetch(ctx context.Context) *Result {
+	t, start := c.wait(ctx)
+	return c.snapshot(t, start)
+}
+
+// wait lets every account's engine work for this scrape until ctx ends or
+// it is done.
+func (c *Collector) wait(ctx context.Context) (*Target, time.Time) {
 	t := c.target.Load()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -136,6 +147,20 @@ func (c *Collector) Fetch(ctx context.Context) *Result {
 		wg.Go(func() { t.Accounts[i].Source.Wait(ctx) })
 	}
 	wg.Wait()
+	return t, start
+}
+
+// generations identifies the state of every account of t.
+func generations(t *Target) []uint64 {
+	g := make([]uint64, len(t.Accounts))
+	for i := range t.Accounts {
+		g[i] = t.Accounts[i].Source.Generation()
+	}
+	return g
+}
+
+// snapshot reads what the engines of t know.
+func (c *Collector) snapshot(t *Target, start time.Time) *Result {
 	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
 	for i := range t.Accounts {
 		res.Accounts[i] = AccountResult{Account: &t.Accounts[i], View: t.Accounts[i].Source.Snapshot()}

@@ -68,9 +68,15 @@ func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts
 		if probe != nil {
 			if n, ok := negotiate(probe, r); ok {
 				// Collect first: the API calls then show in base's counters.
-				res := c.Fetch(ctx)
-				if serveText(w, r, n, render(c, res), base, opts) {
+				t, start := c.wait(ctx)
+				e := c.shared.acquire(t, generations(t), func() *rendering { return render(c, c.snapshot(t, start)) })
+				defer c.shared.release(e)
+				if e.r.res != nil && serveText(w, r, n, e.r, base, opts) {
 					return
+				}
+				res := e.r.res
+				if res == nil {
+					res = c.snapshot(t, start)
 				}
 				coll = resultCollector{Collector: c, res: res}
 			}

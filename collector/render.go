@@ -246,6 +246,7 @@ func (f *family) labelText(idx int32) string {
 
 // rendering is a collection's series, sorted; read-only once made.
 type rendering struct {
+	res     *Result
 	fams    []*family
 	errs    []error
 	unknown bool // promhttp must render it
@@ -253,7 +254,7 @@ type rendering struct {
 
 // render builds the rendering of res.
 func render(c *Collector, res *Result) *rendering {
-	r := &rendering{unknown: true}
+	r := &rendering{res: res, unknown: true}
 	set := newSampleSet()
 	c.emit(set.gauge, res)
 	if !set.unknown {
@@ -261,6 +262,52 @@ func render(c *Collector, res *Result) *rendering {
 		r.unknown = false
 	}
 	return r
+}
+
+// sharedRendering lets scrapes that read the same state (an HA pair of
+// Prometheus servers, a person with curl, all waiting on one pass) render
+// its series once: at 10,000 images each rendering is tens of MiB. It is
+// kept only while a scrape uses it. The scrapes sharing it show the
+// builder's scp_scrape_duration_seconds and ages, read moments apart.
+type sharedRendering struct {
+	mu  sync.Mutex
+	cur *sharedEntry
+}
+
+type sharedEntry struct {
+	target *Target
+	gens   []uint64
+	ready  chan struct{}
+	users  int
+	r      *rendering
+}
+
+// acquire returns the rendering of t's state now, made by build or by a
+// scrape that read the same state. Call release when done.
+func (s *sharedRendering) acquire(t *Target, gens []uint64, build func() *rendering) *sharedEntry {
+	s.mu.Lock()
+	if e := s.cur; e != nil && e.target == t && slices.Equal(e.gens, gens) {
+		e.users++
+		s.mu.Unlock()
+		<-e.ready
+		return e
+	}
+	e := &sharedEntry{target: t, gens: gens, ready: make(chan struct{}), users: 1}
+	s.cur = e
+	s.mu.Unlock()
+	defer close(e.ready)
+	e.r = &rendering{unknown: true} // if build panics, joiners fall back to promhttp
+	e.r = build()
+	return e
+}
+
+func (s *sharedRendering) release(e *sharedEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.users--
+	if e.users == 0 && s.cur == e {
+		s.cur = nil // nothing kept between scrapes
+	}
 }
 
 // textWriter writes gauge families in the text or OpenMetrics format, as

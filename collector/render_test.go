@@ -24,6 +24,7 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -434,5 +435,37 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 		if strings.Contains(m.Desc().String(), `"`+g.name+`"`) {
 			ch <- m
 		}
+	}
+}
+
+// Scrapes reading the same state share one rendering, built once; a
+// changed state, or another target, gets its own; none is kept after use.
+func TestScrapesOfTheSameStateShareOneRendering(t *testing.T) {
+	var s sharedRendering
+	t1, t2 := &Target{}, &Target{}
+	builds := 0
+	gate := make(chan struct{})
+	build := func() *rendering { builds++; <-gate; return &rendering{} }
+	first := make(chan *sharedEntry)
+	go func() { first <- s.acquire(t1, []uint64{7}, build) }()
+	testwait.For(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.cur != nil }, "the first scrape to start building")
+	joined := make(chan *sharedEntry)
+	go func() { joined <- s.acquire(t1, []uint64{7}, build) }()
+	testwait.For(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.cur.users == 2 }, "the second scrape to join")
+	close(gate)
+	a, b := <-first, <-joined
+	if a != b || builds != 1 {
+		t.Errorf("two scrapes of one state: %d builds, shared %v", builds, a == b)
+	}
+	c := s.acquire(t1, []uint64{8}, build)
+	d := s.acquire(t2, []uint64{8}, build)
+	if builds != 3 || c == a || d == c {
+		t.Errorf("a changed state and another target: %d builds, want 3", builds)
+	}
+	for _, e := range []*sharedEntry{a, b, c, d} {
+		s.release(e)
+	}
+	if s.cur != nil {
+		t.Error("a rendering is kept after its scrapes are done")
 	}
 }

@@ -78,7 +78,8 @@ type Status struct {
 	// Tried: the first listing has finished, well or not (immediately true
 	// without Discover). Readiness waits for it.
 	Tried bool
-	// Generation changes whenever Discovered does.
+	// Generation changes whenever the state does: the discovered list,
+	// visibility, offered images, readiness.
 	Generation uint64
 }
 
@@ -243,6 +244,7 @@ func (d *Discoverer) Refresh(ctx context.Context) error {
 	if err == nil {
 		d.state.Pending, d.state.Status.PendingLastSuccess = pending, o.Now()
 	}
+	d.state.Status.Generation++
 	return errors.Join(errs...)
 }
 

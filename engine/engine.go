@@ -117,7 +117,8 @@ type Engine struct {
 	images map[string]*imageState
 	order  []Image // watched images: configured, then discovered
 	pass   *pass
-	busy   int // members calls under way
+	busy   int    // members calls under way
+	gen    uint64 // counts changes a Snapshot shows (see Generation)
 	// Background mode spreads calls over the interval: an image fetched
 	// before is taken no sooner than nextDue (real time, not opts.Now),
 	// and a timer wakes the workers then.
@@ -204,7 +205,7 @@ func (e *Engine) Update(o Options) {
 		e.nextDue = time.Time{}
 	}
 	e.opts = o
-	e.refreshWatched()
+	e.refreshWatched() // counts as a change
 	e.startWorkers()
 	e.cond.Broadcast()
 }
@@ -296,6 +297,7 @@ func (e *Engine) refreshWatched() {
 		}
 	}
 	e.order = order
+	e.gen++
 	if e.sweepLeft == nil {
 		e.startSweep()
 	}
@@ -570,6 +572,7 @@ func (e *Engine) finish(id string, p *pass, members []scp.Member, err error) {
 
 // record stores one attempt's outcome. e.mu must be held.
 func (e *Engine) record(st *imageState, id string, members []scp.Member, err error) {
+	e.gen++
 	st.inflight = false
 	now := e.opts.Now()
 	delete(e.sweepLeft, id)
@@ -626,6 +629,16 @@ type View struct {
 	RefreshInterval time.Duration
 	// Discovering: discovery is enabled, and Discovery.Discovered in use.
 	Discovering bool
+}
+
+// Generation changes whenever what Snapshot shows does, but for the ages
+// it computes from the clock: scrapes that read the same generation can
+// share one rendering.
+func (e *Engine) Generation() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Both only grow, so their sum changes whenever either does.
+	return e.gen + e.disc.Snapshot().Status.Generation
 }
 
 // Snapshot returns what the engine knows now.

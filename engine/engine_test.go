@@ -523,3 +523,18 @@ func TestBackgroundFetchesDiscoveredImagesPromptly(t *testing.T) {
 		t.Errorf("the configured image was fetched %d times within the hour's interval", n)
 	}
 }
+
+// Generation changes with what a snapshot shows, and only then.
+func TestGeneration(t *testing.T) {
+	c := newFakeClient()
+	e := start(t, options(c, images(2)))
+	testwait.For(t, func() bool { return e.Discovery().Snapshot().Status.PendingLastSuccess != (time.Time{}) }, "the first listings")
+	g0 := e.Generation()
+	if g := e.Generation(); g != g0 {
+		t.Fatalf("generation moved from %d to %d with nothing done", g0, g)
+	}
+	e.Wait(context.Background())
+	if g := e.Generation(); g == g0 {
+		t.Error("fetching the images did not change the generation")
+	}
+}
