@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -24,9 +25,16 @@ func main() {
 	accessKey := app.Flag("access-key", "Access key requests must carry.").Default("demo-access-key").String()
 	secretKey := app.Flag("secret-key", "Secret key requests must be signed with (a demo value, not a real key).").Default("demo-secret-key").String()
 	latency := app.Flag("latency", "Latency added to every answer.").Default("0s").Duration()
+	throttleRate := app.Flag("throttle-rate", "Calls a second served before answering 429 with Retry-After, as an API gateway would (0: never).").Default("0").Float64()
+	throttleBurst := app.Flag("throttle-burst", "Calls that may come at once within --throttle-rate.").Default(strconv.Itoa(scptest.DefaultThrottleBurst)).Int()
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	if *throttleRate < 0 || *throttleBurst < 1 {
+		fmt.Fprintln(os.Stderr, "scp-fake-api: --throttle-rate must not be negative and --throttle-burst must be at least 1")
+		os.Exit(2)
+	}
 
-	fake := scptest.New(scptest.Options{AccessKey: *accessKey, SecretKey: *secretKey, Latency: *latency})
+	fake := scptest.New(scptest.Options{AccessKey: *accessKey, SecretKey: *secretKey, Latency: *latency,
+		ThrottleRate: *throttleRate, ThrottleBurst: *throttleBurst})
 	f, err := os.Open(*fixtures)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scp-fake-api:", err)

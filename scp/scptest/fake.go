@@ -1,21 +1,26 @@
 // Package scptest is a fake SCP Virtual Server API for tests and the demo.
 // It verifies request signatures and timestamps like the real service, serves
-// per-image fixtures, and injects faults: status codes, delays, stalls,
-// connection resets, malformed and oversized bodies.
+// per-image fixtures, throttles like an API gateway when asked to, and
+// injects faults: status codes, delays, stalls, connection resets, malformed
+// and oversized bodies.
 package scptest
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/scp-exporter/scp_exporter/scp"
 )
@@ -48,10 +53,29 @@ type Options struct {
 	SecretKey string
 	// MaxSkew is how far Scp-Timestamp may be from the fake's clock. Default 5m.
 	MaxSkew time.Duration
-	// Latency is added to every answer.
+	// Latency is added to every answer, throttled ones included.
 	Latency time.Duration
 	Now     func() time.Time
+	// ThrottleRate, when > 0, is how many authenticated calls a second the
+	// fake serves, as an API gateway's token bucket does: a call that comes
+	// when the bucket is empty is answered 429 Too Many Requests, with
+	// Retry-After: 1 and an SCP error body, and is not served. The decision
+	// is taken when the call arrives (before Latency); a throttled call
+	// takes no token. Every call counts against the rate, whatever it asks.
+	ThrottleRate float64
+	// ThrottleBurst is how many calls the bucket holds: how many may come
+	// at once after a quiet spell. Default DefaultThrottleBurst.
+	ThrottleBurst int
 }
+
+// DefaultThrottleBurst is the throttle's bucket when Options.ThrottleBurst
+// is 0: small, but at least the exporter's default max_concurrency, so a
+// client that keeps below the rate is not throttled for its first
+// concurrent calls.
+const DefaultThrottleBurst = 10
+
+// RetryAfterThrottled is the Retry-After a throttled call is answered with.
+const RetryAfterThrottled = "1"
 
 // Fake is an http.Handler that acts as the SCP Virtual Server API.
 type Fake struct {
@@ -66,6 +90,11 @@ type Fake struct {
 	requests map[string]int // image ID -> members calls that passed authentication
 	total    int
 	authFail int
+	// throttle is nil unless Options.ThrottleRate is set.
+	throttle     *rate.Limiter
+	throttled    int
+	calls        map[string]int // operation -> authenticated calls, throttled ones included
+	throttledOps map[string]int // operation -> throttled calls
 }
 
 // New returns a fake that accepts requests signed with the given keys.
@@ -77,12 +106,21 @@ func New(o Options) *Fake {
 		o.Now = time.Now
 	}
 	f := &Fake{
-		opts:     o,
-		mux:      http.NewServeMux(),
-		members:  map[string][]byte{},
-		images:   map[string]Image{},
-		faults:   map[string]*Fault{},
-		requests: map[string]int{},
+		opts:         o,
+		mux:          http.NewServeMux(),
+		members:      map[string][]byte{},
+		images:       map[string]Image{},
+		faults:       map[string]*Fault{},
+		requests:     map[string]int{},
+		calls:        map[string]int{},
+		throttledOps: map[string]int{},
+	}
+	if o.ThrottleRate > 0 {
+		burst := o.ThrottleBurst
+		if burst <= 0 {
+			burst = DefaultThrottleBurst
+		}
+		f.throttle = rate.NewLimiter(rate.Limit(o.ThrottleRate), burst)
 	}
 	f.mux.HandleFunc("GET /v1/images/{image_id}/members", f.serveMembers)
 	f.mux.HandleFunc("GET /v1/images", f.serveImages)
@@ -177,7 +215,9 @@ func (f *Fake) SetFault(imageID string, fault Fault) {
 	f.faults[imageID] = &fault
 }
 
-// Requests returns how many authenticated members calls imageID received.
+// Requests returns how many authenticated members calls imageID received,
+// throttled ones included. ListImagesKey, PendingImagesKey and
+// ShowImagePrefix + an image ID address the other calls.
 func (f *Fake) Requests(imageID string) int {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -198,6 +238,41 @@ func (f *Fake) AuthFailures() int {
 	return f.authFail
 }
 
+// Throttled returns how many authenticated calls were answered 429 because
+// they came beyond Options.ThrottleRate. They count in TotalRequests too.
+func (f *Fake) Throttled() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.throttled
+}
+
+// Stats are the fake's counters at one moment.
+type Stats struct {
+	// Total is TotalRequests: authenticated calls, throttled ones included.
+	Total int `json:"total"`
+	// Throttled is Throttled: calls answered 429 for the rate.
+	Throttled    int `json:"throttled"`
+	AuthFailures int `json:"auth_failures"`
+	// Calls and ThrottledCalls split Total and Throttled by operation, named
+	// as in the client's metrics: list_image_members, list_images,
+	// show_image, list_pending_images.
+	Calls          map[string]int `json:"calls"`
+	ThrottledCalls map[string]int `json:"throttled_calls"`
+}
+
+// Stats returns the fake's counters, read together.
+func (f *Fake) Stats() Stats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return Stats{
+		Total:          f.total,
+		Throttled:      f.throttled,
+		AuthFailures:   f.authFail,
+		Calls:          maps.Clone(f.calls),
+		ThrottledCalls: maps.Clone(f.throttledOps),
+	}
+}
+
 // ServeHTTP authenticates the request, then routes it.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg := f.authenticate(r); msg != "" {
@@ -206,6 +281,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
 		return
+	}
+	if f.throttle != nil && !f.throttle.AllowN(f.opts.Now(), 1) {
+		r = r.WithContext(context.WithValue(r.Context(), throttledKey{}, true))
 	}
 	if f.opts.Latency > 0 {
 		select {
@@ -259,7 +337,7 @@ func (f *Fake) serveMembers(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("image_id")
 	var body []byte
 	var ok bool
-	if f.arrive(w, r, id, func() { body, ok = f.members[id] }) {
+	if f.arrive(w, r, scp.OpListImageMembers, id, func() { body, ok = f.members[id] }) {
 		return
 	}
 	if !ok {
@@ -283,7 +361,7 @@ func (f *Fake) serveImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := []Image{} // an empty list, not null
-	if f.arrive(w, r, ListImagesKey, func() {
+	if f.arrive(w, r, scp.OpListImages, ListImagesKey, func() {
 		for _, im := range f.images {
 			if v := q.Get("visibility"); v == "" || im.Visibility == v {
 				list = append(list, im)
@@ -308,7 +386,7 @@ func (f *Fake) serveImage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("image_id")
 	var im Image
 	var ok bool
-	if f.arrive(w, r, ShowImagePrefix+id, func() { im, ok = f.images[id] }) {
+	if f.arrive(w, r, scp.OpShowImage, ShowImagePrefix+id, func() { im, ok = f.images[id] }) {
 		return
 	}
 	if !ok {
@@ -321,18 +399,33 @@ func (f *Fake) serveImage(w http.ResponseWriter, r *http.Request) {
 // servePending answers GET /v1/pending-images.
 func (f *Fake) servePending(w http.ResponseWriter, r *http.Request) {
 	var list []Image
-	if f.arrive(w, r, PendingImagesKey, func() { list = append([]Image{}, f.pending...) }) {
+	if f.arrive(w, r, scp.OpListPendingImages, PendingImagesKey, func() { list = append([]Image{}, f.pending...) }) {
 		return
 	}
 	writeJSON(w, map[string]any{"images": list})
 }
 
-// arrive counts an authenticated call under key, runs read under the lock,
-// then acts out any fault set for key; it reports whether the fault answered.
-func (f *Fake) arrive(w http.ResponseWriter, r *http.Request, key string, read func()) bool {
+// throttledKey marks, in a request's context, a call that came beyond the
+// throttle's rate.
+type throttledKey struct{}
+
+// arrive counts an authenticated call of op under key; a throttled call is
+// then answered 429. Otherwise it runs read under the lock, then acts out
+// any fault set for key. It reports whether the call has been answered.
+func (f *Fake) arrive(w http.ResponseWriter, r *http.Request, op scp.Operation, key string, read func()) bool {
+	throttled, _ := r.Context().Value(throttledKey{}).(bool)
 	f.mu.Lock()
 	f.total++
 	f.requests[key]++
+	f.calls[string(op)]++
+	if throttled {
+		f.throttled++
+		f.throttledOps[string(op)]++
+		f.mu.Unlock()
+		w.Header().Set("Retry-After", RetryAfterThrottled)
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "request rate limit exceeded; retry later")
+		return true
+	}
 	read()
 	fault := f.takeFault(key)
 	f.mu.Unlock()

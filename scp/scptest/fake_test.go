@@ -3,8 +3,10 @@ package scptest_test
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,162 @@ func TestLoadFixtures(t *testing.T) {
 	}
 	if err := fake.Load(strings.NewReader(`{"imagez":{}}`)); err == nil || !strings.Contains(err.Error(), "reading fixtures") {
 		t.Fatalf("unknown field accepted: %v", err)
+	}
+}
+
+// The throttle is a token bucket on the fake's clock: a burst of
+// ThrottleBurst calls goes through, the next ones are answered 429 with
+// Retry-After and an SCP error body, and each 1/ThrottleRate of time lets one
+// more through. Every kind of call counts against it.
+func TestThrottle(t *testing.T) {
+	now := time.Date(2025, time.July, 22, 9, 0, 0, 0, time.UTC)
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey, ThrottleRate: 10, ThrottleBurst: 3,
+		Now: func() time.Time { return now }})
+	fake.SetMembers(imageID, scptest.Member{MemberID: memberID, Status: "accepted"})
+	fake.AddImages(scptest.Image{ID: imageID, Name: "golden", Visibility: "private"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	call := func(path string) (int, string, http.Header) {
+		t.Helper()
+		resp, err := srv.Client().Do(newRequest(t, srv.URL+path, goodSpec(now)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+	members := "/v1/images/" + imageID + "/members"
+	statuses := func(paths ...string) []int {
+		t.Helper()
+		var out []int
+		for _, p := range paths {
+			status, _, _ := call(p)
+			out = append(out, status)
+		}
+		return out
+	}
+
+	if got := statuses(members, "/v1/images", "/v1/images/"+imageID); !slices.Equal(got, []int{200, 200, 200}) {
+		t.Fatalf("the burst: %v, want three 200s", got)
+	}
+	status, body, h := call(members)
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") != scptest.RetryAfterThrottled {
+		t.Fatalf("beyond the burst: %d, Retry-After %q", status, h.Get("Retry-After"))
+	}
+	var e struct {
+		Errors []struct {
+			Status int    `json:"status"`
+			Code   string `json:"code"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || len(e.Errors) != 1 || e.Errors[0].Status != 429 || e.Errors[0].Code == "" {
+		t.Fatalf("429 body %q is not an SCP error (%v)", body, err)
+	}
+	if got := statuses("/v1/images", "/v1/pending-images"); !slices.Equal(got, []int{429, 429}) {
+		t.Fatalf("other calls beyond the burst: %v, want 429s", got)
+	}
+
+	// 100 ms at 10 calls/s is one token; 250 ms more is two more, not three.
+	now = now.Add(100 * time.Millisecond)
+	if got := statuses(members, members); !slices.Equal(got, []int{200, 429}) {
+		t.Fatalf("after 1/rate: %v, want 200 then 429", got)
+	}
+	now = now.Add(250 * time.Millisecond)
+	if got := statuses(members, members, members); !slices.Equal(got, []int{200, 200, 429}) {
+		t.Fatalf("after 2.5/rate: %v, want two 200s then 429", got)
+	}
+	// A quiet spell refills the bucket to the burst, no more.
+	now = now.Add(time.Hour)
+	if got := statuses(members, members, members, members); !slices.Equal(got, []int{200, 200, 200, 429}) {
+		t.Fatalf("after a quiet spell: %v, want the burst of three, then 429", got)
+	}
+
+	st := fake.Stats()
+	if fake.Throttled() != 6 || st.Throttled != 6 || fake.TotalRequests() != 15 || st.Total != 15 {
+		t.Errorf("Throttled %d / %d, TotalRequests %d / %d; want 6 of 15", fake.Throttled(), st.Throttled, fake.TotalRequests(), st.Total)
+	}
+	wantCalls := map[string]int{"list_image_members": 11, "list_images": 2, "show_image": 1, "list_pending_images": 1}
+	wantThrottled := map[string]int{"list_image_members": 4, "list_images": 1, "list_pending_images": 1}
+	if !maps.Equal(st.Calls, wantCalls) || !maps.Equal(st.ThrottledCalls, wantThrottled) {
+		t.Errorf("Stats calls %v, throttled %v; want %v, %v", st.Calls, st.ThrottledCalls, wantCalls, wantThrottled)
+	}
+	// Throttled calls count as calls received, but are not served: a fault
+	// waits for a call that is.
+	if got := fake.Requests(imageID); got != 11 {
+		t.Errorf("Requests = %d, want 11", got)
+	}
+	fake.SetFault(imageID, scptest.Fault{Status: 503, Times: 1})
+	if got := statuses(members); !slices.Equal(got, []int{429}) {
+		t.Fatalf("with an empty bucket: %v, want 429", got)
+	}
+	now = now.Add(100 * time.Millisecond)
+	if got := statuses(members, members); !slices.Equal(got, []int{503, 429}) {
+		t.Fatalf("after 1/rate with a fault set: %v, want the fault's 503, then 429", got)
+	}
+}
+
+// Without a throttle rate nothing is throttled, however many calls come at
+// once; unauthenticated calls are refused before the throttle sees them.
+func TestNoThrottleByDefault(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
+	fake.SetMembers(imageID)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	for i := range 50 {
+		if status, _, _ := get(t, srv, imageID); status != 200 {
+			t.Fatalf("call %d: %d", i, status)
+		}
+	}
+	if fake.Throttled() != 0 {
+		t.Fatalf("Throttled = %d", fake.Throttled())
+	}
+
+	throttled := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey, ThrottleRate: 1e-9, ThrottleBurst: 1})
+	throttled.SetMembers(imageID)
+	srv2 := httptest.NewServer(throttled)
+	defer srv2.Close()
+	spec := goodSpec(time.Now())
+	spec.secret = "wrong"
+	resp, err := srv2.Client().Do(newRequest(t, srv2.URL+"/v1/images/"+imageID+"/members", spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d", resp.StatusCode)
+	}
+	if status, _, _ := get(t, srv2, imageID); status != 200 {
+		t.Fatalf("the refused call took the only token: %d", status)
+	}
+	if status, _, _ := get(t, srv2, imageID); status != http.StatusTooManyRequests {
+		t.Fatalf("second call: %d", status)
+	}
+	if throttled.Throttled() != 1 || throttled.AuthFailures() != 1 {
+		t.Fatalf("Throttled %d, AuthFailures %d", throttled.Throttled(), throttled.AuthFailures())
+	}
+}
+
+// The scp client reads the throttle's answer as rate limiting: it retries
+// after Retry-After, and tells the budget, which lowers its rate.
+func TestThrottleSeenByClient(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey, ThrottleRate: 1e-9, ThrottleBurst: 1})
+	fake.SetMembers(imageID)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	budget := scp.NewBudget(100, 4, nil)
+	c, err := scp.NewClient(scp.Options{BaseURL: srv.URL, AccessKey: accessKey, SecretKey: secretKey, HTTPClient: srv.Client(), Budget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListImageMembers(t.Context(), imageID); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	_, err = c.ListImageMembers(t.Context(), imageID)
+	if scp.ReasonOf(err) != scp.ReasonRateLimited {
+		t.Fatalf("throttled call: %v (reason %q), want rate_limited", err, scp.ReasonOf(err))
+	}
+	if r := budget.Rate(); r >= 100 {
+		t.Fatalf("budget rate %.1f after a throttled call, want it lowered from 100", r)
 	}
 }

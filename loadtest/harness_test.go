@@ -1,0 +1,530 @@
+//go:build loadtest
+
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+const (
+	accessKey = "loadtest-access-key"
+	secretKey = "loadtest-secret-key" // a test value
+	// clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat
+	// (100 on every Linux this runs on).
+	clockTick = 10 * time.Millisecond
+
+	envFakeMode = "SCP_LOADTEST_FAKE"      // a fakeSpec in JSON: run as the fake API
+	countPath   = "/_loadtest/requests"    // members calls so far
+	otherPath   = "/_loadtest/other"       // other calls (the listings, in the background)
+	connsPath   = "/_loadtest/connections" // connections accepted so far
+	statsPath   = "/_loadtest/stats"       // scptest.Stats as JSON
+	// sharePath: POST ?member=ID arms the fake to share the next image whose
+	// members it serves with ID, just after serving them (the old members);
+	// GET answers a shareAdded, empty until that happened.
+	sharePath = "/_loadtest/share"
+)
+
+const (
+	memberExpected = "a8f10467abfc4b87b64614ab36eb9ae4"
+	memberOther    = "3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f"
+	// memberNew is the share added while a scenario runs: in no
+	// expected_members list.
+	memberNew = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e"
+	// imageOwner owns every image of the fake's list.
+	imageOwner = "0123456789abcdef0123456789abcdef"
+)
+
+func imageID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
+
+// imageVisibility: one image in four is shared, the others private, so both
+// listings have pages.
+func imageVisibility(i int) string {
+	if i%4 == 0 {
+		return "shared"
+	}
+	return "private"
+}
+
+// listingCalls is how many calls one refresh of the listings makes for n
+// images: the pages of each visibility (a page of fewer than 1,000 ends
+// it) and the offered images.
+func listingCalls(n int) (listImages, pending int) {
+	shared := (n + 3) / 4
+	return shared/scp.ImagePageSize + 1 + (n-shared)/scp.ImagePageSize + 1, 1
+}
+
+func imageMembers(i int) []scptest.Member {
+	return []scptest.Member{
+		{MemberID: memberExpected, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z", UpdatedAt: "2025-07-26T12:00:00Z"},
+		{MemberID: memberOther, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00.5Z"},
+		{MemberID: fmt.Sprintf("%032x", i), Status: "rejected", CreatedAt: "2025-01-02T03:04:05Z", UpdatedAt: "2025-02-03T04:05:06Z"},
+	}
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(envFakeMode); spec != "" {
+		os.Exit(serveFake(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeSpec configures the fake-API process.
+type fakeSpec struct {
+	Images  int           `json:"images"`
+	Latency time.Duration `json:"latency"`
+	// ThrottleRate and ThrottleBurst are scptest.Options'.
+	ThrottleRate  float64 `json:"throttle_rate,omitempty"`
+	ThrottleBurst int     `json:"throttle_burst,omitempty"`
+}
+
+// shareAdded is what sharePath answers once the share is added.
+type shareAdded struct {
+	Image string `json:"image,omitempty"`
+	// At is when, in Unix nanoseconds (the same clock as the test's).
+	At int64 `json:"at,omitempty"`
+}
+
+// serveFake is the fake-API process: n images of three members each, in
+// the image list (private or shared, one owner), latency on every answer,
+// throttling if asked, counters at the _loadtest paths. It prints its
+// address and serves until its stdin closes (when the test ends, however it
+// ends).
+func serveFake(spec string) int {
+	var s fakeSpec
+	if err := json.Unmarshal([]byte(spec), &s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey, Latency: s.Latency,
+		ThrottleRate: s.ThrottleRate, ThrottleBurst: s.ThrottleBurst})
+	for i := range s.Images {
+		id := imageID(i)
+		fake.SetMembers(id, imageMembers(i)...)
+		fake.AddImages(scptest.Image{ID: id, Name: fmt.Sprintf("image-%d", i), Status: "active",
+			Visibility: imageVisibility(i), Owner: imageOwner})
+	}
+	mux := http.NewServeMux()
+	var conns, members atomic.Int64
+	var share struct {
+		sync.Mutex
+		member string // armed: share the next image served with member
+		added  shareAdded
+	}
+	mux.HandleFunc(countPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, members.Load()) })
+	mux.HandleFunc(otherPath, func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, int64(fake.TotalRequests())-members.Load())
+	})
+	mux.HandleFunc(connsPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, conns.Load()) })
+	mux.HandleFunc(statsPath, func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(fake.Stats()) })
+	mux.HandleFunc("POST "+sharePath, func(w http.ResponseWriter, r *http.Request) {
+		share.Lock()
+		defer share.Unlock()
+		share.member = r.URL.Query().Get("member")
+	})
+	mux.HandleFunc("GET "+sharePath, func(w http.ResponseWriter, _ *http.Request) {
+		share.Lock()
+		defer share.Unlock()
+		json.NewEncoder(w).Encode(share.added)
+	})
+	mux.HandleFunc("GET /v1/images/{id}/members", func(w http.ResponseWriter, r *http.Request) {
+		members.Add(1)
+		share.Lock()
+		armed := share.member != ""
+		share.Unlock()
+		if !armed {
+			fake.ServeHTTP(w, r)
+			return
+		}
+		id := r.PathValue("id") // before the fake's own mux routes r, replacing its path values
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		fake.ServeHTTP(rec, r)
+		if rec.status != http.StatusOK {
+			return
+		}
+		// The exporter has (or is reading) the old members: the new share
+		// is seen only at the image's next fetch, the worst case.
+		i, err := strconv.ParseInt(id[:min(8, len(id))], 16, 64)
+		share.Lock()
+		defer share.Unlock()
+		if share.member == "" || err != nil {
+			return
+		}
+		fake.SetMembers(id, append(imageMembers(int(i)), scptest.Member{MemberID: share.member, Status: "pending",
+			CreatedAt: time.Now().UTC().Format(time.RFC3339), UpdatedAt: time.Now().UTC().Format(time.RFC3339)})...)
+		share.added = shareAdded{Image: id, At: time.Now().UnixNano()}
+		share.member = ""
+	})
+	mux.Handle("/", fake)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ADDR %s\n", ln.Addr())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}}
+	srv.Serve(ln)
+	return 0
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// --- processes ---
+
+func buildExporter(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "scp_exporter")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startFake runs this test binary as the fake API and returns its URL.
+func startFake(t *testing.T, s fakeSpec) string {
+	t.Helper()
+	spec, _ := json.Marshal(s)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envFakeMode+"="+string(spec))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("fake API did not start: %v", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
+	if !ok {
+		t.Fatalf("fake API said %q", line)
+	}
+	return "http://" + addr
+}
+
+func apiCalls(t *testing.T, fakeURL string) int {
+	t.Helper()
+	return fakeCounter(t, fakeURL+countPath)
+}
+
+// apiConnections is how many connections the fake has accepted, the
+// test's own counter requests included.
+func apiConnections(t *testing.T, fakeURL string) int {
+	t.Helper()
+	return fakeCounter(t, fakeURL+connsPath)
+}
+
+func apiStats(t *testing.T, fakeURL string) scptest.Stats {
+	t.Helper()
+	var s scptest.Stats
+	fakeJSON(t, fakeURL+statsPath, &s)
+	return s
+}
+
+// settle waits until the exporter's first listings are done (at least
+// want calls besides members calls, then none for a second), and returns
+// how many there were.
+func settle(t *testing.T, fakeURL string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	last := -1
+	for {
+		n := fakeCounter(t, fakeURL+otherPath)
+		if n == last && n >= want {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background calls did not settle: %d, want at least %d", n, want)
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+}
+
+func fakeCounter(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := counterClient.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("counter %q: %v", b, err)
+	}
+	return n
+}
+
+func fakeJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := counterClient.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+}
+
+// armShare makes the fake share the next image whose members it serves
+// with member, just after serving them.
+func armShare(t *testing.T, fakeURL, member string) {
+	t.Helper()
+	resp, err := counterClient.Post(fakeURL+sharePath+"?member="+member, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func shareState(t *testing.T, fakeURL string) shareAdded {
+	t.Helper()
+	var s shareAdded
+	fakeJSON(t, fakeURL+sharePath, &s)
+	return s
+}
+
+// counterClient keeps one connection to the fake for reading its counters.
+var counterClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+
+type exporter struct {
+	url     string
+	cmd     *exec.Cmd
+	client  *http.Client
+	started time.Time // when the process was started
+}
+
+// exporterConfig is what a run sets in the exporter's config; zero values
+// leave the exporter's defaults.
+type exporterConfig struct {
+	images            int
+	concurrency       int
+	requestsPerSecond float64
+	requestTimeout    time.Duration
+	scrapeTimeout     time.Duration
+	refreshInterval   time.Duration
+}
+
+func (c exporterConfig) yaml(fakeURL string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scp:\n  endpoint: %s\n  access_key: %s\n  secret_key: %s\n", fakeURL, accessKey, secretKey)
+	if c.concurrency > 0 {
+		fmt.Fprintf(&b, "  max_concurrency: %d\n", c.concurrency)
+	}
+	if c.requestsPerSecond > 0 {
+		fmt.Fprintf(&b, "  requests_per_second: %g\n", c.requestsPerSecond)
+	}
+	if c.requestTimeout > 0 {
+		fmt.Fprintf(&b, "  request_timeout: %s\n", c.requestTimeout)
+	}
+	if c.scrapeTimeout > 0 {
+		fmt.Fprintf(&b, "scrape_timeout: %s\n", c.scrapeTimeout)
+	}
+	if c.refreshInterval > 0 {
+		fmt.Fprintf(&b, "members:\n  refresh_interval: %s\n", c.refreshInterval)
+	}
+	fmt.Fprintf(&b, "expected_members: [%s]\nimages:\n", memberExpected)
+	for i := range c.images {
+		fmt.Fprintf(&b, "  - {id: %s, name: image-%d}\n", imageID(i), i)
+	}
+	return b.String()
+}
+
+func startExporter(t *testing.T, bin, fakeURL string, c exporterConfig) *exporter {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(path, []byte(c.yaml(fakeURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr, "--log.level=warn")
+	e := &exporter{url: "http://" + addr, cmd: cmd, client: &http.Client{Transport: &http.Transport{DisableCompression: true}}, started: time.Now()}
+	proc := testproc.Start(t, "exporter", cmd, 10*time.Second)
+	proc.WaitUntil(t, 30*time.Second, func() bool {
+		resp, err := http.Get(e.url + "/-/healthy")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return e
+}
+
+type scrapeResult struct {
+	wall, collect        time.Duration
+	bodyBytes, gzipBytes int
+	series, failed       int
+	body                 []byte // uncompressed
+}
+
+// scrape fetches /metrics the way Prometheus does (its Accept header,
+// gzip, its timeout header) and reads the collection's own duration.
+func (e *exporter) scrape(t *testing.T) scrapeResult {
+	t.Helper()
+	r, err := e.tryScrape("600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryScrape scrapes with timeout as X-Prometheus-Scrape-Timeout-Seconds; it
+// waits for the answer however long it takes, so its wall time can be
+// compared with the timeout.
+func (e *exporter) tryScrape(timeout string) (scrapeResult, error) {
+	var r scrapeResult
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+	start := time.Now()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return r, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r.wall = time.Since(start)
+	if err != nil {
+		return r, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("scrape answered %d", resp.StatusCode)
+	}
+	r.gzipBytes = len(raw)
+	body := raw
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return r, err
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			return r, err
+		}
+	}
+	r.bodyBytes = len(body)
+	r.body = body
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		r.series++
+		if v, ok := strings.CutPrefix(line, "scp_scrape_duration_seconds "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			r.collect = time.Duration(f * float64(time.Second))
+		}
+		// OpenMetrics writes 0.0, the text format 0.
+		if strings.HasPrefix(line, "scp_image_members_scrape_success{") && (strings.HasSuffix(line, " 0") || strings.HasSuffix(line, " 0.0")) {
+			r.failed++
+		}
+	}
+	return r, nil
+}
+
+// cpu is the exporter's user+system CPU time so far (/proc/<pid>/stat).
+func (e *exporter) cpu(t *testing.T) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", e.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses: state is
+	// field 3, utime 14, stime 15.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
+}
+
+// hwm is the exporter's peak resident set size (VmHWM).
+func (e *exporter) hwm(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// rusage is this process's user+system CPU time so far.
+func rusage(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,323 @@
+//go:build loadtest
+
+package loadtest
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A scenario runs the exporter within an API budget against a fake API
+// that answers 429 beyond its own rate, scraped as Prometheus would: every
+// interval, one scrape at a time, with the timeout header, the scraper
+// waiting on real time. It holds the exporter to issue 10's bounds:
+//
+//   - every scrape answers within its deadline;
+//   - every image is known (scp_image_members_scrape_success 1) within
+//     slack × images ÷ rate plus two scrape intervals of the exporter's
+//     start, rate being the lower of the exporter's budget and the API's;
+//   - with share, a member added to an image just after the fake served
+//     that image's members (the worst case: it is seen only at the image's
+//     next fetch) is exported with expected="false" within the same time of
+//     being added;
+//   - at most maxThrottled of the calls the fake received were throttled;
+//   - visibility costs listings (a few pages), not a call per image.
+type scenario struct {
+	images        int
+	latency       time.Duration
+	throttleRate  float64 // the fake's rate, calls/s
+	throttleBurst int
+	exporter      exporterConfig // images is set from images
+	// rate is the bound's physical budget, calls/s.
+	rate  float64
+	slack float64
+	// interval is the scrape interval, timeout the scrape timeout header.
+	interval, timeout time.Duration
+	// shareAfter, when > 0, is when (after the exporter's start) the test
+	// asks the fake to add a share.
+	shareAfter   time.Duration
+	maxThrottled float64
+}
+
+// bound is how long every image, and the added share, may take to show.
+func (s scenario) bound() time.Duration {
+	return time.Duration(s.slack*float64(s.images)/s.rate*float64(time.Second)) + 2*s.interval
+}
+
+// physical is images ÷ rate, the time no client within the budget can beat.
+func (s scenario) physical() time.Duration {
+	return time.Duration(float64(s.images) / s.rate * float64(time.Second))
+}
+
+// observation is what one scrape showed.
+type observation struct {
+	at, end     time.Duration // scrape start and end, since the exporter was started
+	wall        time.Duration
+	err         error
+	known       int // images whose last fetch succeeded
+	reasons     map[string]int
+	rate        float64 // scp_api_rate_limit_requests_per_second
+	decreases   float64 // scp_api_rate_limit_decreases_total
+	stalest     float64 // scp_image_members_stalest_age_seconds
+	pass        float64 // scp_image_members_pass_duration_seconds (-1 when absent)
+	sharedWith  string  // image_id of the line showing memberNew with expected="false"
+	throttled   int     // the fake's count so far
+	total       int
+	memberCalls int
+}
+
+// outcome is a scenario's figures.
+type outcome struct {
+	allKnown      time.Duration // since start; 0 if never
+	shareAdded    time.Duration // since start; 0 if never
+	shareImage    string
+	shareSeen     time.Duration // since the share was added; 0 if never
+	maxWall       time.Duration
+	late          int // scrapes over their deadline, or failed
+	scrapes       int
+	throttled     int
+	total         int
+	calls         map[string]int
+	throttledCall map[string]int
+	rates         []float64
+	decreases     float64
+	pass          float64
+}
+
+func TestEstate(t *testing.T) {
+	bin := buildExporter(t)
+	for _, mode := range []struct {
+		name    string
+		refresh time.Duration
+	}{{"on-demand", 0}, {"background-1m", time.Minute}} {
+		t.Run(mode.name, func(t *testing.T) {
+			runScenario(t, bin, scenario{
+				images:        3000,
+				latency:       100 * time.Millisecond,
+				throttleRate:  60,
+				throttleBurst: 10,
+				exporter:      exporterConfig{requestsPerSecond: 50, concurrency: 8, refreshInterval: mode.refresh},
+				rate:          50,
+				slack:         1.2,
+				interval:      10 * time.Second,
+				timeout:       8 * time.Second,
+				shareAfter:    25 * time.Second,
+				maxThrottled:  0.01,
+			})
+		})
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	bin := buildExporter(t)
+	runScenario(t, bin, scenario{
+		images:        1000,
+		latency:       100 * time.Millisecond,
+		throttleRate:  40,
+		throttleBurst: 10,
+		exporter:      exporterConfig{}, // the default budget: 200 calls/s, 8 at once
+		rate:          40,
+		slack:         1.3,
+		interval:      10 * time.Second,
+		timeout:       8 * time.Second,
+		maxThrottled:  0.05,
+	})
+}
+
+func runScenario(t *testing.T, bin string, s scenario) outcome {
+	if v := os.Getenv("SCP_LOADTEST_THROTTLE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SCP_LOADTEST_THROTTLE_BURST=%q: want a positive integer", v)
+		}
+		s.throttleBurst = n
+	}
+	fakeURL := startFake(t, fakeSpec{Images: s.images, Latency: s.latency, ThrottleRate: s.throttleRate, ThrottleBurst: s.throttleBurst})
+	cfg := s.exporter
+	cfg.images = s.images
+	exp := startExporter(t, bin, fakeURL, cfg)
+	exp.client.Timeout = 5 * time.Minute // the scraper measures how late an answer is, rather than giving up
+	bound := s.bound()
+	t.Logf("%d images, latency %s, the fake throttles above %g calls/s (burst %d), exporter %+v; bound %s = %.1f × %d ÷ %g/s + 2 × %s",
+		s.images, s.latency, s.throttleRate, s.throttleBurst, cfg.withoutImages(), bound.Round(time.Millisecond), s.slack, s.images, s.rate, s.interval)
+
+	var o outcome
+	var shareArmed bool
+	// Keep scraping until everything has shown, or well past the bound so
+	// a miss is measured rather than only detected.
+	stopAt := 3 * bound / 2
+	if s.shareAfter > 0 {
+		stopAt = max(stopAt, s.shareAfter+stopAt)
+	}
+	extra := 0 // scrapes after everything showed
+	next := time.Now()
+	for {
+		time.Sleep(time.Until(next))
+		next = next.Add(s.interval)
+		ob := observe(t, exp, fakeURL, s)
+		o.scrapes++
+		o.maxWall = max(o.maxWall, ob.wall)
+		if ob.err != nil || ob.wall > s.timeout {
+			o.late++
+			t.Errorf("scrape at %s: answered after %s (deadline %s), err %v", fmtDur(ob.at), fmtDur(ob.wall), s.timeout, ob.err)
+		}
+		if ob.err == nil {
+			o.rates = append(o.rates, ob.rate)
+			o.decreases, o.pass = ob.decreases, ob.pass
+		}
+		if o.allKnown == 0 && ob.known == s.images {
+			o.allKnown = ob.end
+		}
+		if o.shareAdded == 0 && shareArmed {
+			if sa := shareState(t, fakeURL); sa.Image != "" {
+				o.shareImage = sa.Image
+				o.shareAdded = time.Unix(0, sa.At).Sub(exp.started)
+			}
+		}
+		if o.shareAdded != 0 && o.shareSeen == 0 && ob.sharedWith != "" {
+			if ob.sharedWith != o.shareImage {
+				t.Errorf("the new member shows on image %s, it was added to %s", ob.sharedWith, o.shareImage)
+			}
+			o.shareSeen = ob.end - o.shareAdded
+		}
+		t.Logf("t=%6.1fs scrape %5.2fs: known %4d/%d, not known by reason %v, rate %5.1f/s (%g decreases), stalest %5.1fs, last pass %5.1fs, throttled %d of %d calls (%d members)%s",
+			ob.at.Seconds(), ob.wall.Seconds(), ob.known, s.images, ob.reasons, ob.rate, ob.decreases, ob.stalest, ob.pass,
+			ob.throttled, ob.total, ob.memberCalls, shareNote(o, ob))
+		if s.shareAfter > 0 && !shareArmed && time.Since(exp.started) >= s.shareAfter {
+			armShare(t, fakeURL, memberNew)
+			shareArmed = true
+		}
+		done := o.allKnown != 0 && (s.shareAfter == 0 || o.shareSeen != 0)
+		if done {
+			extra++
+		}
+		if extra > 1 || time.Since(exp.started) > stopAt {
+			break
+		}
+	}
+
+	st := apiStats(t, fakeURL)
+	o.throttled, o.total, o.calls, o.throttledCall = st.Throttled, st.Total, st.Calls, st.ThrottledCalls
+	list, _ := listingCalls(s.images)
+	physical := s.physical()
+	ratio := func(d time.Duration) string {
+		if d == 0 {
+			return "never"
+		}
+		return fmt.Sprintf("%s = %.2f× images÷budget (%.2f× the bound)", fmtDur(d), float64(d)/float64(physical), float64(d)/float64(bound))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s: %d images, budget %g/s (images÷budget %s), bound %s\n", t.Name(), s.images, s.rate, fmtDur(physical), fmtDur(bound))
+	fmt.Fprintf(&b, "- scrapes: %d, slowest answer %s = %.2f× the %s deadline, %d late or failed (target 0: %s)\n",
+		o.scrapes, fmtDur(o.maxWall), float64(o.maxWall)/float64(s.timeout), s.timeout, o.late, verdict(o.late == 0))
+	fmt.Fprintf(&b, "- every image known after %s (target ≤ bound: %s)\n", ratio(o.allKnown), verdict(o.allKnown != 0 && o.allKnown <= bound))
+	if s.shareAfter > 0 {
+		fmt.Fprintf(&b, "- share added at %s to %s, exported with expected=\"false\" %s after (target ≤ bound: %s)\n",
+			fmtDur(o.shareAdded), o.shareImage, ratio(o.shareSeen), verdict(o.shareSeen != 0 && o.shareSeen <= bound))
+	}
+	frac := float64(o.throttled) / float64(max(1, o.total))
+	fmt.Fprintf(&b, "- throttled: %d of %d calls = %.2f%% (target ≤ %.0f%%: %s); by operation %v of %v\n",
+		o.throttled, o.total, 100*frac, 100*s.maxThrottled, verdict(frac <= s.maxThrottled), o.throttledCall, o.calls)
+	fmt.Fprintf(&b, "- visibility: %d show_image calls (target 0: %s), %d list_images calls (%d a refresh of the listings; target ≤ 2×: %s), %d list_pending_images\n",
+		o.calls["show_image"], verdict(o.calls["show_image"] == 0), o.calls["list_images"], list, verdict(o.calls["list_images"] <= 2*list), o.calls["list_pending_images"])
+	if len(o.rates) > 1 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range o.rates[1:] {
+			lo, hi = min(lo, r), max(hi, r)
+		}
+		fmt.Fprintf(&b, "- effective rate: %.1f/s at the end (%.2f× the API's %g/s), %.1f–%.1f/s after the first scrape, %g decreases; last full pass %.1f s\n",
+			o.rates[len(o.rates)-1], o.rates[len(o.rates)-1]/s.throttleRate, s.throttleRate, lo, hi, o.decreases, o.pass)
+	}
+	t.Log(b.String())
+
+	if o.allKnown == 0 || o.allKnown > bound {
+		t.Errorf("every image known after %s, want at most %s", fmtDur(o.allKnown), fmtDur(bound))
+	}
+	if s.shareAfter > 0 && (o.shareSeen == 0 || o.shareSeen > bound) {
+		t.Errorf("the added share was exported %s after it was added, want at most %s", fmtDur(o.shareSeen), fmtDur(bound))
+	}
+	if frac > s.maxThrottled {
+		t.Errorf("%.2f%% of calls throttled, want at most %.0f%%", 100*frac, 100*s.maxThrottled)
+	}
+	if n := o.calls["show_image"]; n != 0 {
+		t.Errorf("%d show_image calls, want 0: the listings cover every image", n)
+	}
+	if n := o.calls["list_images"]; n > 2*list {
+		t.Errorf("%d list_images calls, want at most %d (2 × %d pages)", n, 2*list, list)
+	}
+	return o
+}
+
+func shareNote(o outcome, ob observation) string {
+	switch {
+	case o.shareAdded != 0 && o.shareSeen != 0 && ob.sharedWith != "":
+		return fmt.Sprintf(", new share shown (added at %.1fs)", o.shareAdded.Seconds())
+	case o.shareAdded != 0:
+		return fmt.Sprintf(", new share added at %.1fs, not shown yet", o.shareAdded.Seconds())
+	}
+	return ""
+}
+
+func (c exporterConfig) withoutImages() string {
+	return fmt.Sprintf("{requests_per_second: %s, max_concurrency: %s, members.refresh_interval: %s}",
+		orDefault(c.requestsPerSecond), orDefault(float64(c.concurrency)), c.refreshInterval)
+}
+
+func orDefault(v float64) string {
+	if v == 0 {
+		return "default"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// observe scrapes once and reads what the scenario follows.
+func observe(t *testing.T, exp *exporter, fakeURL string, s scenario) observation {
+	t.Helper()
+	ob := observation{at: time.Since(exp.started), reasons: map[string]int{}, pass: -1}
+	r, err := exp.tryScrape(strconv.FormatFloat(s.timeout.Seconds(), 'f', -1, 64))
+	ob.end = time.Since(exp.started)
+	ob.wall, ob.err = r.wall, err
+	st := apiStats(t, fakeURL)
+	ob.throttled, ob.total, ob.memberCalls = st.Throttled, st.Total, st.Calls["list_image_members"]
+	if err != nil {
+		return ob
+	}
+	value := func(line string) float64 {
+		f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		return f
+	}
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		switch {
+		case line == "" || line[0] == '#':
+		case strings.HasPrefix(line, "scp_image_members_scrape_success{"):
+			if value(line) == 1 {
+				ob.known++
+			}
+		case strings.HasPrefix(line, "scp_image_members_scrape_error{"):
+			if _, rest, ok := strings.Cut(line, `reason="`); ok {
+				reason, _, _ := strings.Cut(rest, `"`)
+				ob.reasons[reason]++
+			}
+		case strings.HasPrefix(line, "scp_image_member_info{"):
+			if strings.Contains(line, `member_id="`+memberNew+`"`) && strings.Contains(line, `expected="false"`) {
+				if _, rest, ok := strings.Cut(line, `image_id="`); ok {
+					ob.sharedWith, _, _ = strings.Cut(rest, `"`)
+				}
+			}
+		case strings.HasPrefix(line, "scp_api_rate_limit_requests_per_second "):
+			ob.rate = value(line)
+		case strings.HasPrefix(line, "scp_api_rate_limit_decreases_total "):
+			ob.decreases = value(line)
+		case strings.HasPrefix(line, "scp_image_members_stalest_age_seconds "):
+			ob.stalest = value(line)
+		case strings.HasPrefix(line, "scp_image_members_pass_duration_seconds "):
+			ob.pass = value(line)
+		}
+	}
+	return ob
+}
