@@ -293,6 +293,7 @@ func (c *Collector) emitState(gauge func(*prometheus.Desc, float64, ...string), 
 		gauge(d.discoveryImages, float64(st.Status.Images), acct()...)
 		gauge(d.discoverySuccess, timestampOrZero(st.Status.LastSuccess), acct()...)
 	}
+	gauge(d.discoveryDropped, float64(st.Status.Dropped), acct()...)
 	gauge(d.pendingSuccess, timestampOrZero(st.Status.PendingLastSuccess), acct()...)
 	if st.Status.PendingLastSuccess.IsZero() {
 		return // never listed: no count to report

@@ -13,7 +13,7 @@ type descs struct {
 	success, failure, duration                                   *prometheus.Desc
 	stalestAge, passDuration, minPassDuration, refreshInterval   *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
-	discoveryImages, discoverySuccess                            *prometheus.Desc
+	discoveryImages, discoverySuccess, discoveryDropped          *prometheus.Desc
 	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
 	pendingInfo, pendingImages, pendingSuccess                   *prometheus.Desc
 }
@@ -61,6 +61,8 @@ func newDescs(multi bool) *descs {
 			"Images in the discovered list in use (the last good listing)."),
 		discoverySuccess: perAccount("discovery_last_success_timestamp_seconds",
 			"When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has."),
+		discoveryDropped: perAccount("discovery_dropped_images",
+			"Images the last listing returned that are not ours (their owner is not the owner of our private images, or scp.account_id before any is known), and are not watched."),
 		visibility: perAccount("image_visibility",
 			"The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.",
 			"image_id", "visibility"),
@@ -83,7 +85,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
 		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.refreshInterval, d.versionInfo, d.versionEnd,
-		d.discoveryImages, d.discoverySuccess, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
+		d.discoveryImages, d.discoverySuccess, d.discoveryDropped, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {
 		ch <- desc

@@ -41,9 +41,11 @@ type Options struct {
 	// whether it changed.
 	Match    func(name string) bool
 	MatchKey string
-	// Owner, when set, keeps only images this account owns: a listing of
-	// shared images may include other accounts' images, whose members this
-	// account cannot read.
+	// Owner is scp.account_id. Images listed as private are ours by
+	// definition, and their owner field tells ours from others' in the
+	// other listings (which may include other accounts' images, whose
+	// members this account cannot read); Owner is used only until a
+	// private listing has taught the owner value, and then not at all.
 	Owner string
 	// Static are the configured image IDs; their visibility comes from the
 	// listing, or from GET /v1/images/{id} when the listing does not cover them.
@@ -67,12 +69,18 @@ type State struct {
 	Visibility map[string]string
 	// Pending is the last good list of images offered to this account.
 	Pending []scp.PendingImage
-	Status  Status
+	// Owners are the owner values of our images, learnt from the last
+	// private listing that had any.
+	Owners map[string]bool
+	Status Status
 }
 
 // Status is what the refreshes achieved.
 type Status struct {
-	Images             int       // images in the discovered list in use
+	Images int // images in the discovered list in use
+	// Dropped is how many images the last listing returned that are not
+	// ours (their owner is not our owner value) and are not watched.
+	Dropped            int
 	LastSuccess        time.Time // last good listing; zero until one succeeds
 	PendingLastSuccess time.Time // last good pending-images answer
 	// Tried: the first listing has finished, well or not (immediately true
@@ -89,6 +97,8 @@ type Discoverer struct {
 	opts    Options
 	state   State
 	changed chan struct{} // Update wakes Run, which may need a new interval
+	// warnedAllDropped: the last listing dropped every image, and it was said.
+	warnedAllDropped bool
 }
 
 // New returns a discoverer; Run starts it.
@@ -332,7 +342,7 @@ func (d *Discoverer) keepVanished(ctx context.Context, o Options, images []scp.I
 			continue
 		case r.err != nil:
 			im = prev[id] // unknown: keep what was known
-		case (o.Owner != "" && im.Owner != o.Owner) || (o.Match != nil && !o.Match(im.Name)):
+		case (im.Visibility != "private" && !ours(im, d.Snapshot().Owners, o.Owner)) || (o.Match != nil && !o.Match(im.Name)):
 			continue
 		default:
 			covered[id] = im.Visibility
@@ -369,13 +379,25 @@ func (d *Discoverer) showUncovered(ctx context.Context, o Options, covered map[s
 func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]string) ([]scp.Image, error) {
 	seen := map[string]bool{}
 	var out []scp.Image
-	for _, v := range o.Visibility {
+	owners := d.Snapshot().Owners
+	dropped, listed := 0, 0
+	// Private first: those images are ours, and teach our owner value.
+	order := slices.Clone(o.Visibility)
+	slices.SortStableFunc(order, func(a, b string) int { return boolInt(b == "private") - boolInt(a == "private") })
+	for _, v := range order {
 		images, err := o.Lister.ListImages(ctx, v)
 		if err != nil {
 			return nil, fmt.Errorf("listing %s images: %w", v, err)
 		}
+		if v == "private" {
+			if learnt := ownersOf(images); len(learnt) > 0 {
+				owners = learnt
+			}
+		}
 		for _, im := range images {
-			if o.Owner != "" && im.Owner != o.Owner {
+			listed++
+			if v != "private" && !ours(im, owners, o.Owner) {
+				dropped++
 				continue
 			}
 			covered[im.ID] = im.Visibility
@@ -386,6 +408,47 @@ func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]str
 			out = append(out, im)
 		}
 	}
+	d.mu.Lock()
+	d.state.Owners, d.state.Status.Dropped = owners, dropped
+	warn := listed > 0 && dropped == listed && !d.warnedAllDropped
+	d.warnedAllDropped = dropped == listed && listed > 0
+	d.mu.Unlock()
+	if warn {
+		level.Warn(o.Logger).Log("msg", "every listed image was dropped as not ours: their owner matches neither a private image's owner nor scp.account_id; check scp.account_id, or list private images too (discovery.visibility)",
+			"dropped", dropped, "account_id", o.Owner)
+	}
 	slices.SortFunc(out, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// ownersOf is the set of owner values of images.
+func ownersOf(images []scp.Image) map[string]bool {
+	owners := map[string]bool{}
+	for _, im := range images {
+		if im.Owner != "" {
+			owners[im.Owner] = true
+		}
+	}
+	return owners
+}
+
+// ours reports whether an image not listed as private is ours: its owner
+// is one of our images' owner values, once a private listing has taught
+// them; until then, it is scp.account_id (when set) or anything.
+func ours(im scp.Image, owners map[string]bool, accountID string) bool {
+	switch {
+	case len(owners) > 0:
+		return owners[im.Owner]
+	case accountID != "":
+		return im.Owner == accountID
+	default:
+		return true
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -6,10 +6,14 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -240,5 +244,44 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// Images listed as private are ours, whatever scp.account_id says: their
+// owner value then tells ours from others' in the shared listing.
+func TestOurImagesAreLearntFromThePrivateListing(t *testing.T) {
+	l := &fakeLister{byVis: map[string][]scp.Image{
+		"private": {{ID: "p1", Visibility: "private", Owner: "proj-ours"}, {ID: "p2", Visibility: "private", Owner: "proj-ours"}},
+		"shared":  {{ID: "s1", Visibility: "shared", Owner: "proj-ours"}, {ID: "x1", Visibility: "shared", Owner: "someone-else"}},
+	}}
+	// An account ID no owner field carries: before, discovery kept nothing.
+	d := New(Options{Lister: l, Discover: true, Visibility: []string{"shared", "private"}, Owner: "acct-no-owner-has-this", Interval: time.Minute})
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := d.Snapshot()
+	if got := ids(s.Discovered); !slices.Equal(got, []string{"p1", "p2", "s1"}) {
+		t.Errorf("discovered %v, want every private image and our shared one", got)
+	}
+	if s.Status.Dropped != 1 || !s.Owners["proj-ours"] {
+		t.Errorf("dropped %d (want 1), owners %v", s.Status.Dropped, s.Owners)
+	}
+}
+
+// A filter that drops every listed image says so once, and counts them.
+func TestEveryImageDroppedIsSaidOnce(t *testing.T) {
+	l := &fakeLister{byVis: map[string][]scp.Image{
+		"shared": {{ID: "s1", Visibility: "shared", Owner: "proj-a"}, {ID: "s2", Visibility: "shared", Owner: "proj-b"}},
+	}}
+	var logs testproc.Buffer
+	d := New(Options{Lister: l, Discover: true, Visibility: []string{"shared"}, Owner: "acct-x", Interval: time.Minute, Logger: log.NewLogfmtLogger(&logs)})
+	for range 3 {
+		_ = d.Refresh(context.Background())
+	}
+	if n := strings.Count(logs.String(), "every listed image was dropped"); n != 1 {
+		t.Errorf("warned %d times in three refreshes, want once:\n%s", n, logs.String())
+	}
+	if s := d.Snapshot(); s.Status.Dropped != 2 || len(s.Discovered) != 0 {
+		t.Errorf("dropped %d, discovered %v", s.Status.Dropped, ids(s.Discovered))
 	}
 }
