@@ -41,7 +41,10 @@ type Account struct {
 	// whose series have no account label.
 	Name       string
 	APIVersion scp.APIVersion
-	Source     Source
+	// Service, when set, tells the endpoint and versions resolution found
+	// (the client's ServiceInfo); its APIVersion replaces APIVersion.
+	Service func() (scp.ServiceInfo, bool)
+	Source  Source
 	// ExpectedOwners are accounts whose image offers are expected.
 	ExpectedOwners map[string]bool
 }
@@ -219,6 +222,12 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result) {
 			return append([]string{ar.Account.Name}, values...)
 		}
 		v := ar.Account.APIVersion
+		if ar.Account.Service != nil {
+			if info, ok := ar.Account.Service(); ok {
+				v = info.APIVersion
+				emitService(gauge, d, info, acct)
+			}
+		}
 		gauge(d.versionInfo, 1, acct(scp.Service, v.ID, string(v.State))...)
 		if end := v.SupportEnd(); !end.IsZero() {
 			gauge(d.versionEnd, float64(end.Unix()), acct(scp.Service, v.ID)...)
@@ -277,6 +286,19 @@ func (c *Collector) emit(gauge gaugeFunc, res *Result) {
 		}
 		gauge(d.visibilityUnknown, float64(unknown), acct()...)
 	}
+}
+
+// emitService emits where the account's calls go and what versions the
+// server offers.
+func emitService(gauge gaugeFunc, d *descs, info scp.ServiceInfo, acct func(...string) []string) {
+	gauge(d.endpointInfo, 1, acct(scp.Service, string(info.Source), info.URL)...)
+	if !info.VersionsRead {
+		return
+	}
+	for _, sv := range info.Versions {
+		gauge(d.serverVersion, 1, acct(scp.Service, sv.ID, sv.Status)...)
+	}
+	gauge(d.versionOffered, boolValue(info.Offered), acct(scp.Service, info.APIVersion.ID)...)
 }
 
 // visibility is the last known visibility of an image of this account.

@@ -13,6 +13,7 @@ type descs struct {
 	success, failure, duration                                   *prometheus.Desc
 	stalestAge, passDuration, minPassDuration, refreshInterval   *prometheus.Desc
 	versionInfo, versionEnd                                      *prometheus.Desc
+	endpointInfo, serverVersion, versionOffered                  *prometheus.Desc
 	discoveryImages, discoverySuccess, discoveryDropped          *prometheus.Desc
 	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
 	pendingInfo, pendingImages, pendingSuccess                   *prometheus.Desc
@@ -57,6 +58,15 @@ func newDescs(multi bool) *descs {
 			"The SCP API version the exporter requests and its state in the API reference; always 1.", "service", "version", "state"),
 		versionEnd: perAccount("api_version_support_end_timestamp_seconds",
 			"When guaranteed support of the API version in use ends (00:00 UTC the day after the announced date), in Unix seconds.", "service", "version"),
+		endpointInfo: perAccount("api_endpoint_info",
+			"The service URL the exporter calls and where it came from: override (scp.endpoint), catalog (IAM's endpoint catalog, or its last good answer) or fallback (the host built from region and environment, while the catalog gives none); always 1.",
+			"service", "source", "url"),
+		serverVersion: perAccount("api_server_version_info",
+			"The API versions the service lists (the unsigned GET on its URL), with their status there (current, supported, deprecated, planned); always 1. Absent until the list has been read.",
+			"service", "version", "status"),
+		versionOffered: perAccount("api_version_offered",
+			"1 when the service lists the API version the exporter requests (and not as planned), 0 when it does not: its calls will likely be refused (reason unsupported_version). Absent until the list has been read.",
+			"service", "version"),
 		discoveryImages: perAccount("discovery_images",
 			"Images in the discovered list in use (the last good listing)."),
 		discoverySuccess: perAccount("discovery_last_success_timestamp_seconds",
@@ -85,6 +95,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
 		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.refreshInterval, d.versionInfo, d.versionEnd,
+		d.endpointInfo, d.serverVersion, d.versionOffered,
 		d.discoveryImages, d.discoverySuccess, d.discoveryDropped, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {

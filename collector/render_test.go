@@ -79,8 +79,13 @@ func awkwardTarget(multi bool) Target {
 		MinPassDuration: 20 * time.Millisecond,
 		Discovering:     true,
 	}
+	info := scp.ServiceInfo{
+		URL: "https://virtualserver.kr-west1.e.samsungsdscloud.com", Source: scp.SourceCatalog, Requested: "1.1", APIVersion: v,
+		VersionsRead: true, Versions: []scp.ServerVersion{{ID: "1.1", Status: "deprecated"}, {ID: "1.3", Status: "current"}}, Offered: true,
+	}
 	acct := func(name string) Account {
-		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{}}
+		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{},
+			Service: func() (scp.ServiceInfo, bool) { return info, true }}
 	}
 	t := Target{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {

@@ -122,14 +122,20 @@ var Visibilities = []string{"public", "community", "shared", "private"}
 type SCP struct {
 	Region      string `yaml:"region"`
 	Environment string `yaml:"environment"`
-	// Endpoint, when set, is used as is instead of region and environment.
-	Endpoint      string           `yaml:"endpoint"`
+	// Endpoint, when set, is used as is instead of region and environment:
+	// IAM's endpoint catalog is not read.
+	Endpoint string `yaml:"endpoint"`
+	// IAMEndpoint replaces IAM's URL (https://iam.{environment}.samsungsdscloud.com),
+	// whose endpoint catalog names the region's Virtual Server URL.
+	IAMEndpoint   string           `yaml:"iam_endpoint"`
 	AccessKey     string           `yaml:"access_key"`
 	SecretKey     commoncfg.Secret `yaml:"secret_key"`
 	SecretKeyFile string           `yaml:"secret_key_file"`
 	AccountID     string           `yaml:"account_id"`
-	APIVersion    string           `yaml:"api_version"`
-	Language      string           `yaml:"language"`
+	// APIVersion is a version ID such as "1.3", or "latest" for the
+	// server's CURRENT version.
+	APIVersion string `yaml:"api_version"`
+	Language   string `yaml:"language"`
 	// RequestTimeout bounds one API request.
 	RequestTimeout Duration `yaml:"request_timeout"`
 	// MaxConcurrency is how many API calls a scrape has in flight at once.
@@ -303,12 +309,23 @@ var regions = map[string][]string{
 	"e": {"kr-west1", "kr-east1"},
 }
 
-// BaseURL is the Virtual Server endpoint this config points at.
+// BaseURL is the Virtual Server endpoint this config points at before IAM's
+// endpoint catalog is read: endpoint, else the host built from region and
+// environment (the fallback when the catalog gives none).
 func (s *SCP) BaseURL() string {
 	if s.Endpoint != "" {
 		return s.Endpoint
 	}
 	return scp.BaseURLFor(s.Region, s.Environment)
+}
+
+// IAMBaseURL is the URL of IAM, whose endpoint catalog is read when no
+// endpoint is set: iam_endpoint, else the environment's IAM host.
+func (s *SCP) IAMBaseURL() string {
+	if s.IAMEndpoint != "" {
+		return s.IAMEndpoint
+	}
+	return scp.IAMBaseURLFor(s.Environment)
 }
 
 // validateForm checks that the file uses one form, not a mix.
@@ -372,11 +389,16 @@ func (a *Account) validate(prefix string, single bool) []error {
 	}
 	s := &a.SCP
 	if s.Endpoint != "" {
-		u, err := url.Parse(s.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		if !validEndpoint(s.Endpoint) {
 			add("scp.endpoint: %q is not an absolute http or https URL without user info, query or fragment", s.Endpoint)
 		}
+		if s.IAMEndpoint != "" {
+			add("scp.iam_endpoint: has no effect with scp.endpoint, which is used as is; remove one")
+		}
 	} else {
+		if s.IAMEndpoint != "" && !validEndpoint(s.IAMEndpoint) {
+			add("scp.iam_endpoint: %q is not an absolute http or https URL without user info, query or fragment", s.IAMEndpoint)
+		}
 		known, ok := regions[s.Environment]
 		switch {
 		case s.Environment == "" && s.Region == "":
@@ -396,8 +418,8 @@ func (a *Account) validate(prefix string, single bool) []error {
 	if s.AccountID != "" && !printableASCII(s.AccountID, 64) {
 		add("scp.account_id: must be at most 64 printable ASCII characters")
 	}
-	if _, err := scp.LookupAPIVersion(s.APIVersion); err != nil {
-		add("scp.api_version: %w", err)
+	if _, err := scp.LookupAPIVersion(s.APIVersion); err != nil && s.APIVersion != scp.APIVersionLatest {
+		add("scp.api_version: %w, or %s", err, scp.APIVersionLatest)
 	}
 	if s.Language != "en-US" && s.Language != "ko-KR" {
 		add("scp.language: %q is not en-US or ko-KR", s.Language)
@@ -458,6 +480,13 @@ func (a *Account) validate(prefix string, single bool) []error {
 		errs = append(errs, prefixErrs(prefix, validateVisibilities(field+".allowed_visibility", img.AllowedVisibility))...)
 	}
 	return errs
+}
+
+// validEndpoint reports whether u is an absolute http or https URL without
+// user info, query or fragment.
+func validEndpoint(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && p.User == nil && p.RawQuery == "" && p.Fragment == ""
 }
 
 func validateVisibilities(field string, list []string) []error {

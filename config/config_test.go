@@ -54,6 +54,9 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-no-location.yml": {"scp: set endpoint, or region and environment"},
 		"invalid-endpoint.yml": {
 			`scp.endpoint: "virtualserver.example.com" is not an absolute http or https URL without user info, query or fragment`},
+		"invalid-iam-endpoint.yml": {
+			`scp.iam_endpoint: "https://iam.example.com/?x=1" is not an absolute http or https URL without user info, query or fragment`},
+		"invalid-iam-with-endpoint.yml": {"scp.iam_endpoint: has no effect with scp.endpoint, which is used as is; remove one"},
 		"invalid-endpoint-fragment.yml": {
 			`scp.endpoint: "https://virtualserver.example.com/#x" is not an absolute http or https URL without user info, query or fragment`},
 		"invalid-missing-access-key.yml": {"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)"},
@@ -62,7 +65,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-secret-file-unreadable.yml": {
 			"scp.secret_key_file: open " + filepath.Join("testdata", "does-not-exist.txt") + ": no such file or directory"},
 		"invalid-secret-file-empty.yml":        {"scp.secret_key_file: " + filepath.Join("testdata", "empty-secret.txt") + " is empty"},
-		"invalid-api-version.yml":              {`scp.api_version: unknown api_version "2.0" (known: 1.0, 1.1, 1.2, 1.3)`},
+		"invalid-api-version.yml":              {`scp.api_version: unknown api_version "2.0" (known: 1.0, 1.1, 1.2, 1.3), or latest`},
 		"invalid-language.yml":                 {`scp.language: "ja-JP" is not en-US or ko-KR`},
 		"invalid-max-concurrency.yml":          {"scp.max_concurrency: 1000 is not between 1 and 256"},
 		"invalid-max-concurrency-negative.yml": {"scp.max_concurrency: -1 is not between 1 and 256"},
@@ -95,7 +98,7 @@ func TestInvalidConfigs(t *testing.T) {
 			`scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`,
 			"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)",
 			"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)",
-			`scp.api_version: unknown api_version "0.9" (known: 1.0, 1.1, 1.2, 1.3)`,
+			`scp.api_version: unknown api_version "0.9" (known: 1.0, 1.1, 1.2, 1.3), or latest`,
 			`scp.language: "fr-FR" is not en-US or ko-KR`,
 			"scp.max_concurrency: 300 is not between 1 and 256",
 			"scp.max_retries: -1 is not between 0 and 10",
@@ -173,6 +176,9 @@ func TestGoodConfigs(t *testing.T) {
 			want: want{"https://virtualserver.kr-west1.e.samsungsdscloud.com", "AKfile", fileSecret},
 			check: func(t *testing.T, c *config.Config) {
 				s := c.SCP
+				if s.IAMBaseURL() != "https://iam.e.samsungsdscloud.com" {
+					t.Errorf("IAMBaseURL = %q", s.IAMBaseURL())
+				}
 				if s.APIVersion != "1.3" || s.Language != "en-US" || time.Duration(s.RequestTimeout) != 10*time.Second ||
 					s.MaxConcurrency != 8 || s.MaxRetries == nil || *s.MaxRetries != 2 || s.RequestsPerSecond != 200 ||
 					time.Duration(c.ScrapeTimeout) != 30*time.Second || c.Accounts[0].Members.RefreshInterval != 0 || s.AccountID != "" {
@@ -187,6 +193,13 @@ func TestGoodConfigs(t *testing.T) {
 		{file: "good-secret-file.yml", getenv: env,
 			// secret_key_file wins over the environment; its newline is trimmed.
 			want: want{"https://virtualserver.kr-east1.s.samsungsdscloud.com", "AKfile", diskSecret}},
+		{file: "good-iam.yml", getenv: noEnv,
+			want: want{"https://virtualserver.kr-east1.s.samsungsdscloud.com", "AKfile", fileSecret},
+			check: func(t *testing.T, c *config.Config) {
+				if s := c.SCP; s.IAMBaseURL() != "https://iam.private.example:8443" || s.APIVersion != "latest" {
+					t.Errorf("iam %q, api_version %q", s.IAMBaseURL(), s.APIVersion)
+				}
+			}},
 		{file: "good-endpoint.yml", getenv: noEnv,
 			want: want{"https://scp-proxy.internal.example:8443/virtualserver", "AKfile", fileSecret}},
 		{file: "good-full.yml", getenv: noEnv,

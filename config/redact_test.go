@@ -50,6 +50,7 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 		"environment key in language": {"scp:\n" + base + "  language: " + env + "\n" + img, env},
 		"file key in a field":         {"scp:\n" + base + "  secret_key_file: key\n  requests_per_second: " + file + "\n" + img, file},
 		"password in the endpoint":    {"scp:\n  endpoint: https://user:" + pass + "@proxy.example/#frag\n  access_key: AK\n  secret_key: " + inline + "\n" + img, pass},
+		"password in iam_endpoint":    {"scp:\n" + base + "  secret_key: " + inline + "\n  iam_endpoint: https://user:" + pass + "@iam.example\n" + img, pass},
 		"password in proxy_url":       {"scp:\n" + base + "  secret_key: " + inline + "\n  proxy_url: http://user:" + pass + "@proxy:3128\n  max_retries: x\n" + img, pass},
 	} {
 		t.Run(name, func(t *testing.T) {

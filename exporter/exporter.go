@@ -63,6 +63,18 @@ type account struct {
 	engine *engine.Engine
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the engine has stopped
+	// stopResolve ends the client's background resolution (see resolve);
+	// resolved is closed when it has ended.
+	stopResolve context.CancelFunc
+	resolved    chan struct{}
+}
+
+// retire stops the client's background resolution and waits for it.
+func (a *account) retire() {
+	if a.stopResolve != nil {
+		a.stopResolve()
+		<-a.resolved
+	}
 }
 
 // New loads the config file and builds the collector. A bad config is an
@@ -134,6 +146,7 @@ func (e *Exporter) Close() {
 	}
 	for name, a := range e.accounts {
 		<-a.done
+		a.retire()
 		a.http.CloseIdleConnections()
 		delete(e.accounts, name)
 	}
@@ -200,10 +213,13 @@ func (e *Exporter) loaded(cfg *config.Config) {
 		if a.Name != "" {
 			logger = log.With(logger, "account", a.Name)
 		}
-		if a.SCP.APIVersion != e.version[a.Name] {
-			e.version[a.Name] = a.SCP.APIVersion
-			v, _ := scp.LookupAPIVersion(a.SCP.APIVersion)
-			warnVersion(logger, v, e.opts.Now())
+		if acc, ok := e.accounts[a.Name]; ok {
+			// The version in use: with api_version latest, the server's choice.
+			v := acc.client.APIVersion()
+			if key := a.SCP.APIVersion + " " + v.ID; key != e.version[a.Name] {
+				e.version[a.Name] = key
+				warnVersion(logger, v, e.opts.Now())
+			}
 		}
 		if a.SCP.TLSConfig.InsecureSkipVerify {
 			level.Warn(logger).Log("msg", "scp.tls_config.insecure_skip_verify is set: the API's certificate is NOT verified, and anyone on the path can read the signed requests and forge answers")
@@ -245,6 +261,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 		}
 		fresh[a.Name] = acc
 	}
+	e.resolve(cfg, fresh)
 
 	target := collector.Target{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout)}
 	keep := map[string]bool{}
@@ -262,6 +279,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 		acc, running := e.accounts[a.Name]
 		if f, ok := fresh[a.Name]; ok {
 			if running {
+				acc.retire()
 				retired = append(retired, acc.http)
 				acc.budget.Report(nil) // calls still under way on it no longer show
 				f.engine, f.stop, f.done = acc.engine, acc.stop, acc.done
@@ -279,10 +297,10 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 		} else {
 			acc.engine.Update(opts)
 		}
-		version, _ := scp.LookupAPIVersion(a.SCP.APIVersion) // validated by config
 		target.Accounts = append(target.Accounts, collector.Account{
 			Name:           a.Name,
-			APIVersion:     version,
+			APIVersion:     acc.client.APIVersion(),
+			Service:        acc.client.ServiceInfo,
 			Source:         acc.engine,
 			ExpectedOwners: cfg.ExpectedOwnersFor(a),
 		})
@@ -290,6 +308,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 	for name, acc := range e.accounts {
 		if !keep[name] {
 			acc.stop()
+			acc.retire()
 			acc.budget.Report(nil)
 			retired = append(retired, acc.http)
 			delete(e.accounts, name)
@@ -310,6 +329,10 @@ func (e *Exporter) newClient(a *config.Account) (*account, error) {
 		return nil, fmt.Errorf("scp: building the HTTP client: %w", err)
 	}
 	version, err := scp.LookupAPIVersion(s.APIVersion)
+	if s.APIVersion == scp.APIVersionLatest {
+		// Until the server's version list is read (see resolve).
+		version, err = scp.LookupAPIVersion(scp.DefaultAPIVersion)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +357,58 @@ func (e *Exporter) newClient(a *config.Account) (*account, error) {
 		return nil, fmt.Errorf("scp: %w", err)
 	}
 	return &account{scp: s, http: httpClient, client: client, budget: budget}, nil
+}
+
+// resolve points each fresh client at its Virtual Server URL and API
+// version (see scp.Client.Resolve): the configured endpoint, else IAM's
+// endpoint catalog, else the URL the running client had from the catalog,
+// else the host built from region and environment; and the server's
+// version list. It runs when a client is built (at start, and on a reload
+// that changed the account's scp block): a reload of an unchanged block
+// asks nothing. The clients resolve in parallel, each call one attempt
+// bounded by request_timeout; what failed is retried in the background
+// until it succeeds or the client is replaced. e.mu must be held.
+func (e *Exporter) resolve(cfg *config.Config, fresh map[string]*account) {
+	var wg sync.WaitGroup
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		acc, ok := fresh[a.Name]
+		if !ok {
+			continue
+		}
+		rc := resolveConfig(&a.SCP)
+		if old, ok := e.accounts[a.Name]; ok && a.SCP.Endpoint == "" && old.scp.Endpoint == "" &&
+			old.scp.Region == a.SCP.Region && old.scp.IAMBaseURL() == a.SCP.IAMBaseURL() {
+			if info, ok := old.client.ServiceInfo(); ok && info.Source == scp.SourceCatalog {
+				rc.LastGood = info.URL
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		acc.stopResolve, acc.resolved = cancel, make(chan struct{})
+		wg.Go(func() {
+			if acc.client.Resolve(ctx, rc) {
+				close(acc.resolved)
+				return
+			}
+			go func() { defer close(acc.resolved); acc.client.KeepResolving(ctx, rc) }()
+		})
+	}
+	wg.Wait()
+}
+
+// fallbackURL builds the host used while IAM's catalog gives none; tests
+// point it elsewhere.
+var fallbackURL = scp.BaseURLFor
+
+// resolveConfig is what resolution needs of an scp block.
+func resolveConfig(s *config.SCP) scp.ResolveConfig {
+	return scp.ResolveConfig{
+		Endpoint:    s.Endpoint,
+		IAMEndpoint: s.IAMBaseURL(),
+		Region:      s.Region,
+		Fallback:    fallbackURL(s.Region, s.Environment),
+		APIVersion:  s.APIVersion,
+	}
 }
 
 // engineOptions are the engine options of account a.

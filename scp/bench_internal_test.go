@@ -25,7 +25,7 @@ func BenchmarkSignRequest(b *testing.B) {
 		if err := ValidateImageID(id); err != nil {
 			b.Fatal(err)
 		}
-		full := c.base + "/v1/images/" + url.PathEscape(id) + "/members"
+		full := c.BaseURL() + "/v1/images/" + url.PathEscape(id) + "/members"
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
 		if err != nil {
 			b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -69,13 +70,25 @@ type Options struct {
 
 // Client calls the SCP Virtual Server API. It is safe for concurrent use.
 type Client struct {
-	base   string
 	opts   Options
 	secret []byte
-	// Per-request work done once: the API version header, and HMACs keyed
-	// with the secret (hash.Hash values are not safe for concurrent use).
-	versionHeader string
-	macs          sync.Pool
+	// base is the Virtual Server URL, without a trailing slash; the
+	// endpoint catalog may change it while calls run (SetBaseURL).
+	base atomic.Pointer[string]
+	// version is the API version requested, with its header value made
+	// once; the server's version list may change it (SetAPIVersion).
+	version atomic.Pointer[versionInUse]
+	// info is what resolution learned (see Resolve); nil before.
+	info    atomic.Pointer[ServiceInfo]
+	resolve resolveState
+	// HMACs keyed with the secret (hash.Hash values are not safe for
+	// concurrent use).
+	macs sync.Pool
+}
+
+type versionInUse struct {
+	v      APIVersion
+	header string
 }
 
 // validUUID reports whether s matches
@@ -152,12 +165,8 @@ func BaseURLFor(region, environment string) string {
 
 // NewClient checks the options and returns a client.
 func NewClient(o Options) (*Client, error) {
-	u, err := url.Parse(o.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("endpoint %q is not an absolute http or https URL", o.BaseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("endpoint %q must not have a query, fragment or user info", o.BaseURL)
+	if err := ValidateEndpoint(o.BaseURL); err != nil {
+		return nil, err
 	}
 	if o.AccessKey == "" || o.SecretKey == "" {
 		return nil, errors.New("access key and secret key are required")
@@ -185,10 +194,51 @@ func NewClient(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
-	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), opts: o, secret: []byte(o.SecretKey), versionHeader: o.APIVersion.HeaderValue()}
+	c := &Client{opts: o, secret: []byte(o.SecretKey)}
+	c.setBase(o.BaseURL)
+	c.SetAPIVersion(o.APIVersion)
 	c.macs.New = func() any { return hmac.New(sha256.New, c.secret) }
 	return c, nil
 }
+
+// ValidateEndpoint checks that u can serve as a service's base URL: an
+// absolute http or https URL without user info, query or fragment.
+func ValidateEndpoint(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return fmt.Errorf("endpoint %q is not an absolute http or https URL", sanitize(u, 200))
+	}
+	if p.RawQuery != "" || p.Fragment != "" || p.User != nil || p.ForceQuery {
+		return fmt.Errorf("endpoint %q must not have a query, fragment or user info", sanitize(p.Redacted(), 200))
+	}
+	return nil
+}
+
+func (c *Client) setBase(u string) {
+	b := strings.TrimRight(u, "/")
+	c.base.Store(&b)
+}
+
+// SetBaseURL points the client's calls at another Virtual Server URL, such
+// as one the endpoint catalog names; calls under way finish where they are.
+func (c *Client) SetBaseURL(u string) error {
+	if err := ValidateEndpoint(u); err != nil {
+		return err
+	}
+	c.setBase(u)
+	return nil
+}
+
+// BaseURL is the Virtual Server URL the client calls now.
+func (c *Client) BaseURL() string { return *c.base.Load() }
+
+// SetAPIVersion changes the version later calls request.
+func (c *Client) SetAPIVersion(v APIVersion) {
+	c.version.Store(&versionInUse{v: v, header: v.HeaderValue()})
+}
+
+// APIVersion is the version the client requests now.
+func (c *Client) APIVersion() APIVersion { return c.version.Load().v }
 
 // Member is one account an image is shared with.
 type Member struct {
@@ -241,12 +291,17 @@ func DecodeMembers(data []byte) ([]Member, error) {
 
 // get performs a signed GET with retries and decodes a 2xx JSON body into out.
 func (c *Client) get(ctx context.Context, op Operation, path string, query url.Values, out any) error {
-	full := c.base + path
+	full := c.BaseURL() + path
 	if len(query) > 0 {
 		full += "?" + query.Encode()
 	}
+	return c.getURL(ctx, op, full, true, out)
+}
+
+// getURL performs a GET of the full URL, signed or not, with retries.
+func (c *Client) getURL(ctx context.Context, op Operation, full string, signed bool, out any) error {
 	for attempt := 0; ; attempt++ {
-		retryAfter, err := c.budgeted(ctx, op, full, out)
+		retryAfter, err := c.budgeted(ctx, op, full, signed, out)
 		if err == nil {
 			return nil
 		}
@@ -273,10 +328,10 @@ func (c *Client) get(ctx context.Context, op Operation, path string, query url.V
 
 // budgeted makes one attempt within the account's budget, and tells the
 // budget whether the API throttled it.
-func (c *Client) budgeted(ctx context.Context, op Operation, full string, out any) (time.Duration, error) {
+func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed bool, out any) (time.Duration, error) {
 	b := c.opts.Budget
 	if b == nil {
-		return c.attempt(ctx, op, full, out)
+		return c.attempt(ctx, op, full, signed, out)
 	}
 	release, err := b.Acquire(ctx)
 	if err != nil {
@@ -284,7 +339,7 @@ func (c *Client) budgeted(ctx context.Context, op Operation, full string, out an
 	}
 	retryAfter, err := func() (time.Duration, error) {
 		defer release() // a panic in the attempt must not keep the slot
-		return c.attempt(ctx, op, full, out)
+		return c.attempt(ctx, op, full, signed, out)
 	}()
 	var apiErr *APIError
 	switch {
@@ -330,15 +385,28 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// attempt makes one signed request. It returns the server's Retry-After.
-func (c *Client) attempt(ctx context.Context, op Operation, full string, out any) (time.Duration, error) {
+// attempt makes one request, signed unless it is the version list. It
+// returns the server's Retry-After.
+func (c *Client) attempt(ctx context.Context, op Operation, full string, signed bool, out any) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: building request: %w", op, err)
 	}
-	c.sign(req)
+	if signed {
+		c.sign(req)
+		if op == OpListEndpoints {
+			// IAM is another service: a virtualserver version header is
+			// not its own, and without one a service uses its CURRENT version.
+			delete(req.Header, canonicalAPIVersion)
+		}
+	} else {
+		req.Header.Set("Accept", "application/json")
+		if c.opts.UserAgent != "" {
+			req.Header.Set("User-Agent", c.opts.UserAgent)
+		}
+	}
 
 	start := time.Now()
 	resp, err := c.opts.HTTPClient.Do(req)
@@ -353,6 +421,9 @@ func (c *Client) attempt(ctx context.Context, op Operation, full string, out any
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		apiErr := &APIError{Operation: string(op), StatusCode: resp.StatusCode, Reason: ReasonForStatus(resp.StatusCode)}
 		apiErr.Code, apiErr.Detail = parseErrorBody(body)
+		if refusesVersion(resp.StatusCode, apiErr.Code, apiErr.Detail) {
+			apiErr.Reason = ReasonUnsupportedVersion
+		}
 		c.opts.Metrics.observe(op, resp.StatusCode, time.Since(start), apiErr.Reason)
 		return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), apiErr
 	}
@@ -423,7 +494,7 @@ func (c *Client) sign(req *http.Request) {
 	// As Header.Set does, with one allocation for all the values. The
 	// request is new, so its header is empty and is replaced whole.
 	h := make(http.Header, 10)
-	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, c.versionHeader, "application/json", sig, c.opts.UserAgent}
+	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, c.version.Load().header, "application/json", sig, c.opts.UserAgent}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
 	h[canonicalAccessKey] = one(0)

@@ -306,8 +306,8 @@ func TestMetricsStartAtZero(t *testing.T) {
 			t.Errorf("no retries series for operation %s", o)
 		}
 	}
-	if len(scp.Reasons) != 9 {
-		t.Errorf("%d reasons, the metric help lists 9", len(scp.Reasons))
+	if len(scp.Reasons) != 10 {
+		t.Errorf("%d reasons, the metric help lists 10", len(scp.Reasons))
 	}
 	// A nil *Metrics is allowed: clients without metrics still work.
 	plain := newEnv(t, nil, func(o *scp.Options) { o.Metrics = nil })

@@ -25,12 +25,28 @@ const (
 	ReasonClientError  Reason = "client_error" // other 4xx
 	ReasonServerError  Reason = "server_error" // 5xx
 	ReasonDecode       Reason = "decode"       // a 2xx answer that does not parse
+	// ReasonUnsupportedVersion is a 4xx answer whose error code or detail
+	// names the API version (see refusesVersion).
+	ReasonUnsupportedVersion Reason = "unsupported_version"
 )
 
 // Reasons lists every reason, so metrics can start each at zero.
 var Reasons = []Reason{
 	ReasonTimeout, ReasonNetwork, ReasonUnauthorized, ReasonForbidden, ReasonNotFound,
-	ReasonRateLimited, ReasonClientError, ReasonServerError, ReasonDecode,
+	ReasonRateLimited, ReasonClientError, ReasonServerError, ReasonDecode, ReasonUnsupportedVersion,
+}
+
+// refusesVersion reports whether an error answer refuses the request for its
+// Scp-Api-Version. No error schema is published, so this is an assumption:
+// a 4xx other than 429 whose error code or detail mentions the API version
+// ("api version", "api-version", "api_version", "apiversion", in any case,
+// as in "Scp-Api-Version" or "UnsupportedApiVersion").
+func refusesVersion(status int, code, detail string) bool {
+	if status < 400 || status > 499 || status == 429 {
+		return false
+	}
+	norm := strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(code + " " + detail))
+	return strings.Contains(norm, "apiversion")
 }
 
 // ReasonForStatus maps a non-2xx HTTP status to its reason.

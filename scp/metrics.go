@@ -17,10 +17,18 @@ const (
 	OpListImages        Operation = "list_images"
 	OpShowImage         Operation = "show_image"
 	OpListPendingImages Operation = "list_pending_images"
+	// OpListEndpoints reads IAM's endpoint catalog; OpListVersions reads the
+	// service's version list (unsigned).
+	OpListEndpoints Operation = "list_endpoints"
+	OpListVersions  Operation = "list_versions"
 )
 
 // Operations lists every operation, so metrics can start each at zero.
-var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages}
+var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages, OpListEndpoints, OpListVersions}
+
+// answerOperations are the operations whose answers are read tolerantly,
+// counting anomalies; show_image reads one image, whose lacks fail it whole.
+var answerOperations = []Operation{OpListImageMembers, OpListImages, OpListPendingImages}
 
 // Metrics are the client's own request metrics. One Metrics is shared by all
 // clients of a process (one per account, and across config reloads).
@@ -77,10 +85,7 @@ func (m *Metrics) init() {
 		m.retries.WithLabelValues(string(op))
 	}
 	m.decreases.WithLabelValues()
-	for _, op := range Operations {
-		if op == OpShowImage {
-			continue // one image: what it lacks fails it whole
-		}
+	for _, op := range answerOperations {
 		for _, k := range Anomalies {
 			m.anomalies.WithLabelValues(string(op), k)
 		}
@@ -102,7 +107,7 @@ func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
 		}, labels("operation", "code")),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scp_api_request_errors_total",
-			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode).",
+			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode, unsupported_version).",
 		}, labels("operation", "reason")),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scp_api_request_retries_total",

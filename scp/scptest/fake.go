@@ -66,7 +66,63 @@ type Options struct {
 	// ThrottleBurst is how many calls the bucket holds: how many may come
 	// at once after a quiet spell. Default DefaultThrottleBurst.
 	ThrottleBurst int
+	// Catalog is what GET /v1/endpoints (IAM's endpoint catalog, signed)
+	// lists; nil is DefaultCatalog. An entry without a URL names the fake
+	// itself, as the request reached it. In production IAM has a host of
+	// its own; here one fake serves both.
+	Catalog []Endpoint
+	// Versions is what the unsigned GET / lists; nil is DefaultVersions.
+	// A call whose Scp-Api-Version names a version not listed, or listed
+	// as PLANNED, is answered 400 with an SCP error body whose code is
+	// UnsupportedAPIVersionCode.
+	Versions []Version
 }
+
+// Endpoint is an entry of IAM's endpoint catalog, in the API's JSON shape.
+type Endpoint struct {
+	Region      string `json:"region"`
+	ServiceType string `json:"service_type"`
+	ServiceName string `json:"service_name,omitempty"`
+	URL         string `json:"url"` // empty: the fake itself
+}
+
+// Version is an entry of the service's version list, in the API's JSON shape.
+type Version struct {
+	ID        string `json:"id"`     // "v1.3"
+	Status    string `json:"status"` // CURRENT, SUPPORTED, PLANNED, DEPRECATED
+	NotBefore string `json:"not_before,omitempty"`
+}
+
+// DefaultCatalog names the fake itself as the Virtual Server service
+// (service_type scp-virtualserver) of every region of shared/scp-api.md.
+func DefaultCatalog() []Endpoint {
+	var list []Endpoint
+	for _, r := range []string{"kr-west1", "kr-east1", "kr-south1", "kr-south2", "kr-south3"} {
+		list = append(list, Endpoint{Region: r, ServiceType: "scp-virtualserver", ServiceName: "Virtual Server"})
+	}
+	return list
+}
+
+// DefaultVersions are the versions of the API reference (shared/scp-api.md).
+func DefaultVersions() []Version {
+	return []Version{
+		{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2025-01-01T00:00:00Z"},
+		{ID: "v1.1", Status: "DEPRECATED", NotBefore: "2025-04-01T00:00:00Z"},
+		{ID: "v1.2", Status: "SUPPORTED", NotBefore: "2025-07-01T00:00:00Z"},
+		{ID: "v1.3", Status: "CURRENT", NotBefore: "2025-10-01T00:00:00Z"},
+	}
+}
+
+// UnsupportedAPIVersionCode is the error code of a call refused for its
+// Scp-Api-Version; the detail names the header too.
+const UnsupportedAPIVersionCode = "UnsupportedApiVersion"
+
+// EndpointsKey and VersionsKey address SetFault and Requests to IAM's
+// catalog (GET /v1/endpoints) and the version list (GET /).
+const (
+	EndpointsKey = "list_endpoints"
+	VersionsKey  = "list_versions"
+)
 
 // DefaultThrottleBurst is the throttle's bucket when Options.ThrottleBurst
 // is 0: small, but at least the exporter's default max_concurrency, so a
@@ -95,6 +151,10 @@ type Fake struct {
 	throttled    int
 	calls        map[string]int // operation -> authenticated calls, throttled ones included
 	throttledOps map[string]int // operation -> throttled calls
+	catalog      []Endpoint
+	versions     []Version
+	// versionCalls counts the unsigned GET / calls (not in total).
+	versionCalls int
 }
 
 // New returns a fake that accepts requests signed with the given keys.
@@ -114,6 +174,14 @@ func New(o Options) *Fake {
 		requests:     map[string]int{},
 		calls:        map[string]int{},
 		throttledOps: map[string]int{},
+		catalog:      o.Catalog,
+		versions:     o.Versions,
+	}
+	if f.catalog == nil {
+		f.catalog = DefaultCatalog()
+	}
+	if f.versions == nil {
+		f.versions = DefaultVersions()
 	}
 	if o.ThrottleRate > 0 {
 		burst := o.ThrottleBurst
@@ -126,7 +194,96 @@ func New(o Options) *Fake {
 	f.mux.HandleFunc("GET /v1/images", f.serveImages)
 	f.mux.HandleFunc("GET /v1/images/{image_id}", f.serveImage)
 	f.mux.HandleFunc("GET /v1/pending-images", f.servePending)
+	f.mux.HandleFunc("GET /v1/endpoints", f.serveEndpoints)
 	return f
+}
+
+// SetCatalog replaces what GET /v1/endpoints lists.
+func (f *Fake) SetCatalog(list ...Endpoint) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.catalog = append([]Endpoint{}, list...)
+}
+
+// SetVersions replaces what GET / lists, and so which Scp-Api-Version
+// values are served.
+func (f *Fake) SetVersions(list ...Version) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.versions = append([]Version{}, list...)
+}
+
+// VersionListRequests returns how many unsigned GET / calls the fake
+// received; they are not in TotalRequests, which counts authenticated calls.
+func (f *Fake) VersionListRequests() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.versionCalls
+}
+
+// serveVersions answers the unsigned GET / with the version list.
+func (f *Fake) serveVersions(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.versionCalls++
+	f.requests[VersionsKey]++
+	list := append([]Version{}, f.versions...)
+	fault := f.takeFault(VersionsKey)
+	f.mu.Unlock()
+	if fault != nil && f.misbehave(w, r, fault) {
+		return
+	}
+	type entry struct {
+		Version
+		Links []map[string]string `json:"links"`
+	}
+	out := make([]entry, len(list))
+	for i, v := range list {
+		out[i] = entry{Version: v, Links: []map[string]string{{"href": requestBase(r) + "/", "rel": "self"}}}
+	}
+	writeJSON(w, map[string]any{"versions": out})
+}
+
+// serveEndpoints answers GET /v1/endpoints, IAM's endpoint catalog.
+func (f *Fake) serveEndpoints(w http.ResponseWriter, r *http.Request) {
+	var list []Endpoint
+	if f.arrive(w, r, scp.OpListEndpoints, EndpointsKey, func() { list = append([]Endpoint{}, f.catalog...) }) {
+		return
+	}
+	for i := range list {
+		if list[i].URL == "" {
+			list[i].URL = requestBase(r)
+		}
+	}
+	if list == nil {
+		list = []Endpoint{}
+	}
+	writeJSON(w, map[string]any{"endpoints": list})
+}
+
+// requestBase is the fake's URL as the request reached it.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// servesVersion reports whether the Scp-Api-Version value (without the
+// service name) is one the fake serves: listed and not PLANNED. No header
+// means the latest CURRENT version, which is served.
+func (f *Fake) servesVersion(v string) bool {
+	if v == "" {
+		return true
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, sv := range f.versions {
+		if strings.TrimPrefix(sv.ID, "v") == v {
+			return !strings.EqualFold(sv.Status, "PLANNED")
+		}
+	}
+	return false
 }
 
 // SetMembers creates the image (or replaces its members).
@@ -273,13 +430,23 @@ func (f *Fake) Stats() Stats {
 	}
 }
 
-// ServeHTTP authenticates the request, then routes it.
+// ServeHTTP authenticates the request, then routes it. The version list
+// (GET /) is unsigned; a call for a version the fake does not serve is
+// answered 400 after authentication (IAM's catalog takes any version).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		f.serveVersions(w, r)
+		return
+	}
 	if msg := f.authenticate(r); msg != "" {
 		f.mu.Lock()
 		f.authFail++
 		f.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
+		return
+	}
+	if hv := r.Header.Get(scp.HeaderAPIVersion); r.URL.Path != "/v1/endpoints" && !f.servesVersion(strings.TrimPrefix(hv, scp.Service+" ")) {
+		writeError(w, http.StatusBadRequest, UnsupportedAPIVersionCode, "unsupported Scp-Api-Version: "+hv)
 		return
 	}
 	if f.throttle != nil && !f.throttle.AllowN(f.opts.Now(), 1) {
@@ -304,10 +471,6 @@ func (f *Fake) authenticate(r *http.Request) string {
 	if h.Get(scp.HeaderClientType) != scp.ClientType {
 		return "Scp-ClientType must be " + scp.ClientType
 	}
-	v := strings.TrimPrefix(h.Get(scp.HeaderAPIVersion), scp.Service+" ")
-	if _, err := scp.LookupAPIVersion(v); err != nil && v != "" { // no header: the latest version
-		return "unsupported Scp-Api-Version"
-	}
 	ms, err := strconv.ParseInt(h.Get(scp.HeaderTimestamp), 10, 64)
 	if err != nil {
 		return "Scp-Timestamp is not Unix milliseconds"
@@ -315,13 +478,9 @@ func (f *Fake) authenticate(r *http.Request) string {
 	if skew := f.opts.Now().Sub(time.UnixMilli(ms)); skew > f.opts.MaxSkew || skew < -f.opts.MaxSkew {
 		return "Scp-Timestamp is too far from the server clock"
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
 	want := scp.Sign(scp.SigningInput{
 		Method:     r.Method,
-		URL:        scheme + "://" + r.Host + r.RequestURI,
+		URL:        requestBase(r) + r.RequestURI,
 		Timestamp:  h.Get(scp.HeaderTimestamp),
 		AccessKey:  h.Get(scp.HeaderAccessKey),
 		AccountID:  h.Get(scp.HeaderAccountID),

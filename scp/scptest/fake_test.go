@@ -100,7 +100,6 @@ func TestAuthentication(t *testing.T) {
 		{"timestamp in seconds", func(s *reqSpec) { s.timestamp = "1753174800" }, 401, "too far from the server clock"},
 		{"timestamp not a number", func(s *reqSpec) { s.timestamp = "now" }, 401, "not Unix milliseconds"},
 		{"client type of the older API", func(s *reqSpec) { s.clientType = "OpenApi" }, 401, "Scp-ClientType must be Openapi"},
-		{"unknown api version", func(s *reqSpec) { s.version = "virtualserver 9.9" }, 401, "unsupported Scp-Api-Version"},
 	}
 	wantOK, wantFail := 0, 0
 	for _, tc := range tests {
@@ -410,5 +409,87 @@ func TestThrottleSeenByClient(t *testing.T) {
 	}
 	if r := budget.Rate(); r >= 100 {
 		t.Fatalf("budget rate %.1f after a throttled call, want it lowered from 100", r)
+	}
+}
+
+// A version the fake does not serve is refused with a 400 naming the
+// version header; the version list and the catalog are served.
+func TestVersionsAndCatalog(t *testing.T) {
+	now := time.Now()
+	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
+	fake.SetMembers(imageID, scptest.Member{MemberID: memberID, Status: "pending"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	get := func(url string, spec *reqSpec) (int, []byte) {
+		t.Helper()
+		var req *http.Request
+		if spec == nil {
+			req, _ = http.NewRequest(http.MethodGet, url, nil)
+		} else {
+			req = newRequest(t, url, *spec)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	members := srv.URL + "/v1/images/" + imageID + "/members"
+
+	for version, want := range map[string]int{"virtualserver 9.9": 400, "virtualserver 1.0": 200, "": 200} {
+		spec := goodSpec(now)
+		spec.version = version
+		code, body := get(members, &spec)
+		if code != want {
+			t.Errorf("version %q: %d %s, want %d", version, code, body, want)
+		}
+		if want == 400 && (!strings.Contains(string(body), `"code":"UnsupportedApiVersion"`) || !strings.Contains(string(body), "unsupported Scp-Api-Version: virtualserver 9.9")) {
+			t.Errorf("version %q: body %s", version, body)
+		}
+	}
+	fake.SetVersions(scptest.Version{ID: "v1.0", Status: "CURRENT"}, scptest.Version{ID: "v1.3", Status: "PLANNED"})
+	spec := goodSpec(now) // 1.3: planned, not served yet
+	if code, body := get(members, &spec); code != 400 {
+		t.Errorf("planned version: %d %s", code, body)
+	}
+
+	// The version list needs no signature.
+	code, body := get(srv.URL+"/", nil)
+	var vl struct {
+		Versions []struct {
+			ID     string           `json:"id"`
+			Status string           `json:"status"`
+			Links  []map[string]any `json:"links"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(body, &vl); code != 200 || err != nil || len(vl.Versions) != 2 || vl.Versions[0].ID != "v1.0" || len(vl.Versions[0].Links) == 0 {
+		t.Errorf("GET /: %d %s (%v)", code, body, err)
+	}
+	if fake.VersionListRequests() != 1 {
+		t.Errorf("VersionListRequests = %d", fake.VersionListRequests())
+	}
+
+	// The catalog is signed, takes any version header, and names the fake by default.
+	spec = goodSpec(now)
+	spec.version = "iam 1.0"
+	code, body = get(srv.URL+"/v1/endpoints", &spec)
+	var cat struct {
+		Endpoints []scptest.Endpoint `json:"endpoints"`
+	}
+	if err := json.Unmarshal(body, &cat); code != 200 || err != nil || len(cat.Endpoints) != 5 || cat.Endpoints[0].URL != srv.URL || cat.Endpoints[0].ServiceType != "scp-virtualserver" {
+		t.Errorf("catalog: %d %s (%v)", code, body, err)
+	}
+	if code, _ := get(srv.URL+"/v1/endpoints", nil); code != 401 {
+		t.Errorf("unsigned catalog call: %d, want 401", code)
+	}
+	fake.SetCatalog(scptest.Endpoint{Region: "kr-east1", ServiceType: "scp-compute", URL: "https://vs.example"})
+	spec = goodSpec(now)
+	if _, body = get(srv.URL+"/v1/endpoints", &spec); !strings.Contains(string(body), `"url":"https://vs.example"`) {
+		t.Errorf("catalog: %s", body)
+	}
+	if fake.Requests(scptest.EndpointsKey) != 2 {
+		t.Errorf("Requests(EndpointsKey) = %d, want 2", fake.Requests(scptest.EndpointsKey))
 	}
 }
