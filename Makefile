@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test fuzz bench loadtest lint demo docker clean
+.PHONY: all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart clean
 
 all: build
 
@@ -40,7 +40,7 @@ BENCH_COUNT ?= 6
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS)
 
-## loadtest: the exporter binary against the fake API at 100-10,000 images beside a minimal reference client (SCP_LOADTEST_FULL=1 adds 10,000 images at 50 ms)
+## loadtest: the exporter binary against the fake API at 100-10,000 images beside a minimal reference client (SCP_LOADTEST_FULL=1 adds 10,000 images at 50 ms); the budget and throttling scenarios run with go test -tags loadtest -count=1 -timeout 30m -v -run 'Estate|Throttled' ./loadtest (see BENCHMARKS.md)
 loadtest:
 	$(GO) test -tags loadtest -count=1 -timeout 60m -run Load -v ./loadtest
 
@@ -58,7 +58,6 @@ $(GOLANGCI_LINT):
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMembers$$' -fuzztime $(FUZZTIME) ./scp/
-	$(GO) test -run '^$$' -fuzz '^FuzzMembersFastPath$$' -fuzztime $(FUZZTIME) ./scp/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
 
 ## demo: the exporter against the built-in fake API, no cloud account needed
@@ -69,6 +68,53 @@ demo: build fake
 docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	  --build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILD_DATE) -t $(DOCKER_IMAGE) .
+
+RELEASE_DIR       ?= .build/release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+RELEASE_FILES     := LICENSE README.md config.example.yml
+
+## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary (the build flags of `make build`), LICENSE, README.md and config.example.yml, and sha256sums.txt, in RELEASE_DIR (.build/release). On a tagged commit the tag must be v$(VERSION). Needs GNU tar and sha256sum.
+release:
+	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
+	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
+	  echo "release: HEAD is tagged $$tag but VERSION is $(VERSION) (want tag v$(VERSION))" >&2; exit 1; fi
+	rm -rf $(RELEASE_DIR)
+	@mkdir -p $(RELEASE_DIR)
+	@set -e; for platform in $(RELEASE_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
+	  echo ">> $$name.tar.gz"; \
+	  mkdir -p $(RELEASE_DIR)/$$name; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE_DIR)/$$name/$(BIN) .; \
+	  install -m 0644 $(RELEASE_FILES) $(RELEASE_DIR)/$$name/; \
+	  tar -C $(RELEASE_DIR) --sort=name --owner=0 --group=0 --numeric-owner -cf - $$name | gzip -9n > $(RELEASE_DIR)/$$name.tar.gz; \
+	  rm -rf $(RELEASE_DIR)/$$name; \
+	done
+	cd $(RELEASE_DIR) && sha256sum $(BIN)-$(VERSION).*.tar.gz > sha256sums.txt
+	@cat $(RELEASE_DIR)/sha256sums.txt
+
+HELM_VERSION ?= v3.22.0
+# The Kubernetes minor version of the k8s.io modules HELM_VERSION uses: what
+# `helm template` and `helm lint` assume a cluster runs, as in helm's own
+# release builds (without it they would assume 1.20).
+HELM_K8S_MINOR ?= 37
+HELM := .build/helm-$(HELM_VERSION)/helm
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
+  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
+
+## helm: the helm binary the chart tests use (pinned; built once into .build/ through the Go module proxy, several minutes on 2 cores)
+helm: $(HELM)
+
+$(HELM):
+	GOBIN=$(CURDIR)/$(dir $(HELM)) $(GO) install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types (module charts/test, kept out of the main go.mod)
+test-chart: $(HELM)
+	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
+
+## lint-chart: golangci-lint (as make lint) over the chart tests' module
+lint-chart: $(GOLANGCI_LINT)
+	cd charts/test && $(CURDIR)/$(GOLANGCI_LINT) run ./...
 
 clean:
 	rm -rf $(BIN) .build

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,28 +45,37 @@ func TestConfigCheckAcceptsTheExampleConfig(t *testing.T) {
 	}
 }
 
-// TestKubernetesExampleConfigIsValid checks the config shipped in the
-// Kubernetes ConfigMap example with --config.check.
+// TestKubernetesExampleConfigIsValid checks the config that the kustomize
+// example turns into its ConfigMap (configMapGenerator) with --config.check.
+// charts/test builds the whole kustomization.
 func TestKubernetesExampleConfigIsValid(t *testing.T) {
-	raw, err := os.ReadFile("../examples/kubernetes/configmap.yml")
+	raw, err := os.ReadFile("../examples/kubernetes/kustomization.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
+	var k struct {
+		ConfigMapGenerator []struct {
+			Name  string   `yaml:"name"`
+			Files []string `yaml:"files"`
+		} `yaml:"configMapGenerator"`
 	}
-	if err := yaml.Unmarshal(raw, &cm); err != nil {
+	if err := yaml.Unmarshal(raw, &k); err != nil {
 		t.Fatal(err)
 	}
-	text, ok := cm.Data["config.yml"]
-	if !ok {
-		t.Fatal("the ConfigMap has no config.yml")
+	if len(k.ConfigMapGenerator) != 1 || k.ConfigMapGenerator[0].Name != "scp-exporter-config" ||
+		!slices.Equal(k.ConfigMapGenerator[0].Files, []string{"config.yml"}) {
+		t.Fatalf("kustomization.yml no longer generates scp-exporter-config from config.yml; update this test: %+v", k.ConfigMapGenerator)
 	}
+	example, err := os.ReadFile("../examples/kubernetes/config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(example)
 	dir := t.TempDir()
 	secret := writeFile(t, dir, "secret_key", "example-secret\n")
 	const mounted = "/run/secrets/scp_exporter/secret_key"
 	if !strings.Contains(text, mounted) {
-		t.Fatalf("the ConfigMap's config no longer reads %s; update this test", mounted)
+		t.Fatalf("the example config no longer reads %s; update this test", mounted)
 	}
 	cfg := writeFile(t, dir, "config.yml", strings.Replace(text, mounted, secret, 1))
 	cmd := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg)

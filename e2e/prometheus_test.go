@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -500,8 +501,10 @@ type grafanaDashboard struct {
 			Name       string          `json:"name"`
 			Type       string          `json:"type"`
 			Query      json.RawMessage `json:"query"`
+			Regex      string          `json:"regex"`
 			Multi      bool            `json:"multi"`
 			IncludeAll bool            `json:"includeAll"`
+			AllValue   string          `json:"allValue"`
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []grafanaPanel `json:"panels"`
@@ -540,7 +543,39 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	if d.SchemaVersion < 39 || d.UID == "" || d.Title == "" {
 		t.Errorf("dashboard schemaVersion %d, uid %q, title %q", d.SchemaVersion, d.UID, d.Title)
 	}
+	// The exporter's job and instance as Prometheus labels them; with
+	// accounts, every account selected (Grafana's regexp for several
+	// values), so that a query whose series have no account label shows
+	// up as empty; in the single-account form All (allValue ".*"), which
+	// also matches the absent label.
+	build := p.waitNonEmpty(t, "scp_exporter_build_info")
+	if len(build) != 1 {
+		t.Fatalf("scp_exporter_build_info: %v, want one exporter", build)
+	}
+	// Grafana escapes a selected value for a regexp inside a PromQL string:
+	// 127.0.0.1 becomes 127\\.0\\.0\\.1 in the query text.
+	esc := func(v string) string { return strings.ReplaceAll(regexp.QuoteMeta(v), `\`, `\\`) }
+	job, instance := esc(build[0].Metric["job"]), esc(build[0].Metric["instance"])
+	var accounts []string
+	for _, s := range p.waitNonEmpty(t, "count by (account) (scp_api_rate_limit_requests_per_second)") {
+		if a := s.Metric["account"]; a != "" {
+			accounts = append(accounts, esc(a))
+		}
+	}
+	slices.Sort(accounts)
+	account := ".*"
+	if len(accounts) > 0 {
+		account = "(" + strings.Join(accounts, "|") + ")"
+	}
+	subst := strings.NewReplacer(
+		"${job}", job, "$job", job,
+		"${instance}", instance, "$instance", instance,
+		"${account}", account, "$account", account,
+		"$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m",
+	)
+
 	vars := map[string]string{}
+	regexes := map[string]string{}
 	for _, v := range d.Templating.List {
 		var q string
 		if json.Unmarshal(v.Query, &q) != nil {
@@ -551,25 +586,69 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 			q = obj.Query
 		}
 		vars[v.Name] = v.Type + " " + q
-		if v.Name == "image" && (!v.Multi || !v.IncludeAll) {
-			t.Errorf("the image variable must allow several images and All")
+		regexes[v.Name] = v.Regex
+		switch v.Name {
+		case "image", "job", "instance", "account":
+			if !v.Multi || !v.IncludeAll || v.AllValue != ".*" {
+				t.Errorf("the %s variable must allow several values and All, with allValue .*", v.Name)
+			}
 		}
 	}
 	if vars["datasource"] != "datasource prometheus" {
 		t.Errorf("datasource variable: %q", vars["datasource"])
 	}
-	m := regexp.MustCompile(`^query label_values\((\w+), *(\w+)\)$`).FindStringSubmatch(vars["image"])
-	if m == nil || m[1] != "scp_image_info" || m[2] != "image_id" {
-		t.Errorf("image variable: %q", vars["image"])
-	} else {
-		v := p.waitNonEmpty(t, fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
+	// job, instance and account list what the exporter serves.
+	for name, want := range map[string][]string{"job": {job}, "instance": {instance}, "account": accounts} {
+		m := regexp.MustCompile(`^query label_values\((.+), *(\w+)\)$`).FindStringSubmatch(vars[name])
+		if m == nil || m[2] != name {
+			t.Errorf("%s variable: %q", name, vars[name])
+			continue
+		}
 		var got []string
-		for _, s := range v {
-			got = append(got, s.Metric["image_id"])
+		for _, s := range p.waitData(t, fmt.Sprintf("count by (%s) (%s)", m[2], subst.Replace(m[1]))) {
+			if v := s.Metric[name]; v != "" {
+				got = append(got, esc(v))
+			}
 		}
 		slices.Sort(got)
-		if want := slices.Sorted(slices.Values(images)); !slices.Equal(got, want) {
-			t.Errorf("image variable values: %v, want %v", got, want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s variable values: %v, want %v", name, got, want)
+		}
+	}
+	// The image picker shows names and selects image IDs: Grafana runs the
+	// query_result() query and applies the regexp to each series written as
+	// name{label="value",...} value timestamp, labels in Prometheus's order.
+	if q, ok := strings.CutPrefix(vars["image"], "query query_result("); !ok || !strings.HasSuffix(q, ")") {
+		t.Errorf("image variable: %q", vars["image"])
+	} else {
+		re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(regexes["image"], "/"), "/"))
+		if err != nil {
+			t.Fatalf("image variable regex %q: %v", regexes["image"], err)
+		}
+		got := map[string]string{}
+		for _, s := range p.waitNonEmpty(t, subst.Replace(strings.TrimSuffix(q, ")"))) {
+			keys := slices.Sorted(maps.Keys(s.Metric))
+			var b strings.Builder
+			b.WriteString(s.Metric["__name__"] + "{")
+			for _, k := range keys {
+				if k != "__name__" {
+					fmt.Fprintf(&b, "%s=%q,", k, s.Metric[k])
+				}
+			}
+			line := strings.TrimSuffix(b.String(), ",") + fmt.Sprintf("} %v %v", s.Value[1], s.Value[0])
+			m := re.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("image variable regex does not match %s", line)
+				continue
+			}
+			got[m[re.SubexpIndex("value")]] = m[re.SubexpIndex("text")]
+		}
+		want := map[string]string{}
+		for _, id := range images {
+			want[id] = "image-" + id[:8] // the names configYAML and the accounts config give
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("image variable: value => text %v, want %v", got, want)
 		}
 	}
 
@@ -582,8 +661,11 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	if len(images) > 1 {
 		selected = "(" + selected + ")"
 	}
-	subst := strings.NewReplacer(
+	subst = strings.NewReplacer(
 		"${image}", selected, "$image", selected,
+		"${job}", job, "$job", job,
+		"${instance}", instance, "$instance", instance,
+		"${account}", account, "$account", account,
 		"$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m",
 	)
 	leftover := regexp.MustCompile(`\$\{?[A-Za-z_]`)

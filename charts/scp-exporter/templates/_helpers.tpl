@@ -1,0 +1,63 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "scp-exporter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The name of every object: fullnameOverride, or the release name with the chart's name. */}}
+{{- define "scp-exporter.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "scp-exporter.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "scp-exporter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scp-exporter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "scp-exporter.labels" -}}
+helm.sh/chart: {{ include "scp-exporter.chart" . }}
+{{ include "scp-exporter.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: exporter
+app.kubernetes.io/part-of: scp-exporter
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* image: repository:tag, or repository@digest. */}}
+{{- define "scp-exporter.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* config.yml: .Values.config as YAML, or as is when it is a string. */}}
+{{- define "scp-exporter.config" -}}
+{{- if kindIs "string" .Values.config }}
+{{- .Values.config }}
+{{- else }}
+{{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+
+{{/* HTTP or HTTPS, checked. */}}
+{{- define "scp-exporter.scheme" -}}
+{{- $scheme := upper .Values.webConfig.scheme }}
+{{- if not (has $scheme (list "HTTP" "HTTPS")) }}
+{{- fail (printf "webConfig.scheme must be HTTP or HTTPS, not %q" .Values.webConfig.scheme) }}
+{{- end }}
+{{- $scheme }}
+{{- end }}

@@ -1,0 +1,221 @@
+package charttest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	repoRoot  = "../.."
+	chartDir  = "../scp-exporter"
+	rulesPath = "../../alerts/scp_exporter.rules.yml"
+	// Where the chart and the kustomize example mount the secret key.
+	secretKeyPath = "/run/secrets/scp_exporter/secret_key"
+)
+
+// helmBin returns the helm binary: $HELM (set by make test-chart), else
+// helm in PATH. Without one the test is skipped locally and fails under CI.
+func helmBin(t *testing.T) string {
+	t.Helper()
+	if h := os.Getenv("HELM"); h != "" {
+		if _, err := os.Stat(h); err != nil {
+			t.Fatalf("HELM=%s: %v", h, err)
+		}
+		return h
+	}
+	if h, err := exec.LookPath("helm"); err == nil {
+		return h
+	}
+	msg := "helm not found (neither $HELM nor in PATH); run `make test-chart`, which builds the pinned helm into .build/"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI must not skip this test: %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// runHelm runs helm with args and returns its stdout; stderr, which carries
+// helm's note about the rules file's symbolic link, goes into the error.
+func runHelm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), helmBin(t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("helm %s: %w\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// rendered holds the objects of one helm template or kustomize build, each
+// decoded strictly into its Go type.
+type rendered struct {
+	ConfigMaps      []corev1.ConfigMap
+	Services        []corev1.Service
+	Secrets         []corev1.Secret
+	Deployments     []appsv1.Deployment
+	ServiceMonitors []monitoringv1.ServiceMonitor
+	PrometheusRules []monitoringv1.PrometheusRule
+	Kinds           []string // in the order rendered
+}
+
+// decodeStrict decodes one YAML document into v and fails on a field that v's
+// type does not have (a typo, a field at the wrong level) or a duplicate key.
+func decodeStrict(doc []byte, v any) error {
+	return yaml.UnmarshalStrict(doc, v)
+}
+
+// decodeAll splits a multi-document YAML stream and decodes each object
+// strictly by its kind; an unknown kind fails the test.
+func decodeAll(t *testing.T, stream string) *rendered {
+	t.Helper()
+	r := &rendered{}
+	for _, doc := range strings.Split("\n"+stream, "\n---") {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("%v\n%s", err, doc)
+		}
+		var err error
+		switch meta.APIVersion + " " + meta.Kind {
+		case "v1 ConfigMap":
+			var o corev1.ConfigMap
+			err = decodeStrict([]byte(doc), &o)
+			r.ConfigMaps = append(r.ConfigMaps, o)
+		case "v1 Service":
+			var o corev1.Service
+			err = decodeStrict([]byte(doc), &o)
+			r.Services = append(r.Services, o)
+		case "v1 Secret":
+			var o corev1.Secret
+			err = decodeStrict([]byte(doc), &o)
+			r.Secrets = append(r.Secrets, o)
+		case "apps/v1 Deployment":
+			var o appsv1.Deployment
+			err = decodeStrict([]byte(doc), &o)
+			r.Deployments = append(r.Deployments, o)
+		case "monitoring.coreos.com/v1 ServiceMonitor":
+			var o monitoringv1.ServiceMonitor
+			err = decodeStrict([]byte(doc), &o)
+			r.ServiceMonitors = append(r.ServiceMonitors, o)
+		case "monitoring.coreos.com/v1 PrometheusRule":
+			var o monitoringv1.PrometheusRule
+			err = decodeStrict([]byte(doc), &o)
+			r.PrometheusRules = append(r.PrometheusRules, o)
+		default:
+			t.Fatalf("unexpected object %s %s:\n%s", meta.APIVersion, meta.Kind, doc)
+		}
+		if err != nil {
+			t.Fatalf("%s does not decode strictly: %v\n%s", meta.Kind, err, doc)
+		}
+		r.Kinds = append(r.Kinds, meta.Kind)
+	}
+	return r
+}
+
+// stripComments drops whole-line comments (helm's "# Source:" lines).
+func stripComments(doc string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// template renders the chart as release "scp" in namespace monitoring.
+func template(t *testing.T, args ...string) *rendered {
+	t.Helper()
+	out, err := runHelm(t, append([]string{"template", "scp", chartDir, "--namespace", "monitoring"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeAll(t, out)
+}
+
+var (
+	exporterOnce sync.Once
+	exporterPath string
+	exporterErr  error
+)
+
+// exporterBinary builds scp_exporter from the repository once per run.
+func exporterBinary(t *testing.T) string {
+	t.Helper()
+	exporterOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "charttest-") //nolint:usetesting // shared by every test of the run
+		if err != nil {
+			exporterErr = err
+			return
+		}
+		exporterPath = filepath.Join(dir, "scp_exporter")
+		cmd := exec.Command("go", "build", "-o", exporterPath, ".")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			exporterErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if exporterErr != nil {
+		t.Fatal(exporterErr)
+	}
+	return exporterPath
+}
+
+// checkConfig runs scp_exporter --config.check on config text that reads
+// the secret key from secretKeyPath and the access key from SCP_ACCESS_KEY,
+// as the pod does, with a dummy secret file in place of the mounted one.
+func checkConfig(t *testing.T, text string) {
+	t.Helper()
+	if !strings.Contains(text, secretKeyPath) {
+		t.Fatalf("the config does not read the mounted secret key %s:\n%s", secretKeyPath, text)
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret_key")
+	if err := os.WriteFile(secret, []byte("dummy-secret-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(text, secretKeyPath, secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), exporterBinary(t), "--config.check", "--config.file="+cfg)
+	cmd.Env = append(os.Environ(), "SCP_ACCESS_KEY=dummy-access-key")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("scp_exporter --config.check: %v\n%s\nconfig:\n%s", err, out, text)
+	}
+}
+
+// container returns the Deployment's only container.
+func container(t *testing.T, d appsv1.Deployment) corev1.Container {
+	t.Helper()
+	if n := len(d.Spec.Template.Spec.Containers); n != 1 {
+		t.Fatalf("%d containers, want 1", n)
+	}
+	return d.Spec.Template.Spec.Containers[0]
+}
+
+// one returns the only element of a list of rendered objects.
+func one[T any](t *testing.T, kind string, list []T) T {
+	t.Helper()
+	if len(list) != 1 {
+		t.Fatalf("%d %s objects, want 1", len(list), kind)
+	}
+	return list[0]
+}

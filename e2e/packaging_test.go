@@ -1,0 +1,618 @@
+package e2e
+
+// What is shipped besides the binary: release archives, the Dockerfile, the
+// Prometheus example, the runbook links of the alerts, the dashboard's
+// variables, LICENSE and CHANGELOG. The Helm chart and the kustomize example
+// are tested in charts/test (make test-chart), a module of its own.
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"debug/elf"
+	"debug/macho"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// repoVersion is the VERSION file.
+func repoVersion(t *testing.T) string {
+	t.Helper()
+	v, err := os.ReadFile("../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(v))
+}
+
+// TestMakeReleaseBuildsChecksummedArchives runs `make release` into a
+// temporary directory and checks each archive: its name, its one
+// top-level directory with the static binary for its platform, LICENSE,
+// README.md and config.example.yml; sha256sums.txt; and that the
+// linux/amd64 binary reports the VERSION. Cross-compiling four platforms
+// takes a few minutes the first time (the standard library for each), some
+// seconds with a warm build cache; -short skips it.
+func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: make release cross-compiles four binaries")
+	}
+	requireTool(t, "make", "apt-get install -y make")
+	requireTool(t, "sha256sum", "apt-get install -y coreutils")
+	version := repoVersion(t)
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "release", "RELEASE_DIR="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make release: %v\n%s", err, out)
+	}
+
+	platforms := [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "amd64"}, {"darwin", "arm64"}}
+	var want []string
+	for _, p := range platforms {
+		want = append(want, fmt.Sprintf("scp_exporter-%s.%s-%s.tar.gz", version, p[0], p[1]))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if wantAll := append(slices.Clone(want), "sha256sums.txt"); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wantAll))) {
+		t.Fatalf("%s holds %v, want %v", dir, got, wantAll)
+	}
+
+	// sha256sums.txt: one line per archive, in sha256sum's format, right.
+	sums, err := os.ReadFile(filepath.Join(dir, "sha256sums.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for line := range strings.Lines(string(sums)) {
+		sum, name, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "  ")
+		if !ok || len(sum) != 64 {
+			t.Fatalf("sha256sums.txt line %q", line)
+		}
+		listed[name] = sum
+	}
+	if len(listed) != len(want) {
+		t.Errorf("sha256sums.txt lists %d files, want %d:\n%s", len(listed), len(want), sums)
+	}
+	check := exec.CommandContext(t.Context(), "sha256sum", "--check", "--strict", "sha256sums.txt")
+	check.Dir = dir
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum --check: %v\n%s", err, out)
+	}
+
+	docs := map[string][]byte{}
+	for _, name := range []string{"LICENSE", "README.md", "config.example.yml"} {
+		if docs[name], err = os.ReadFile("../" + name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range platforms {
+		archive := filepath.Join(dir, want[i])
+		raw, err := os.ReadFile(archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(raw); listed[want[i]] != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: sha256 %x, sha256sums.txt says %s", want[i], sum, listed[want[i]])
+		}
+		top := strings.TrimSuffix(want[i], ".tar.gz")
+		files := readTarGz(t, archive)
+		var names []string
+		for name := range files {
+			names = append(names, name)
+		}
+		wantNames := []string{top + "/LICENSE", top + "/README.md", top + "/config.example.yml", top + "/scp_exporter"}
+		if !slices.Equal(slices.Sorted(slices.Values(names)), wantNames) {
+			t.Errorf("%s holds %v, want %v", want[i], slices.Sorted(slices.Values(names)), wantNames)
+			continue
+		}
+		for name, content := range docs {
+			if !bytes.Equal(files[top+"/"+name].data, content) {
+				t.Errorf("%s: %s differs from the repository's", want[i], name)
+			}
+		}
+		bin := files[top+"/scp_exporter"]
+		if bin.mode&0o111 == 0 {
+			t.Errorf("%s: scp_exporter mode %o is not executable", want[i], bin.mode)
+		}
+		checkBinaryPlatform(t, want[i], bin.data, p[0], p[1])
+		if p[0] == runtime.GOOS && p[1] == runtime.GOARCH {
+			exe := filepath.Join(t.TempDir(), "scp_exporter")
+			if err := os.WriteFile(exe, bin.data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.CommandContext(t.Context(), exe, "--version").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "scp_exporter, version "+version+" ") {
+				t.Errorf("%s --version: %v\n%s\nwant version %s", want[i], err, out, version)
+			}
+		}
+	}
+}
+
+type tarFile struct {
+	data []byte
+	mode int64
+}
+
+// readTarGz returns the regular files of a .tar.gz; a directory entry is
+// allowed, anything else (a link, a device) fails the test.
+func readTarGz(t *testing.T, name string) map[string]tarFile {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	files := map[string]tarFile{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+		case tar.TypeReg:
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[path.Clean(h.Name)] = tarFile{data: data, mode: h.Mode}
+		default:
+			t.Errorf("%s: %s is of tar type %c", name, h.Name, h.Typeflag)
+		}
+	}
+}
+
+// checkBinaryPlatform checks an executable's format and architecture, and
+// that a Linux one is static (no program interpreter, no dynamic section),
+// as the distroless static base and any Linux host need.
+func checkBinaryPlatform(t *testing.T, what string, data []byte, goos, goarch string) {
+	t.Helper()
+	switch goos {
+	case "linux":
+		f, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: not ELF: %v", what, err)
+			return
+		}
+		machine := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[goarch]
+		if f.Machine != machine {
+			t.Errorf("%s: machine %v, want %v", what, f.Machine, machine)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("%s: dynamically linked (%v)", what, p.Type)
+			}
+		}
+	case "darwin":
+		f, err := macho.NewFile(bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: not Mach-O: %v", what, err)
+			return
+		}
+		cpu := map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64}[goarch]
+		if f.Cpu != cpu {
+			t.Errorf("%s: cpu %v, want %v", what, f.Cpu, cpu)
+		}
+	default:
+		t.Fatalf("no check for %s", goos)
+	}
+}
+
+// dockerInstruction is one instruction of a Dockerfile, continuation lines
+// joined.
+type dockerInstruction struct {
+	Cmd  string // upper case: FROM, RUN, ...
+	Args string
+}
+
+func parseDockerfile(t *testing.T, name string) []dockerInstruction {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []dockerInstruction
+	var cur strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") || (line == "" && cur.Len() == 0) {
+			continue
+		}
+		if rest, ok := strings.CutSuffix(line, `\`); ok {
+			cur.WriteString(rest + " ")
+			continue
+		}
+		cur.WriteString(line)
+		cmd, args, _ := strings.Cut(strings.TrimSpace(cur.String()), " ")
+		out = append(out, dockerInstruction{Cmd: strings.ToUpper(cmd), Args: strings.TrimSpace(args)})
+		cur.Reset()
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDockerfile checks what can be checked without a Docker engine: the
+// entrypoint does not fix --config.file (passing it again would fail: the
+// flag cannot be repeated), CMD gives it; the image runs as a non-root
+// user on the static distroless base; and the binary is built by `make
+// build`, whose RUN line, run here as written with its build arguments,
+// gives a static binary reporting them.
+func TestDockerfile(t *testing.T) {
+	ins := parseDockerfile(t, "../Dockerfile")
+	var froms, runs, copies []string
+	var entrypoint, cmd, user string
+	args := map[string]string{}
+	for _, in := range ins {
+		switch in.Cmd {
+		case "FROM":
+			froms = append(froms, in.Args)
+		case "RUN":
+			runs = append(runs, in.Args)
+		case "COPY":
+			copies = append(copies, in.Args)
+		case "ENTRYPOINT":
+			entrypoint = in.Args
+		case "CMD":
+			cmd = in.Args
+		case "USER":
+			user = in.Args
+		case "ARG":
+			k, v, _ := strings.Cut(in.Args, "=")
+			args[k] = v
+		}
+	}
+	var ep, cm []string
+	if err := json.Unmarshal([]byte(entrypoint), &ep); err != nil {
+		t.Errorf("ENTRYPOINT %s is not in exec form: %v", entrypoint, err)
+	}
+	if err := json.Unmarshal([]byte(cmd), &cm); err != nil {
+		t.Errorf("CMD %s is not in exec form: %v", cmd, err)
+	}
+	if !slices.Equal(ep, []string{"/bin/scp_exporter"}) {
+		t.Errorf("ENTRYPOINT %q, want [\"/bin/scp_exporter\"]", ep)
+	}
+	for _, a := range ep {
+		if strings.Contains(a, "--config.file") {
+			t.Errorf("ENTRYPOINT fixes --config.file: %q", ep)
+		}
+	}
+	if !slices.Equal(cm, []string{"--config.file=/etc/scp_exporter/config.yml"}) {
+		t.Errorf("CMD %q, want [\"--config.file=/etc/scp_exporter/config.yml\"]", cm)
+	}
+	if len(froms) != 2 || !strings.HasSuffix(froms[1], "/distroless/static-debian12:nonroot") {
+		t.Errorf("stages %q: want a build stage and the distroless static nonroot base", froms)
+	}
+	if uid, _, _ := strings.Cut(user, ":"); uid == "" || uid == "0" || uid == "root" {
+		t.Errorf("USER %q: want a non-root uid", user)
+	}
+	for _, a := range []string{"VERSION", "REVISION", "BRANCH", "BUILD_DATE"} {
+		if _, ok := args[a]; !ok {
+			t.Errorf("no ARG %s (make docker passes it)", a)
+		}
+	}
+
+	// The binary: built by `make build` into BIN, copied from there.
+	var build string
+	for _, r := range runs {
+		if strings.HasPrefix(r, "make build ") {
+			build = r
+		}
+	}
+	m := regexp.MustCompile(` BIN=(\S+)`).FindStringSubmatch(build)
+	if m == nil {
+		t.Fatalf("no RUN make build ... BIN=... among %q", runs)
+	}
+	if !slices.Contains(copies, "--from=build "+m[1]+" /bin/scp_exporter") {
+		t.Errorf("COPY %q: want --from=build %s /bin/scp_exporter", copies, m[1])
+	}
+	// Run it as the build stage would, with build arguments as make docker
+	// passes them, writing into a temporary directory instead of /out.
+	requireTool(t, "make", "apt-get install -y make")
+	out := filepath.Join(t.TempDir(), "scp_exporter")
+	line := strings.Replace(build, "BIN="+m[1], "BIN="+out, 1)
+	run := exec.CommandContext(t.Context(), "sh", "-c", line)
+	run.Dir = ".."
+	run.Env = append(os.Environ(), "VERSION=9.8.7-docker", "REVISION=dockerrev", "BRANCH=dockerbranch", "BUILD_DATE=20260101-00:00:00")
+	if o, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, o)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBinaryPlatform(t, "the Dockerfile's binary", data, runtime.GOOS, runtime.GOARCH)
+	v, err := exec.CommandContext(t.Context(), out, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, v)
+	}
+	for _, want := range []string{
+		`scp_exporter, version 9\.8\.7-docker \(branch: dockerbranch, revision: dockerrev\)`,
+		`build user: +docker\n`, `build date: +20260101-00:00:00\n`,
+	} {
+		if !regexp.MustCompile(want).Match(v) {
+			t.Errorf("--version of the Dockerfile's binary does not match %s:\n%s", want, v)
+		}
+	}
+}
+
+// TestDockerignoreKeepsWhatTheBuildNeeds: the build context must hold the
+// Makefile, VERSION, LICENSE, the module files and every package of the
+// module the binary is built from.
+func TestDockerignoreKeepsWhatTheBuildNeeds(t *testing.T) {
+	raw, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for line := range strings.Lines(string(raw)) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, strings.Trim(line, "/"))
+		}
+	}
+	need := []string{"Makefile", "VERSION", "LICENSE", "go.mod", "go.sum"}
+	list := exec.CommandContext(t.Context(), "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", ".")
+	list.Dir = ".."
+	dirs, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range strings.Lines(string(dirs)) {
+		rel, err := filepath.Rel(root, strings.TrimSpace(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		need = append(need, filepath.ToSlash(filepath.Join(rel, "x.go")))
+	}
+	for _, p := range need {
+		// Docker matches each pattern against the path and its parents.
+		for prefix := p; prefix != "." && prefix != ""; prefix = path.Dir(prefix) {
+			for _, pat := range patterns {
+				if ok, _ := path.Match(pat, prefix); ok {
+					t.Errorf(".dockerignore pattern %q excludes %s, which the build needs", pat, p)
+				}
+			}
+		}
+	}
+}
+
+// TestPrometheusExampleConfig: examples/prometheus.yml passes promtool as
+// shipped, its rule file path resolving to alerts/ in the repository.
+func TestPrometheusExampleConfig(t *testing.T) {
+	promtool := requireTool(t, "promtool", "apt-get install -y prometheus")
+	out, err := exec.CommandContext(t.Context(), promtool, "check", "config", "../examples/prometheus.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config examples/prometheus.yml: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "1 rule files found") || !strings.Contains(string(out), "scp_exporter.rules.yml") {
+		t.Errorf("promtool did not load the rule file:\n%s", out)
+	}
+}
+
+const runbookBase = "https://github.com/scp-exporter/scp_exporter/blob/main/docs/runbook.md#"
+
+// TestEveryAlertHasARunbook: each alert's runbook_url points at its own
+// section of docs/runbook.md, which says what it means, how to confirm it
+// and what to do; the runbook has no section for an alert that is gone.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	raw, err := os.ReadFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatal(err)
+	}
+	book, err := os.ReadFile("../docs/runbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{} // GitHub anchor of each "## " heading => its text
+	var alerts []string
+	for _, sec := range strings.Split("\n"+string(book), "\n## ")[1:] {
+		heading, body, _ := strings.Cut(sec, "\n")
+		sections[githubAnchor(heading)] = body
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts = append(alerts, r.Alert)
+			url := r.Annotations["runbook_url"]
+			anchor, ok := strings.CutPrefix(url, runbookBase)
+			if !ok || anchor != strings.ToLower(r.Alert) {
+				t.Errorf("%s: runbook_url %q, want %s%s", r.Alert, url, runbookBase, strings.ToLower(r.Alert))
+				continue
+			}
+			body, ok := sections[anchor]
+			if !ok {
+				t.Errorf("%s: docs/runbook.md has no section #%s", r.Alert, anchor)
+				continue
+			}
+			for _, part := range []string{"**What it means.**", "**How to confirm.**", "**What to do"} {
+				if !strings.Contains(body, part) {
+					t.Errorf("%s: its runbook section lacks %s", r.Alert, part)
+				}
+			}
+		}
+	}
+	if len(alerts) < 10 {
+		t.Fatalf("%d alerts in %s; the test reads it wrong", len(alerts), rulesPath)
+	}
+	for anchor := range sections {
+		if strings.HasPrefix(anchor, "scp") && !slices.ContainsFunc(alerts, func(a string) bool { return strings.ToLower(a) == anchor }) {
+			t.Errorf("docs/runbook.md has a section #%s for no alert", anchor)
+		}
+	}
+}
+
+// githubAnchor is the fragment GitHub gives a Markdown heading: lower
+// case, punctuation dropped, spaces as hyphens.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// TestDashboardVariables: job, instance and account variables that every
+// query uses; the image picker shows names and selects IDs; the dashboard
+// is not editable (it is provisioned from this file). checkDashboard
+// (prometheus_test.go) runs every query against a real Prometheus.
+func TestDashboardVariables(t *testing.T) {
+	raw, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Editable   *bool `json:"editable"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Type       string `json:"type"`
+				Query      any    `json:"query"`
+				Regex      string `json:"regex"`
+				Multi      bool   `json:"multi"`
+				IncludeAll bool   `json:"includeAll"`
+				AllValue   string `json:"allValue"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []grafanaPanel `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Editable == nil || *d.Editable {
+		t.Error(`the dashboard must have "editable": false`)
+	}
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		q, _ := v.Query.(string)
+		vars[v.Name] = q
+		if v.Name != "datasource" && (v.Type != "query" || !v.Multi || !v.IncludeAll || v.AllValue != ".*") {
+			t.Errorf("variable %s: type %s, multi %v, includeAll %v, allValue %q; want a query variable with several values and All as .*",
+				v.Name, v.Type, v.Multi, v.IncludeAll, v.AllValue)
+		}
+		if v.Name == "image" {
+			re, err := regexp.Compile(strings.Trim(v.Regex, "/"))
+			if err != nil || re.SubexpIndex("value") < 0 || re.SubexpIndex("text") < 0 || !strings.HasPrefix(q, "query_result(") {
+				t.Errorf("image variable: query %q regex %q: want query_result and a regex capturing value (image_id) and text (name)", q, v.Regex)
+			}
+		}
+	}
+	for _, name := range []string{"datasource", "job", "instance", "account", "image"} {
+		if _, ok := vars[name]; !ok {
+			t.Errorf("no %s variable", name)
+		}
+	}
+	if !strings.Contains(vars["instance"], `job=~"$job"`) || !strings.Contains(vars["account"], `job=~"$job", instance=~"$instance"`) {
+		t.Errorf("instance %q and account %q must follow the job (and instance) chosen", vars["instance"], vars["account"])
+	}
+	if !strings.Contains(vars["image"], `job=~"$job", instance=~"$instance", account=~"$account"`) {
+		t.Errorf("image %q must follow job, instance and account", vars["image"])
+	}
+
+	// Every selector of a series the exporter serves has the job and
+	// instance matchers (the recording rule's constant threshold has no such
+	// labels); every query has the account matcher on at least one
+	// selector: the exporter's own series (scrape duration, config) have no
+	// account label and are joined with a series of the account instead.
+	selector := regexp.MustCompile(`\b(scp_[a-z_]+|scp:[a-z_:]+|scrape_duration_seconds)\b(\{[^}]*\})?`)
+	var walk func([]grafanaPanel)
+	queries := 0
+	walk = func(panels []grafanaPanel) {
+		for _, p := range panels {
+			walk(p.Panels)
+			for _, target := range p.Targets {
+				queries++
+				if !strings.Contains(target.Expr, `account=~"$account"`) {
+					t.Errorf("panel %q query %s does not use $account: %s", p.Title, target.RefID, target.Expr)
+				}
+				for _, m := range selector.FindAllStringSubmatch(target.Expr, -1) {
+					if m[1] == "scp:members_refresh_max_age_seconds" {
+						continue
+					}
+					if !strings.Contains(m[2], `job=~"$job"`) || !strings.Contains(m[2], `instance=~"$instance"`) {
+						t.Errorf("panel %q query %s: %s lacks the job and instance matchers", p.Title, target.RefID, m[0])
+					}
+				}
+			}
+		}
+	}
+	walk(d.Panels)
+	if queries < 20 {
+		t.Fatalf("%d queries; the test reads the dashboard wrong", queries)
+	}
+}
+
+// TestLicenseAndChangelog: Apache-2.0 in full, and a changelog with its
+// Unreleased section (or the current version's).
+func TestLicenseAndChangelog(t *testing.T) {
+	license, err := os.ReadFile("../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Apache License", "Version 2.0, January 2004", "END OF TERMS AND CONDITIONS", "Copyright 2026 The scp_exporter Authors"} {
+		if !bytes.Contains(license, []byte(want)) {
+			t.Errorf("LICENSE lacks %q", want)
+		}
+	}
+	changelog, err := os.ReadFile("../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(changelog, []byte("\n## [Unreleased]")) && !bytes.Contains(changelog, []byte("\n## ["+repoVersion(t)+"]")) {
+		t.Errorf("CHANGELOG.md has neither an [Unreleased] section nor one for %s", repoVersion(t))
+	}
+}
