@@ -52,6 +52,7 @@ func run(args []string) int {
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: logfmt, json.").Default("logfmt").Enum("logfmt", "json")
 		maxRequests   = app.Flag("web.max-requests", "Maximum number of simultaneous scrapes; more answer 503 at once. 0 means no limit.").Default("40").Int()
+		noExporterMet = app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own process and Go runtime metrics (go_*, process_*) from /metrics.").Bool()
 		shutdownGrace = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, defaultAddress)
 	)
@@ -83,11 +84,10 @@ func run(args []string) int {
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector(programName),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg.MustRegister(versioncollector.NewCollector(programName))
+	if !*noExporterMet {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	exp, err := exporter.New(exporter.Options{
 		ConfigFile: *configFile,
 		Getenv:     os.Getenv,

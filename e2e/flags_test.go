@@ -94,3 +94,26 @@ func TestScrapeTimeoutOffset(t *testing.T) {
 		t.Errorf("answered after %v; the offset left 0.5s", took)
 	}
 }
+
+// --web.disable-exporter-metrics leaves out the Go runtime and process
+// metrics, and nothing else.
+func TestDisableExporterMetrics(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	for _, disabled := range []bool{false, true} {
+		args := []string{}
+		if disabled {
+			args = append(args, "--web.disable-exporter-metrics")
+		}
+		exp := startExporter(t, cfg, args...)
+		_, body := httpGet(t, exp.URL+"/metrics")
+		has := strings.Contains(body, "\ngo_goroutines ") || strings.Contains(body, "\nprocess_resident_memory_bytes ")
+		if has == disabled {
+			t.Errorf("disabled %v: go_/process_ series present %v", disabled, has)
+		}
+		if !strings.Contains(body, "scp_exporter_build_info{") || !hasLine(body, `scp_image_members_scrape_success{image_id="`+imageA+`"} 1`) {
+			t.Errorf("disabled %v: the exporter's own series are missing:\n%s", disabled, grepSCP(body))
+		}
+	}
+}
