@@ -132,6 +132,18 @@ func (b *Budget) set(r float64) {
 	b.metrics.setRate(r)
 }
 
+// Continue starts b at the rate old had reached, when that is lower than
+// b's maximum: a reload that changes an account's client must not forget
+// that the API throttles it.
+func (b *Budget) Continue(old *Budget) {
+	r := old.Rate()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r < b.rate {
+		b.set(max(b.minRate, r))
+	}
+}
+
 // Rate is the effective rate now, in requests per second.
 func (b *Budget) Rate() float64 {
 	b.mu.Lock()
