@@ -281,6 +281,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 			if running {
 				acc.retire()
 				retired = append(retired, acc.http)
+				f.budget.Continue(acc.budget)
 				acc.budget.Report(nil) // calls still under way on it no longer show
 				f.engine, f.stop, f.done = acc.engine, acc.stop, acc.done
 			}

@@ -194,3 +194,21 @@ func TestPanicInAnAttemptReleasesItsSlot(t *testing.T) {
 		t.Fatalf("the call after a panic: %v", err)
 	}
 }
+
+// A budget that replaces another (a reload changed the account's client)
+// starts where the old one's throttling had brought it, never above its
+// own maximum.
+func TestBudgetContinuesFromTheOneItReplaces(t *testing.T) {
+	old := scp.NewBudget(200, 8, nil)
+	old.Throttled() // 140
+	b := scp.NewBudget(100, 8, nil)
+	b.Continue(old)
+	if b.Rate() != 100 {
+		t.Errorf("rate %v, want its own maximum 100 (below the old 140)", b.Rate())
+	}
+	c := scp.NewBudget(300, 8, nil)
+	c.Continue(old)
+	if math.Abs(c.Rate()-140) > 1e-9 {
+		t.Errorf("rate %v, want the old budget's 140", c.Rate())
+	}
+}
