@@ -67,6 +67,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", programName, err)
 		return 1
 	}
+	if *maxRequests < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --web.max-requests %d must not be negative (0 means no limit)\n", programName, *maxRequests)
+		return 1
+	}
 	logger, toolkitLogger := newLogger(*logFormat, *logLevel)
 
 	if *configCheck {
@@ -88,6 +92,13 @@ func run(args []string) int {
 	if !*noExporterMet {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	// Signals are caught before the config is loaded (resolving endpoints
+	// may take a request_timeout): a SIGHUP then waits for the reload
+	// handler, a SIGTERM ends the process cleanly once it is up.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
 	exp, err := exporter.New(exporter.Options{
 		ConfigFile: *configFile,
 		Getenv:     os.Getenv,
@@ -101,8 +112,6 @@ func run(args []string) int {
 	}
 	defer exp.Close()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
 			_ = exp.Reload() // logs and records its own failure
@@ -139,8 +148,6 @@ func run(args []string) int {
 
 	server := httpserver.New(mux)
 	slogger := toolkitLogger
-	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer cancel()
 	err = httpserver.Run(stop, server, func() error { return web.ListenAndServe(server, webFlags, slogger) }, *shutdownGrace)
 	if stop.Err() != nil {
 		level.Info(logger).Log("msg", "shutting down: no new connections; scrapes under way finished or cut at the grace period", "grace", *shutdownGrace)

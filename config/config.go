@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -484,10 +483,9 @@ func (a *Account) validate(prefix string, single bool) []error {
 
 // validEndpoint reports whether u is an absolute http or https URL without
 // user info, query or fragment.
-func validEndpoint(u string) bool {
-	p, err := url.Parse(u)
-	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && p.User == nil && p.RawQuery == "" && p.Fragment == ""
-}
+// validEndpoint is the client's own check, so --config.check accepts
+// exactly what start-up does.
+func validEndpoint(u string) bool { return scp.ValidateEndpoint(u) == nil }
 
 func validateVisibilities(field string, list []string) []error {
 	var errs []error

@@ -65,8 +65,7 @@ func secretsIn(data []byte, dir string, getenv func(string) string) redactor {
 						r.add(strings.TrimRight(string(b), "\r\n"))
 					}
 				case "endpoint", "iam_endpoint", "proxy_url":
-					if u, err := url.Parse(v.Value); err == nil && u.User != nil {
-						p, _ := u.User.Password()
+					for _, p := range urlPasswords(v.Value) {
 						r.add(p)
 					}
 				}
@@ -117,4 +116,28 @@ func (r redactor) redact(msg string) string {
 		}
 	}
 	return b.String()
+}
+
+// urlPasswords returns the password of a URL's user info, as written and
+// unescaped, found without parsing the URL: one that does not parse is
+// quoted whole in its error.
+func urlPasswords(raw string) []string {
+	rest := raw
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return nil
+	}
+	userinfo := rest[:at]
+	_, pass, ok := strings.Cut(userinfo, ":")
+	if !ok {
+		pass = userinfo // a user alone may be a token
+	}
+	out := []string{pass}
+	if u, err := url.PathUnescape(pass); err == nil && u != pass {
+		out = append(out, u)
+	}
+	return out
 }

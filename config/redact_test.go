@@ -67,3 +67,23 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 		})
 	}
 }
+
+// A URL whose password makes it unparsable is quoted whole by its error:
+// its password is found without parsing it.
+func TestUnparsableURLPasswordsAreRedacted(t *testing.T) {
+	const pass = "Hunter2Pass%zz9Kq"
+	for _, field := range []string{"endpoint", "iam_endpoint", "proxy_url"} {
+		doc := "scp:\n  region: kr-west1\n  environment: e\n  access_key: AK\n  secret_key: Qm8vT3xLp2Rk9WzYc4Hn\n"
+		if field == "endpoint" {
+			doc = "scp:\n  access_key: AK\n  secret_key: Qm8vT3xLp2Rk9WzYc4Hn\n"
+		}
+		doc += "  " + field + ": \"https://user:" + pass + "@host.example/x\"\nimages:\n  - id: 70a599e0-31e7-49b7-b260-868f441e862b\n"
+		_, err := config.Parse([]byte(doc), t.TempDir(), func(string) string { return "" })
+		if err == nil {
+			t.Fatalf("%s: accepted", field)
+		}
+		if run, ok := containsRun(err.Error(), pass); ok {
+			t.Errorf("%s: the error shows %q of the password:\n%v", field, run, err)
+		}
+	}
+}

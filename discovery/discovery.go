@@ -390,13 +390,14 @@ func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]str
 			return nil, fmt.Errorf("listing %s images: %w", v, err)
 		}
 		if v == "private" {
-			if learnt := ownersOf(images); len(learnt) > 0 {
+			if learnt := ownersOf(privateOnly(images)); len(learnt) > 0 {
 				owners = learnt
 			}
 		}
 		for _, im := range images {
 			listed++
-			if v != "private" && !ours(im, owners, o.Owner) {
+			listedPrivate := v == "private" && isPrivate(im) // ours by definition
+			if !listedPrivate && !ours(im, owners, o.Owner) {
 				dropped++
 				continue
 			}
@@ -419,6 +420,20 @@ func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]str
 	}
 	slices.SortFunc(out, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// isPrivate reports whether the answer itself says the image is private (or
+// says nothing): a listing that ignored its filter teaches nothing.
+func isPrivate(im scp.Image) bool { return im.Visibility == "private" || im.Visibility == "" }
+
+func privateOnly(images []scp.Image) []scp.Image {
+	out := make([]scp.Image, 0, len(images))
+	for _, im := range images {
+		if isPrivate(im) {
+			out = append(out, im)
+		}
+	}
+	return out
 }
 
 // ownersOf is the set of owner values of images.

@@ -285,3 +285,20 @@ func TestEveryImageDroppedIsSaidOnce(t *testing.T) {
 		t.Errorf("dropped %d, discovered %v", s.Status.Dropped, ids(s.Discovered))
 	}
 }
+
+// A private listing that ignored its filter teaches nothing: only images
+// the answer itself calls private are ours by definition.
+func TestOwnersAreLearntOnlyFromImagesTheAnswerCallsPrivate(t *testing.T) {
+	l := &fakeLister{byVis: map[string][]scp.Image{
+		"private": {{ID: "p1", Visibility: "private", Owner: "proj-ours"}, {ID: "x1", Visibility: "shared", Owner: "someone-else"}},
+		"shared":  {{ID: "x2", Visibility: "shared", Owner: "someone-else"}},
+	}}
+	d := New(Options{Lister: l, Discover: true, Visibility: []string{"private", "shared"}, Interval: time.Minute})
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := d.Snapshot()
+	if got := ids(s.Discovered); !slices.Equal(got, []string{"p1"}) || s.Owners["someone-else"] {
+		t.Errorf("discovered %v, owners %v; want only p1, learnt from proj-ours", got, s.Owners)
+	}
+}

@@ -106,10 +106,11 @@ func TestBinaryVersionNotOffered(t *testing.T) {
 	}
 }
 
-// api_version latest requests the server's CURRENT version.
+// api_version latest requests the server's CURRENT version: 1.2 here, not
+// the exporter's default 1.3, so a fallback to the default would show.
 func TestBinaryAPIVersionLatest(t *testing.T) {
 	fake, url := startFake(t, scptest.Options{Versions: []scptest.Version{
-		{ID: "v1.2", Status: "SUPPORTED"}, {ID: "v1.3", Status: "CURRENT"}, {ID: "v1.4", Status: "PLANNED"},
+		{ID: "v1.1", Status: "SUPPORTED"}, {ID: "v1.2", Status: "CURRENT"}, {ID: "v1.4", Status: "PLANNED"},
 	}})
 	fake.SetMembers(imageA, scptest.Member{MemberID: memberOK, Status: "pending"})
 	// api_version goes in the scp block.
@@ -122,8 +123,8 @@ func TestBinaryAPIVersionLatest(t *testing.T) {
 		return hasLine(body, `scp_image_members_scrape_success{image_id="`+imageA+`"} 1`)
 	}, "members fetched")
 	for _, want := range []string{
-		`scp_api_version_info{service="virtualserver",state="current",version="1.3"} 1`,
-		`scp_api_version_offered{service="virtualserver",version="1.3"} 1`,
+		`scp_api_version_info{service="virtualserver",state="current",version="1.2"} 1`,
+		`scp_api_version_offered{service="virtualserver",version="1.2"} 1`,
 		`scp_api_server_version_info{service="virtualserver",status="planned",version="1.4"} 1`,
 	} {
 		if !hasLine(body, want) {

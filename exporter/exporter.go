@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -49,6 +50,12 @@ type Exporter struct {
 	queueMu sync.Mutex
 	queued  *reloadRound      // the reload that requests arriving now will share
 	version map[string]string // API version in use per account, to warn on change
+
+	// Readiness is read without e.mu, which a reload holds while it
+	// resolves endpoints: the running engines, and whether the process has
+	// been ready once.
+	engines   atomic.Pointer[[]*engine.Engine]
+	readyOnce atomic.Bool
 
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
@@ -127,13 +134,19 @@ func (e *Exporter) Collector() *collector.Collector { return e.collector }
 // Ready reports whether every account with discovery has tried its first
 // listing, so a scrape sees the whole estate. A reload keeps it.
 func (e *Exporter) Ready() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, a := range e.accounts {
-		if !a.engine.Discovery().Snapshot().Status.Tried {
+	if e.readyOnce.Load() {
+		return true // a reload, even one adding an account, keeps it
+	}
+	engines := e.engines.Load()
+	if engines == nil {
+		return false
+	}
+	for _, en := range *engines {
+		if !en.Discovery().Snapshot().Status.Tried {
 			return false
 		}
 	}
+	e.readyOnce.Store(true)
 	return true
 }
 
@@ -306,6 +319,11 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 			ExpectedOwners: cfg.ExpectedOwnersFor(a),
 		})
 	}
+	running := make([]*engine.Engine, 0, len(cfg.Accounts))
+	for i := range cfg.Accounts {
+		running = append(running, e.accounts[cfg.Accounts[i].Name].engine)
+	}
+	e.engines.Store(&running)
 	for name, acc := range e.accounts {
 		if !keep[name] {
 			acc.stop()
@@ -329,6 +347,9 @@ func (e *Exporter) newClient(a *config.Account) (*account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scp: building the HTTP client: %w", err)
 	}
+	// Signed headers must not follow a redirect to another host (Go drops
+	// only Authorization and cookies): a redirect is an answer, not a hop.
+	httpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	version, err := scp.LookupAPIVersion(s.APIVersion)
 	if s.APIVersion == scp.APIVersionLatest {
 		// Until the server's version list is read (see resolve).
@@ -386,8 +407,14 @@ func (e *Exporter) resolve(cfg *config.Config, fresh map[string]*account) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		acc.stopResolve, acc.resolved = cancel, make(chan struct{})
+		timeout := time.Duration(a.SCP.RequestTimeout)
 		wg.Go(func() {
-			if acc.client.Resolve(ctx, rc) {
+			// The first resolution waits at most one request_timeout in
+			// all; what it did not finish goes on in the background.
+			first, stop := context.WithTimeout(ctx, timeout)
+			done := acc.client.Resolve(first, rc)
+			stop()
+			if done {
 				close(acc.resolved)
 				return
 			}

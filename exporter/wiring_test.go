@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,5 +310,56 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Error("the removed account's engine is still running")
+	}
+}
+
+// Readiness does not wait for a reload under way (which may be resolving
+// endpoints), and once ready the process stays ready.
+func TestReadyDoesNotWaitForAReload(t *testing.T) {
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	e, _ := start(t, baseConfig(srv.URL, ""), time.Now())
+	if !e.Ready() {
+		t.Fatal("not ready without discovery")
+	}
+	e.mu.Lock() // a reload under way
+	done := make(chan bool)
+	go func() { done <- e.Ready() }()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Error("not ready during a reload")
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("Ready waited for the reload")
+	}
+	e.mu.Unlock()
+}
+
+// A redirect is an answer, not a hop: signed headers never reach another
+// host.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(scp.HeaderSignature) != "" || r.Header.Get(scp.HeaderAccessKey) != "" {
+			leaked.Store(true)
+		}
+	}))
+	defer other.Close()
+	fake := newFake()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/members") {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	e, _ := start(t, baseConfig(srv.URL, ""), time.Now())
+	if err := fetchOne(t, e); scp.ReasonOf(err) != scp.ReasonClientError {
+		t.Errorf("a redirected call: %v, want a client error", err)
+	}
+	if leaked.Load() {
+		t.Error("signed headers followed the redirect to another host")
 	}
 }

@@ -16,22 +16,22 @@ import (
 
 // Kinds of anomaly in an answer.
 const (
-	AnomalyNotAnObject      = "entry_not_an_object" // a list entry that is not a JSON object
-	AnomalyFieldType        = "field_type"          // a field that is neither a string, a number nor null
-	AnomalyInvalidMemberID  = "invalid_member_id"   // a member whose member_id is not an account ID: skipped
-	AnomalyEmptyStatus      = "empty_status"        // a member without a status: shown as "unknown"
-	AnomalyOddStatus        = "odd_status"          // a status with characters a label cannot carry: cleaned
-	AnomalyBadTimestamp     = "bad_timestamp"       // a time that does not parse: left out, the member kept
-	AnomalyInvalidImageID   = "invalid_image_id"    // an image whose id is not a UUID: skipped
-	AnomalyInvalidOwner     = "invalid_owner"       // an owner that is not an account ID: left empty
-	AnomalyInvalidVisbility = "invalid_visibility"  // a visibility of the wrong form: left empty
-	AnomalyMissingOwner     = "missing_owner"       // an offered image without a readable owner: kept, as unexpected
+	AnomalyNotAnObject       = "entry_not_an_object" // a list entry that is not a JSON object
+	AnomalyFieldType         = "field_type"          // a field that is neither a string, a number nor null
+	AnomalyInvalidMemberID   = "invalid_member_id"   // a member whose member_id is not an account ID: skipped
+	AnomalyEmptyStatus       = "empty_status"        // a member without a status: shown as "unknown"
+	AnomalyOddStatus         = "odd_status"          // a status with characters a label cannot carry: cleaned
+	AnomalyBadTimestamp      = "bad_timestamp"       // a time that does not parse: left out, the member kept
+	AnomalyInvalidImageID    = "invalid_image_id"    // an image whose id is not a UUID: skipped
+	AnomalyInvalidOwner      = "invalid_owner"       // an owner that is not an account ID: left empty
+	AnomalyInvalidVisibility = "invalid_visibility"  // a visibility of the wrong form: left empty
+	AnomalyMissingOwner      = "missing_owner"       // an offered image without a readable owner: kept, as unexpected
 )
 
 // Anomalies lists every kind, so the counter can start each at zero.
 var Anomalies = []string{
 	AnomalyNotAnObject, AnomalyFieldType, AnomalyInvalidMemberID, AnomalyEmptyStatus, AnomalyOddStatus,
-	AnomalyBadTimestamp, AnomalyInvalidImageID, AnomalyInvalidOwner, AnomalyInvalidVisbility, AnomalyMissingOwner,
+	AnomalyBadTimestamp, AnomalyInvalidImageID, AnomalyInvalidOwner, AnomalyInvalidVisibility, AnomalyMissingOwner,
 }
 
 // anomalyFunc receives one anomaly: its kind and a short description.
@@ -254,7 +254,7 @@ func (im imageJSON) decode(report anomalyFunc) (Image, bool) {
 	}
 	visibility := im.Visibility.s
 	if visibility != "" && !validStatus(visibility) {
-		report(AnomalyInvalidVisbility, fmt.Sprintf("image %s: visibility %q is malformed", im.ID.s, sanitize(visibility, 40)))
+		report(AnomalyInvalidVisibility, fmt.Sprintf("image %s: visibility %q is malformed", im.ID.s, sanitize(visibility, 40)))
 		visibility = ""
 	}
 	owner := im.Owner.s

@@ -93,7 +93,7 @@ func TestImageListReadTolerantly(t *testing.T) {
 	if shared, err := e.client.ListImages(context.Background(), "shared"); err != nil || len(shared) != 0 {
 		t.Errorf("null images: %v, %v; want an empty list", shared, err)
 	}
-	for kind, want := range map[string]float64{scp.AnomalyInvalidImageID: 1, scp.AnomalyNotAnObject: 1, scp.AnomalyInvalidOwner: 1, scp.AnomalyInvalidVisbility: 1} {
+	for kind, want := range map[string]float64{scp.AnomalyInvalidImageID: 1, scp.AnomalyNotAnObject: 1, scp.AnomalyInvalidOwner: 1, scp.AnomalyInvalidVisibility: 1} {
 		if v, _ := seriesValue(t, e.reg, "scp_api_answer_anomalies_total", map[string]string{"operation": "list_images", "kind": kind}); v != want {
 			t.Errorf("anomalies of kind %s: %v, want %v", kind, v, want)
 		}
