@@ -515,21 +515,7 @@ func TestDashboardVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		Editable   *bool `json:"editable"`
-		Templating struct {
-			List []struct {
-				Name       string `json:"name"`
-				Type       string `json:"type"`
-				Query      any    `json:"query"`
-				Regex      string `json:"regex"`
-				Multi      bool   `json:"multi"`
-				IncludeAll bool   `json:"includeAll"`
-				AllValue   string `json:"allValue"`
-			} `json:"list"`
-		} `json:"templating"`
-		Panels []grafanaPanel `json:"panels"`
-	}
+	var d grafanaDashboard
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +524,8 @@ func TestDashboardVariables(t *testing.T) {
 	}
 	vars := map[string]string{}
 	for _, v := range d.Templating.List {
-		q, _ := v.Query.(string)
+		var q string
+		_ = json.Unmarshal(v.Query, &q) // a query object is not a string: q stays empty
 		vars[v.Name] = q
 		if v.Name != "datasource" && (v.Type != "query" || !v.Multi || !v.IncludeAll || v.AllValue != ".*") {
 			t.Errorf("variable %s: type %s, multi %v, includeAll %v, allValue %q; want a query variable with several values and All as .*",

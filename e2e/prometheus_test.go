@@ -495,6 +495,7 @@ func (p *promServer) holdAlerts(t *testing.T, d time.Duration, when string, chec
 type grafanaDashboard struct {
 	UID           string `json:"uid"`
 	Title         string `json:"title"`
+	Editable      *bool  `json:"editable"`
 	SchemaVersion int    `json:"schemaVersion"`
 	Templating    struct {
 		List []struct {
