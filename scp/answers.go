@@ -215,14 +215,15 @@ type imagesJSON struct {
 }
 
 // decodeImageList reads an image list answer tolerantly: an entry that is
-// not an image is skipped and reported, the rest kept.
-func decodeImageList(op Operation, body imagesJSON, report anomalyFunc) ([]Image, []imageJSON, error) {
+// not an image is skipped and reported, the rest kept. entries counts every
+// entry, readable or not: paging ends at a short page.
+func decodeImageList(op Operation, body imagesJSON, report anomalyFunc) (images []Image, raws []imageJSON, entries int, err error) {
 	list, err := rawList(body.Images, "images")
 	if err != nil {
-		return nil, nil, &DecodeError{Operation: string(op), Err: err}
+		return nil, nil, 0, &DecodeError{Operation: string(op), Err: err}
 	}
 	out := make([]Image, 0, len(list))
-	raws := make([]imageJSON, 0, len(list))
+	raws = make([]imageJSON, 0, len(list))
 	for i, raw := range list {
 		var im imageJSON
 		if !isObject(raw) || json.Unmarshal(raw, &im) != nil {
@@ -236,7 +237,7 @@ func decodeImageList(op Operation, body imagesJSON, report anomalyFunc) ([]Image
 		out = append(out, img)
 		raws = append(raws, im)
 	}
-	return out, raws, nil
+	return out, raws, len(list), nil
 }
 
 // decode checks an image's ID and cleans the fields that may become label

@@ -2,7 +2,6 @@ package scp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -57,13 +56,13 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 		if err := c.get(ctx, OpListImages, "/v1/images", q, &body); err != nil {
 			return nil, err
 		}
-		images, raws, err := decodeImageList(OpListImages, body, c.anomalies(OpListImages, "visibility", visibility))
+		images, raws, entries, err := decodeImageList(OpListImages, body, c.anomalies(OpListImages, "visibility", visibility))
 		if err != nil {
 			c.opts.Metrics.decodeFailed(OpListImages)
 			return nil, err
 		}
 		all = append(all, images...)
-		if pageLen(body) < ImagePageSize {
+		if entries < ImagePageSize {
 			return all, nil
 		}
 		if len(raws) == 0 {
@@ -77,16 +76,6 @@ func (c *Client) ListImages(ctx context.Context, visibility string) ([]Image, er
 		}
 		marker = last
 	}
-}
-
-// pageLen is how many entries a page had, readable or not: paging ends at
-// a short page.
-func pageLen(body imagesJSON) int {
-	var list []json.RawMessage
-	if json.Unmarshal(body.Images, &list) != nil {
-		return 0
-	}
-	return len(list)
 }
 
 // ShowImage returns one image (GET /v1/images/{image_id}).
@@ -120,7 +109,7 @@ func (c *Client) ListPendingImages(ctx context.Context) ([]PendingImage, error) 
 		return nil, err
 	}
 	report := c.anomalies(OpListPendingImages)
-	images, raws, err := decodeImageList(OpListPendingImages, body, report)
+	images, raws, _, err := decodeImageList(OpListPendingImages, body, report)
 	if err != nil {
 		c.opts.Metrics.decodeFailed(OpListPendingImages)
 		return nil, err

@@ -1,7 +1,6 @@
 package scp_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -12,33 +11,16 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // resolveEnv is newEnv with a captured log and the client first pointed
 // somewhere else, so that Resolve has to move it.
-func resolveEnv(t *testing.T) (*env, *syncBuffer) {
+func resolveEnv(t *testing.T) (*env, *testproc.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	e := newEnv(t, nil, func(o *scp.Options) {
 		o.Logger = log.NewLogfmtLogger(logs)
 		o.RequestTimeout = 2 * time.Second

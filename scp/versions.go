@@ -147,7 +147,7 @@ func (c *Client) ListVersions(ctx context.Context) ([]ServerVersion, error) {
 			continue
 		}
 		seen[id] = true
-		status := strings.ToLower(cleanToken(strings.TrimSpace(v.Status.s)))
+		status := cleanToken(strings.TrimSpace(v.Status.s)) // cleanToken lower-cases
 		if status == "" {
 			status = "unknown"
 		}
