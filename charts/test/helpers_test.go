@@ -72,6 +72,16 @@ type rendered struct {
 
 // decodeStrict decodes one YAML document into v and fails on a field that v's
 // type does not have (a typo, a field at the wrong level) or a duplicate key.
+// decodeAppend decodes doc strictly into a new element of list.
+func decodeAppend[T any](doc []byte, list *[]T) error {
+	var o T
+	if err := decodeStrict(doc, &o); err != nil {
+		return err
+	}
+	*list = append(*list, o)
+	return nil
+}
+
 func decodeStrict(doc []byte, v any) error {
 	return yaml.UnmarshalStrict(doc, v)
 }
@@ -95,29 +105,17 @@ func decodeAll(t *testing.T, stream string) *rendered {
 		var err error
 		switch meta.APIVersion + " " + meta.Kind {
 		case "v1 ConfigMap":
-			var o corev1.ConfigMap
-			err = decodeStrict([]byte(doc), &o)
-			r.ConfigMaps = append(r.ConfigMaps, o)
+			err = decodeAppend([]byte(doc), &r.ConfigMaps)
 		case "v1 Service":
-			var o corev1.Service
-			err = decodeStrict([]byte(doc), &o)
-			r.Services = append(r.Services, o)
+			err = decodeAppend([]byte(doc), &r.Services)
 		case "v1 Secret":
-			var o corev1.Secret
-			err = decodeStrict([]byte(doc), &o)
-			r.Secrets = append(r.Secrets, o)
+			err = decodeAppend([]byte(doc), &r.Secrets)
 		case "apps/v1 Deployment":
-			var o appsv1.Deployment
-			err = decodeStrict([]byte(doc), &o)
-			r.Deployments = append(r.Deployments, o)
+			err = decodeAppend([]byte(doc), &r.Deployments)
 		case "monitoring.coreos.com/v1 ServiceMonitor":
-			var o monitoringv1.ServiceMonitor
-			err = decodeStrict([]byte(doc), &o)
-			r.ServiceMonitors = append(r.ServiceMonitors, o)
+			err = decodeAppend([]byte(doc), &r.ServiceMonitors)
 		case "monitoring.coreos.com/v1 PrometheusRule":
-			var o monitoringv1.PrometheusRule
-			err = decodeStrict([]byte(doc), &o)
-			r.PrometheusRules = append(r.PrometheusRules, o)
+			err = decodeAppend([]byte(doc), &r.PrometheusRules)
 		default:
 			t.Fatalf("unexpected object %s %s:\n%s", meta.APIVersion, meta.Kind, doc)
 		}
