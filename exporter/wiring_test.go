@@ -363,3 +363,38 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		t.Error("signed headers followed the redirect to another host")
 	}
 }
+
+// Once ready, the process stays ready: a reload that adds an account with
+// discovery does not wait for that account's first listing.
+func TestReloadAddingAnAccountKeepsReadiness(t *testing.T) {
+	fake := newFake()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/images" {
+			<-release
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	defer close(release)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	account := func(name, url, extra string) string {
+		return "  - name: " + name + "\n    scp: {endpoint: \"" + url + "\", access_key: ak, secret_key: sk}\n" + extra
+	}
+	e, _ := start(t, "accounts:\n"+account("a", srv.URL, "    images: [{id: "+image+"}]\n"), time.Now())
+	if !e.Ready() {
+		t.Fatal("not ready without discovery")
+	}
+	cfg := "accounts:\n" + account("a", srv.URL, "    images: [{id: "+image+"}]\n") +
+		account("b", slow.URL, "    discovery: {enabled: true}\n")
+	if err := os.WriteFile(e.opts.ConfigFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Ready() {
+		t.Error("a reload adding an account with discovery made the process not ready")
+	}
+}
