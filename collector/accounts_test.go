@@ -9,9 +9,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -29,15 +29,15 @@ func TestDiscoveredImagesJoinTheStaticList(t *testing.T) {
 	)
 	clk := newClock(time.Unix(1700000000, 0))
 	o := engineOptions(client, engine.Image{ID: imgA, Name: "static-name", Expected: map[string]bool{acctOther: true}})
-	o.Discovery.Discover = true
+	o.Inventory.Discover = true
 	o.DefaultExpected = map[string]bool{acctExpected: true}
 	o.Now = clk.Now
 	e := startEngine(t, o)
 	testwait.For(t, func() bool {
 		v := e.Snapshot()
-		return len(v.Images) == 2 && !v.Discovery.Status.PendingLastSuccess.IsZero()
+		return len(v.Images) == 2 && !v.Inventory.Status.PendingLastSuccess.IsZero()
 	}, "discovery's first round: the discovered image watched, visibility known")
-	c := New(sourceTarget(e), log.NewNopLogger())
+	c := New(sourceScope(e), log.NewNopLogger())
 	want := helpImageInfo + `
 scp_image_info{image_id="` + imgA + `",name="static-name"} 1
 scp_image_info{image_id="` + imgB + `",name="discovered"} 1
@@ -81,12 +81,12 @@ func TestSeveralAccountsCarryTheAccountLabel(t *testing.T) {
 			Image: engine.Image{ID: imgA},
 			Err:   &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}, Reason: scp.ReasonNotFound,
 		}},
-		Discovery:    discovery.State{Status: discovery.Status{Tried: true}},
+		Inventory:    inventory.State{Status: inventory.Status{Tried: true}},
 		Discovering:  true,
 		StalestAge:   2 * time.Hour,
 		PassDuration: 4 * time.Second, Passes: 1,
 	})
-	tg := Target{
+	tg := Scope{
 		MultiAccount:  true,
 		ScrapeTimeout: 10 * time.Second,
 		Accounts: []Account{
@@ -138,17 +138,17 @@ func TestVisibilityAndOfferedImages(t *testing.T) {
 			// visibility series do not depend on the members.
 			{Image: engine.Image{ID: imgC, AllowedVisibility: allowed}, Err: errors.New("not yet"), Reason: engine.ReasonNotFetchedYet},
 		},
-		Discovery: discovery.State{
+		Inventory: inventory.State{
 			Visibility: map[string]string{imgA: "public", imgB: "public", imgC: ""},
 			Pending: []scp.PendingImage{
 				{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: acctExpected},
 				{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird},
 				{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird}, // listed twice
 			},
-			Status: discovery.Status{PendingLastSuccess: time.Unix(1700000000, 0), Tried: true},
+			Status: inventory.Status{PendingLastSuccess: time.Unix(1700000000, 0), Tried: true},
 		},
 	})
-	tg := sourceTarget(src)
+	tg := sourceScope(src)
 	tg.Accounts[0].ExpectedOwners = map[string]bool{acctExpected: true}
 	c := New(tg, log.NewNopLogger())
 	want := `

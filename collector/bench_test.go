@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -107,12 +107,12 @@ func benchFixture(n int, latency time.Duration) (*scptest.Fake, []engine.Image) 
 	return fake, images
 }
 
-// benchTarget serves the fixture and returns a target built the way the
+// benchScope serves the fixture and returns a target built the way the
 // exporter builds one (see exporter.buildAccount and engineOptions): a
 // client within a budget (a huge one here), an on-demand engine running
 // until the benchmark ends, its discovery's first round done; with the
 // client's metrics registry.
-func benchTarget(b testing.TB, n int, latency time.Duration) (Target, *scptest.Fake, *prometheus.Registry) {
+func benchScope(b testing.TB, n int, latency time.Duration) (Scope, *scptest.Fake, *prometheus.Registry) {
 	b.Helper()
 	fake, images := benchFixture(n, latency)
 	srv := httptest.NewServer(fake)
@@ -140,12 +140,12 @@ func benchTarget(b testing.TB, n int, latency time.Duration) (Target, *scptest.F
 		Client:      client,
 		Budget:      budget,
 		Images:      images,
-		Discovery:   discovery.Options{Visibility: []string{"private", "shared"}, Interval: time.Hour},
+		Inventory:   inventory.Options{Visibility: []string{"private", "shared"}, Interval: time.Hour},
 		Concurrency: benchConcurrency,
 		CallTimeout: 10 * time.Minute,
 	})
-	testwait.For(b, func() bool { return !e.Snapshot().Discovery.Status.PendingLastSuccess.IsZero() }, "discovery's first round")
-	t := Target{
+	testwait.For(b, func() bool { return !e.Snapshot().Inventory.Status.PendingLastSuccess.IsZero() }, "discovery's first round")
+	t := Scope{
 		Accounts:      []Account{{Source: e, APIVersion: v}},
 		ScrapeTimeout: 10 * time.Minute,
 	}
@@ -167,7 +167,7 @@ func membersCalls(fake *scptest.Fake, images int) int {
 func BenchmarkCollect(b *testing.B) {
 	for _, bc := range benchCases(b) {
 		b.Run(bc.String(), func(b *testing.B) {
-			t, fake, _ := benchTarget(b, bc.images, bc.latency)
+			t, fake, _ := benchScope(b, bc.images, bc.latency)
 			c := New(t, log.NewNopLogger())
 			ch := make(chan prometheus.Metric, 1024)
 			done := make(chan int)
@@ -210,7 +210,7 @@ func BenchmarkScrape(b *testing.B) {
 			continue // the API round is BenchmarkCollect's; this one is about rendering
 		}
 		b.Run(bc.String(), func(b *testing.B) {
-			t, _, reg := benchTarget(b, bc.images, 0)
+			t, _, reg := benchScope(b, bc.images, 0)
 			c := New(t, log.NewNopLogger())
 			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
 			scrape := func() int {
@@ -240,7 +240,7 @@ func BenchmarkScrape(b *testing.B) {
 // (sink=samples).
 func BenchmarkEmit(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		t, _, _ := benchTarget(b, n, 0)
+		t, _, _ := benchScope(b, n, 0)
 		c := New(t, log.NewNopLogger())
 		res := c.Fetch(context.Background())
 		b.Run(fmt.Sprintf("images=%d/sink=const", n), func(b *testing.B) {
@@ -271,7 +271,7 @@ func BenchmarkEmit(b *testing.B) {
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
-			t, _, reg := benchTarget(b, n, 0)
+			t, _, reg := benchScope(b, n, 0)
 			e := t.Accounts[0].Source
 			e.Wait(context.Background())
 			t.Accounts[0].Source = newStaticSource(e.Snapshot())

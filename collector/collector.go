@@ -49,9 +49,9 @@ type Account struct {
 	ExpectedOwners map[string]bool
 }
 
-// Target is everything one collection covers. It is replaced as a whole on
+// Scope is everything one collection covers: the accounts and how their series are labelled. It is replaced as a whole on
 // config reload.
-type Target struct {
+type Scope struct {
 	Accounts []Account
 	// MultiAccount puts an account label on every per-account series.
 	MultiAccount bool
@@ -67,7 +67,7 @@ type AccountResult struct {
 
 // Result is one scrape's collection.
 type Result struct {
-	Target   *Target
+	Scope    *Scope
 	Accounts []AccountResult
 	// Duration is how long the scrape waited for the engines.
 	Duration time.Duration
@@ -77,8 +77,8 @@ type Result struct {
 type Collector struct {
 	logger log.Logger
 
-	target atomic.Pointer[Target]
-	descs  atomic.Pointer[descs]
+	scope atomic.Pointer[Scope]
+	descs atomic.Pointer[descs]
 
 	mu       sync.Mutex
 	reported map[string]string // last failure summary logged per account
@@ -88,17 +88,17 @@ type Collector struct {
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// New returns a collector for target.
-func New(target Target, logger log.Logger) *Collector {
+// New returns a collector for scope.
+func New(scope Scope, logger log.Logger) *Collector {
 	c := &Collector{logger: logger, reported: map[string]string{}}
-	c.Update(target)
+	c.Update(scope)
 	return c
 }
 
-// Update swaps in a new target (after a config reload). Scrapes already under
+// Update swaps in a new scope (after a config reload). Scrapes already under
 // way finish with the old one.
-func (c *Collector) Update(t Target) {
-	c.target.Store(&t)
+func (c *Collector) Update(t Scope) {
+	c.scope.Store(&t)
 	c.mu.Lock()
 	for name := range c.reported {
 		if !slices.ContainsFunc(t.Accounts, func(a Account) bool { return a.Name == name }) {
@@ -112,17 +112,17 @@ func (c *Collector) Update(t Target) {
 }
 
 // ScrapeTimeout is the longest a scrape may take, from the running config.
-func (c *Collector) ScrapeTimeout() time.Duration { return c.target.Load().ScrapeTimeout }
+func (c *Collector) ScrapeTimeout() time.Duration { return c.scope.Load().ScrapeTimeout }
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.descs.Load().describe(ch)
 }
 
-// Collect collects with the target's scrape timeout as deadline. Scrapes over
+// Collect collects with the scope's scrape timeout as deadline. Scrapes over
 // HTTP go through Handler, which also honours Prometheus's timeout header.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.target.Load().ScrapeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.scope.Load().ScrapeTimeout)
 	defer cancel()
 	c.collectContext(ctx, ch)
 }
@@ -142,8 +142,8 @@ func (c *Collector) Fetch(ctx context.Context) *Result {
 
 // wait lets every account's engine work for this scrape until ctx ends or
 // it is done.
-func (c *Collector) wait(ctx context.Context) (*Target, time.Time) {
-	t := c.target.Load()
+func (c *Collector) wait(ctx context.Context) (*Scope, time.Time) {
+	t := c.scope.Load()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range t.Accounts {
@@ -154,7 +154,7 @@ func (c *Collector) wait(ctx context.Context) (*Target, time.Time) {
 }
 
 // generations identifies the state of every account of t.
-func generations(t *Target) []uint64 {
+func generations(t *Scope) []uint64 {
 	g := make([]uint64, len(t.Accounts))
 	for i := range t.Accounts {
 		g[i] = t.Accounts[i].Source.Generation()
@@ -163,8 +163,8 @@ func generations(t *Target) []uint64 {
 }
 
 // snapshot reads what the engines of t know.
-func (c *Collector) snapshot(t *Target, start time.Time) *Result {
-	res := &Result{Target: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
+func (c *Collector) snapshot(t *Scope, start time.Time) *Result {
+	res := &Result{Scope: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
 	for i := range t.Accounts {
 		res.Accounts[i] = AccountResult{Account: &t.Accounts[i], View: t.Accounts[i].Source.Snapshot()}
 		c.logFailures(&res.Accounts[i])
@@ -303,14 +303,14 @@ func emitService(gauge gaugeFunc, d *descs, info scp.ServiceInfo, acct func(...s
 
 // visibility is the last known visibility of an image of this account.
 func (ar *AccountResult) visibility(id string) (string, bool) {
-	v, ok := ar.View.Discovery.Visibility[id]
+	v, ok := ar.View.Inventory.Visibility[id]
 	return v, ok && v != ""
 }
 
 // emitState emits what the account's background refresh knows: discovery's
 // progress and the images other accounts offer to this one.
 func (c *Collector) emitState(gauge func(*prometheus.Desc, float64, ...string), d *descs, ar AccountResult, acct func(...string) []string) {
-	st := &ar.View.Discovery
+	st := &ar.View.Inventory
 	if ar.View.Discovering {
 		gauge(d.discoveryImages, float64(st.Status.Images), acct()...)
 		gauge(d.discoverySuccess, timestampOrZero(st.Status.LastSuccess), acct()...)

@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -104,7 +104,7 @@ func engineOptions(client engine.Client, images ...engine.Image) engine.Options 
 	return engine.Options{
 		Client:      client,
 		Images:      images,
-		Discovery:   discovery.Options{Visibility: []string{"private", "shared"}, Interval: time.Hour},
+		Inventory:   inventory.Options{Visibility: []string{"private", "shared"}, Interval: time.Hour},
 		Concurrency: 4,
 		CallTimeout: 10 * time.Second,
 	}
@@ -122,17 +122,17 @@ func startEngine(t testing.TB, o engine.Options) *engine.Engine {
 	return e
 }
 
-// apiTarget is a single-account target whose images an on-demand engine
+// apiScope is a single-account target whose images an on-demand engine
 // fetches through client.
-func apiTarget(t *testing.T, client engine.Client, images ...engine.Image) Target {
+func apiScope(t *testing.T, client engine.Client, images ...engine.Image) Scope {
 	t.Helper()
-	return sourceTarget(startEngine(t, engineOptions(client, images...)))
+	return sourceScope(startEngine(t, engineOptions(client, images...)))
 }
 
-// sourceTarget is a single-account target on src, API version 1.3.
-func sourceTarget(src Source) Target {
+// sourceScope is a single-account target on src, API version 1.3.
+func sourceScope(src Source) Scope {
 	v, _ := scp.LookupAPIVersion("1.3")
-	return Target{
+	return Scope{
 		Accounts:      []Account{{Source: src, APIVersion: v}},
 		ScrapeTimeout: 10 * time.Second,
 	}
@@ -198,7 +198,7 @@ func TestCollectReportsMembersPerImage(t *testing.T) {
 		scptest.Member{MemberID: acctExpected, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z", UpdatedAt: "2025-07-26T12:00:00Z"},
 		scptest.Member{MemberID: acctOther, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00.5Z"})
 	fake.SetMembers(imgB)
-	c := New(apiTarget(t, client,
+	c := New(apiScope(t, client,
 		engine.Image{ID: imgA, Name: "golden", Expected: map[string]bool{acctExpected: true}},
 		engine.Image{ID: imgB},
 	), log.NewNopLogger())
@@ -251,7 +251,7 @@ func TestFailedImageDoesNotAffectOthers(t *testing.T) {
 	fake.SetMembers(imgB, scptest.Member{MemberID: acctOther, Status: "accepted"})
 	fake.SetFault(imgB, scptest.Fault{Status: http.StatusForbidden})
 	// imgC is unknown to the fake: 404.
-	c := New(apiTarget(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB}, engine.Image{ID: imgC}), log.NewNopLogger())
+	c := New(apiScope(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB}, engine.Image{ID: imgC}), log.NewNopLogger())
 
 	want := helpError + `
 scp_image_members_scrape_error{image_id="` + imgB + `",reason="forbidden"} 1
@@ -280,7 +280,7 @@ func TestUnknownStatusKeptDuplicatesMergedBadTimestampsOmitted(t *testing.T) {
 		scptest.Member{MemberID: acctOther, Status: "pending"},
 		scptest.Member{MemberID: acctOther, Status: "accepted", CreatedAt: "yesterday", UpdatedAt: "2025-07-26T12:00:00Z"},
 		scptest.Member{MemberID: acctThird, Status: "Suspended"})
-	c := New(apiTarget(t, client, engine.Image{ID: imgA}), log.NewNopLogger())
+	c := New(apiScope(t, client, engine.Image{ID: imgA}), log.NewNopLogger())
 	want := helpMembers + `
 scp_image_members{image_id="` + imgA + `",status="accepted"} 1
 scp_image_members{image_id="` + imgA + `",status="pending"} 0
@@ -299,7 +299,7 @@ scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` 
 
 func TestDeprecatedVersionExposesSupportEnd(t *testing.T) {
 	_, client := setup(t, scptest.Options{})
-	tg := apiTarget(t, client)
+	tg := apiScope(t, client)
 	tg.Accounts[0].APIVersion, _ = scp.LookupAPIVersion("1.2")
 	c := New(tg, log.NewNopLogger())
 	want := helpVersionInfo + `
@@ -325,7 +325,7 @@ func TestScrapeAnswersByItsDeadlineBesideAStalledImage(t *testing.T) {
 	fake.SetMembers(imgA, scptest.Member{MemberID: acctOther, Status: "accepted"})
 	fake.SetMembers(imgB)
 	fake.SetFault(imgB, scptest.Fault{Delay: time.Minute})
-	tg := apiTarget(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB})
+	tg := apiScope(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB})
 	const deadline = time.Second
 	tg.ScrapeTimeout = deadline
 	c := New(tg, log.NewNopLogger())
@@ -414,7 +414,7 @@ func TestSimultaneousScrapesMakeOneCallPerImage(t *testing.T) {
 	}
 	gated := &gatedClient{Client: client, release: make(chan struct{})}
 	src := &waitingSource{Source: startEngine(t, engineOptions(gated, images...))}
-	c := New(sourceTarget(src), log.NewNopLogger())
+	c := New(sourceScope(src), log.NewNopLogger())
 	h := c.Handler(prometheus.NewRegistry(), 0, promhttp.HandlerOpts{})
 
 	const fetches, handlers = 2, 2
@@ -479,7 +479,7 @@ func TestFailedFetchKeepsLastKnownMembers(t *testing.T) {
 	fake.SetMembers(imgA, scptest.Member{MemberID: acctOther, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z"})
 	fake.SetMembers(imgB, scptest.Member{MemberID: acctExpected, Status: "pending"})
 	fake.SetMembers(imgC, scptest.Member{MemberID: acctThird, Status: "rejected"})
-	c := New(apiTarget(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB}, engine.Image{ID: imgC}), log.NewNopLogger())
+	c := New(apiScope(t, client, engine.Image{ID: imgA}, engine.Image{ID: imgB}, engine.Image{ID: imgC}), log.NewNopLogger())
 	families := append([]string{"scp_image_members_scrape_success", "scp_image_members_scrape_error"}, memberFamilies...)
 
 	membersOf := func(id, status string) string {
@@ -552,7 +552,7 @@ func TestStalenessAndPassGauges(t *testing.T) {
 	clk := newClock(t0)
 	o := engineOptions(client, engine.Image{ID: imgA}, engine.Image{ID: imgB})
 	o.Budget, o.Now = budget, clk.Now
-	c := New(sourceTarget(startEngine(t, o)), log.NewNopLogger())
+	c := New(sourceScope(startEngine(t, o)), log.NewNopLogger())
 	gauges := []string{"scp_image_members_stalest_age_seconds", "scp_image_members_pass_duration_seconds", "scp_image_members_pass_min_duration_seconds"}
 	want := func(stalest, pass string) string {
 		return helpStalestAge + "scp_image_members_stalest_age_seconds " + stalest + "\n" +
@@ -582,7 +582,7 @@ func TestFailuresAreLoggedOncePerChange(t *testing.T) {
 	var buf bytes.Buffer
 	logger := log.NewLogfmtLogger(log.NewSyncWriter(&buf))
 	src := newStaticSource(engine.View{})
-	c := New(sourceTarget(src), logger)
+	c := New(sourceScope(src), logger)
 	view := func(reasonB scp.Reason) engine.View {
 		b := engine.ImageView{Image: engine.Image{ID: imgB}, Known: true}
 		if reasonB != "" {
@@ -646,7 +646,7 @@ func TestHandlerHonoursPrometheusTimeoutHeader(t *testing.T) {
 	fake, client := setup(t, scptest.Options{})
 	fake.SetMembers(imgA)
 	fake.SetFault(imgA, scptest.Fault{Delay: time.Minute})
-	c := New(apiTarget(t, client, engine.Image{ID: imgA}), log.NewNopLogger())
+	c := New(apiScope(t, client, engine.Image{ID: imgA}), log.NewNopLogger())
 	srv := httptest.NewServer(c.Handler(prometheus.NewRegistry(), 100*time.Millisecond, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
@@ -690,7 +690,7 @@ func TestUnreadableMemberEntryHidesNoOther(t *testing.T) {
 		`{"member_id":"` + acctExpected + `","status":"accepted","created_at":"2024-06-16T02:55:13"},` +
 		`"junk",{"member_id":"../x","status":"pending"},` +
 		`{"member_id":"` + acctOther + `","status":"deactivated","updated_at":1721638800}]}`})
-	c := New(sourceTarget(startEngine(t, engineOptions(client, engine.Image{ID: imgA, Expected: map[string]bool{acctExpected: true}}))), log.NewNopLogger())
+	c := New(sourceScope(startEngine(t, engineOptions(client, engine.Image{ID: imgA, Expected: map[string]bool{acctExpected: true}}))), log.NewNopLogger())
 	want := `
 # HELP scp_image_member_info One series per account the image is shared with, as last fetched; expected is "true" when the account is in the image's or the top-level expected_members. Always 1; may be cached (see scp_image_members_stalest_age_seconds).
 # TYPE scp_image_member_info gauge

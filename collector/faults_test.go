@@ -95,7 +95,7 @@ func TestFaultMatrix(t *testing.T) {
 			if tc.callTimeout > 0 {
 				o.CallTimeout = tc.callTimeout
 			}
-			tg := sourceTarget(startEngine(t, o))
+			tg := sourceScope(startEngine(t, o))
 			tg.ScrapeTimeout = deadline
 			c := New(tg, log.NewNopLogger())
 

@@ -61,7 +61,7 @@ func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts
 		probe = promhttp.HandlerFor(emptyGatherer, opts)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.target.Load().ScrapeTimeout)
+		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.scope.Load().ScrapeTimeout)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		var coll prometheus.Collector = contextCollector{Collector: c, ctx: ctx}

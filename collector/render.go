@@ -275,7 +275,7 @@ type sharedRendering struct {
 }
 
 type sharedEntry struct {
-	target *Target
+	target *Scope
 	gens   []uint64
 	ready  chan struct{}
 	users  int
@@ -284,7 +284,7 @@ type sharedEntry struct {
 
 // acquire returns the rendering of t's state now, made by build or by a
 // scrape that read the same state. Call release when done.
-func (s *sharedRendering) acquire(t *Target, gens []uint64, build func() *rendering) *sharedEntry {
+func (s *sharedRendering) acquire(t *Scope, gens []uint64, build func() *rendering) *sharedEntry {
 	s.mu.Lock()
 	if e := s.cur; e != nil && e.target == t && slices.Equal(e.gens, gens) {
 		e.users++

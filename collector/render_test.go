@@ -22,23 +22,23 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
 // The /metrics answer written by render.go must be the one promhttp writes
 // from const metrics: same status, headers and (uncompressed) bytes.
 
-// awkwardTarget has what the text formats must escape or order with care:
+// awkwardScope has what the text formats must escape or order with care:
 // quotes, backslashes, newlines and non-ASCII in label values, an unknown
 // status, fractional and missing timestamps and durations, an image that
 // failed after a good fetch (its members kept), one gone (not_found), one
 // not fetched yet, a duplicated image (whose second series the registry
 // refuses), a discovered image, discovery and offers. Its accounts' sources
 // return their view at once.
-func awkwardTarget(multi bool) Target {
+func awkwardScope(multi bool) Scope {
 	t1 := time.Date(2025, 7, 22, 9, 0, 0, 0, time.UTC)
 	t2 := time.Date(2025, 11, 2, 8, 30, 0, 500_000_000, time.UTC)
 	const discovered = "11111111-2222-4333-8444-555555555555"
@@ -67,11 +67,11 @@ func awkwardTarget(multi bool) Target {
 			},
 			{Image: engine.Image{ID: notYet, Name: "new"}, Err: errors.New("not yet"), Reason: engine.ReasonNotFetchedYet},
 		},
-		Discovery: discovery.State{
+		Inventory: inventory.State{
 			Discovered: []scp.Image{{ID: discovered, Name: "disc\\overed \"one\"\nline2"}},
 			Visibility: map[string]string{imgA: "private", imgB: "public", discovered: "shared"},
 			Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
-			Status:     discovery.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
+			Status:     inventory.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
 		},
 		StalestAge:      1234567890 * time.Nanosecond,
 		PassDuration:    3*time.Minute + 250*time.Millisecond,
@@ -87,7 +87,7 @@ func awkwardTarget(multi bool) Target {
 		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{},
 			Service: func() (scp.ServiceInfo, bool) { return info, true }}
 	}
-	t := Target{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
+	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {
 		t.Accounts = []Account{acct("prod"), acct("staging-east")}
 		t.MultiAccount = true
@@ -190,7 +190,7 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 		for _, om := range []bool{true, false} {
 			for _, eh := range []promhttp.HandlerErrorHandling{promhttp.ContinueOnError, promhttp.HTTPErrorOnError} {
 				// Both handlers scrape the same state: the sources' views are fixed.
-				c := New(awkwardTarget(multi), log.NewNopLogger())
+				c := New(awkwardScope(multi), log.NewNopLogger())
 				base := baseRegistry()
 				var fastLog, slowLog logLines
 				fast := c.Handler(base, 0, promhttp.HandlerOpts{EnableOpenMetrics: om, ErrorHandling: eh, ErrorLog: &fastLog})
@@ -308,7 +308,7 @@ func TestEveryDescriptorIsRenderedDirectly(t *testing.T) {
 }
 
 func TestMetricsAnswerWithUnsupportedOptionsUsesPromhttp(t *testing.T) {
-	c := New(awkwardTarget(false), log.NewNopLogger())
+	c := New(awkwardScope(false), log.NewNopLogger())
 	base := baseRegistry()
 	for _, opts := range []promhttp.HandlerOpts{
 		{MaxRequestsInFlight: 3},
@@ -324,7 +324,7 @@ func TestMetricsAnswerWithUnsupportedOptionsUsesPromhttp(t *testing.T) {
 }
 
 func TestInvalidUTF8LabelValueIsDroppedAndReported(t *testing.T) {
-	c := New(sourceTarget(newStaticSource(engine.View{Images: []engine.ImageView{
+	c := New(sourceScope(newStaticSource(engine.View{Images: []engine.ImageView{
 		{Image: engine.Image{ID: imgA, Name: "bad \xff name"}, Known: true},
 	}})), log.NewNopLogger())
 	var errLog logLines
@@ -348,7 +348,7 @@ func TestInvalidUTF8LabelValueIsDroppedAndReported(t *testing.T) {
 // promhttp above cover each one's rendering.
 func TestEveryDescriptorIsEmitted(t *testing.T) {
 	for _, multi := range []bool{false, true} {
-		c := New(awkwardTarget(multi), log.NewNopLogger())
+		c := New(awkwardScope(multi), log.NewNopLogger())
 		set := newSampleSet()
 		c.emit(set.gauge, c.Fetch(context.Background()))
 		ch := make(chan *prometheus.Desc, 100)
@@ -380,7 +380,7 @@ func TestTextScrapesTakeTheFastPath(t *testing.T) {
 		{"application/openmetrics-text;version=1.0.0", true},
 		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", false},
 	} {
-		c := New(awkwardTarget(false), log.NewNopLogger())
+		c := New(awkwardScope(false), log.NewNopLogger())
 		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if tc.accept != "" {
 			r.Header.Set("Accept", tc.accept)
@@ -400,7 +400,7 @@ func TestTextScrapesTakeTheFastPath(t *testing.T) {
 // is always there.
 func TestPassGaugesOnlyWhenKnown(t *testing.T) {
 	src := newStaticSource(engine.View{StalestAge: 90 * time.Second})
-	c := New(sourceTarget(src), log.NewNopLogger())
+	c := New(sourceScope(src), log.NewNopLogger())
 	want := helpStalestAge + "scp_image_members_stalest_age_seconds 90\n"
 	gauges := []string{"scp_image_members_stalest_age_seconds", "scp_image_members_pass_duration_seconds", "scp_image_members_pass_min_duration_seconds"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), gauges...); err != nil {
@@ -419,7 +419,7 @@ func TestPassGaugesOnlyWhenKnown(t *testing.T) {
 // with the shortest pass the budget allows.
 func TestRefreshIntervalIsExported(t *testing.T) {
 	src := newStaticSource(engine.View{RefreshInterval: 2 * time.Minute})
-	c := New(sourceTarget(src), log.NewNopLogger())
+	c := New(sourceScope(src), log.NewNopLogger())
 	if got := testutil.ToFloat64(gaugeFamily{c, "scp_image_members_refresh_interval_seconds"}); got != 120 {
 		t.Errorf("scp_image_members_refresh_interval_seconds %v, want 120", got)
 	}
@@ -447,7 +447,7 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 // changed state, or another target, gets its own; none is kept after use.
 func TestScrapesOfTheSameStateShareOneRendering(t *testing.T) {
 	var s sharedRendering
-	t1, t2 := &Target{}, &Target{}
+	t1, t2 := &Scope{}, &Scope{}
 	builds := 0
 	gate := make(chan struct{})
 	build := func() *rendering { builds++; <-gate; return &rendering{} }

@@ -106,7 +106,7 @@ func TestGoroutinesDuringAScrapeAreBoundedByConcurrency(t *testing.T) {
 	o.Concurrency = concurrency
 	var res *Result
 	baseline, peak := peakGoroutines(func() {
-		c := New(sourceTarget(startEngine(t, o)), log.NewNopLogger())
+		c := New(sourceScope(startEngine(t, o)), log.NewNopLogger())
 		res = c.Fetch(context.Background())
 	})
 	if got := l.calls.Load(); got != images {
@@ -128,7 +128,7 @@ func TestGoroutinesDuringAScrapeAreBoundedByConcurrency(t *testing.T) {
 
 func TestGoroutinesDuringAScrapeOverHTTPAreBoundedByConcurrency(t *testing.T) {
 	const images = 2000
-	tg, fake, reg := benchTarget(t, images, 200*time.Microsecond)
+	tg, fake, reg := benchScope(t, images, 200*time.Microsecond)
 	c := New(tg, log.NewNopLogger())
 	h := c.Handler(reg, 0, promhttp.HandlerOpts{})
 	scrape := func() {

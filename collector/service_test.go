@@ -19,7 +19,7 @@ func TestServiceSeries(t *testing.T) {
 		URL: "http://127.0.0.1:9858", Source: scp.SourceFallback, Requested: "1.3", APIVersion: v13,
 		VersionsRead: true, Versions: []scp.ServerVersion{{ID: "1.0", Status: "current"}, {ID: "1.3", Status: "planned"}},
 	}
-	tg := sourceTarget(newStaticSource(engine.View{}))
+	tg := sourceScope(newStaticSource(engine.View{}))
 	tg.Accounts[0].Service = func() (scp.ServiceInfo, bool) { return info, true }
 	c := New(tg, log.NewNopLogger())
 	families := []string{"scp_api_endpoint_info", "scp_api_server_version_info", "scp_api_version_offered", "scp_api_version_info"}

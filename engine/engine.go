@@ -23,14 +23,14 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
 // Client is the part of the SCP client the engine uses.
 type Client interface {
 	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
-	discovery.Lister
+	inventory.Lister
 }
 
 // Image is one image to watch, with the rules that judge its state.
@@ -52,10 +52,10 @@ type Options struct {
 	// Images are the configured images, watched in this order, before the
 	// discovered ones.
 	Images []Image
-	// Discovery configures the listings; its Lister and Static are set by
-	// the engine. With Discovery.Discover, listed images are watched too,
+	// Inventory configures the listings; its Lister and Static are set by
+	// the engine. With Inventory.Discover, listed images are watched too,
 	// with DefaultExpected and DefaultAllowedVisibility.
-	Discovery                discovery.Options
+	Inventory                inventory.Options
 	DefaultExpected          map[string]bool
 	DefaultAllowedVisibility map[string]bool
 	// RefreshInterval is 0 to fetch while scrapes wait, or how often each
@@ -109,7 +109,7 @@ type pass struct {
 // Engine is one account's refresh engine. Its methods are safe for
 // concurrent use.
 type Engine struct {
-	disc *discovery.Discoverer
+	disc *inventory.Inventory
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when work may be available
@@ -150,7 +150,7 @@ func New(o Options) *Engine {
 	o = o.withDefaults()
 	e := &Engine{opts: o, images: map[string]*imageState{}}
 	e.cond = sync.NewCond(&e.mu)
-	e.disc = discovery.New(e.discoveryOptions(o))
+	e.disc = inventory.New(e.discoveryOptions(o))
 	e.mu.Lock()
 	e.refreshWatched()
 	e.mu.Unlock()
@@ -171,8 +171,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (e *Engine) discoveryOptions(o Options) discovery.Options {
-	d := o.Discovery
+func (e *Engine) discoveryOptions(o Options) inventory.Options {
+	d := o.Inventory
 	d.Lister = o.Client
 	d.Static = make([]string, len(o.Images))
 	for i, im := range o.Images {
@@ -220,9 +220,9 @@ func (e *Engine) dropPass() {
 	}
 }
 
-// Discovery is the account's listings: discovered images, visibility,
+// Inventory is the account's listings: discovered images, visibility,
 // offered images.
-func (e *Engine) Discovery() *discovery.Discoverer { return e.disc }
+func (e *Engine) Inventory() *inventory.Inventory { return e.disc }
 
 // Run works until ctx ends: the listings on their interval, and members
 // calls by Concurrency workers. It returns when all of them have stopped.
@@ -264,7 +264,7 @@ func (e *Engine) refreshWatched() {
 	for _, im := range o.Images {
 		static[im.ID] = true
 	}
-	if o.Discovery.Discover {
+	if o.Inventory.Discover {
 		for _, im := range st.Discovered {
 			if !static[im.ID] {
 				order = append(order, Image{ID: im.ID, Name: im.Name, Expected: o.DefaultExpected, AllowedVisibility: o.DefaultAllowedVisibility})
@@ -611,7 +611,7 @@ type ImageView struct {
 // far behind the refresh is.
 type View struct {
 	Images    []ImageView
-	Discovery discovery.State
+	Inventory inventory.State
 	// StalestAge is the age of the oldest sure answer among the watched
 	// images: a successful fetch, or a 404 that says the image is gone
 	// (since it was first watched, for an image with neither).
@@ -627,7 +627,7 @@ type View struct {
 	MinPassDuration time.Duration
 	// RefreshInterval is the configured interval (0: on demand).
 	RefreshInterval time.Duration
-	// Discovering: discovery is enabled, and Discovery.Discovered in use.
+	// Discovering: discovery is enabled, and Inventory.Discovered in use.
 	Discovering bool
 }
 
@@ -649,11 +649,11 @@ func (e *Engine) Snapshot() View {
 	now := e.opts.Now()
 	v := View{
 		Images:          make([]ImageView, len(e.order)),
-		Discovery:       e.disc.Snapshot(),
+		Inventory:       e.disc.Snapshot(),
 		PassDuration:    e.sweepDuration,
 		Passes:          e.sweeps,
 		RefreshInterval: e.opts.RefreshInterval,
-		Discovering:     e.opts.Discovery.Discover,
+		Discovering:     e.opts.Inventory.Discover,
 	}
 	for i, im := range e.order {
 		st := e.images[im.ID]

@@ -12,9 +12,9 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -111,7 +111,7 @@ func options(c *fakeClient, imgs []Image) Options {
 	return Options{
 		Client:      c,
 		Images:      imgs,
-		Discovery:   discovery.Options{Visibility: []string{"private"}, Interval: time.Hour},
+		Inventory:   inventory.Options{Visibility: []string{"private"}, Interval: time.Hour},
 		Concurrency: 1,
 		CallTimeout: 10 * time.Second,
 	}
@@ -502,8 +502,8 @@ func TestBackgroundFetchesDiscoveredImagesPromptly(t *testing.T) {
 	imgs := images(6)
 	o := options(c, imgs[:1])
 	o.RefreshInterval = time.Hour
-	o.Discovery.Discover = true
-	o.Discovery.Interval = 200 * time.Millisecond
+	o.Inventory.Discover = true
+	o.Inventory.Interval = 200 * time.Millisecond
 	start(t, o)
 	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 1 }, "the configured image")
 	listing := make([]scp.Image, 0, 5)
@@ -528,7 +528,7 @@ func TestBackgroundFetchesDiscoveredImagesPromptly(t *testing.T) {
 func TestGeneration(t *testing.T) {
 	c := newFakeClient()
 	e := start(t, options(c, images(2)))
-	testwait.For(t, func() bool { return e.Discovery().Snapshot().Status.PendingLastSuccess != (time.Time{}) }, "the first listings")
+	testwait.For(t, func() bool { return e.Inventory().Snapshot().Status.PendingLastSuccess != (time.Time{}) }, "the first listings")
 	g0 := e.Generation()
 	if g := e.Generation(); g != g0 {
 		t.Fatalf("generation moved from %d to %d with nothing done", g0, g)

@@ -22,8 +22,8 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/collector"
 	"github.com/scp-exporter/scp_exporter/config"
-	"github.com/scp-exporter/scp_exporter/discovery"
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -119,11 +119,11 @@ func New(o Options) (*Exporter, error) {
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp)
 	}
-	target, err := e.build(cfg)
+	scope, err := e.build(cfg)
 	if err != nil {
 		return nil, err
 	}
-	e.collector = collector.New(target, log.With(o.Logger, "component", "collector"))
+	e.collector = collector.New(scope, log.With(o.Logger, "component", "collector"))
 	e.loaded(cfg)
 	return e, nil
 }
@@ -142,7 +142,7 @@ func (e *Exporter) Ready() bool {
 		return false
 	}
 	for _, en := range *engines {
-		if !en.Discovery().Snapshot().Status.Tried {
+		if !en.Inventory().Snapshot().Status.Tried {
 			return false
 		}
 	}
@@ -200,19 +200,19 @@ func (e *Exporter) Reload() error {
 // reload does one reload. e.mu must be held.
 func (e *Exporter) reload() error {
 	cfg, err := config.Load(e.opts.ConfigFile, e.opts.Getenv)
-	var target collector.Target
+	var scope collector.Scope
 	if err == nil && cfg.MultiAccount() != e.multi {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
 	}
 	if err == nil {
-		target, err = e.build(cfg)
+		scope, err = e.build(cfg)
 	}
 	if err != nil {
 		e.reloadSuccess.Set(0)
 		level.Error(e.opts.Logger).Log("msg", "config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	e.collector.Update(target)
+	e.collector.Update(scope)
 	e.loaded(cfg)
 	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
@@ -253,12 +253,12 @@ func warnVersion(logger log.Logger, v scp.APIVersion, now time.Time) {
 	}
 }
 
-// build turns cfg into running accounts and the collector's target. It
+// build turns cfg into running accounts and the collector's scope. It
 // first builds a client for each account that is new or whose scp block
 // changed; only when all of them build does it touch anything running: the
 // engines of kept accounts take their new options (and client), new
 // accounts start, removed ones stop. e.mu must be held.
-func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
+func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 	fresh := map[string]*account{}
 	for i := range cfg.Accounts {
 		a := &cfg.Accounts[i]
@@ -270,13 +270,13 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 			if a.Name != "" {
 				err = fmt.Errorf("account %s: %w", a.Name, err)
 			}
-			return collector.Target{}, err
+			return collector.Scope{}, err
 		}
 		fresh[a.Name] = acc
 	}
 	e.resolve(cfg, fresh)
 
-	target := collector.Target{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout)}
+	scope := collector.Scope{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout)}
 	keep := map[string]bool{}
 	// Replaced clients close their idle connections once nothing new
 	// will use them: after the engines have their new options.
@@ -311,7 +311,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 		} else {
 			acc.engine.Update(opts)
 		}
-		target.Accounts = append(target.Accounts, collector.Account{
+		scope.Accounts = append(scope.Accounts, collector.Account{
 			Name:           a.Name,
 			APIVersion:     acc.client.APIVersion(),
 			Service:        acc.client.ServiceInfo,
@@ -333,7 +333,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Target, error) {
 			delete(e.accounts, name)
 		}
 	}
-	return target, nil
+	return scope, nil
 }
 
 // newClient builds an account's HTTP client, budget and SCP client.
@@ -462,7 +462,7 @@ func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *acc
 		// Every account lists its images in the background, for their
 		// visibility, and the images offered to it; discovery also watches
 		// the images it lists.
-		Discovery: discovery.Options{
+		Inventory: inventory.Options{
 			Discover:   a.Discovery.Enabled,
 			Visibility: a.Discovery.Visibility,
 			Match:      a.Discovery.Matches,

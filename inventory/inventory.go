@@ -1,9 +1,9 @@
-// Package discovery keeps, per account, what the exporter learns from the
+// Package inventory keeps, per account, what the exporter learns from the
 // API in the background rather than on every scrape: the account's image
 // list (when discovery is enabled), the visibility of every watched image,
 // and the images other accounts offer to this one. A failed call keeps the
 // last good answer.
-package discovery
+package inventory
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type Lister interface {
 	ListPendingImages(ctx context.Context) ([]scp.PendingImage, error)
 }
 
-// Options configure a Discoverer.
+// Options configure a Inventory.
 type Options struct {
 	Lister Lister
 	// Discover watches the images the account lists (GET /v1/images, for
@@ -91,8 +91,8 @@ type Status struct {
 	Generation uint64
 }
 
-// Discoverer keeps one account's background state.
-type Discoverer struct {
+// Inventory keeps one account's background state.
+type Inventory struct {
 	mu      sync.RWMutex
 	opts    Options
 	state   State
@@ -102,8 +102,8 @@ type Discoverer struct {
 }
 
 // New returns a discoverer; Run starts it.
-func New(o Options) *Discoverer {
-	d := &Discoverer{changed: make(chan struct{}, 1)}
+func New(o Options) *Inventory {
+	d := &Inventory{changed: make(chan struct{}, 1)}
 	d.opts = o.withDefaults()
 	d.state.Visibility = map[string]string{}
 	d.state.Status.Tried = !o.Discover
@@ -129,7 +129,7 @@ func (o Options) withDefaults() Options {
 // listing has been tried. When what is listed or watched changed, Run
 // refreshes at once; an unchanged reload costs no call. Turning discovery
 // off drops the discovered list.
-func (d *Discoverer) Update(o Options) {
+func (d *Inventory) Update(o Options) {
 	d.mu.Lock()
 	changed := !d.opts.sameListing(o)
 	d.opts = o.withDefaults()
@@ -155,21 +155,21 @@ func (o Options) sameListing(other Options) bool {
 		o.Owner == other.Owner && slices.Equal(o.Static, other.Static) && o.Interval == other.Interval
 }
 
-func (d *Discoverer) options() Options {
+func (d *Inventory) options() Options {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.opts
 }
 
 // Snapshot returns the current state. Callers must not modify it.
-func (d *Discoverer) Snapshot() State {
+func (d *Inventory) Snapshot() State {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.state
 }
 
 // Run refreshes now and then every interval until ctx ends.
-func (d *Discoverer) Run(ctx context.Context) {
+func (d *Inventory) Run(ctx context.Context) {
 	for {
 		_ = d.Refresh(ctx) // logged, and visible in the state
 		t := time.NewTimer(d.options().Interval)
@@ -190,7 +190,7 @@ func (d *Discoverer) Run(ctx context.Context) {
 // not discovery is enabled: a few pages tell the visibility of thousands of
 // configured images, where a look-up each would cost a call per image. What
 // fails keeps its last good value; the error joins every failure.
-func (d *Discoverer) Refresh(ctx context.Context) error {
+func (d *Inventory) Refresh(ctx context.Context) error {
 	o := d.options()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -259,7 +259,7 @@ func (d *Discoverer) Refresh(ctx context.Context) error {
 }
 
 // watched lists static and discovered image IDs. d.mu must be held.
-func (d *Discoverer) watched() []string {
+func (d *Inventory) watched() []string {
 	ids := slices.Clone(d.opts.Static)
 	for _, im := range d.state.Discovered {
 		ids = append(ids, im.ID)
@@ -275,7 +275,7 @@ type showResult struct {
 }
 
 // showAll fetches images one by one, Concurrency at a time.
-func (d *Discoverer) showAll(ctx context.Context, o Options, ids []string) map[string]showResult {
+func (d *Inventory) showAll(ctx context.Context, o Options, ids []string) map[string]showResult {
 	out := make(map[string]showResult, len(ids))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -319,7 +319,7 @@ func (d *Discoverer) showAll(ctx context.Context, o Options, ids []string) map[s
 // One that turned public or community drops out of a listing of private and
 // shared images, and is exactly the one to keep watching; one the API no
 // longer knows, or that no longer passes the filters, goes.
-func (d *Discoverer) keepVanished(ctx context.Context, o Options, images []scp.Image, covered map[string]string) []scp.Image {
+func (d *Inventory) keepVanished(ctx context.Context, o Options, images []scp.Image, covered map[string]string) []scp.Image {
 	now := make(map[string]bool, len(images))
 	for _, im := range images {
 		now[im.ID] = true
@@ -355,7 +355,7 @@ func (d *Discoverer) keepVanished(ctx context.Context, o Options, images []scp.I
 
 // showUncovered fetches the visibility of static images the listing did not
 // return and want accepts. An image the API no longer knows maps to "".
-func (d *Discoverer) showUncovered(ctx context.Context, o Options, covered map[string]string, want func(id string) bool) map[string]string {
+func (d *Inventory) showUncovered(ctx context.Context, o Options, covered map[string]string, want func(id string) bool) map[string]string {
 	var todo []string
 	for _, id := range o.Static {
 		if _, ok := covered[id]; !ok && want(id) {
@@ -376,7 +376,7 @@ func (d *Discoverer) showUncovered(ctx context.Context, o Options, covered map[s
 
 // list runs the listing for every visibility; covered receives the
 // visibility of every image returned, before filtering.
-func (d *Discoverer) list(ctx context.Context, o Options, covered map[string]string) ([]scp.Image, error) {
+func (d *Inventory) list(ctx context.Context, o Options, covered map[string]string) ([]scp.Image, error) {
 	seen := map[string]bool{}
 	var out []scp.Image
 	owners := d.Snapshot().Owners
