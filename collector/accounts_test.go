@@ -50,7 +50,7 @@ scp_discovery_images 2
 # HELP scp_discovery_last_success_timestamp_seconds When image discovery last listed the account's images successfully, in Unix seconds; 0 if it never has.
 # TYPE scp_discovery_last_success_timestamp_seconds gauge
 scp_discovery_last_success_timestamp_seconds 1.7e+09
-# HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.
+# HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1. Only with --collector.image-visibility: scp_image_visibility_unexpected carries the same label.
 # TYPE scp_image_visibility gauge
 scp_image_visibility{image_id="` + imgA + `",visibility="private"} 1
 scp_image_visibility{image_id="` + imgB + `",visibility="shared"} 1
@@ -152,11 +152,11 @@ func TestVisibilityAndOfferedImages(t *testing.T) {
 	tg.Accounts[0].ExpectedOwners = map[string]bool{acctExpected: true}
 	c := New(tg, log.NewNopLogger())
 	want := `
-# HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.
+# HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1. Only with --collector.image-visibility: scp_image_visibility_unexpected carries the same label.
 # TYPE scp_image_visibility gauge
 scp_image_visibility{image_id="` + imgA + `",visibility="public"} 1
 scp_image_visibility{image_id="` + imgB + `",visibility="public"} 1
-# HELP scp_image_visibility_unexpected 1 when the image's visibility is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.
+# HELP scp_image_visibility_unexpected 1 when the image's visibility (the label, as last learned, refreshed on the discovery interval) is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.
 # TYPE scp_image_visibility_unexpected gauge
 scp_image_visibility_unexpected{image_id="` + imgA + `",visibility="public"} 1
 scp_image_visibility_unexpected{image_id="` + imgB + `",visibility="public"} 0

@@ -1,12 +1,14 @@
 package collector
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/exposition"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -236,8 +239,8 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 // BenchmarkEmit is only turning a finished collection into series: const
-// metrics for Collect (sink=const), the compact buffer /metrics renders from
-// (sink=samples).
+// metrics for Collect (sink=const), or the text /metrics writes, discarded
+// (sink=text).
 func BenchmarkEmit(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		t, _, _ := benchScope(b, n, 0)
@@ -251,15 +254,16 @@ func BenchmarkEmit(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				c.emit(chanGauge(ch), res)
+				c.emit(constGauge(ch), res)
 			}
 			close(ch)
 		})
-		b.Run(fmt.Sprintf("images=%d/sink=samples", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("images=%d/sink=text", n), func(b *testing.B) {
+			bw := bufio.NewWriter(io.Discard)
 			b.ReportAllocs()
 			for b.Loop() {
-				set := newSampleSet()
-				c.emit(set.gauge, res)
+				w := exposition.NewWriter(bw, false)
+				c.emit(w.Gauge, res)
 			}
 		})
 	}
@@ -267,28 +271,40 @@ func BenchmarkEmit(b *testing.B) {
 
 // BenchmarkRender is a /metrics answer from a state already fetched (the
 // engine's, frozen in a source that waits for nothing, as in background
-// mode): series, sorting, text, gzip, the base gatherer's metrics.
+// mode): series, text, gzip (gzip=true) or not, the base gatherer's
+// metrics. It reports the answer's size and series per image.
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
-			t, _, reg := benchScope(b, n, 0)
-			e := t.Accounts[0].Source
-			e.Wait(context.Background())
-			t.Accounts[0].Source = newStaticSource(e.Snapshot())
-			c := New(t, log.NewNopLogger())
-			h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
-			var size int
-			b.ReportAllocs()
-			for b.Loop() {
-				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-				req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
-				req.Header.Set("Accept-Encoding", "gzip")
-				rec := &countingWriter{header: http.Header{}}
-				h.ServeHTTP(rec, req)
-				size = rec.n
-			}
-			b.ReportMetric(float64(size), "gzip_bytes")
-		})
+		for _, gz := range []bool{false, true} {
+			b.Run(fmt.Sprintf("images=%d/gzip=%v", n, gz), func(b *testing.B) {
+				t, _, reg := benchScope(b, n, 0)
+				e := t.Accounts[0].Source
+				e.Wait(context.Background())
+				t.Accounts[0].Source = newStaticSource(e.Snapshot())
+				c := New(t, log.NewNopLogger())
+				h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
+				var size int
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+					req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+					if gz {
+						req.Header.Set("Accept-Encoding", "gzip")
+					}
+					rec := &countingWriter{header: http.Header{}}
+					h.ServeHTTP(rec, req)
+					size = rec.n
+				}
+				b.ReportMetric(float64(size)/float64(n), "bytes/image")
+				series := 0
+				c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+					if slices.Contains(d.Labels(), "image_id") {
+						series++
+					}
+				}, c.Fetch(context.Background()))
+				b.ReportMetric(float64(series)/float64(n), "series/image")
+			})
+		}
 	}
 }
 

@@ -8,22 +8,21 @@ package collector
 import (
 	"context"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/exposition"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
-
-// Statuses every fetched image reports, 0 when no member has them.
-var baseStatuses = []string{"pending", "accepted", "rejected"}
 
 // Source is an account's refresh engine, as scrapes use it.
 type Source interface {
@@ -49,7 +48,8 @@ type Account struct {
 	ExpectedOwners map[string]bool
 }
 
-// Scope is everything one collection covers: the accounts and how their series are labelled. It is replaced as a whole on
+// Scope is everything one collection covers: the accounts and how their
+// series are labelled. It is replaced as a whole on
 // config reload.
 type Scope struct {
 	Accounts []Account
@@ -57,7 +57,36 @@ type Scope struct {
 	MultiAccount bool
 	// ScrapeTimeout caps a scrape's deadline.
 	ScrapeTimeout time.Duration
+	// Series chooses the optional series.
+	Series Series
 }
+
+// Series chooses the series that are not always exported: each costs one
+// series per image or per member, multiplied by tens of thousands of images.
+// The zero value is the default.
+type Series struct {
+	// MemberTimestamps says whose share timestamps are exported ("" is
+	// TimestampsPending).
+	MemberTimestamps MemberTimestamps
+	// ImageVisibility adds scp_image_visibility (always 1), whose label
+	// scp_image_visibility_unexpected carries already.
+	ImageVisibility bool
+}
+
+// MemberTimestamps says which members have timestamp series.
+type MemberTimestamps string
+
+// The values of --collector.member-timestamps.
+const (
+	// TimestampsPending, the default: scp_image_member_updated_timestamp_seconds
+	// for pending shares only (their created time when the API gives no
+	// updated), which is what "pending too long" needs.
+	TimestampsPending MemberTimestamps = "pending"
+	// TimestampsAll: created and updated timestamps for every member.
+	TimestampsAll MemberTimestamps = "all"
+	// TimestampsNone: no timestamp series.
+	TimestampsNone MemberTimestamps = "none"
+)
 
 // AccountResult is one account's part of a collection.
 type AccountResult struct {
@@ -82,8 +111,6 @@ type Collector struct {
 
 	mu       sync.Mutex
 	reported map[string]string // last failure summary logged per account
-
-	shared sharedRendering // /metrics series, for the scrapes that read the same state
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -128,7 +155,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectContext(ctx context.Context, ch chan<- prometheus.Metric) {
-	c.emit(chanGauge(ch), c.Fetch(ctx))
+	c.emit(constGauge(ch), c.Fetch(ctx))
+}
+
+// constGauge sends each series as a const metric, for Collect.
+func constGauge(ch chan<- prometheus.Metric) exposition.Gauge {
+	return func(d *exposition.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d.Prometheus(), prometheus.GaugeValue, v, labels...)
+	}
 }
 
 // Fetch lets every account's engine work for this scrape until ctx ends or
@@ -151,15 +185,6 @@ func (c *Collector) wait(ctx context.Context) (*Scope, time.Time) {
 	}
 	wg.Wait()
 	return t, start
-}
-
-// generations identifies the state of every account of t.
-func generations(t *Scope) []uint64 {
-	g := make([]uint64, len(t.Accounts))
-	for i := range t.Accounts {
-		g[i] = t.Accounts[i].Source.Generation()
-	}
-	return g
 }
 
 // snapshot reads what the engines of t know.
@@ -207,98 +232,209 @@ func (c *Collector) logFailures(ar *AccountResult) {
 	}
 }
 
-// emit turns a collection into series, handing each to gauge: const
-// metrics for Collect, a compact buffer for /metrics (see render.go).
-func (c *Collector) emit(gauge gaugeFunc, res *Result) {
+// emit hands every series of a collection to gauge, family after family
+// (each family's series together, as the text formats need): to const
+// metrics for Collect, straight to the answer for /metrics.
+func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 	d := c.descs.Load()
-	gauge(d.duration, res.Duration.Seconds())
+	series := res.Scope.Series
+	g := func(desc *exposition.Desc, v float64, labels ...string) {
+		for i, l := range labels {
+			if !utf8.ValidString(l) { // from the API; the formats need UTF-8
+				labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+			}
+		}
+		gauge(desc, v, labels...)
+	}
+	g(d.duration, res.Duration.Seconds())
 
-	for _, ar := range res.Accounts {
-		// acct prefixes label values with the account name when series carry one.
-		acct := func(values ...string) []string {
-			if !d.multi {
-				return values
+	// accounts and images call fn for each account and each image, with
+	// acct prefixing label values with the account name when series carry one.
+	accounts := func(fn func(ar *AccountResult, acct labeler)) {
+		for i := range res.Accounts {
+			ar := &res.Accounts[i]
+			fn(ar, labelerFor(d.multi, ar.Account.Name))
+		}
+	}
+	images := func(fn func(ar *AccountResult, r *engine.ImageView, acct labeler)) {
+		accounts(func(ar *AccountResult, acct labeler) {
+			for j := range ar.View.Images {
+				fn(ar, &ar.View.Images[j], acct)
 			}
-			return append([]string{ar.Account.Name}, values...)
+		})
+	}
+
+	// Per account: where calls go, which API version, how the refresh keeps up.
+	accounts(func(ar *AccountResult, acct labeler) {
+		if info, ok := ar.service(); ok {
+			g(d.endpointInfo, 1, acct(scp.Service, string(info.Source), info.URL)...)
 		}
-		v := ar.Account.APIVersion
-		if ar.Account.Service != nil {
-			if info, ok := ar.Account.Service(); ok {
-				v = info.APIVersion
-				emitService(gauge, d, info, acct)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if info, ok := ar.service(); ok && info.VersionsRead {
+			for _, sv := range info.Versions {
+				g(d.serverVersion, 1, acct(scp.Service, sv.ID, sv.Status)...)
 			}
 		}
-		gauge(d.versionInfo, 1, acct(scp.Service, v.ID, string(v.State))...)
-		if end := v.SupportEnd(); !end.IsZero() {
-			gauge(d.versionEnd, float64(end.Unix()), acct(scp.Service, v.ID)...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if info, ok := ar.service(); ok && info.VersionsRead {
+			g(d.versionOffered, boolValue(info.Offered), acct(scp.Service, info.APIVersion.ID)...)
 		}
-		c.emitState(gauge, d, ar, acct)
-		view := &ar.View
-		gauge(d.stalestAge, view.StalestAge.Seconds(), acct()...)
-		gauge(d.refreshInterval, view.RefreshInterval.Seconds(), acct()...)
-		if view.Passes > 0 {
-			gauge(d.passDuration, view.PassDuration.Seconds(), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		v := ar.apiVersion()
+		g(d.versionInfo, 1, acct(scp.Service, v.ID, string(v.State))...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if end := ar.apiVersion().SupportEnd(); !end.IsZero() {
+			g(d.versionEnd, float64(end.Unix()), acct(scp.Service, ar.apiVersion().ID)...)
 		}
-		if view.MinPassDuration > 0 {
-			gauge(d.minPassDuration, view.MinPassDuration.Seconds(), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if ar.View.Discovering {
+			g(d.discoveryImages, float64(ar.View.Inventory.Status.Images), acct()...)
 		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if ar.View.Discovering {
+			g(d.discoverySuccess, timestampOrZero(ar.View.Inventory.Status.LastSuccess), acct()...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		g(d.discoveryDropped, float64(ar.View.Inventory.Status.Dropped), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		g(d.pendingSuccess, timestampOrZero(ar.View.Inventory.Status.PendingLastSuccess), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		for _, p := range ar.offered() {
+			g(d.pendingInfo, 1, acct(p.ID, p.Name, p.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[p.Owner]))...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if !ar.View.Inventory.Status.PendingLastSuccess.IsZero() { // never listed: no count to report
+			g(d.pendingImages, float64(len(ar.offered())), acct()...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		g(d.stalestAge, ar.View.StalestAge.Seconds(), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		g(d.refreshInterval, ar.View.RefreshInterval.Seconds(), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if ar.View.Passes > 0 {
+			g(d.passDuration, ar.View.PassDuration.Seconds(), acct()...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if ar.View.MinPassDuration > 0 {
+			g(d.minPassDuration, ar.View.MinPassDuration.Seconds(), acct()...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
 		unknown := 0
-		for _, r := range view.Images {
-			id := r.ID
-			gauge(d.imageInfo, 1, acct(id, r.Name)...)
-			if vis, ok := ar.visibility(id); ok {
-				gauge(d.visibility, 1, acct(id, vis)...)
-				gauge(d.visibilityUnexpected, boolValue(!r.AllowedVisibility[vis]), acct(id, vis)...)
-			} else {
+		for _, r := range ar.View.Images {
+			if _, ok := ar.visibility(r.ID); !ok {
 				unknown++
 			}
-			if r.Err != nil {
-				gauge(d.success, 0, acct(id)...)
-				gauge(d.failure, 1, acct(id, string(r.Reason))...)
-			} else {
-				gauge(d.success, 1, acct(id)...)
+		}
+		g(d.visibilityUnknown, float64(unknown), acct()...)
+	})
+
+	// Per image: what it is, whether its last fetch worked, who it is shared with.
+	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+		g(d.imageInfo, 1, acct(r.ID, r.Name)...)
+	})
+	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+		g(d.success, boolValue(r.Err == nil), acct(r.ID)...)
+	})
+	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+		if r.Err != nil {
+			g(d.failure, 1, acct(r.ID, string(r.Reason))...)
+		}
+	})
+	if series.ImageVisibility {
+		images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+			if vis, ok := ar.visibility(r.ID); ok {
+				g(d.visibility, 1, acct(r.ID, vis)...)
 			}
-			if !r.Known {
-				continue
-			}
-			counts := map[string]int{}
-			for _, s := range baseStatuses {
-				counts[s] = 0
-			}
-			for _, m := range dedupe(r.Members) {
-				counts[m.Status]++
-				gauge(d.memberInfo, 1, acct(id, m.ID, m.Status, strconv.FormatBool(r.Expected[m.ID]))...)
-				if !m.CreatedAt.IsZero() {
-					gauge(d.memberCreated, unixSeconds(m.CreatedAt), acct(id, m.ID)...)
-				}
-				if !m.UpdatedAt.IsZero() {
-					gauge(d.memberUpdated, unixSeconds(m.UpdatedAt), acct(id, m.ID)...)
-				}
-			}
-			statuses := make([]string, 0, len(counts))
-			for s := range counts {
-				statuses = append(statuses, s)
-			}
-			sort.Strings(statuses)
-			for _, s := range statuses {
-				gauge(d.members, float64(counts[s]), acct(id, s)...)
+		})
+	}
+	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+		if vis, ok := ar.visibility(r.ID); ok {
+			g(d.visibilityUnexpected, boolValue(!r.AllowedVisibility[vis]), acct(r.ID, vis)...)
+		}
+	})
+	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+		if r.Known {
+			for _, sc := range statusCounts(r.Members) {
+				g(d.members, float64(sc.n), acct(r.ID, sc.status)...)
 			}
 		}
-		gauge(d.visibilityUnknown, float64(unknown), acct()...)
+	})
+	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+		if r.Known {
+			for _, m := range dedupe(r.Members) {
+				g(d.memberInfo, 1, acct(r.ID, m.ID, m.Status, strconv.FormatBool(r.Expected[m.ID]))...)
+			}
+		}
+	})
+	if series.MemberTimestamps == TimestampsAll {
+		images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+			for _, m := range dedupe(r.Members) {
+				if r.Known && !m.CreatedAt.IsZero() {
+					g(d.memberCreated, unixSeconds(m.CreatedAt), acct(r.ID, m.ID)...)
+				}
+			}
+		})
+	}
+	if series.MemberTimestamps != TimestampsNone {
+		all := series.MemberTimestamps == TimestampsAll
+		images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
+			for _, m := range dedupe(r.Members) {
+				if !r.Known || (!all && m.Status != "pending") {
+					continue
+				}
+				at := m.UpdatedAt
+				if at.IsZero() && !all {
+					at = m.CreatedAt // pending since it was offered
+				}
+				if !at.IsZero() {
+					g(d.memberUpdated, unixSeconds(at), acct(r.ID, m.ID)...)
+				}
+			}
+		})
 	}
 }
 
-// emitService emits where the account's calls go and what versions the
-// server offers.
-func emitService(gauge gaugeFunc, d *descs, info scp.ServiceInfo, acct func(...string) []string) {
-	gauge(d.endpointInfo, 1, acct(scp.Service, string(info.Source), info.URL)...)
-	if !info.VersionsRead {
-		return
+// labeler returns a series' label values, with the account's name first
+// when series carry an account label.
+type labeler func(values ...string) []string
+
+func labelerFor(multi bool, account string) labeler {
+	if !multi {
+		return func(values ...string) []string { return values }
 	}
-	for _, sv := range info.Versions {
-		gauge(d.serverVersion, 1, acct(scp.Service, sv.ID, sv.Status)...)
+	return func(values ...string) []string { return append([]string{account}, values...) }
+}
+
+// service is where the account's calls go and what versions the server
+// offers, once resolution has run.
+func (ar *AccountResult) service() (scp.ServiceInfo, bool) {
+	if ar.Account.Service == nil {
+		return scp.ServiceInfo{}, false
 	}
-	gauge(d.versionOffered, boolValue(info.Offered), acct(scp.Service, info.APIVersion.ID)...)
+	return ar.Account.Service()
+}
+
+// apiVersion is the API version the account's calls request.
+func (ar *AccountResult) apiVersion() scp.APIVersion {
+	if info, ok := ar.service(); ok {
+		return info.APIVersion
+	}
+	return ar.Account.APIVersion
 }
 
 // visibility is the last known visibility of an image of this account.
@@ -307,28 +443,41 @@ func (ar *AccountResult) visibility(id string) (string, bool) {
 	return v, ok && v != ""
 }
 
-// emitState emits what the account's background refresh knows: discovery's
-// progress and the images other accounts offer to this one.
-func (c *Collector) emitState(gauge func(*prometheus.Desc, float64, ...string), d *descs, ar AccountResult, acct func(...string) []string) {
-	st := &ar.View.Inventory
-	if ar.View.Discovering {
-		gauge(d.discoveryImages, float64(st.Status.Images), acct()...)
-		gauge(d.discoverySuccess, timestampOrZero(st.Status.LastSuccess), acct()...)
-	}
-	gauge(d.discoveryDropped, float64(st.Status.Dropped), acct()...)
-	gauge(d.pendingSuccess, timestampOrZero(st.Status.PendingLastSuccess), acct()...)
-	if st.Status.PendingLastSuccess.IsZero() {
-		return // never listed: no count to report
-	}
-	seen := make(map[string]bool, len(st.Pending))
-	for _, p := range st.Pending {
-		if seen[p.ID] {
-			continue // one series per offered image
+// offered is the images other accounts offer to this one, one per ID.
+func (ar *AccountResult) offered() []scp.PendingImage {
+	pending := ar.View.Inventory.Pending
+	out := make([]scp.PendingImage, 0, len(pending))
+	seen := make(map[string]bool, len(pending))
+	for _, p := range pending {
+		if !seen[p.ID] {
+			seen[p.ID] = true
+			out = append(out, p)
 		}
-		seen[p.ID] = true
-		gauge(d.pendingInfo, 1, acct(p.ID, p.Name, p.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[p.Owner]))...)
 	}
-	gauge(d.pendingImages, float64(len(seen)), acct()...)
+	return out
+}
+
+// statusCount is how many members have a status.
+type statusCount struct {
+	status string
+	n      int
+}
+
+// statusCounts counts members by status: pending, accepted and rejected
+// always (0 when none has them), any other status the API adds when some
+// member has it; in status order.
+func statusCounts(members []scp.Member) []statusCount {
+	counts := []statusCount{{"accepted", 0}, {"pending", 0}, {"rejected", 0}}
+	for _, m := range dedupe(members) {
+		i := slices.IndexFunc(counts, func(c statusCount) bool { return c.status == m.Status })
+		if i < 0 {
+			i = len(counts)
+			counts = append(counts, statusCount{m.Status, 0})
+		}
+		counts[i].n++
+	}
+	slices.SortFunc(counts, func(a, b statusCount) int { return strings.Compare(a.status, b.status) })
+	return counts
 }
 
 func timestampOrZero(t time.Time) float64 {

@@ -46,10 +46,10 @@ const (
 	helpMemberInfo = `# HELP scp_image_member_info One series per account the image is shared with, as last fetched; expected is "true" when the account is in the image's or the top-level expected_members. Always 1; may be cached (see scp_image_members_stalest_age_seconds).
 # TYPE scp_image_member_info gauge
 `
-	helpCreated = `# HELP scp_image_member_created_timestamp_seconds When the image was shared with the account, in Unix seconds.
+	helpCreated = `# HELP scp_image_member_created_timestamp_seconds When the image was shared with the account, in Unix seconds, as last fetched. Only with --collector.member-timestamps=all; by default a pending share whose updated time the API does not give has this time instead.
 # TYPE scp_image_member_created_timestamp_seconds gauge
 `
-	helpUpdated = `# HELP scp_image_member_updated_timestamp_seconds When the share's status last changed, in Unix seconds.
+	helpUpdated = `# HELP scp_image_member_updated_timestamp_seconds When the share's status last changed, in Unix seconds, as last fetched. By default (--collector.member-timestamps=pending) only for pending shares, so that how long a share has been pending can be told; all for every share, none for no share.
 # TYPE scp_image_member_updated_timestamp_seconds gauge
 `
 	helpSuccess = `# HELP scp_image_members_scrape_success 1 when the last fetch of the image's members succeeded, 0 when it failed or none has completed yet (see scp_image_members_scrape_error). Member series are those of the last successful fetch, which may be up to scp_image_members_stalest_age_seconds old.
@@ -129,12 +129,15 @@ func apiScope(t *testing.T, client engine.Client, images ...engine.Image) Scope 
 	return sourceScope(startEngine(t, engineOptions(client, images...)))
 }
 
-// sourceScope is a single-account target on src, API version 1.3.
+// sourceScope is a single-account scope on src, API version 1.3, with
+// every optional series (the tests of what the defaults leave out use
+// withSeries).
 func sourceScope(src Source) Scope {
 	v, _ := scp.LookupAPIVersion("1.3")
 	return Scope{
 		Accounts:      []Account{{Source: src, APIVersion: v}},
 		ScrapeTimeout: 10 * time.Second,
+		Series:        allSeries,
 	}
 }
 
@@ -696,10 +699,10 @@ func TestUnreadableMemberEntryHidesNoOther(t *testing.T) {
 # TYPE scp_image_member_info gauge
 scp_image_member_info{expected="false",image_id="` + imgA + `",member_id="` + acctOther + `",status="deactivated"} 1
 scp_image_member_info{expected="true",image_id="` + imgA + `",member_id="` + acctExpected + `",status="accepted"} 1
-# HELP scp_image_member_created_timestamp_seconds When the image was shared with the account, in Unix seconds.
+# HELP scp_image_member_created_timestamp_seconds When the image was shared with the account, in Unix seconds, as last fetched. Only with --collector.member-timestamps=all; by default a pending share whose updated time the API does not give has this time instead.
 # TYPE scp_image_member_created_timestamp_seconds gauge
 scp_image_member_created_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctExpected + `"} 1.718506513e+09
-# HELP scp_image_member_updated_timestamp_seconds When the share's status last changed, in Unix seconds.
+# HELP scp_image_member_updated_timestamp_seconds When the share's status last changed, in Unix seconds, as last fetched. By default (--collector.member-timestamps=pending) only for pending shares, so that how long a share has been pending can be told; all for every share, none for no share.
 # TYPE scp_image_member_updated_timestamp_seconds gauge
 scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctOther + `"} 1.7216388e+09
 `

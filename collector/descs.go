@@ -1,6 +1,10 @@
 package collector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scp-exporter/scp_exporter/exposition"
+)
 
 const namespace = "scp"
 
@@ -9,23 +13,23 @@ const namespace = "scp"
 type descs struct {
 	multi bool
 
-	imageInfo, members, memberInfo, memberCreated, memberUpdated *prometheus.Desc
-	success, failure, duration                                   *prometheus.Desc
-	stalestAge, passDuration, minPassDuration, refreshInterval   *prometheus.Desc
-	versionInfo, versionEnd                                      *prometheus.Desc
-	endpointInfo, serverVersion, versionOffered                  *prometheus.Desc
-	discoveryImages, discoverySuccess, discoveryDropped          *prometheus.Desc
-	visibility, visibilityUnexpected, visibilityUnknown          *prometheus.Desc
-	pendingInfo, pendingImages, pendingSuccess                   *prometheus.Desc
+	imageInfo, members, memberInfo, memberCreated, memberUpdated *exposition.Desc
+	success, failure, duration                                   *exposition.Desc
+	stalestAge, passDuration, minPassDuration, refreshInterval   *exposition.Desc
+	versionInfo, versionEnd                                      *exposition.Desc
+	endpointInfo, serverVersion, versionOffered                  *exposition.Desc
+	discoveryImages, discoverySuccess, discoveryDropped          *exposition.Desc
+	visibility, visibilityUnexpected, visibilityUnknown          *exposition.Desc
+	pendingInfo, pendingImages, pendingSuccess                   *exposition.Desc
 }
 
 func newDescs(multi bool) *descs {
 	// perAccount builds a per-account series' descriptor.
-	perAccount := func(name, help string, labels ...string) *prometheus.Desc {
+	perAccount := func(name, help string, labels ...string) *exposition.Desc {
 		if multi {
 			labels = append([]string{"account"}, labels...)
 		}
-		return newDesc(prometheus.BuildFQName(namespace, "", name), help, labels)
+		return exposition.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels...)
 	}
 	return &descs{
 		multi: multi,
@@ -37,15 +41,15 @@ func newDescs(multi bool) *descs {
 			"One series per account the image is shared with, as last fetched; expected is \"true\" when the account is in the image's or the top-level expected_members. Always 1; may be cached (see scp_image_members_stalest_age_seconds).",
 			"image_id", "member_id", "status", "expected"),
 		memberCreated: perAccount("image_member_created_timestamp_seconds",
-			"When the image was shared with the account, in Unix seconds.", "image_id", "member_id"),
+			"When the image was shared with the account, in Unix seconds, as last fetched. Only with --collector.member-timestamps=all; by default a pending share whose updated time the API does not give has this time instead.", "image_id", "member_id"),
 		memberUpdated: perAccount("image_member_updated_timestamp_seconds",
-			"When the share's status last changed, in Unix seconds.", "image_id", "member_id"),
+			"When the share's status last changed, in Unix seconds, as last fetched. By default (--collector.member-timestamps=pending) only for pending shares, so that how long a share has been pending can be told; all for every share, none for no share.", "image_id", "member_id"),
 		success: perAccount("image_members_scrape_success",
 			"1 when the last fetch of the image's members succeeded, 0 when it failed or none has completed yet (see scp_image_members_scrape_error). Member series are those of the last successful fetch, which may be up to scp_image_members_stalest_age_seconds old.", "image_id"),
 		failure: perAccount("image_members_scrape_error",
 			"1 for an image whose last members fetch failed, labelled with why (not_fetched_yet before the first one completes); absent on success.", "image_id", "reason"),
-		duration: newDesc("scp_scrape_duration_seconds",
-			"How long this scrape waited for the members refresh, in seconds.", nil),
+		duration: exposition.NewDesc("scp_scrape_duration_seconds",
+			"How long this scrape waited for the members refresh, in seconds."),
 		stalestAge: perAccount("image_members_stalest_age_seconds",
 			"Age of the oldest sure answer about the watched images' members (a successful fetch, or a 404 saying the image is gone; since it was first watched, for an image with neither), in seconds: how old cached member series can be."),
 		passDuration: perAccount("image_members_pass_duration_seconds",
@@ -74,10 +78,10 @@ func newDescs(multi bool) *descs {
 		discoveryDropped: perAccount("discovery_dropped_images",
 			"Images the last listing returned that are not ours (their owner is not the owner of our private images, or scp.account_id before any is known), and are not watched."),
 		visibility: perAccount("image_visibility",
-			"The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1.",
+			"The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1. Only with --collector.image-visibility: scp_image_visibility_unexpected carries the same label.",
 			"image_id", "visibility"),
 		visibilityUnexpected: perAccount("image_visibility_unexpected",
-			"1 when the image's visibility is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.",
+			"1 when the image's visibility (the label, as last learned, refreshed on the discovery interval) is outside its allowed_visibility (community or public shares it with every account), 0 when allowed.",
 			"image_id", "visibility"),
 		visibilityUnknown: perAccount("image_visibility_unknown_images",
 			"Watched images whose visibility is not known (its look-up failed or has not run yet); no visibility alert can fire for them."),
@@ -92,13 +96,13 @@ func newDescs(multi bool) *descs {
 }
 
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
-	for _, desc := range []*prometheus.Desc{
+	for _, desc := range []*exposition.Desc{
 		d.imageInfo, d.members, d.memberInfo, d.memberCreated, d.memberUpdated,
 		d.success, d.failure, d.duration, d.stalestAge, d.passDuration, d.minPassDuration, d.refreshInterval, d.versionInfo, d.versionEnd,
 		d.endpointInfo, d.serverVersion, d.versionOffered,
 		d.discoveryImages, d.discoverySuccess, d.discoveryDropped, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 	} {
-		ch <- desc
+		ch <- desc.Prometheus()
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scp-exporter/scp_exporter/exposition"
 )
 
 // ScrapeTimeoutHeader is the header in which Prometheus sends its scrape timeout.
@@ -30,60 +32,25 @@ func ScrapeTimeout(header string, offset, limit time.Duration) time.Duration {
 	return min(t, limit)
 }
 
-// contextCollector collects under one scrape's context.
-type contextCollector struct {
-	*Collector
-	ctx context.Context
-}
-
-func (cc contextCollector) Collect(ch chan<- prometheus.Metric) { cc.collectContext(cc.ctx, ch) }
-
-// resultCollector emits a collection already made.
+// resultCollector emits a collection already made, for promhttp.
 type resultCollector struct {
 	*Collector
 	res *Result
 }
 
-func (rc resultCollector) Collect(ch chan<- prometheus.Metric) {
-	rc.emit(chanGauge(ch), rc.res)
-}
+func (rc resultCollector) Collect(ch chan<- prometheus.Metric) { rc.emit(constGauge(ch), rc.res) }
 
 // Handler serves /metrics: the collector's metrics under a deadline taken
-// from Prometheus's timeout header, beside everything base gathers (the
-// exporter's own request metrics, build info, process metrics).
-//
-// In the text formats the collector's series are written straight from the
-// collection (see render.go); otherwise, and for options that path does not
-// implement, promhttp serves them.
+// from Prometheus's timeout header, then everything base gathers (the
+// exporter's own request metrics, build info, process metrics). The engines
+// work for the scrape first, so the API calls it waited for show in base's
+// counters.
 func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts promhttp.HandlerOpts) http.Handler {
-	var probe http.Handler
-	if fastOptions(opts) {
-		probe = promhttp.HandlerFor(emptyGatherer, opts)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.scope.Load().ScrapeTimeout)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		var coll prometheus.Collector = contextCollector{Collector: c, ctx: ctx}
-		if probe != nil {
-			if n, ok := negotiate(probe, r); ok {
-				// Collect first: the API calls then show in base's counters.
-				t, start := c.wait(ctx)
-				e := c.shared.acquire(t, generations(t), func() *rendering { return render(c, c.snapshot(t, start)) })
-				defer c.shared.release(e)
-				if e.r.res != nil && serveText(w, r, n, e.r, base, opts) {
-					return
-				}
-				res := e.r.res
-				if res == nil {
-					res = c.snapshot(t, start)
-				}
-				coll = resultCollector{Collector: c, res: res}
-			}
-		}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(coll)
-		// reg first: the API calls it makes then show in base's counters.
-		promhttp.HandlerFor(prometheus.Gatherers{reg, base}, opts).ServeHTTP(w, r)
+		res := c.Fetch(ctx)
+		exposition.Serve(w, r, func(g exposition.Gauge) { c.emit(g, res) }, resultCollector{c, res}, base, opts)
 	})
 }

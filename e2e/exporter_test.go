@@ -42,7 +42,7 @@ func TestBinaryServesMembersFromFakeAPI(t *testing.T) {
 		`scp_image_member_info{expected="true",image_id="` + imageA + `",member_id="` + memberOK + `",status="accepted"} 1`,
 		`scp_image_member_info{expected="false",image_id="` + imageA + `",member_id="` + memberOdd + `",status="pending"} 1`,
 		`scp_image_member_info{expected="false",image_id="` + imageB + `",member_id="` + memberGone + `",status="rejected"} 1`,
-		`scp_image_member_created_timestamp_seconds{image_id="` + imageA + `",member_id="` + memberOK + `"} 1.7531748e+09`,
+		`scp_image_member_updated_timestamp_seconds{image_id="` + imageA + `",member_id="` + memberOdd + `"} 1.7620722e+09`,
 		`scp_image_members_scrape_success{image_id="` + imageA + `"} 1`,
 		`scp_image_members_scrape_success{image_id="` + imageGone + `"} 0`,
 		`scp_image_members_scrape_error{image_id="` + imageGone + `",reason="not_found"} 1`,

@@ -41,7 +41,7 @@ images:
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, body = httpGet(t, exp.URL+"/metrics")
-		if strings.Contains(body, "scp_pending_images 2") && strings.Contains(body, `scp_image_visibility{image_id="`+imageB) {
+		if strings.Contains(body, "scp_pending_images 2") && strings.Contains(body, `scp_image_visibility_unexpected{image_id="`+imageB) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -50,12 +50,11 @@ images:
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, want := range []string{
-		`scp_image_visibility{image_id="` + imageA + `",visibility="public"} 1`,
 		`scp_image_visibility_unexpected{image_id="` + imageA + `",visibility="public"} 1`,
 		`scp_image_visibility_unexpected{image_id="` + imageB + `",visibility="community"} 0`,
 		`scp_pending_image_info{expected="true",image_id="11111111-1111-4111-8111-111111111111",name="vendor-base",owner="` + memberOK + `"} 1`,
 		`scp_pending_image_info{expected="false",image_id="22222222-2222-4222-8222-222222222222",name="free-miner",owner="` + memberGone + `"} 1`,
-		`scp_image_visibility{image_id="` + imageC + `",visibility="private"} 1`,
+		`scp_image_visibility_unexpected{image_id="` + imageC + `",visibility="private"} 0`,
 		// Visibility comes from the listings, private and shared, discovery
 		// or not; only the images no listing covers are looked up one by one.
 		`scp_api_requests_total{code="200",operation="list_images"} 2`,

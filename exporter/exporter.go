@@ -35,6 +35,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 	UserAgent  string
+	// Series chooses the optional series (--collector.* flags).
+	Series collector.Series
 }
 
 // Exporter owns the running config and the collector built from it.
@@ -276,7 +278,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 	}
 	e.resolve(cfg, fresh)
 
-	scope := collector.Scope{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout)}
+	scope := collector.Scope{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout), Series: e.opts.Series}
 	keep := map[string]bool{}
 	// Replaced clients close their idle connections once nothing new
 	// will use them: after the engines have their new options.

@@ -1,0 +1,128 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/exposition"
+	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// estateView is n fetched images of three members each: one expected and
+// accepted, one expected and pending, one unexpected and accepted; each
+// with a known visibility.
+func estateView(n int) engine.View {
+	t1 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	v := engine.View{Inventory: inventory.State{Visibility: map[string]string{}}}
+	for i := range n {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		v.Images = append(v.Images, engine.ImageView{
+			Image: engine.Image{ID: id, Name: "img", Expected: map[string]bool{acctExpected: true, acctOther: true},
+				AllowedVisibility: map[string]bool{"shared": true}},
+			Members: []scp.Member{
+				{ID: acctExpected, Status: "accepted", CreatedAt: t1, UpdatedAt: t1},
+				{ID: acctOther, Status: "pending", CreatedAt: t1, UpdatedAt: t1},
+				{ID: acctThird, Status: "accepted", CreatedAt: t1, UpdatedAt: t1},
+			},
+			Known: true, Fetched: t1,
+		})
+		v.Inventory.Visibility[id] = "shared"
+	}
+	return v
+}
+
+// seriesPerImage counts each image's series by family.
+func seriesPerImage(c *Collector) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+		i := slices.Index(d.Labels(), "image_id")
+		if i < 0 {
+			return
+		}
+		if out[labels[i]] == nil {
+			out[labels[i]] = map[string]int{}
+		}
+		out[labels[i]][d.Name()]++
+	}, c.Fetch(context.Background()))
+	return out
+}
+
+// At defaults an image of three members, one pending, costs at most 10
+// series, and everything the alerts need is there: each member named with
+// whether it is expected, the pending share's time, the visibility.
+func TestDefaultSeriesBudget(t *testing.T) {
+	const images, budget = 1000, 10
+	for _, tc := range []struct {
+		series Series
+		want   map[string]int
+	}{
+		{Series{}, map[string]int{
+			"scp_image_info": 1, "scp_image_members_scrape_success": 1, "scp_image_visibility_unexpected": 1,
+			"scp_image_members": 3, "scp_image_member_info": 3, "scp_image_member_updated_timestamp_seconds": 1,
+		}},
+		{Series{MemberTimestamps: TimestampsNone}, map[string]int{
+			"scp_image_info": 1, "scp_image_members_scrape_success": 1, "scp_image_visibility_unexpected": 1,
+			"scp_image_members": 3, "scp_image_member_info": 3,
+		}},
+		{allSeries, map[string]int{
+			"scp_image_info": 1, "scp_image_members_scrape_success": 1, "scp_image_visibility_unexpected": 1, "scp_image_visibility": 1,
+			"scp_image_members": 3, "scp_image_member_info": 3,
+			"scp_image_member_created_timestamp_seconds": 3, "scp_image_member_updated_timestamp_seconds": 3,
+		}},
+	} {
+		scope := sourceScope(newStaticSource(estateView(images)))
+		scope.Series = tc.series
+		got := seriesPerImage(New(scope, log.NewNopLogger()))
+		if len(got) != images {
+			t.Fatalf("%+v: series for %d images, want %d", tc.series, len(got), images)
+		}
+		for id, fams := range got {
+			total := 0
+			for _, n := range fams {
+				total += n
+			}
+			if tc.series == (Series{}) && total > budget {
+				t.Errorf("defaults: image %s has %d series, over the budget of %d: %v", id, total, budget, fams)
+			}
+			if fmt.Sprint(fams) != fmt.Sprint(tc.want) {
+				t.Fatalf("%+v: image %s has %v, want %v", tc.series, id, fams, tc.want)
+			}
+		}
+	}
+}
+
+// At defaults the pending share's time is its updated time, or its created
+// time when the API gives no updated; an unexpected accepted share is still
+// named in scp_image_member_info.
+func TestDefaultSeriesKeepWhatAlertsNeed(t *testing.T) {
+	created := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	view := estateView(1)
+	view.Images[0].Members[1].UpdatedAt = time.Time{}
+	c := New(Scope{Accounts: []Account{{Source: newStaticSource(view)}}, ScrapeTimeout: time.Second}, log.NewNopLogger())
+	var pendingAt []float64
+	unexpected := false
+	c.emit(func(d *exposition.Desc, v float64, labels ...string) {
+		switch d.Name() {
+		case "scp_image_member_updated_timestamp_seconds":
+			if labels[1] != acctOther {
+				t.Errorf("timestamp for %s, which is not pending", labels[1])
+			}
+			pendingAt = append(pendingAt, v)
+		case "scp_image_member_info":
+			unexpected = unexpected || (labels[1] == acctThird && labels[3] == "false" && labels[2] == "accepted")
+		}
+	}, c.Fetch(context.Background()))
+	if len(pendingAt) != 1 || pendingAt[0] != float64(created.Unix()) {
+		t.Errorf("pending share's time %v, want its created time %d", pendingAt, created.Unix())
+	}
+	if !unexpected {
+		t.Error("the unexpected accepted member is not in scp_image_member_info")
+	}
+}
