@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +135,128 @@ accounts:
 				}
 			}
 		})
+	}
+}
+
+// In the accounts form, list files add to the top-level ones, max_members
+// and the audit block of an account replace the top-level ones.
+func TestAccountsFormListFilesLimitsAudit(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{"all.txt": "aaaa\n", "prod.txt": "bbbb # dr\n", "owners.txt": "oooo\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Parse([]byte(`
+expected_members_file: all.txt
+max_members: 5
+audit: {enabled: true, poll_interval: 10s}
+accounts:
+  - name: prod
+    scp: {region: kr-west1, environment: e, access_key: ak1, secret_key: sk1}
+    expected_members_file: prod.txt
+    expected_image_owners_file: owners.txt
+    max_members: 2
+    audit: {enabled: false}
+    images:
+      - id: 70a599e0-31e7-49b7-b260-868f441e862b
+        max_members: 0
+      - id: 11111111-2222-3333-4444-555555555555
+  - name: staging
+    scp: {endpoint: "https://vs.example", audit_endpoint: "https://audit.example/", access_key: ak2, secret_key: sk2}
+    discovery: {enabled: true}
+`), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, staging := &cfg.Accounts[0], &cfg.Accounts[1]
+	if got := cfg.ExpectedFor(prod, prod.Images[0]); len(got) != 2 || !got["aaaa"] || !got["bbbb"] {
+		t.Errorf("prod expected members %v", got)
+	}
+	if got := cfg.ExpectedFor(staging, Image{}); len(got) != 1 || !got["aaaa"] {
+		t.Errorf("staging expected members %v", got)
+	}
+	if got := cfg.ExpectedOwnersFor(prod); len(got) != 1 || !got["oooo"] {
+		t.Errorf("prod expected owners %v", got)
+	}
+	if got := cfg.ExpectedOwnersFor(staging); len(got) != 0 {
+		t.Errorf("staging expected owners %v", got)
+	}
+	if m, o := cfg.ListFiles(prod); len(m) != 2 || m[0] != filepath.Join(dir, "all.txt") || m[1] != filepath.Join(dir, "prod.txt") ||
+		len(o) != 1 || o[0] != filepath.Join(dir, "owners.txt") {
+		t.Errorf("ListFiles(prod) = %q, %q", m, o)
+	}
+	for _, tc := range []struct {
+		a    *Account
+		img  Image
+		want int
+	}{
+		{prod, prod.Images[0], 0}, // the image's own 0 lifts the account's limit
+		{prod, prod.Images[1], 2},
+		{prod, Image{}, 2},
+		{staging, Image{}, 5},
+	} {
+		if got := cfg.MaxMembersFor(tc.a, tc.img); got != tc.want {
+			t.Errorf("MaxMembersFor(%s, %q) = %d, want %d", tc.a.Name, tc.img.ID, got, tc.want)
+		}
+	}
+	// prod's own block replaces the top-level one whole: its poll_interval
+	// is the default, not the top-level 10s.
+	if a := prod.Audit; a.Enabled || time.Duration(a.PollInterval) != DefaultAuditPollInterval {
+		t.Errorf("prod audit %+v", a)
+	}
+	if a := staging.Audit; !a.Enabled || time.Duration(a.PollInterval) != 10*time.Second {
+		t.Errorf("staging audit %+v", a)
+	}
+	if a, b := prod.Audit, staging.Audit; a == b || a == &cfg.Audit || b == &cfg.Audit {
+		t.Error("accounts share an audit block")
+	}
+}
+
+func TestAccountsFormListFilesLimitsAuditErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte("aaaa\nb b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse([]byte(`
+audit: {enabled: true, poll_interval: 3s}
+accounts:
+  - name: a
+    scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}
+    discovery: {enabled: true}
+    audit: {poll_interval: 1s}
+    max_members: -1
+  - name: b
+    scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}
+    discovery: {enabled: true}
+    expected_members_file: missing.txt
+    expected_image_owners_file: bad.txt
+  - name: c
+    scp: {endpoint: "https://vs.example", access_key: a, secret_key: s}
+    discovery: {enabled: true}
+  - name: d
+    scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}
+    discovery: {enabled: true}
+    audit: true
+`), dir, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"accounts[0].audit.poll_interval: 1s is shorter than 5s",
+		"accounts[0].max_members: -1 is negative (0 or unset: no limit)",
+		"accounts[1].expected_members_file: stat " + filepath.Join(dir, "missing.txt") + ": no such file or directory",
+		"accounts[1].expected_image_owners_file: " + filepath.Join(dir, "bad.txt") + ` line 2: invalid id: member id "b b"`,
+		"accounts[2].scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set",
+		`line 20: accounts[3].audit: "true" is not a mapping of settings`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	// The top-level block is one problem, however many accounts use it.
+	if n := strings.Count(msg, "audit.poll_interval: 3s"); n != 1 || !slices.Contains(strings.Split(msg, "\n"), "audit.poll_interval: 3s is shorter than 5s") {
+		t.Errorf("the top-level audit block reported %d times:\n%s", n, msg)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/trustlist"
 )
 
 // Environment variables that supply keys the file leaves out.
@@ -34,6 +35,10 @@ const (
 	DefaultScrapeTimeout     = 30 * time.Second
 	DefaultMaxRetries        = 2
 	DefaultRequestsPerSecond = 200
+	// DefaultAuditPollInterval is audit.poll_interval when unset, and
+	// MinAuditPollInterval the shortest allowed.
+	DefaultAuditPollInterval = 30 * time.Second
+	MinAuditPollInterval     = 5 * time.Second
 )
 
 // Config is the whole configuration file. It has one of two forms: a single
@@ -65,8 +70,22 @@ type Config struct {
 	// MinRefreshInterval is no longer supported (see Members); it is kept
 	// only to say so.
 	MinRefreshInterval *Duration `yaml:"min_refresh_interval"`
+	// ExpectedMembersFile and ExpectedImageOwnersFile name files of account
+	// IDs (see package trustlist) that add to ExpectedMembers and
+	// ExpectedImageOwners; in the accounts form they apply to every
+	// account. After Parse a relative path is joined to the config file's
+	// directory. The file must be readable and well-formed at every load.
+	ExpectedMembersFile     string `yaml:"expected_members_file"`
+	ExpectedImageOwnersFile string `yaml:"expected_image_owners_file"`
+	// MaxMembers is how many accounts (pending or accepted) an image may be
+	// shared with; 0 (the default) is no limit. See MaxMembersFor.
+	MaxMembers int `yaml:"max_members"`
+	// Audit configures following every account's audit trail; in the
+	// accounts form an account's own audit block replaces it.
+	Audit Audit `yaml:"audit"`
 
-	single bool // the single-account form, normalised into Accounts[0]
+	single bool                // the single-account form, normalised into Accounts[0]
+	lists  map[string][]string // the IDs of each list file, as read by Parse
 }
 
 // Account is one SCP account (or one region of it) and the images watched there.
@@ -82,6 +101,24 @@ type Account struct {
 	// Members, when set, replaces the top-level members block for this
 	// account; after Parse it is always set.
 	Members *Members `yaml:"members"`
+	// ExpectedMembersFile and ExpectedImageOwnersFile add to the top-level
+	// lists and files for this account.
+	ExpectedMembersFile     string `yaml:"expected_members_file"`
+	ExpectedImageOwnersFile string `yaml:"expected_image_owners_file"`
+	// MaxMembers, when set, replaces the top-level max_members for this
+	// account's images (0: no limit).
+	MaxMembers *int `yaml:"max_members"`
+	// Audit, when set, replaces the top-level audit block for this
+	// account; after Parse it is always set.
+	Audit *Audit `yaml:"audit"`
+}
+
+// Audit configures following the account's audit trail (the Logging &
+// Audit service's GET /v1/logs) to re-check a changed image at once.
+type Audit struct {
+	Enabled bool `yaml:"enabled"`
+	// PollInterval is how often the trail is read; default 30s, at least 5s.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // Members configures how the members of images are refreshed.
@@ -126,7 +163,11 @@ type SCP struct {
 	Endpoint string `yaml:"endpoint"`
 	// IAMEndpoint replaces IAM's URL (https://iam.{environment}.samsungsdscloud.com),
 	// whose endpoint catalog names the region's Virtual Server URL.
-	IAMEndpoint   string           `yaml:"iam_endpoint"`
+	IAMEndpoint string `yaml:"iam_endpoint"`
+	// AuditEndpoint, when set, is the Logging & Audit service's URL, used
+	// as is; otherwise IAM's endpoint catalog names it. It is required for
+	// audit with Endpoint, which reads no catalog.
+	AuditEndpoint string           `yaml:"audit_endpoint"`
 	AccessKey     string           `yaml:"access_key"`
 	SecretKey     commoncfg.Secret `yaml:"secret_key"`
 	SecretKeyFile string           `yaml:"secret_key_file"`
@@ -157,6 +198,9 @@ type Image struct {
 	ExpectedMembers []string `yaml:"expected_members"`
 	// AllowedVisibility, when set, replaces the top-level list for this image.
 	AllowedVisibility []string `yaml:"allowed_visibility"`
+	// MaxMembers, when set, replaces the account's and top-level
+	// max_members for this image (0: no limit).
+	MaxMembers *int `yaml:"max_members"`
 }
 
 // Load reads the file at path, with keys from the environment (getenv, e.g.
@@ -202,10 +246,21 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		cfg.Accounts = []Account{{SCP: cfg.SCP, ExpectedMembers: nil, Images: cfg.Images, Discovery: cfg.Discovery}}
 		cfg.single = true
 	}
+	cfg.Audit.setDefaults()
 	for i := range cfg.Accounts {
-		if cfg.Accounts[i].Members == nil {
+		a := &cfg.Accounts[i]
+		if a.Members == nil {
 			m := cfg.Members
-			cfg.Accounts[i].Members = &m
+			a.Members = &m
+		}
+		if a.Audit == nil {
+			au := cfg.Audit
+			a.Audit = &au
+		} else {
+			// Only the accounts form has blocks of its own; the top-level
+			// one is checked once, by validate.
+			a.Audit.setDefaults()
+			errs = append(errs, prefixErrs(fmt.Sprintf("accounts[%d].", i), a.Audit.validate())...)
 		}
 	}
 	for i := range cfg.Accounts {
@@ -223,6 +278,7 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
+	errs = append(errs, cfg.readLists(dir)...)
 	if len(errs) > 0 {
 		// Validation quotes values, and a secret can sit in the wrong field.
 		r := secretsIn(data, dir, getenv)
@@ -263,6 +319,19 @@ func (s *SCP) setDefaults() {
 	if s.RequestsPerSecond == 0 {
 		s.RequestsPerSecond = DefaultRequestsPerSecond
 	}
+}
+
+func (au *Audit) setDefaults() {
+	if au.PollInterval == 0 {
+		au.PollInterval = Duration(DefaultAuditPollInterval)
+	}
+}
+
+func (au *Audit) validate() []error {
+	if au.PollInterval < Duration(MinAuditPollInterval) {
+		return []error{fmt.Errorf("audit.poll_interval: %s is shorter than %s", au.PollInterval, Duration(MinAuditPollInterval))}
+	}
+	return nil
 }
 
 func (d *Discovery) setDefaults() {
@@ -363,6 +432,8 @@ func (c *Config) validate() []error {
 	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
 	errs = append(errs, validateMembers("expected_image_owners", c.ExpectedImageOwners)...)
 	errs = append(errs, validateVisibilities("allowed_visibility", c.AllowedVisibility)...)
+	errs = append(errs, validateMaxMembers("max_members", &c.MaxMembers)...)
+	errs = append(errs, c.Audit.validate()...)
 	names := map[string]int{}
 	for i, a := range c.Accounts {
 		if c.single {
@@ -394,6 +465,9 @@ func (a *Account) validate(prefix string, single bool) []error {
 		if s.IAMEndpoint != "" {
 			add("scp.iam_endpoint: has no effect with scp.endpoint, which is used as is; remove one")
 		}
+		if a.Audit.Enabled && s.AuditEndpoint == "" {
+			add("scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set, so IAM's endpoint catalog, which names the audit service, is not read")
+		}
 	} else {
 		if s.IAMEndpoint != "" && !validEndpoint(s.IAMEndpoint) {
 			add("scp.iam_endpoint: %q is not an absolute http or https URL without user info, query or fragment", s.IAMEndpoint)
@@ -407,6 +481,9 @@ func (a *Account) validate(prefix string, single bool) []error {
 		case !slices.Contains(known, s.Region):
 			add("scp.region: %q is not a region of environment %q (known: %s)", s.Region, s.Environment, strings.Join(known, ", "))
 		}
+	}
+	if s.AuditEndpoint != "" && !validEndpoint(s.AuditEndpoint) {
+		add("scp.audit_endpoint: %q is not an absolute http or https URL without user info, query or fragment", s.AuditEndpoint)
 	}
 	if s.AccessKey == "" {
 		add("scp.access_key: missing (set it, or the environment variable %s)", EnvAccessKey)
@@ -458,6 +535,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 	if !single {
 		errs = append(errs, prefixErrs(prefix, validateMembers("expected_members", a.ExpectedMembers))...)
 		errs = append(errs, prefixErrs(prefix, validateMembers("expected_image_owners", a.ExpectedImageOwners))...)
+		errs = append(errs, prefixErrs(prefix, validateMaxMembers("max_members", a.MaxMembers))...)
 	}
 	if len(a.Images) == 0 && !d.Enabled {
 		add("images: no images configured and discovery is not enabled")
@@ -477,6 +555,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 		}
 		errs = append(errs, prefixErrs(prefix, validateMembers(field+".expected_members", img.ExpectedMembers))...)
 		errs = append(errs, prefixErrs(prefix, validateVisibilities(field+".allowed_visibility", img.AllowedVisibility))...)
+		errs = append(errs, prefixErrs(prefix, validateMaxMembers(field+".max_members", img.MaxMembers))...)
 	}
 	return errs
 }
@@ -517,6 +596,62 @@ func validateMembers(field string, ids []string) []error {
 	return errs
 }
 
+func validateMaxMembers(field string, n *int) []error {
+	if n != nil && *n < 0 {
+		return []error{fmt.Errorf("%s: %d is negative (0 or unset: no limit)", field, *n)}
+	}
+	return nil
+}
+
+// readLists resolves the paths of the list files against dir and reads
+// each once. A file missing, unreadable or malformed at load is a config
+// error (so --config.check finds a typo); one that goes bad later is the
+// watcher's (package trustlist), which keeps the last good list.
+func (c *Config) readLists(dir string) []error {
+	c.lists = map[string][]string{}
+	read := map[string]error{}
+	var errs []error
+	do := func(field string, path *string) {
+		if *path == "" {
+			return
+		}
+		if !filepath.IsAbs(*path) {
+			*path = filepath.Join(dir, *path)
+		}
+		err, done := read[*path]
+		if !done {
+			var ids []string
+			ids, err = trustlist.ReadFile(*path)
+			read[*path] = err
+			if err == nil {
+				c.lists[*path] = ids
+			}
+		}
+		if err == nil {
+			return
+		}
+		// One problem a line: each malformed line of the file is one.
+		list := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		}
+		for _, e := range list {
+			errs = append(errs, fmt.Errorf("%s: %w", field, e))
+		}
+	}
+	do("expected_members_file", &c.ExpectedMembersFile)
+	do("expected_image_owners_file", &c.ExpectedImageOwnersFile)
+	for i := range c.Accounts {
+		if c.single {
+			break
+		}
+		a := &c.Accounts[i]
+		do(fmt.Sprintf("accounts[%d].expected_members_file", i), &a.ExpectedMembersFile)
+		do(fmt.Sprintf("accounts[%d].expected_image_owners_file", i), &a.ExpectedImageOwnersFile)
+	}
+	return errs
+}
+
 func printable(s string, maxLen int) bool {
 	n := 0
 	for _, r := range s {
@@ -541,9 +676,61 @@ func printableASCII(s string, maxLen int) bool {
 }
 
 // ExpectedFor returns the set of accounts an image of account a may be
-// shared with: the top-level list, the account's and the image's own.
+// shared with: the top-level list, the account's and the image's own, and
+// the IDs of the expected_members_file files (top level and the account's)
+// as Parse read them. ExpectedWith takes the files' current lists instead.
 func (c *Config) ExpectedFor(a *Account, img Image) map[string]bool {
-	return setOf(c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers)
+	return c.ExpectedWith(a, img, c.FileList)
+}
+
+// ExpectedWith is ExpectedFor with the IDs of each list file given by
+// lists, called with the path as it is after Parse: e.g. a lookup of
+// trustlist.Watcher.IDs by path, so an edited file counts without a reload.
+func (c *Config) ExpectedWith(a *Account, img Image, lists func(path string) []string) map[string]bool {
+	return setOf(c.ExpectedMembers, a.ExpectedMembers, img.ExpectedMembers,
+		listOf(lists, c.ExpectedMembersFile), listOf(lists, a.ExpectedMembersFile))
+}
+
+// FileList returns the IDs Parse read from the list file at path (as it
+// is after Parse), or nil for a path it did not read.
+func (c *Config) FileList(path string) []string { return c.lists[path] }
+
+// ListFiles returns the list files that apply to account a, as they are
+// after Parse: its expected_members_file files (top level, then the
+// account's) and its expected_image_owners_file files, without empty ones.
+func (c *Config) ListFiles(a *Account) (members, owners []string) {
+	for _, p := range []string{c.ExpectedMembersFile, a.ExpectedMembersFile} {
+		if p != "" {
+			members = append(members, p)
+		}
+	}
+	for _, p := range []string{c.ExpectedImageOwnersFile, a.ExpectedImageOwnersFile} {
+		if p != "" {
+			owners = append(owners, p)
+		}
+	}
+	return members, owners
+}
+
+func listOf(lists func(string) []string, path string) []string {
+	if path == "" {
+		return nil
+	}
+	return lists(path)
+}
+
+// MaxMembersFor returns how many accounts an image of account a may be
+// shared with, 0 for no limit: the image's max_members, else the
+// account's, else the top-level one. A discovered image (no entry of its
+// own) is passed as Image{}.
+func (c *Config) MaxMembersFor(a *Account, img Image) int {
+	switch {
+	case img.MaxMembers != nil:
+		return *img.MaxMembers
+	case a.MaxMembers != nil:
+		return *a.MaxMembers
+	}
+	return c.MaxMembers
 }
 
 // DefaultAllowedVisibility is allowed_visibility when the config sets none.
@@ -563,9 +750,18 @@ func (c *Config) AllowedVisibilityFor(img Image) map[string]bool {
 }
 
 // ExpectedOwnersFor returns the accounts whose image offers to account a
-// are expected: the top-level list and the account's.
+// are expected: the top-level list and the account's, and the IDs of the
+// expected_image_owners_file files (top level and the account's) as Parse
+// read them. ExpectedOwnersWith takes the files' current lists instead.
 func (c *Config) ExpectedOwnersFor(a *Account) map[string]bool {
-	return setOf(c.ExpectedImageOwners, a.ExpectedImageOwners)
+	return c.ExpectedOwnersWith(a, c.FileList)
+}
+
+// ExpectedOwnersWith is ExpectedOwnersFor with the IDs of each list file
+// given by lists (see ExpectedWith).
+func (c *Config) ExpectedOwnersWith(a *Account, lists func(path string) []string) map[string]bool {
+	return setOf(c.ExpectedImageOwners, a.ExpectedImageOwners,
+		listOf(lists, c.ExpectedImageOwnersFile), listOf(lists, a.ExpectedImageOwnersFile))
 }
 
 // setOf returns the union of lists as a set.

@@ -77,6 +77,22 @@ func TestInvalidConfigs(t *testing.T) {
 			`expected_members[1]: invalid id: member id "not/an/account" ` + memberRE,
 			`images[0].expected_members[1]: invalid id: member id "bad account" ` + memberRE},
 		"invalid-no-images.yml": {"images: no images configured and discovery is not enabled"},
+		// A list file missing at load is an error (a typo is found by
+		// --config.check); each malformed line is one problem naming the
+		// file and the line.
+		"invalid-list-files.yml": {
+			"expected_members_file: stat " + filepath.Join("testdata", "no-such-list.txt") + ": no such file or directory",
+			"expected_image_owners_file: " + filepath.Join("testdata", "malformed-list.txt") + ` line 3: invalid id: member id "acct partner" ` + memberRE,
+			"expected_image_owners_file: " + filepath.Join("testdata", "malformed-list.txt") + ` line 5: invalid id: member id "../etc/passwd" ` + memberRE},
+		"invalid-max-members.yml": {
+			`line 11: images[1].max_members: "many" is not a whole number`,
+			"max_members: -1 is negative (0 or unset: no limit)",
+			"images[0].max_members: -2 is negative (0 or unset: no limit)"},
+		"invalid-audit.yml": {
+			`scp.audit_endpoint: "loggingaudit.example.com" is not an absolute http or https URL without user info, query or fragment`,
+			"audit.poll_interval: 2s is shorter than 5s"},
+		"invalid-audit-with-endpoint.yml": {
+			"scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set, so IAM's endpoint catalog, which names the audit service, is not read"},
 		"invalid-members.yml": {
 			"members.refresh_interval: 500ms is neither 0 (refresh while scrapes wait) nor at least 1s",
 			"min_refresh_interval: no longer supported: members are kept by a refresh engine and each scrape serves the last known state; for refresh in the background, set members.refresh_interval",
@@ -223,6 +239,9 @@ func TestGoodConfigs(t *testing.T) {
 					t.Errorf("ExpectedFor(image 1) = %v", exp)
 				}
 			}},
+		{file: "good-trust-files.yml", getenv: noEnv,
+			want:  want{"https://scp-proxy.internal.example:8443/virtualserver", "AKfile", fileSecret},
+			check: checkTrustFiles},
 		{file: "good-discovery.yml", getenv: noEnv,
 			want: want{"https://virtualserver.kr-west1.e.samsungsdscloud.com", "AKfile", fileSecret},
 			check: func(t *testing.T, c *config.Config) {
@@ -232,6 +251,12 @@ func TestGoodConfigs(t *testing.T) {
 				d := c.Accounts[0].Discovery
 				if !d.Enabled || !slices.Equal(d.Visibility, []string{"private", "shared"}) || time.Duration(d.RefreshInterval) != 10*time.Minute {
 					t.Errorf("discovery defaults not applied: %+v", d)
+				}
+				if a := c.Accounts[0].Audit; a == nil || a.Enabled || time.Duration(a.PollInterval) != 30*time.Second {
+					t.Errorf("audit defaults not applied: %+v", a)
+				}
+				if got := c.MaxMembersFor(&c.Accounts[0], config.Image{}); got != 0 {
+					t.Errorf("max_members default %d, want 0 (no limit)", got)
 				}
 				// name_regex matches the whole name.
 				for name, want := range map[string]bool{"golden-ubuntu": true, "old-golden-ubuntu": false, "golden": false} {
@@ -262,6 +287,65 @@ func TestGoodConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkTrustFiles checks good-trust-files.yml: list files read relative to
+// the config, max_members resolved per image, audit with its own endpoint.
+func checkTrustFiles(t *testing.T, c *config.Config) {
+	a := &c.Accounts[0]
+	members, owners := filepath.Join("testdata", "trusted-members.txt"), filepath.Join("testdata", "trusted-owners.txt")
+	if c.ExpectedMembersFile != members || c.ExpectedImageOwnersFile != owners {
+		t.Errorf("list files %q, %q: want them relative to the config's directory", c.ExpectedMembersFile, c.ExpectedImageOwnersFile)
+	}
+	if m, o := c.ListFiles(a); !slices.Equal(m, []string{members}) || !slices.Equal(o, []string{owners}) {
+		t.Errorf("ListFiles = %q, %q", m, o)
+	}
+	if got := c.FileList(members); !slices.Equal(got, []string{"acct-dr-site", "ffee0011223344556677889900aabbcc"}) {
+		t.Errorf("FileList(members) = %q", got)
+	}
+	// Inline lists and the file's, merged.
+	if got := keys(c.ExpectedFor(a, c.Images[1])); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-dr-site", "acct-partner", "ffee0011223344556677889900aabbcc"}) {
+		t.Errorf("ExpectedFor(image 1) = %q", got)
+	}
+	if got := keys(c.ExpectedOwnersFor(a)); !slices.Equal(got, []string{"0123456789abcdef0123456789abcdef"}) {
+		t.Errorf("ExpectedOwnersFor = %q", got)
+	}
+	// With the files' current lists, as a watcher gives them.
+	now := func(p string) []string {
+		if p == members {
+			return []string{"acct-new"}
+		}
+		return nil
+	}
+	if got := keys(c.ExpectedWith(a, config.Image{}, now)); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-new"}) {
+		t.Errorf("ExpectedWith = %q", got)
+	}
+	if got := keys(c.ExpectedOwnersWith(a, now)); len(got) != 0 {
+		t.Errorf("ExpectedOwnersWith = %q", got)
+	}
+	// The image's max_members, even 0, replaces the top-level one.
+	for i, want := range []int{0, 10, 3} {
+		if got := c.MaxMembersFor(a, c.Images[i]); got != want {
+			t.Errorf("MaxMembersFor(image %d) = %d, want %d", i, got, want)
+		}
+	}
+	if got := c.MaxMembersFor(a, config.Image{}); got != 3 {
+		t.Errorf("MaxMembersFor(a discovered image) = %d, want 3", got)
+	}
+	if au := a.Audit; !au.Enabled || time.Duration(au.PollInterval) != config.DefaultAuditPollInterval || a.SCP.AuditEndpoint != "https://loggingaudit.internal.example:8443" {
+		t.Errorf("audit %+v, endpoint %q", au, a.SCP.AuditEndpoint)
+	}
+}
+
+func keys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k, v := range set {
+		if v {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestGoodAccounts(t *testing.T) {
@@ -361,6 +445,38 @@ func TestSecretKeyFileRelativeToConfig(t *testing.T) {
 	c, err := config.Parse([]byte(data), "/nonexistent", noEnv)
 	if err != nil || string(c.SCP.SecretKey) != "absolute-secret" {
 		t.Fatalf("absolute secret_key_file: %v", err)
+	}
+}
+
+// List files are read from the config's own directory, not the working
+// directory; an absolute path is used as is.
+func TestListFilesRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("members.txt", "aaaa\n")
+	abs := write("owners.txt", "bbbb\n")
+	cfg := write("config.yml", "scp: {region: kr-west1, environment: e, access_key: AK, secret_key: sk}\n"+
+		"expected_members_file: members.txt\nexpected_image_owners_file: "+abs+"\nimages: [{id: "+testImage+"}]\n")
+	c, err := config.Load(cfg, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExpectedMembersFile != filepath.Join(dir, "members.txt") || c.ExpectedImageOwnersFile != abs {
+		t.Errorf("paths %q, %q", c.ExpectedMembersFile, c.ExpectedImageOwnersFile)
+	}
+	if !c.ExpectedFor(&c.Accounts[0], config.Image{})["aaaa"] || !c.ExpectedOwnersFor(&c.Accounts[0])["bbbb"] {
+		t.Errorf("lists not read: members %v, owners %v", c.ExpectedFor(&c.Accounts[0], config.Image{}), c.ExpectedOwnersFor(&c.Accounts[0]))
+	}
+	// Parse takes relative paths from its dir argument.
+	if _, err := config.Parse([]byte("scp: {region: kr-west1, environment: e, access_key: AK, secret_key: sk}\n"+
+		"expected_members_file: members.txt\nimages: [{id: "+testImage+"}]\n"), t.TempDir(), noEnv); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a path relative to another directory: %v", err)
 	}
 }
 

@@ -35,6 +35,7 @@ func FuzzParseConfig(f *testing.F) {
 		"",
 		"---\n...\n",
 		"{scp: {secret_key: !!float s, max_retries: ~}}",
+		"scp:\n  endpoint: https://proxy.example\n  audit_endpoint: https://audit.example\n  access_key: AK\n  secret_key: s\nmax_members: 2\naudit: {enabled: true, poll_interval: 5s}\nexpected_members_file: secret\nimages:\n  - id: 70a599e0-31e7-49b7-b260-868f441e862b\n    max_members: 0\n",
 	} {
 		f.Add([]byte(seed))
 	}

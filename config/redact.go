@@ -23,9 +23,9 @@ type redactor struct{ secrets []string }
 
 // secretsIn finds every secret a config document carries or points at: the
 // secret_key values (aliases followed), the contents of the secret_key_file
-// files, SCP_SECRET_KEY, and the passwords of the endpoint, iam_endpoint
-// and proxy_url URLs. It reads the document as YAML nodes, so it works on a document that
-// does not decode into a Config.
+// files, SCP_SECRET_KEY, and the passwords of the endpoint, iam_endpoint,
+// audit_endpoint and proxy_url URLs. It reads the document as YAML nodes,
+// so it works on a document that does not decode into a Config.
 func secretsIn(data []byte, dir string, getenv func(string) string) redactor {
 	var r redactor
 	r.add(getenv(EnvSecretKey))
@@ -64,7 +64,7 @@ func secretsIn(data []byte, dir string, getenv func(string) string) redactor {
 					if b, err := os.ReadFile(path); err == nil {
 						r.add(strings.TrimRight(string(b), "\r\n"))
 					}
-				case "endpoint", "iam_endpoint", "proxy_url":
+				case "endpoint", "iam_endpoint", "audit_endpoint", "proxy_url":
 					for _, p := range urlPasswords(v.Value) {
 						r.add(p)
 					}

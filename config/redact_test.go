@@ -22,7 +22,7 @@ func containsRun(msg, secret string) (string, bool) {
 // No piece of a secret reaches an error, however it got where it did not
 // belong: typed into a number field (the YAML library quotes it cut short),
 // reached through an alias, taken from SCP_SECRET_KEY or a secret_key_file,
-// or a password in an endpoint or proxy URL.
+// a password in an endpoint or proxy URL, or a line of a list file.
 func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 	const (
 		inline = "Qm8vT3xLp2Rk9WzYc4Hn"
@@ -32,6 +32,10 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 	)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "key"), []byte(file+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A secret pasted into a list file, where it is a malformed line.
+	if err := os.WriteFile(filepath.Join(dir, "list"), []byte("aaaa\n"+inline+" x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	getenv := func(k string) string {
@@ -51,6 +55,8 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 		"file key in a field":         {"scp:\n" + base + "  secret_key_file: key\n  requests_per_second: " + file + "\n" + img, file},
 		"password in the endpoint":    {"scp:\n  endpoint: https://user:" + pass + "@proxy.example/#frag\n  access_key: AK\n  secret_key: " + inline + "\n" + img, pass},
 		"password in iam_endpoint":    {"scp:\n" + base + "  secret_key: " + inline + "\n  iam_endpoint: https://user:" + pass + "@iam.example\n" + img, pass},
+		"password in audit_endpoint":  {"scp:\n" + base + "  secret_key: " + inline + "\n  audit_endpoint: https://user:" + pass + "@audit.example\n" + img, pass},
+		"inline key in a list file":   {"scp:\n" + base + "  secret_key: " + inline + "\nexpected_members_file: list\n" + img, inline},
 		"password in proxy_url":       {"scp:\n" + base + "  secret_key: " + inline + "\n  proxy_url: http://user:" + pass + "@proxy:3128\n  max_retries: x\n" + img, pass},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -72,7 +78,7 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 // its password is found without parsing it.
 func TestUnparsableURLPasswordsAreRedacted(t *testing.T) {
 	const pass = "Hunter2Pass%zz9Kq"
-	for _, field := range []string{"endpoint", "iam_endpoint", "proxy_url"} {
+	for _, field := range []string{"endpoint", "iam_endpoint", "audit_endpoint", "proxy_url"} {
 		doc := "scp:\n  region: kr-west1\n  environment: e\n  access_key: AK\n  secret_key: Qm8vT3xLp2Rk9WzYc4Hn\n"
 		if field == "endpoint" {
 			doc = "scp:\n  access_key: AK\n  secret_key: Qm8vT3xLp2Rk9WzYc4Hn\n"
