@@ -66,6 +66,10 @@ type Options struct {
 	UserAgent string
 	// Logger receives debug lines about answers read in part. Defaults to none.
 	Logger log.Logger
+	// AuditEndpoint, when set, is the Logging & Audit service's URL (the
+	// config's scp.audit_endpoint), used as is; otherwise ListAuditEvents
+	// takes it from IAM's endpoint catalog (see Resolve).
+	AuditEndpoint string
 }
 
 // Client calls the SCP Virtual Server API. It is safe for concurrent use.
@@ -81,6 +85,8 @@ type Client struct {
 	// info is what resolution learned (see Resolve); nil before.
 	info    atomic.Pointer[ServiceInfo]
 	resolve resolveState
+	// audit is where the Logging & Audit URL comes from (see auditBase).
+	audit auditState
 	// HMACs keyed with the secret (hash.Hash values are not safe for
 	// concurrent use).
 	macs sync.Pool
@@ -170,6 +176,11 @@ func NewClient(o Options) (*Client, error) {
 	}
 	if o.AccessKey == "" || o.SecretKey == "" {
 		return nil, errors.New("access key and secret key are required")
+	}
+	if o.AuditEndpoint != "" {
+		if err := ValidateEndpoint(o.AuditEndpoint); err != nil {
+			return nil, fmt.Errorf("audit %w", err)
+		}
 	}
 	if o.APIVersion.ID == "" {
 		o.APIVersion, _ = LookupAPIVersion(DefaultAPIVersion)
@@ -396,10 +407,13 @@ func (c *Client) attempt(ctx context.Context, op Operation, full string, signed 
 	}
 	if signed {
 		c.sign(req)
-		if op == OpListEndpoints {
+		switch op {
+		case OpListEndpoints:
 			// IAM is another service: a virtualserver version header is
 			// not its own, and without one a service uses its CURRENT version.
 			delete(req.Header, canonicalAPIVersion)
+		case OpListAuditLogs:
+			req.Header[canonicalAPIVersion] = []string{AuditHeaderValue}
 		}
 	} else {
 		req.Header.Set("Accept", "application/json")

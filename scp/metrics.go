@@ -21,10 +21,12 @@ const (
 	// service's version list (unsigned).
 	OpListEndpoints Operation = "list_endpoints"
 	OpListVersions  Operation = "list_versions"
+	// OpListAuditLogs reads the Logging & Audit service's trail (GET /v1/logs).
+	OpListAuditLogs Operation = "list_audit_logs"
 )
 
 // Operations lists every operation, so metrics can start each at zero.
-var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages, OpListEndpoints, OpListVersions}
+var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages, OpListEndpoints, OpListVersions, OpListAuditLogs}
 
 // answerOperations are the operations whose answers are read tolerantly,
 // counting anomalies; show_image reads one image, whose lacks fail it whole.
@@ -90,6 +92,9 @@ func (m *Metrics) init() {
 			m.anomalies.WithLabelValues(string(op), k)
 		}
 	}
+	for _, k := range AuditAnomalies {
+		m.anomalies.WithLabelValues(string(OpListAuditLogs), k)
+	}
 }
 
 func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
@@ -123,7 +128,7 @@ func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
 		}, labels()),
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scp_api_answer_anomalies_total",
-			Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner); the debug log names the image.",
+			Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner; for list_audit_logs also missing_id, missing_timestamp); the debug log names the image or the audit window.",
 		}, labels("operation", "kind")),
 	}
 	if !m.perAccount {

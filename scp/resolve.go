@@ -94,13 +94,16 @@ func (c *Client) ServiceInfo() (ServiceInfo, bool) {
 // points the client at what it found. Each call is one attempt bounded by
 // the request timeout; what has succeeded on this client is not asked
 // again. It reports whether anything is left to retry (a fallback URL, or
-// an unread version list); see KeepResolving.
+// an unread version list); see KeepResolving. A catalog read also teaches
+// the client the Logging & Audit URL (see ListAuditEvents), and the IAM
+// endpoint and region to ask for it otherwise.
 func (c *Client) Resolve(ctx context.Context, rc ResolveConfig) (done bool) {
 	c.resolve.mu.Lock()
 	defer c.resolve.mu.Unlock()
 	logger := c.opts.Logger
 	info := ServiceInfo{Requested: rc.APIVersion}
 	prev, resolvedBefore := c.ServiceInfo()
+	c.audit.remember(rc)
 
 	switch {
 	case rc.Endpoint != "":
@@ -157,6 +160,7 @@ func (c *Client) catalogURL(ctx context.Context, rc ResolveConfig) (string, erro
 	if err != nil {
 		return "", err
 	}
+	c.audit.fromCatalog(catalog, rc.Region) // the same answer names the audit service
 	u, err := PickEndpoint(catalog, rc.Region)
 	if err != nil {
 		// The call succeeded but its answer is of no use: a decode failure.

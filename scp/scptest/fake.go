@@ -1,4 +1,5 @@
-// Package scptest is a fake SCP Virtual Server API for tests and the demo.
+// Package scptest is a fake SCP Virtual Server API for tests and the demo,
+// with IAM's endpoint catalog and the Logging & Audit service's trail.
 // It verifies request signatures and timestamps like the real service, serves
 // per-image fixtures, throttles like an API gateway when asked to, and
 // injects faults: status codes, delays, stalls, connection resets, malformed
@@ -94,11 +95,16 @@ type Version struct {
 }
 
 // DefaultCatalog names the fake itself as the Virtual Server service
-// (service_type scp-virtualserver) of every region of shared/scp-api.md.
+// (service_type scp-virtualserver) of every region of shared/scp-api.md,
+// then as the Logging & Audit service (AuditServiceType) of each.
 func DefaultCatalog() []Endpoint {
+	regions := []string{"kr-west1", "kr-east1", "kr-south1", "kr-south2", "kr-south3"}
 	var list []Endpoint
-	for _, r := range []string{"kr-west1", "kr-east1", "kr-south1", "kr-south2", "kr-south3"} {
+	for _, r := range regions {
 		list = append(list, Endpoint{Region: r, ServiceType: "scp-virtualserver", ServiceName: "Virtual Server"})
+	}
+	for _, r := range regions {
+		list = append(list, Endpoint{Region: r, ServiceType: AuditServiceType, ServiceName: "Logging & Audit"})
 	}
 	return list
 }
@@ -155,6 +161,8 @@ type Fake struct {
 	versions     []Version
 	// versionCalls counts the unsigned GET / calls (not in total).
 	versionCalls int
+	// audit is the audit trail (GET /v1/logs), in the order added.
+	audit []AuditEvent
 }
 
 // New returns a fake that accepts requests signed with the given keys.
@@ -195,6 +203,7 @@ func New(o Options) *Fake {
 	f.mux.HandleFunc("GET /v1/images/{image_id}", f.serveImage)
 	f.mux.HandleFunc("GET /v1/pending-images", f.servePending)
 	f.mux.HandleFunc("GET /v1/endpoints", f.serveEndpoints)
+	f.mux.HandleFunc("GET /v1/logs", f.serveAuditLogs)
 	return f
 }
 
@@ -412,7 +421,7 @@ type Stats struct {
 	AuthFailures int `json:"auth_failures"`
 	// Calls and ThrottledCalls split Total and Throttled by operation, named
 	// as in the client's metrics: list_image_members, list_images,
-	// show_image, list_pending_images.
+	// show_image, list_pending_images, list_endpoints, list_audit_logs.
 	Calls          map[string]int `json:"calls"`
 	ThrottledCalls map[string]int `json:"throttled_calls"`
 }
@@ -432,7 +441,8 @@ func (f *Fake) Stats() Stats {
 
 // ServeHTTP authenticates the request, then routes it. The version list
 // (GET /) is unsigned; a call for a version the fake does not serve is
-// answered 400 after authentication (IAM's catalog takes any version).
+// answered 400 after authentication (IAM's catalog takes any version; the
+// audit trail wants loggingaudit 1.0 or none).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/" {
 		f.serveVersions(w, r)
@@ -445,7 +455,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
 		return
 	}
-	if hv := r.Header.Get(scp.HeaderAPIVersion); r.URL.Path != "/v1/endpoints" && !f.servesVersion(strings.TrimPrefix(hv, scp.Service+" ")) {
+	if hv := r.Header.Get(scp.HeaderAPIVersion); r.URL.Path == "/v1/logs" && !servesAuditVersion(hv) ||
+		r.URL.Path != "/v1/endpoints" && r.URL.Path != "/v1/logs" && !f.servesVersion(strings.TrimPrefix(hv, scp.Service+" ")) {
 		writeError(w, http.StatusBadRequest, UnsupportedAPIVersionCode, "unsupported Scp-Api-Version: "+hv)
 		return
 	}
@@ -708,6 +719,8 @@ type Fixtures struct {
 	ImageList []Image `json:"image_list"`
 	// PendingImages are offered to this account by others.
 	PendingImages []Image `json:"pending_images"`
+	// AuditEvents are the audit trail, each added at its time.
+	AuditEvents []TimedAuditEvent `json:"audit_events"`
 }
 
 // Load adds the fixtures read from r.
@@ -723,5 +736,5 @@ func (f *Fake) Load(r io.Reader) error {
 	}
 	f.AddImages(fx.ImageList...)
 	f.SetPendingImages(fx.PendingImages...)
-	return nil
+	return f.loadAudit(fx.AuditEvents)
 }

@@ -478,7 +478,8 @@ func TestVersionsAndCatalog(t *testing.T) {
 	var cat struct {
 		Endpoints []scptest.Endpoint `json:"endpoints"`
 	}
-	if err := json.Unmarshal(body, &cat); code != 200 || err != nil || len(cat.Endpoints) != 5 || cat.Endpoints[0].URL != srv.URL || cat.Endpoints[0].ServiceType != "scp-virtualserver" {
+	if err := json.Unmarshal(body, &cat); code != 200 || err != nil || len(cat.Endpoints) != 10 || cat.Endpoints[0].URL != srv.URL || cat.Endpoints[0].ServiceType != "scp-virtualserver" ||
+		cat.Endpoints[5].URL != srv.URL || cat.Endpoints[5].ServiceType != scptest.AuditServiceType {
 		t.Errorf("catalog: %d %s (%v)", code, body, err)
 	}
 	if code, _ := get(srv.URL+"/v1/endpoints", nil); code != 401 {

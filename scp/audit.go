@@ -1,0 +1,392 @@
+package scp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The Logging & Audit service (shared/scp-api.md, "The audit trail"): a
+// service of its own, signed like every call, whose URL comes from IAM's
+// endpoint catalog or an explicit override (Options.AuditEndpoint).
+const (
+	// AuditService is the service name sent in Scp-Api-Version, and what a
+	// catalog entry's service type or name must contain (ignoring case and
+	// anything but letters and digits) to name the service.
+	AuditService = "loggingaudit"
+	// AuditAPIVersion is the version of the service the client requests:
+	// the only one the official SDK carries.
+	AuditAPIVersion = "1.0"
+	// AuditPageSize is the page size of GET /v1/logs. No maximum is
+	// documented; 100 is modest enough for any server to accept.
+	AuditPageSize = 100
+	// MaxAuditPages bounds the pages read for one window, so a server that
+	// ignores page cannot keep the client paging: at most
+	// MaxAuditPages × AuditPageSize events a window.
+	MaxAuditPages = 100
+	// maxAuditIDLen: a longer event ID is not an ID; the entry is skipped.
+	maxAuditIDLen = 256
+)
+
+// AuditHeaderValue is the Scp-Api-Version of the audit calls.
+const AuditHeaderValue = AuditService + " " + AuditAPIVersion
+
+// Kinds of anomaly that only audit answers have; AuditAnomalies lists those
+// the list_audit_logs operation can report.
+const (
+	AnomalyMissingID        = "missing_id"        // an event without a usable id: skipped
+	AnomalyMissingTimestamp = "missing_timestamp" // an event without a timestamp: skipped
+)
+
+// AuditAnomalies are the anomaly kinds of list_audit_logs. Of these, every
+// kind but AnomalyFieldType skips the entry; AnomalyBadTimestamp is a
+// timestamp that does not parse.
+var AuditAnomalies = []string{AnomalyNotAnObject, AnomalyFieldType, AnomalyMissingID, AnomalyMissingTimestamp, AnomalyBadTimestamp}
+
+var (
+	// ErrNoAuditEndpoint is wrapped when the client knows no Logging & Audit
+	// URL: no override, and no IAM catalog to ask (Resolve has not run).
+	ErrNoAuditEndpoint = errors.New("no Logging & Audit endpoint")
+	// ErrNoAuditCatalogEntry is wrapped when IAM's catalog has no usable
+	// Logging & Audit entry.
+	ErrNoAuditCatalogEntry = errors.New("no Logging & Audit entry in the endpoint catalog")
+	// ErrAuditTooManyEvents is wrapped when a window holds more than
+	// MaxAuditPages pages of events: the window is too large to read.
+	ErrAuditTooManyEvents = errors.New("too many audit events in the window")
+)
+
+// AuditEvent is one entry of the audit trail. Every field but ID and
+// Timestamp may be empty: the API declares them all nullable strings.
+// Text fields are cut to a safe length and hold printable characters only.
+type AuditEvent struct {
+	ID string
+	// Timestamp is when the event happened, in UTC; a zone-less time is
+	// read as UTC, as the SDK does.
+	Timestamp time.Time
+	EventName string
+	EventType string
+	// ResourceID names what the event is about (an image ID for image
+	// events); RootResourceID the resource it belongs to, when the API
+	// sends it.
+	ResourceID     string
+	RootResourceID string
+	ResourceName   string
+	ResourceType   string
+	ProductName    string
+	ProductType    string
+	Status         string
+	Region         string
+	AccountID      string
+	UserID         string
+	UserName       string
+}
+
+// AuditEvents is what ListAuditEvents read of one window.
+type AuditEvents struct {
+	// Events are the usable entries, in the order the API sent them.
+	Events []AuditEvent
+	// Skipped counts the entries left out, by anomaly kind (see
+	// AuditAnomalies); they are also counted in the anomaly metric.
+	Skipped map[string]int
+	// Pages is how many pages were read.
+	Pages int
+}
+
+// auditState is where the Logging & Audit URL comes from when
+// Options.AuditEndpoint is empty: IAM's catalog, as Resolve last named it.
+type auditState struct {
+	mu     sync.Mutex
+	iam    string // IAM's base URL, from Resolve
+	region string
+	url    string // from the catalog; empty until read
+}
+
+// remember notes the IAM endpoint and region Resolve was given; a change
+// forgets a URL learnt from another catalog.
+func (a *auditState) remember(rc ResolveConfig) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.iam != rc.IAMEndpoint || a.region != rc.Region {
+		a.iam, a.region, a.url = rc.IAMEndpoint, rc.Region, ""
+	}
+}
+
+// fromCatalog keeps the Logging & Audit URL of a catalog read for region,
+// when it has one, so the audit calls need not ask IAM again.
+func (a *auditState) fromCatalog(catalog []Endpoint, region string) {
+	u, err := PickAuditEndpoint(catalog, region)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.region == region {
+		a.url = u
+	}
+}
+
+// AuditEndpoint returns the Logging & Audit URL the audit calls go to and
+// where it came from (SourceOverride or SourceCatalog); ok is false while
+// none is known: no override, and the catalog not read yet.
+func (c *Client) AuditEndpoint() (u string, source EndpointSource, ok bool) {
+	if c.opts.AuditEndpoint != "" {
+		return strings.TrimRight(c.opts.AuditEndpoint, "/"), SourceOverride, true
+	}
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	return c.audit.url, SourceCatalog, c.audit.url != ""
+}
+
+// auditBase is the Logging & Audit URL: the override, else the one IAM's
+// catalog named, reading the catalog (one attempt, under the budget) when
+// it has not been read yet or named no such service last time.
+func (c *Client) auditBase(ctx context.Context) (string, error) {
+	if u, _, ok := c.AuditEndpoint(); ok {
+		return u, nil
+	}
+	c.audit.mu.Lock()
+	iam, region := c.audit.iam, c.audit.region
+	c.audit.mu.Unlock()
+	if iam == "" {
+		return "", fmt.Errorf("%s: %w: set the audit endpoint, or resolve the client from IAM's catalog first", OpListAuditLogs, ErrNoAuditEndpoint)
+	}
+	catalog, err := c.ListEndpoints(ctx, iam)
+	if err != nil {
+		return "", fmt.Errorf("%s: reading IAM's endpoint catalog: %w", OpListAuditLogs, err)
+	}
+	u, err := PickAuditEndpoint(catalog, region)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", OpListAuditLogs, err)
+	}
+	c.audit.fromCatalog(catalog, region)
+	return u, nil
+}
+
+// isAuditService reports whether a catalog entry names the Logging & Audit
+// service: its service type or name contains "loggingaudit" once lower-cased
+// and stripped of everything but letters and digits ("scp-loggingaudit",
+// "Logging & Audit", "logging-audit"). The SDK documents no service type.
+func isAuditService(e Endpoint) bool {
+	squash := func(s string) string {
+		var b strings.Builder
+		for _, r := range strings.ToLower(s) {
+			if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	return strings.Contains(squash(e.ServiceType), AuditService) || strings.Contains(squash(e.ServiceName), AuditService)
+}
+
+// PickAuditEndpoint returns the Logging & Audit URL from a catalog, without
+// a trailing slash: the entry naming the service (see AuditService) for
+// region (case-insensitive); else one without a region or with region
+// "global"; else, when every entry naming the service has the same URL,
+// that URL (a global service listed under one region). Whether the service
+// is regional is not documented; these preferences are assumptions. Entries
+// whose URL is not a valid endpoint are passed over.
+func PickAuditEndpoint(catalog []Endpoint, region string) (string, error) {
+	var regional, global, all []string
+	var invalid error
+	for _, e := range catalog {
+		if !isAuditService(e) {
+			continue
+		}
+		u := strings.TrimRight(strings.TrimSpace(e.URL), "/")
+		if err := ValidateEndpoint(u); err != nil {
+			invalid = fmt.Errorf("%w: the %s entry for %q: %w", ErrNoAuditCatalogEntry, sanitize(e.ServiceType, 64), sanitize(e.Region, 64), err)
+			continue
+		}
+		switch r := strings.TrimSpace(e.Region); {
+		case strings.EqualFold(r, region):
+			regional = append(regional, u)
+		case r == "", strings.EqualFold(r, "global"):
+			global = append(global, u)
+		}
+		all = append(all, u)
+	}
+	switch {
+	case len(regional) > 0:
+		return regional[0], nil
+	case len(global) > 0:
+		return global[0], nil
+	case len(all) > 0 && allSame(all):
+		return all[0], nil
+	case len(all) > 0:
+		return "", fmt.Errorf("%w for region %s: it lists the service for other regions only, at different URLs", ErrNoAuditCatalogEntry, sanitize(region, 64))
+	case invalid != nil:
+		return "", invalid
+	}
+	return "", fmt.Errorf("%w (region %s; %d entries)", ErrNoAuditCatalogEntry, sanitize(region, 64), len(catalog))
+}
+
+func allSame(list []string) bool {
+	for _, s := range list[1:] {
+		if s != list[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// auditTime formats a window bound as start_at and end_at want it: RFC 3339
+// in UTC, to the second.
+func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ListAuditEvents lists the audit events of [start, end] (GET /v1/logs with
+// start_at and end_at), paging (page from 0, AuditPageSize a page) until a
+// page is short or empty or count entries have been read. start is rounded
+// down and end up to the second, so no event of the window is left out.
+// Each page is one call under the client's budget and retries, signed, with
+// Scp-Api-Version: loggingaudit 1.0. An entry that is not an object, or has
+// no id or no readable timestamp, is skipped, counted and logged at debug
+// level; the others are kept. A page that repeats the one before it (a
+// server that ignores page) is a *DecodeError; more than MaxAuditPages
+// pages wraps ErrAuditTooManyEvents.
+func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (AuditEvents, error) {
+	start, end = start.Truncate(time.Second), end.Add(time.Second-1).Truncate(time.Second)
+	if end.Before(start) {
+		return AuditEvents{}, fmt.Errorf("%s: the window ends (%s) before it starts (%s)", OpListAuditLogs, auditTime(end), auditTime(start))
+	}
+	base, err := c.auditBase(ctx)
+	if err != nil {
+		return AuditEvents{}, err
+	}
+	out := AuditEvents{Skipped: map[string]int{}}
+	report := c.anomalies(OpListAuditLogs, "start_at", auditTime(start), "end_at", auditTime(end))
+	read := 0
+	var prev uint64
+	for page := 0; ; page++ {
+		if page == MaxAuditPages {
+			return AuditEvents{}, fmt.Errorf("%s: %w: more than %d pages of %d between %s and %s",
+				OpListAuditLogs, ErrAuditTooManyEvents, MaxAuditPages, AuditPageSize, auditTime(start), auditTime(end))
+		}
+		q := url.Values{
+			"start_at": {auditTime(start)},
+			"end_at":   {auditTime(end)},
+			"page":     {strconv.Itoa(page)},
+			"size":     {strconv.Itoa(AuditPageSize)},
+		}
+		var body auditLogsJSON
+		if err := c.getURL(ctx, OpListAuditLogs, base+"/v1/logs?"+q.Encode(), true, &body); err != nil {
+			return AuditEvents{}, err
+		}
+		out.Pages++
+		list, err := rawList(body.Logs, "logs")
+		if err != nil {
+			c.opts.Metrics.decodeFailed(OpListAuditLogs)
+			return AuditEvents{}, &DecodeError{Operation: string(OpListAuditLogs), Err: err}
+		}
+		sum := pageSum(list)
+		if page > 0 && len(list) > 0 && sum == prev {
+			c.opts.Metrics.decodeFailed(OpListAuditLogs)
+			return AuditEvents{}, &DecodeError{Operation: string(OpListAuditLogs), Err: fmt.Errorf("page %d repeats page %d: the server seems to ignore page", page, page-1)}
+		}
+		prev = sum
+		for i, raw := range list {
+			ev, kind, ok := decodeAuditEvent(raw, read+i, report)
+			if !ok {
+				out.Skipped[kind]++
+				continue
+			}
+			out.Events = append(out.Events, ev)
+		}
+		read += len(list)
+		count, _ := strconv.Atoi(body.Count.s)
+		if len(list) < AuditPageSize || (count > 0 && read >= count) {
+			return out, nil
+		}
+	}
+}
+
+// pageSum identifies a page's entries, to tell a page that repeats.
+func pageSum(list []json.RawMessage) uint64 {
+	h := fnv.New64a()
+	for _, raw := range list {
+		h.Write(raw)
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+type auditLogsJSON struct {
+	Logs  json.RawMessage `json:"logs"`
+	Count flexString      `json:"count"`
+}
+
+type auditEventJSON struct {
+	ID             flexString `json:"id"`
+	Timestamp      flexString `json:"timestamp"`
+	EventName      flexString `json:"event_name"`
+	EventType      flexString `json:"event_type"`
+	ResourceID     flexString `json:"resource_id"`
+	RootResourceID flexString `json:"root_resource_id"`
+	ResourceName   flexString `json:"resource_name"`
+	ResourceType   flexString `json:"resource_type"`
+	ProductName    flexString `json:"product_name"`
+	ProductType    flexString `json:"product_type"`
+	Status         flexString `json:"status"`
+	Region         flexString `json:"region"`
+	AccountID      flexString `json:"account_id"`
+	UserID         flexString `json:"user_id"`
+	UserName       flexString `json:"user_name"`
+}
+
+// decodeAuditEvent reads one entry of a logs answer (the i-th of the
+// window); when it cannot be used it returns the anomaly kind, reported.
+func decodeAuditEvent(raw json.RawMessage, i int, report anomalyFunc) (AuditEvent, string, bool) {
+	var e auditEventJSON
+	if !isObject(raw) || json.Unmarshal(raw, &e) != nil {
+		report(AnomalyNotAnObject, fmt.Sprintf("log %d is not an object", i))
+		return AuditEvent{}, AnomalyNotAnObject, false
+	}
+	fields := []flexString{e.ID, e.Timestamp, e.EventName, e.EventType, e.ResourceID, e.RootResourceID, e.ResourceName,
+		e.ResourceType, e.ProductName, e.ProductType, e.Status, e.Region, e.AccountID, e.UserID, e.UserName}
+	for _, f := range fields {
+		if f.odd {
+			report(AnomalyFieldType, fmt.Sprintf("log %d has a field that is not a string", i))
+			break
+		}
+	}
+	id := strings.TrimSpace(e.ID.s)
+	if id == "" || len(id) > maxAuditIDLen || sanitize(id, maxAuditIDLen) != id {
+		report(AnomalyMissingID, fmt.Sprintf("log %d has no usable id (%q)", i, sanitize(id, 80)))
+		return AuditEvent{}, AnomalyMissingID, false
+	}
+	ts := strings.TrimSpace(e.Timestamp.s)
+	if ts == "" {
+		report(AnomalyMissingTimestamp, "log "+id+" has no timestamp")
+		return AuditEvent{}, AnomalyMissingTimestamp, false
+	}
+	t, ok := parseTime(ts)
+	if !ok {
+		report(AnomalyBadTimestamp, fmt.Sprintf("log %s: timestamp %q is not a time", id, sanitize(ts, 40)))
+		return AuditEvent{}, AnomalyBadTimestamp, false
+	}
+	text := func(f flexString, n int) string { return sanitize(strings.TrimSpace(f.s), n) }
+	return AuditEvent{
+		ID:             id,
+		Timestamp:      t,
+		EventName:      text(e.EventName, 128),
+		EventType:      text(e.EventType, 64),
+		ResourceID:     text(e.ResourceID, 256),
+		RootResourceID: text(e.RootResourceID, 256),
+		ResourceName:   text(e.ResourceName, 256),
+		ResourceType:   text(e.ResourceType, 64),
+		ProductName:    text(e.ProductName, 64),
+		ProductType:    text(e.ProductType, 64),
+		Status:         text(e.Status, 64),
+		Region:         text(e.Region, 64),
+		AccountID:      text(e.AccountID, 128),
+		UserID:         text(e.UserID, 128),
+		UserName:       text(e.UserName, 128),
+	}, "", true
+}

@@ -1,0 +1,200 @@
+package scptest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// AuditLogsKey addresses SetFault and Requests to the audit trail
+// (GET /v1/logs); SetFault(AuditLogsKey, Fault{Status: 500}) makes it fail.
+const AuditLogsKey = "list_audit_logs"
+
+// AuditServiceType is the service type of the Logging & Audit entries in
+// DefaultCatalog. The SDK documents none; the client matches "loggingaudit".
+const AuditServiceType = "scp-loggingaudit"
+
+// DefaultAuditPageSize is the size of a GET /v1/logs page when the call
+// sends none; MaxAuditPageSize is the largest size served.
+const (
+	DefaultAuditPageSize = 20
+	MaxAuditPageSize     = 1000
+)
+
+// AuditEvent is an audit trail entry (GET /v1/logs), in the API's JSON
+// shape: every field a string, sent as null when empty.
+type AuditEvent struct {
+	ID string `json:"id"`
+	// Timestamp is RFC 3339 (or zone-less, read as UTC). One that does not
+	// parse is served in every window, as a malformed entry would be.
+	Timestamp      string `json:"timestamp"`
+	EventName      string `json:"event_name"`
+	EventType      string `json:"event_type"`
+	ResourceID     string `json:"resource_id"`
+	RootResourceID string `json:"root_resource_id"`
+	ResourceName   string `json:"resource_name"`
+	ResourceType   string `json:"resource_type"`
+	ProductName    string `json:"product_name"`
+	ProductType    string `json:"product_type"`
+	Status         string `json:"status"`
+	Region         string `json:"region"`
+	AccountID      string `json:"account_id"`
+	UserID         string `json:"user_id"`
+	UserName       string `json:"user_name"`
+	// Raw, when set, is sent instead of the fields, as is, in every window:
+	// a way to serve entries that are not objects or have odd fields.
+	Raw json.RawMessage `json:"-"`
+}
+
+// MarshalJSON sends empty fields as null, as the API's nullable strings,
+// and Raw as is.
+func (e AuditEvent) MarshalJSON() ([]byte, error) {
+	if len(e.Raw) > 0 {
+		return e.Raw, nil
+	}
+	m := map[string]any{}
+	for k, v := range map[string]string{
+		"id": e.ID, "timestamp": e.Timestamp, "event_name": e.EventName, "event_type": e.EventType,
+		"resource_id": e.ResourceID, "root_resource_id": e.RootResourceID, "resource_name": e.ResourceName,
+		"resource_type": e.ResourceType, "product_name": e.ProductName, "product_type": e.ProductType,
+		"status": e.Status, "region": e.Region, "account_id": e.AccountID, "user_id": e.UserID, "user_name": e.UserName,
+	} {
+		m[k] = nil
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// AddAuditEvents appends events to the audit trail; safe while the fake
+// serves.
+func (f *Fake) AddAuditEvents(events ...AuditEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audit = append(f.audit, events...)
+}
+
+// AuditEvents returns a copy of the audit trail.
+func (f *Fake) AuditEvents() []AuditEvent {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return append([]AuditEvent{}, f.audit...)
+}
+
+// auditTime reads an event's timestamp or a window bound.
+func auditTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// serveAuditLogs answers GET /v1/logs: the events whose timestamp is within
+// [start_at, end_at] (both required, RFC 3339), newest first, paged by page
+// (from 0) and size (1 to MaxAuditPageSize), with the count of the window.
+func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, errStart := time.Parse(time.RFC3339Nano, q.Get("start_at"))
+	end, errEnd := time.Parse(time.RFC3339Nano, q.Get("end_at"))
+	if errStart != nil || errEnd != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "start_at and end_at are required RFC 3339 times")
+		return
+	}
+	page, size := 0, DefaultAuditPageSize
+	var err error
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 0 {
+			writeError(w, http.StatusBadRequest, "BadRequest", "page must be a number from 0")
+			return
+		}
+	}
+	if v := q.Get("size"); v != "" {
+		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > MaxAuditPageSize {
+			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("size must be between 1 and %d", MaxAuditPageSize))
+			return
+		}
+	}
+	type timed struct {
+		e AuditEvent
+		t time.Time // zero for raw or unparsable entries: served last
+	}
+	var list []timed
+	if f.arrive(w, r, scp.OpListAuditLogs, AuditLogsKey, func() {
+		for _, e := range f.audit {
+			t, ok := auditTime(e.Timestamp)
+			switch {
+			case len(e.Raw) > 0, !ok:
+				list = append(list, timed{e: e})
+			case !t.Before(start) && !t.After(end):
+				list = append(list, timed{e: e, t: t})
+			}
+		}
+	}) {
+		return
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].t.After(list[j].t) })
+	logs := []AuditEvent{}
+	if from := page * size; from < len(list) {
+		for _, te := range list[from:min(from+size, len(list))] {
+			logs = append(logs, te.e)
+		}
+	}
+	writeJSON(w, map[string]any{"logs": logs, "count": len(list), "page": page, "size": size, "sort": []string{"timestamp:desc"}})
+}
+
+// servesAuditVersion reports whether the Scp-Api-Version of a /v1/logs
+// call is one the fake serves: none (the latest) or loggingaudit 1.0.
+func servesAuditVersion(v string) bool {
+	return v == "" || v == scp.AuditHeaderValue
+}
+
+// TimedAuditEvent is an audit event of the fixtures. Event is added when the
+// fixtures load, or After (a Go duration such as "20s") that, its Timestamp
+// set to that moment when empty. When Members is set (an empty list too),
+// the image named by Event.ResourceID gets those members at the same
+// moment: a share made, and logged, while the demo runs.
+type TimedAuditEvent struct {
+	After   string     `json:"after,omitempty"`
+	Event   AuditEvent `json:"event"`
+	Members []Member   `json:"members,omitempty"`
+}
+
+// loadAudit checks the fixtures' audit events, then adds each at its time.
+func (f *Fake) loadAudit(list []TimedAuditEvent) error {
+	delays := make([]time.Duration, len(list))
+	for i, te := range list {
+		if te.After == "" {
+			continue
+		}
+		d, err := time.ParseDuration(te.After)
+		if err != nil || d < 0 {
+			return fmt.Errorf("reading fixtures: audit_events[%d]: after %q is not a duration from 0", i, te.After)
+		}
+		delays[i] = d
+	}
+	for i, te := range list {
+		apply := func() {
+			if te.Event.Timestamp == "" {
+				te.Event.Timestamp = f.opts.Now().UTC().Format(time.RFC3339Nano)
+			}
+			if te.Members != nil {
+				f.SetMembers(te.Event.ResourceID, te.Members...)
+			}
+			f.AddAuditEvents(te.Event)
+		}
+		if delays[i] == 0 {
+			apply()
+			continue
+		}
+		time.AfterFunc(delays[i], apply)
+	}
+	return nil
+}
