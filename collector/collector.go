@@ -44,8 +44,41 @@ type Account struct {
 	// (the client's ServiceInfo); its APIVersion replaces APIVersion.
 	Service func() (scp.ServiceInfo, bool)
 	Source  Source
-	// ExpectedOwners are accounts whose image offers are expected.
+	// ExpectedOwners are accounts whose images (offered or accepted) are
+	// expected.
 	ExpectedOwners map[string]bool
+	// MaxMembers is how many accounts each image may be shared with.
+	MaxMembers MaxMembers
+	// Changes, when set, names who changed an image: the account's audit
+	// trail.
+	Changes Changes
+}
+
+// MaxMembers is the share-count limit of an account's images; 0 is none.
+type MaxMembers struct {
+	Default  int
+	PerImage map[string]int // images whose limit is not Default
+}
+
+// Of is the limit of one image.
+func (m MaxMembers) Of(imageID string) int {
+	if n, ok := m.PerImage[imageID]; ok {
+		return n
+	}
+	return m.Default
+}
+
+// Change is an audit event that explains a change the exporter saw.
+type Change struct {
+	EventName, UserID string
+	Time              time.Time
+}
+
+// Changes explains changes from the audit trail.
+type Changes interface {
+	// Explain returns the latest event about the image in [from, to]
+	// (widened by the clock skew the trail allows), if any.
+	Explain(imageID string, from, to time.Time) (Change, bool)
 }
 
 // Scope is everything one collection covers: the accounts and how their
@@ -318,6 +351,19 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 		}
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
+		g(d.acceptedSuccess, timestampOrZero(ar.View.Inventory.Status.AcceptedLastSuccess), acct()...)
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		for _, im := range ar.accepted() {
+			g(d.acceptedInfo, 1, acct(im.ID, im.Name, im.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[im.Owner]))...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
+		if !ar.View.Inventory.Status.AcceptedLastSuccess.IsZero() {
+			g(d.acceptedImages, float64(len(ar.accepted())), acct()...)
+		}
+	})
+	accounts(func(ar *AccountResult, acct labeler) {
 		g(d.stalestAge, ar.View.StalestAge.Seconds(), acct()...)
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
@@ -379,6 +425,21 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 			for _, m := range dedupe(r.Members) {
 				g(d.memberInfo, 1, acct(r.ID, m.ID, m.Status, strconv.FormatBool(r.Expected[m.ID]))...)
 			}
+		}
+	})
+	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+		if n := ar.Account.MaxMembers.Of(r.ID); n > 0 {
+			g(d.memberLimit, float64(n), acct(r.ID)...)
+		}
+	})
+	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+		if ch, ok := ar.change(r); ok {
+			g(d.changeInfo, 1, acct(r.ID, ch.EventName, ch.UserID)...)
+		}
+	})
+	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+		if ch, ok := ar.change(r); ok {
+			g(d.changeTime, unixSeconds(ch.Time), acct(r.ID)...)
 		}
 	})
 	if series.MemberTimestamps == TimestampsAll {
@@ -455,6 +516,43 @@ func (ar *AccountResult) offered() []scp.PendingImage {
 		}
 	}
 	return out
+}
+
+// accepted is the images this account accepted from others, one per ID.
+func (ar *AccountResult) accepted() []scp.Image {
+	images := ar.View.Inventory.Accepted
+	out := make([]scp.Image, 0, len(images))
+	seen := make(map[string]bool, len(images))
+	for _, im := range images {
+		if !seen[im.ID] {
+			seen[im.ID] = true
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
+// change is the audit event that explains the latest change the exporter
+// saw of the image: of its members, or of its visibility.
+func (ar *AccountResult) change(r *engine.ImageView) (Change, bool) {
+	if ar.Account.Changes == nil {
+		return Change{}, false
+	}
+	var best Change
+	found := false
+	try := func(from, to time.Time) {
+		if to.IsZero() {
+			return
+		}
+		if ch, ok := ar.Account.Changes.Explain(r.ID, from, to); ok && (!found || ch.Time.After(best.Time)) {
+			best, found = ch, true
+		}
+	}
+	try(r.ChangedSince, r.ChangedAt)
+	if vc, ok := ar.View.Inventory.VisibilityChanged[r.ID]; ok {
+		try(vc.Since, vc.At)
+	}
+	return best, found
 }
 
 // statusCount is how many members have a status.

@@ -21,6 +21,8 @@ type descs struct {
 	discoveryImages, discoverySuccess, discoveryDropped          *exposition.Desc
 	visibility, visibilityUnexpected, visibilityUnknown          *exposition.Desc
 	pendingInfo, pendingImages, pendingSuccess                   *exposition.Desc
+	acceptedInfo, acceptedImages, acceptedSuccess                *exposition.Desc
+	memberLimit, changeInfo, changeTime                          *exposition.Desc
 }
 
 func newDescs(multi bool) *descs {
@@ -90,6 +92,20 @@ func newDescs(multi bool) *descs {
 			"image_id", "name", "owner", "expected"),
 		pendingImages: perAccount("pending_images",
 			"Images other accounts offer to this one, awaiting an answer, as last listed."),
+		acceptedInfo: perAccount("shared_image_info",
+			"Images other accounts share with this one that it has accepted (the shared listing's images whose owner is not ours), as last listed, refreshed on the discovery interval; expected is \"true\" when the owner is in expected_image_owners. Always 1.",
+			"image_id", "name", "owner", "expected"),
+		acceptedImages: perAccount("shared_images",
+			"Images other accounts share with this one that it has accepted, as last listed. Absent until a listing could tell ours from others' (see scp_shared_images_last_success_timestamp_seconds)."),
+		acceptedSuccess: perAccount("shared_images_last_success_timestamp_seconds",
+			"When the images this account accepted from others were last listed successfully (with our owner value known), in Unix seconds; 0 if never."),
+		memberLimit: perAccount("image_member_limit",
+			"max_members of the image: how many accounts it may be shared with, pending and accepted shares counted. Only for images with a limit.", "image_id"),
+		changeInfo: perAccount("image_change_info",
+			"Who made the latest change the exporter saw to the image's members or visibility, from the audit trail event that explains it (within its retention, 24h); always 1. Only with audit.enabled and for images with such a change.",
+			"image_id", "event_name", "user_id"),
+		changeTime: perAccount("image_change_timestamp_seconds",
+			"When the audit trail event in scp_image_change_info happened, in Unix seconds.", "image_id"),
 		pendingSuccess: perAccount("pending_images_last_success_timestamp_seconds",
 			"When the images offered to this account were last listed successfully, in Unix seconds; 0 if never."),
 	}
@@ -102,6 +118,8 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 		d.endpointInfo, d.serverVersion, d.versionOffered,
 		d.discoveryImages, d.discoverySuccess, d.discoveryDropped, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
+		d.acceptedInfo, d.acceptedImages, d.acceptedSuccess,
+		d.memberLimit, d.changeInfo, d.changeTime,
 	} {
 		ch <- desc.Prometheus()
 	}

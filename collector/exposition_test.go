@@ -55,7 +55,7 @@ func awkwardScope(multi bool) Scope {
 					{ID: acctThird, Status: "revoked"},
 					{ID: acctOther, Status: "rejected", UpdatedAt: t1}, // listed twice: the last one counts
 				},
-				Known: true, Fetched: t2,
+				Known: true, Fetched: t2, ChangedSince: t1, ChangedAt: t2,
 			},
 			{Image: engine.Image{ID: imgB, Name: "Ωmega\nnext"}, Members: []scp.Member{}, Known: true, Fetched: t2},
 			{Image: engine.Image{ID: imgC, Name: "gone"}, Err: &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}, Reason: scp.ReasonNotFound},
@@ -71,7 +71,8 @@ func awkwardScope(multi bool) Scope {
 			Discovered: []scp.Image{{ID: discovered, Name: "disc\\overed \"one\"\nline2"}},
 			Visibility: map[string]string{imgA: "private", imgB: "public", discovered: "shared"},
 			Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
-			Status:     inventory.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, Tried: true},
+			Accepted:   []scp.Image{{ID: notYet + "0", Name: "taken \"in\"", Owner: acctThird}, {ID: notYet + "1", Name: "vendor", Owner: acctExpected}},
+			Status:     inventory.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, AcceptedLastSuccess: t2, Tried: true},
 		},
 		StalestAge:      1234567890 * time.Nanosecond,
 		PassDuration:    3*time.Minute + 250*time.Millisecond,
@@ -84,8 +85,10 @@ func awkwardScope(multi bool) Scope {
 		VersionsRead: true, Versions: []scp.ServerVersion{{ID: "1.1", Status: "deprecated"}, {ID: "1.3", Status: "current"}}, Offered: true,
 	}
 	acct := func(name string) Account {
-		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{},
-			Service: func() (scp.ServiceInfo, bool) { return info, true }}
+		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{acctExpected: true},
+			Service:    func() (scp.ServiceInfo, bool) { return info, true },
+			MaxMembers: MaxMembers{PerImage: map[string]int{imgA: 2}},
+			Changes:    changesOf{imgA: {EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {
@@ -480,3 +483,11 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+
+// changesOf explains every change of an image with one event.
+type changesOf map[string]Change
+
+func (c changesOf) Explain(id string, from, to time.Time) (Change, bool) {
+	ch, ok := c[id]
+	return ch, ok && !ch.Time.Before(from) && !ch.Time.After(to)
+}

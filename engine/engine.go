@@ -10,12 +10,18 @@
 // whichever is first; what was not reached goes first next time. In the
 // background (refresh interval > 0), passes run continuously, paced so each
 // image is fetched about once per interval, and scrapes wait for nothing.
+//
+// Prioritize puts images at the head of the queue, in either mode: when
+// something says they changed (an audit event), their members and
+// visibility are fetched before any other image's, as soon as the budget
+// allows. Every image's view says when its members last changed.
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -90,6 +96,15 @@ type imageState struct {
 	err       error     // last attempt's failure; nil after a success
 	reason    scp.Reason
 	inflight  bool
+	// okStart is when the last successful fetch was started; changedAt and
+	// changedSince are the last change of members seen (see ImageView).
+	okStart      time.Time
+	changedAt    time.Time
+	changedSince time.Time
+	// prio: the image is in Engine.prio, to be fetched before any other.
+	prio bool
+	// taken is the value of Engine.takes when its last attempt was taken.
+	taken uint64
 	// adoptedBy is a later pass that counts this image's call under way as
 	// its own: it waits for that call instead of making another.
 	adoptedBy *pass
@@ -104,6 +119,9 @@ type pass struct {
 	waiters  int           // scrapes waiting on it (on-demand mode)
 	done     chan struct{} // closed when every image of the queue has been tried
 	closed   bool          // done is closed
+	// takes is Engine.takes when the pass began: an image taken since (for
+	// Prioritize) has been tried within the pass, and is not fetched again.
+	takes uint64
 }
 
 // Engine is one account's refresh engine. Its methods are safe for
@@ -119,6 +137,10 @@ type Engine struct {
 	pass   *pass
 	busy   int    // members calls under way
 	gen    uint64 // counts changes a Snapshot shows (see Generation)
+	// prio are the images Prioritize queued, in order, each once; they are
+	// taken before any pass's. takes counts the attempts taken.
+	prio  []string
+	takes uint64
 	// Background mode spreads calls over the interval: an image fetched
 	// before is taken no sooner than nextDue (real time, not opts.Now),
 	// and a timer wakes the workers then.
@@ -296,6 +318,7 @@ func (e *Engine) refreshWatched() {
 			delete(e.sweepLeft, id)
 		}
 	}
+	e.prio = slices.DeleteFunc(e.prio, func(id string) bool { return e.images[id] == nil })
 	e.order = order
 	e.gen++
 	if e.sweepLeft == nil {
@@ -340,7 +363,61 @@ func (e *Engine) newPass() *pass {
 	slices.SortStableFunc(queue, func(a, b string) int {
 		return e.images[a].attempted.Compare(e.images[b].attempted)
 	})
-	return &pass{queue: queue, done: make(chan struct{})}
+	return &pass{queue: queue, done: make(chan struct{}), takes: e.takes}
+}
+
+// Prioritize puts watched images at the head of the queue: their members
+// are fetched before any other image's, as soon as Concurrency (and the
+// budget) allow. In background mode the workers take them at once, even if
+// they were fetched a moment ago; on demand, the next scrape's pass (or the
+// one under way) fetches them first. A call under way for an image when
+// Prioritize is called does not count, as the image may have changed after
+// it was sent: the image is fetched again after it. Their visibility is
+// looked up at once too (see inventory.Inventory.Prioritize). IDs that are
+// not watched are ignored; it returns how many distinct IDs were queued.
+func (e *Engine) Prioritize(ids ...string) int {
+	e.mu.Lock()
+	e.syncDiscovered()
+	var queued []string
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		st, ok := e.images[id]
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		queued = append(queued, id)
+		if !st.prio {
+			st.prio = true
+			e.prio = append(e.prio, id)
+		}
+	}
+	if len(queued) > 0 {
+		e.cond.Broadcast()
+	}
+	e.mu.Unlock()
+	e.disc.Prioritize(queued...)
+	return len(queued)
+}
+
+// nextPriority takes the first prioritized image whose call is not under
+// way. e.mu must be held.
+func (e *Engine) nextPriority() (string, bool) {
+	for i := 0; i < len(e.prio); {
+		id := e.prio[i]
+		st, ok := e.images[id]
+		switch {
+		case !ok || !st.prio:
+			e.prio = slices.Delete(e.prio, i, i+1)
+		case st.inflight: // started before Prioritize: wait for it, then fetch again
+			i++
+		default:
+			e.prio = slices.Delete(e.prio, i, i+1)
+			st.prio = false
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // Wait fetches, in on-demand mode, until every watched image has been tried
@@ -401,8 +478,10 @@ func (e *Engine) take(ctx context.Context) (string, *pass, bool) {
 			if id, p, ok := e.next(); ok {
 				st := e.images[id]
 				now := e.opts.Now()
+				e.takes++
 				st.inflight = true
 				st.attempted = now
+				st.taken = e.takes
 				p.inflight++
 				e.busy++
 				if e.sweepStart.IsZero() {
@@ -415,9 +494,11 @@ func (e *Engine) take(ctx context.Context) (string, *pass, bool) {
 	}
 }
 
-// next returns the next image to fetch, if one may be fetched now: in
-// background mode it starts a new pass when the last is done, and spaces
-// images fetched before over the interval. e.mu must be held.
+// next returns the next image to fetch, if one may be fetched now: a
+// prioritized one first, whatever the pacing; in background mode it starts
+// a new pass when the last is done, and spaces images fetched before over
+// the interval. A prioritized image's call counts in the current pass.
+// e.mu must be held.
 func (e *Engine) next() (string, *pass, bool) {
 	background := e.opts.RefreshInterval > 0
 	if background {
@@ -430,6 +511,9 @@ func (e *Engine) next() (string, *pass, bool) {
 	p := e.pass
 	if p == nil || (!background && p.waiters == 0) {
 		return "", nil, false
+	}
+	if id, ok := e.nextPriority(); ok {
+		return id, p, true
 	}
 	e.advance(p)
 	if p.next >= len(p.queue) {
@@ -455,16 +539,16 @@ func (e *Engine) next() (string, *pass, bool) {
 }
 
 // advance moves p past the images it need not fetch: those no longer
-// watched, and those whose call is under way, which p adopts (it waits for
-// that call instead of making another). It closes p when nothing is left.
-// e.mu must be held.
+// watched, those tried since p began (prioritized), and those whose call is
+// under way, which p adopts (it waits for that call instead of making
+// another). It closes p when nothing is left. e.mu must be held.
 func (e *Engine) advance(p *pass) {
 	for p.next < len(p.queue) {
 		st, ok := e.images[p.queue[p.next]]
-		if ok && !st.inflight {
+		if ok && !st.inflight && st.taken <= p.takes {
 			return
 		}
-		if ok && st.adoptedBy != p {
+		if ok && st.inflight && st.adoptedBy != p {
 			if old := st.adoptedBy; old != nil {
 				old.inflight--
 				e.finishIfDone(old)
@@ -578,6 +662,10 @@ func (e *Engine) record(st *imageState, id string, members []scp.Member, err err
 	delete(e.sweepLeft, id)
 	e.checkSweep(now)
 	if err == nil {
+		if st.known && !sameMembers(st.members, members) {
+			st.changedAt, st.changedSince = now, st.okStart
+		}
+		st.okStart = st.attempted
 		st.members, st.known, st.fetched, st.answered, st.err, st.reason = members, true, now, now, nil, ""
 		return
 	}
@@ -590,6 +678,23 @@ func (e *Engine) record(st *imageState, id string, members []scp.Member, err err
 		// we could know of.
 		st.members, st.known, st.answered = nil, false, now
 	}
+}
+
+// sameMembers reports whether two answers list the same members with the
+// same statuses, in any order.
+func sameMembers(a, b []scp.Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	am := make(map[string]string, len(a))
+	for _, m := range a {
+		am[m.ID] = m.Status
+	}
+	bm := make(map[string]string, len(b))
+	for _, m := range b {
+		bm[m.ID] = m.Status
+	}
+	return maps.Equal(am, bm)
 }
 
 // ImageView is an image as a scrape sees it.
@@ -605,6 +710,14 @@ type ImageView struct {
 	Reason scp.Reason
 	// Fetched is when the members were last fetched successfully.
 	Fetched time.Time
+	// ChangedAt is when a successful fetch last returned members different
+	// from the last known ones (a member added or removed, or a status
+	// changed); the first successful fetch is not a change, nor is one
+	// after a 404. ChangedSince is when the last fetch that still returned
+	// the previous members was started: the change happened in
+	// [ChangedSince, ChangedAt]. Both are zero until a change is seen.
+	ChangedAt    time.Time
+	ChangedSince time.Time
 }
 
 // View is what a scrape reads: every watched image, the listings, and how
@@ -657,7 +770,8 @@ func (e *Engine) Snapshot() View {
 	}
 	for i, im := range e.order {
 		st := e.images[im.ID]
-		iv := ImageView{Image: im, Members: st.members, Known: st.known, Err: st.err, Reason: st.reason, Fetched: st.fetched}
+		iv := ImageView{Image: im, Members: st.members, Known: st.known, Err: st.err, Reason: st.reason, Fetched: st.fetched,
+			ChangedAt: st.changedAt, ChangedSince: st.changedSince}
 		if st.fetched.IsZero() && st.err == nil {
 			iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
 		}
@@ -675,3 +789,13 @@ func (e *Engine) Snapshot() View {
 }
 
 var errNotFetchedYet = errors.New("the image's members have not been fetched yet")
+
+// Watches reports whether the engine watches the image: configured, or
+// discovered.
+func (e *Engine) Watches(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.syncDiscovered()
+	_, ok := e.images[id]
+	return ok
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
 // fakeClient answers members calls from memory, after latency, recording
@@ -537,4 +540,258 @@ func TestGeneration(t *testing.T) {
 	if g := e.Generation(); g == g0 {
 		t.Error("fetching the images did not change the generation")
 	}
+}
+
+// recorder is an engine Client over the real client and the fake API: it
+// records the order of members calls, and holds the call for one image
+// until released.
+type recorder struct {
+	*scp.Client
+	mu      sync.Mutex
+	calls   []string
+	hold    string
+	release chan struct{}
+}
+
+func (r *recorder) ListImageMembers(ctx context.Context, id string) ([]scp.Member, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, id)
+	hold := r.hold == id
+	r.mu.Unlock()
+	if hold {
+		select {
+		case <-r.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return r.Client.ListImageMembers(ctx, id)
+}
+
+func (r *recorder) callLog() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func (r *recorder) callsFor(id string) int {
+	n := 0
+	for _, c := range r.callLog() {
+		if c == id {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeAPI serves the fake SCP API until the test ends, and returns it with
+// a recording client for it.
+func fakeAPI(t *testing.T, latency time.Duration) (*scptest.Fake, *recorder) {
+	t.Helper()
+	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk", Latency: latency})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	client, err := scp.NewClient(scp.Options{BaseURL: srv.URL, AccessKey: "ak", SecretKey: "sk", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, &recorder{Client: client, release: make(chan struct{})}
+}
+
+func members(v View, id string) []string {
+	var out []string
+	for _, m := range byID(v)[id].Members {
+		out = append(out, m.ID+":"+m.Status)
+	}
+	return out
+}
+
+// In the background, at an interval of an hour, a prioritized image is
+// fetched before the images queued before it, and once the pass is over, at
+// once rather than at its next turn; its visibility is looked up at once
+// too. Its change shows in the view, with when it happened.
+func TestPrioritizeInTheBackground(t *testing.T) {
+	fake, rec := fakeAPI(t, 5*time.Millisecond)
+	imgs := images(20)
+	for _, im := range imgs {
+		fake.SetMembers(im.ID)
+		fake.AddImages(scptest.Image{ID: im.ID, Name: im.Name, Visibility: "private", Owner: "proj-ours"})
+	}
+	rec.hold = imgs[2].ID
+	o := options(newFakeClient(), imgs)
+	o.Client = rec
+	o.RefreshInterval = time.Hour
+	o.Inventory.Visibility = []string{"private", "shared"}
+	e := start(t, o)
+	var released sync.Once
+	t.Cleanup(func() { released.Do(func() { close(rec.release) }) }) // before the engine stops
+
+	// The third call is under way (held); the first pass has 17 images to go.
+	testwait.For(t, func() bool { return len(rec.callLog()) == 3 }, "the call for the third image")
+	fake.SetMembers(imgs[15].ID, scptest.Member{MemberID: "stranger", Status: "pending"})
+	if n := e.Prioritize(imgs[15].ID, "not-watched", imageID(99), imgs[15].ID); n != 1 {
+		t.Errorf("Prioritize queued %d images, want 1: unwatched IDs are ignored", n)
+	}
+	released.Do(func() { close(rec.release) })
+	testwait.For(t, func() bool { return slices.Equal(members(e.Snapshot(), imgs[15].ID), []string{"stranger:pending"}) }, "the prioritized image's new member")
+	testwait.For(t, func() bool { return len(rec.callLog()) == 20 && e.idle() }, "the first pass")
+	log := rec.callLog()
+	if log[3] != imgs[15].ID {
+		t.Errorf("after the call under way, the engine fetched %s, want the prioritized %s before the images queued earlier (calls %v)", log[3], imgs[15].ID, log)
+	}
+	if n := rec.callsFor(imgs[15].ID); n != 1 {
+		t.Errorf("the prioritized image was fetched %d times in the first pass, want once: the pass does not fetch it again", n)
+	}
+	if iv := byID(e.Snapshot())[imgs[15].ID]; !iv.ChangedAt.IsZero() {
+		t.Errorf("the first fetch counted as a change at %v", iv.ChangedAt)
+	}
+
+	// The pass is over, the next image is due in three minutes: a
+	// prioritized image does not wait for that, its visibility neither.
+	testwait.For(t, func() bool { return e.Snapshot().Inventory.Visibility[imgs[5].ID] == "private" }, "the first listing")
+	before := byID(e.Snapshot())[imgs[5].ID]
+	fake.SetMembers(imgs[5].ID, scptest.Member{MemberID: "stranger", Status: "pending"})
+	fake.AddImages(scptest.Image{ID: imgs[5].ID, Name: imgs[5].Name, Visibility: "public", Owner: "proj-ours"})
+	e.Prioritize(imgs[5].ID)
+	testwait.For(t, func() bool { return slices.Equal(members(e.Snapshot(), imgs[5].ID), []string{"stranger:pending"}) }, "the new member of an image fetched a moment ago")
+	testwait.For(t, func() bool { return e.Snapshot().Inventory.Visibility[imgs[5].ID] == "public" }, "the new visibility, long before the listing's next hour")
+	v := e.Snapshot()
+	iv := byID(v)[imgs[5].ID]
+	if iv.ChangedAt.IsZero() || !iv.ChangedSince.Before(iv.ChangedAt) || iv.ChangedSince.After(before.Fetched) {
+		t.Errorf("change in [%v, %v], want since the start of the last fetch that had no member (done at %v)", iv.ChangedSince, iv.ChangedAt, before.Fetched)
+	}
+	if c, ok := v.Inventory.VisibilityChanged[imgs[5].ID]; !ok || c.From != "private" || c.To != "public" || c.At.Before(c.Since) {
+		t.Errorf("visibility change %+v (recorded: %v), want private to public", c, ok)
+	}
+	if n := len(rec.callLog()); n != 21 {
+		t.Errorf("%d members calls, want 21: the prioritized image alone is fetched again within the interval", n)
+	}
+}
+
+// A call under way when Prioritize is called does not count: the image may
+// have changed after it was sent. The image is fetched again after it, even
+// by a worker that was free while the call was under way.
+func TestPrioritizeRefetchesAfterACallUnderWay(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(3)
+	h := &holding{fakeClient: c, id: imgs[0].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	o := options(c, imgs)
+	o.Client = h
+	o.RefreshInterval = time.Hour
+	o.Concurrency = 2
+	e := start(t, o)
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the engine stops
+	<-h.entered
+	c.set(func(f *fakeClient) { f.members[imgs[0].ID] = []scp.Member{{ID: "stranger", Status: "pending"}} })
+	e.Prioritize(imgs[0].ID)
+	// The other worker fetches the rest, and looks at the queue again.
+	testwait.For(t, func() bool { return len(c.callLog()) == 2 && e.busyCalls() == 1 }, "the other images, with the held call under way")
+	release()
+	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 2 && e.idle() }, "the prioritized image fetched again")
+	if got := c.callLog(); len(got) != 4 || got[2] != imgs[0].ID || got[3] != imgs[0].ID {
+		t.Errorf("calls %v, want the image again after the call under way, and nothing else", got)
+	}
+}
+
+// holding is a fakeClient whose first call for one image waits until
+// release is closed.
+type holding struct {
+	*fakeClient
+	id      string
+	held    atomic.Bool
+	entered chan struct{} // closed when that call has come
+	release chan struct{}
+}
+
+func (h *holding) ListImageMembers(ctx context.Context, id string) ([]scp.Member, error) {
+	if id == h.id && h.held.CompareAndSwap(false, true) {
+		close(h.entered)
+		<-h.release // the call counts in the log from here
+	}
+	return h.fakeClient.ListImageMembers(ctx, id)
+}
+
+// busyCalls is how many members calls are under way.
+func (e *Engine) busyCalls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.busy
+}
+
+// On demand, a prioritized image waits for the next scrape, whose pass
+// fetches it first, and once.
+func TestPrioritizeOnDemand(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(5)
+	e := start(t, options(c, imgs))
+	e.Wait(context.Background())
+	if n := e.Prioritize(imgs[3].ID, imgs[1].ID, "not-watched"); n != 2 {
+		t.Errorf("Prioritize queued %d, want 2", n)
+	}
+	if n := len(c.callLog()); n != 5 {
+		t.Errorf("%d calls before the next scrape, want 5: on demand, work waits for a scrape", n)
+	}
+	e.Wait(context.Background())
+	log := c.callLog()
+	if len(log) != 10 || log[5] != imgs[3].ID || log[6] != imgs[1].ID {
+		t.Errorf("the next scrape fetched %v, want the prioritized images first, each once, then the others", log[5:])
+	}
+	for _, im := range imgs {
+		if n := c.callsFor(im.ID); n != 2 {
+			t.Errorf("%s fetched %d times in two scrapes, want 2", im.ID, n)
+		}
+	}
+}
+
+// ChangedAt and ChangedSince: set when a fetch returns other members (one
+// added, or a status changed), never by the first fetch, an answer in
+// another order, a failure, or the first answer after a 404.
+func TestChangeTracking(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(1)
+	id := imgs[0].ID
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	at := func(s int) time.Time { return time.Unix(1e9+int64(s), 0) }
+	o := options(c, imgs)
+	o.Now = clock
+	e := start(t, o)
+	scrape := func(s int, m []scp.Member, err error) ImageView {
+		t.Helper()
+		mu.Lock()
+		now = at(s)
+		mu.Unlock()
+		c.set(func(f *fakeClient) {
+			f.members[id] = m
+			if err != nil {
+				f.fail[id] = err
+			} else {
+				delete(f.fail, id)
+			}
+		})
+		e.Wait(context.Background())
+		return byID(e.Snapshot())[id]
+	}
+	a, b := scp.Member{ID: "acct-a", Status: "accepted"}, scp.Member{ID: "acct-b", Status: "pending"}
+	check := func(iv ImageView, changed, since int, what string) {
+		t.Helper()
+		var wantAt, wantSince time.Time
+		if changed > 0 {
+			wantAt, wantSince = at(changed), at(since)
+		}
+		if !iv.ChangedAt.Equal(wantAt) || !iv.ChangedSince.Equal(wantSince) {
+			t.Errorf("%s: changed in [%v, %v], want [%v, %v]", what, iv.ChangedSince, iv.ChangedAt, wantSince, wantAt)
+		}
+	}
+	check(scrape(10, []scp.Member{a, b}, nil), 0, 0, "first fetch")
+	check(scrape(20, []scp.Member{b, a}, nil), 0, 0, "same members in another order")
+	check(scrape(30, []scp.Member{a}, nil), 30, 20, "a member removed")
+	check(scrape(40, []scp.Member{a}, &scp.APIError{StatusCode: 500, Reason: scp.ReasonServerError}), 30, 20, "a failure")
+	check(scrape(50, []scp.Member{{ID: "acct-a", Status: "rejected"}}, nil), 50, 30, "a status changed, with a failure between")
+	check(scrape(60, nil, &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}), 50, 30, "a 404")
+	check(scrape(70, []scp.Member{b}, nil), 50, 30, "the first answer after a 404")
+	check(scrape(80, []scp.Member{a, b}, nil), 80, 70, "a member added")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/scp-exporter/scp_exporter/audit"
 	"github.com/scp-exporter/scp_exporter/collector"
 	"github.com/scp-exporter/scp_exporter/config"
 	"github.com/scp-exporter/scp_exporter/engine"
@@ -46,8 +47,12 @@ type Exporter struct {
 	apiMetrics *scp.Metrics
 	collector  *collector.Collector
 
-	mu       sync.Mutex // serialises reloads
-	accounts map[string]*account
+	mu        sync.Mutex // serialises reloads
+	accounts  map[string]*account
+	cfg       *config.Config // the running config
+	lists     *lists         // the expected-list files, watched
+	quit      chan struct{}  // closed by Close
+	closeOnce sync.Once
 
 	queueMu sync.Mutex
 	queued  *reloadRound      // the reload that requests arriving now will share
@@ -58,6 +63,9 @@ type Exporter struct {
 	// been ready once.
 	engines   atomic.Pointer[[]*engine.Engine]
 	readyOnce atomic.Bool
+	// pollers are the running audit pollers by account, read by metrics
+	// without e.mu.
+	pollers atomic.Pointer[map[string]*audit.Poller]
 
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
@@ -76,6 +84,7 @@ type account struct {
 	// resolved is closed when it has ended.
 	stopResolve context.CancelFunc
 	resolved    chan struct{}
+	auditing    *auditing // the audit-trail poller, with audit.enabled
 }
 
 // retire stops the client's background resolution and waits for it.
@@ -104,6 +113,8 @@ func New(o Options) (*Exporter, error) {
 		multi:    cfg.MultiAccount(),
 		version:  map[string]string{},
 		accounts: map[string]*account{},
+		lists:    newLists(o.Now, log.With(o.Logger, "component", "lists")),
+		quit:     make(chan struct{}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "scp_exporter_config_last_reload_successful",
 			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
@@ -119,7 +130,7 @@ func New(o Options) (*Exporter, error) {
 		e.apiMetrics = scp.NewMetrics(o.Registerer)
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp)
+		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp, e.lists, newAuditMetrics(e, e.multi))
 	}
 	scope, err := e.build(cfg)
 	if err != nil {
@@ -127,6 +138,8 @@ func New(o Options) (*Exporter, error) {
 	}
 	e.collector = collector.New(scope, log.With(o.Logger, "component", "collector"))
 	e.loaded(cfg)
+	e.lists.sync(cfg)
+	go e.followLists(e.quit)
 	return e, nil
 }
 
@@ -154,9 +167,12 @@ func (e *Exporter) Ready() bool {
 
 // Close stops every account's engine and waits for them.
 func (e *Exporter) Close() {
+	e.closeOnce.Do(func() { close(e.quit) })
+	e.lists.close()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, a := range e.accounts {
+		a.stopAuditing()
 		a.stop()
 	}
 	for name, a := range e.accounts {
@@ -216,11 +232,13 @@ func (e *Exporter) reload() error {
 	}
 	e.collector.Update(scope)
 	e.loaded(cfg)
+	e.lists.sync(cfg)
 	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
 }
 
 func (e *Exporter) loaded(cfg *config.Config) {
+	e.cfg = cfg
 	e.reloadSuccess.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	for _, a := range cfg.Accounts {
@@ -298,7 +316,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 				retired = append(retired, acc.http)
 				f.budget.Continue(acc.budget)
 				acc.budget.Report(nil) // calls still under way on it no longer show
-				f.engine, f.stop, f.done = acc.engine, acc.stop, acc.done
+				f.engine, f.stop, f.done, f.auditing = acc.engine, acc.stop, acc.done, acc.auditing
 			}
 			f.budget.Report(e.apiMetrics.ForAccount(a.Name))
 			acc = f
@@ -313,12 +331,17 @@ func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 		} else {
 			acc.engine.Update(opts)
 		}
+		if err := e.follow(a, acc); err != nil {
+			level.Error(accountLogger(e.opts.Logger, "audit", a.Name)).Log("msg", "cannot follow the audit trail; the sweep alone finds changes", "err", err)
+		}
 		scope.Accounts = append(scope.Accounts, collector.Account{
 			Name:           a.Name,
 			APIVersion:     acc.client.APIVersion(),
 			Service:        acc.client.ServiceInfo,
 			Source:         acc.engine,
-			ExpectedOwners: cfg.ExpectedOwnersFor(a),
+			ExpectedOwners: cfg.ExpectedOwnersWith(a, e.lists.lookup(cfg)),
+			MaxMembers:     maxMembers(cfg, a),
+			Changes:        acc.changes(),
 		})
 	}
 	running := make([]*engine.Engine, 0, len(cfg.Accounts))
@@ -326,8 +349,16 @@ func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 		running = append(running, e.accounts[cfg.Accounts[i].Name].engine)
 	}
 	e.engines.Store(&running)
+	pollers := map[string]*audit.Poller{}
+	for i := range cfg.Accounts {
+		if acc := e.accounts[cfg.Accounts[i].Name]; acc.auditing != nil {
+			pollers[cfg.Accounts[i].Name] = acc.auditing.poller
+		}
+	}
+	e.pollers.Store(&pollers)
 	for name, acc := range e.accounts {
 		if !keep[name] {
+			acc.stopAuditing()
 			acc.stop()
 			acc.retire()
 			acc.budget.Report(nil)
@@ -363,6 +394,7 @@ func (e *Exporter) newClient(a *config.Account) (*account, error) {
 	budget := scp.NewBudget(s.RequestsPerSecond, s.MaxConcurrency, e.opts.Now) // config keeps concurrency in 1..256
 	client, err := scp.NewClient(scp.Options{
 		BaseURL:        s.BaseURL(),
+		AuditEndpoint:  s.AuditEndpoint,
 		AccessKey:      s.AccessKey,
 		SecretKey:      string(s.SecretKey),
 		AccountID:      s.AccountID,
@@ -446,11 +478,12 @@ func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *acc
 	images := make([]engine.Image, len(a.Images))
 	// Images without lists of their own share one set each (read-only): a
 	// map per image would cost about 0.5 KiB an image.
-	expected, visibility := cfg.ExpectedFor(a, config.Image{}), cfg.AllowedVisibilityFor(config.Image{})
+	lists := e.lists.lookup(cfg)
+	expected, visibility := cfg.ExpectedWith(a, config.Image{}, lists), cfg.AllowedVisibilityFor(config.Image{})
 	for i, img := range a.Images {
 		images[i] = engine.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
 		if len(img.ExpectedMembers) > 0 {
-			images[i].Expected = cfg.ExpectedFor(a, img)
+			images[i].Expected = cfg.ExpectedWith(a, img, lists)
 		}
 		if img.AllowedVisibility != nil {
 			images[i].AllowedVisibility = cfg.AllowedVisibilityFor(img)
@@ -518,4 +551,19 @@ func accountLogger(logger log.Logger, component, account string) log.Logger {
 		logger = log.With(logger, "account", account)
 	}
 	return logger
+}
+
+// maxMembers is the share-count limit of each of a's images: max_members
+// of the image, the account or the top level; 0 for none.
+func maxMembers(cfg *config.Config, a *config.Account) collector.MaxMembers {
+	limits := collector.MaxMembers{Default: cfg.MaxMembersFor(a, config.Image{})}
+	for _, img := range a.Images {
+		if n := cfg.MaxMembersFor(a, img); n != limits.Default {
+			if limits.PerImage == nil {
+				limits.PerImage = map[string]int{}
+			}
+			limits.PerImage[img.ID] = n
+		}
+	}
+	return limits
 }

@@ -181,7 +181,6 @@ func TestReadyWaitsForTheFirstDiscovery(t *testing.T) {
 		fake.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	defer close(release)
 	cfg := "scp:\n  endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\ndiscovery:\n  enabled: true\n  visibility: [private]\n"
 	e, _ := start(t, cfg, time.Now())
 	defer e.Close()
@@ -194,7 +193,7 @@ func TestReadyWaitsForTheFirstDiscovery(t *testing.T) {
 	if code := ready(); code != http.StatusServiceUnavailable {
 		t.Errorf("before the first listing: /-/ready %d, want 503", code)
 	}
-	release <- struct{}{}
+	close(release) // the private listing, and the shared one that follows it
 	testwait.For(t, func() bool { return ready() == http.StatusOK }, "ready after the first listing")
 	if err := fetchOne(t, e); err != nil {
 		t.Errorf("the discovered image: %v", err)

@@ -157,9 +157,16 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 	}
 	t.Cleanup(e.Close)
 	testwait.For(t, func() bool { return fetchOne(t, e) == nil }, "the first fetch")
-	testwait.For(t, func() bool { return fake.Requests(scptest.PendingImagesKey) == 1 }, "the first listings")
-	time.Sleep(100 * time.Millisecond)
-	calls := fake.TotalRequests()
+	testwait.For(t, func() bool {
+		return fake.Requests(scptest.PendingImagesKey) == 1 && fake.Requests(scptest.ListImagesKey) == 2 && fake.Requests(scptest.VersionsKey) == 1
+	}, "the first listings (pending, private and shared images) and the version check")
+	var calls int
+	testwait.For(t, func() bool {
+		n := fake.TotalRequests()
+		time.Sleep(50 * time.Millisecond)
+		calls = fake.TotalRequests()
+		return n == calls
+	}, "the first refresh's look-ups after its listings to end")
 	client := e.accounts[""].client
 
 	for range 20 {
@@ -167,10 +174,7 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := fake.TotalRequests() - calls; n != 0 {
-		t.Errorf("20 reloads of an unchanged file made %d API calls", n)
-	}
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return fake.TotalRequests() == calls }, "no API call after 20 reloads of an unchanged file")
 	if e.accounts[""].client != client {
 		t.Error("a reload of an unchanged scp block built a new client")
 	}

@@ -1,8 +1,8 @@
 // Package inventory keeps, per account, what the exporter learns from the
 // API in the background rather than on every scrape: the account's image
-// list (when discovery is enabled), the visibility of every watched image,
-// and the images other accounts offer to this one. A failed call keeps the
-// last good answer.
+// list (when discovery is enabled), the visibility of every watched image
+// and when it last changed, the images other accounts offer to this one, and
+// those it has accepted. A failed call keeps the last good answer.
 package inventory
 
 import (
@@ -32,8 +32,12 @@ type Lister interface {
 type Options struct {
 	Lister Lister
 	// Discover watches the images the account lists (GET /v1/images, for
-	// each of Visibility). The listing runs without it too, to learn the
-	// visibility of the Static images.
+	// each of Visibility). The listings run without it too, to learn the
+	// visibility of the Static images. The private and shared listings run
+	// whatever Visibility says: the private one teaches our owner value, and
+	// the shared one lists the images other accounts share with us (see
+	// State.Accepted); images they return are discovered only when their
+	// visibility is in Visibility.
 	Discover   bool
 	Visibility []string
 	// Match, when set, keeps only discovered images whose name it accepts;
@@ -50,7 +54,8 @@ type Options struct {
 	// Static are the configured image IDs; their visibility comes from the
 	// listing, or from GET /v1/images/{id} when the listing does not cover them.
 	Static []string
-	// Concurrency bounds the GET /v1/images/{id} calls in flight.
+	// Concurrency bounds the GET /v1/images/{id} calls in flight, those of
+	// the refresh and of Prioritize together.
 	Concurrency int
 	Interval    time.Duration
 	// Timeout bounds one refresh.
@@ -67,27 +72,62 @@ type State struct {
 	Discovered []scp.Image
 	// Visibility maps watched image IDs to their last known visibility.
 	Visibility map[string]string
+	// VisibilityChanged maps watched image IDs to the last change of their
+	// visibility the inventory saw; an image whose visibility never changed
+	// since it was first learnt has no entry.
+	VisibilityChanged map[string]VisibilityChange
 	// Pending is the last good list of images offered to this account.
 	Pending []scp.PendingImage
+	// Accepted is the last good list of images other accounts share with
+	// this one that it has accepted: those of the shared listing (GET
+	// /v1/images?visibility=shared) whose owner is not ours, sorted by ID.
+	// They are never watched (this account cannot read their members).
+	// While our owner value is unknown (no private listing has taught it
+	// and Options.Owner is empty), ours cannot be told from others': it is
+	// empty and Status.AcceptedOwnerUnknown says why.
+	Accepted []scp.Image
 	// Owners are the owner values of our images, learnt from the last
 	// private listing that had any.
 	Owners map[string]bool
 	Status Status
 }
 
+// VisibilityChange is one change of an image's visibility: it happened in
+// [Since, At].
+type VisibilityChange struct {
+	// At is when the answer that showed the new visibility came.
+	At time.Time
+	// Since is when the last answer that still showed the old one was
+	// asked for (the start of its listing round or look-up).
+	Since time.Time
+	From  string
+	To    string
+}
+
 // Status is what the refreshes achieved.
 type Status struct {
 	Images int // images in the discovered list in use
-	// Dropped is how many images the last listing returned that are not
-	// ours (their owner is not our owner value) and are not watched.
+	// Dropped is how many images the last listings of Options.Visibility
+	// returned that are not ours (their owner is not our owner value), and
+	// so are not watched; an image listed twice counts twice. The private
+	// and shared listings run for the owner value and Accepted even when
+	// Visibility leaves them out; only those of Visibility count here. So
+	// with "shared" in Visibility every Accepted image counts in Dropped;
+	// without it, none does.
 	Dropped            int
 	LastSuccess        time.Time // last good listing; zero until one succeeds
 	PendingLastSuccess time.Time // last good pending-images answer
+	// AcceptedLastSuccess is when Accepted was last set from a good shared
+	// listing with our owner value known; zero until then.
+	AcceptedLastSuccess time.Time
+	// AcceptedOwnerUnknown: the last good listing could not tell ours from
+	// others' images (no owner value known), so Accepted is empty.
+	AcceptedOwnerUnknown bool
 	// Tried: the first listing has finished, well or not (immediately true
 	// without Discover). Readiness waits for it.
 	Tried bool
 	// Generation changes whenever the state does: the discovered list,
-	// visibility, offered images, readiness.
+	// visibility, offered and accepted images, readiness.
 	Generation uint64
 }
 
@@ -99,13 +139,27 @@ type Inventory struct {
 	changed chan struct{} // Update wakes Run, which may need a new interval
 	// warnedAllDropped: the last listing dropped every image, and it was said.
 	warnedAllDropped bool
+	// visAsOf is, per image of state.Visibility, when the answer that last
+	// showed its visibility was asked for: an older answer arriving later
+	// does not overwrite it, and a change happened after it.
+	visAsOf map[string]time.Time
+	// prio holds the images whose visibility Prioritize asked for, in
+	// order; prioWake wakes Run's look-up loop.
+	prio     []string
+	prioSet  map[string]bool
+	prioWake chan struct{}
+	// slots bounds the GET /v1/images/{id} calls in flight (Concurrency);
+	// it is replaced when Concurrency changes.
+	slots chan struct{}
 }
 
 // New returns a discoverer; Run starts it.
 func New(o Options) *Inventory {
-	d := &Inventory{changed: make(chan struct{}, 1)}
+	d := &Inventory{changed: make(chan struct{}, 1), prioWake: make(chan struct{}, 1), visAsOf: map[string]time.Time{}}
 	d.opts = o.withDefaults()
+	d.slots = make(chan struct{}, d.opts.Concurrency)
 	d.state.Visibility = map[string]string{}
+	d.state.VisibilityChanged = map[string]VisibilityChange{}
 	d.state.Status.Tried = !o.Discover
 	return d
 }
@@ -133,6 +187,9 @@ func (d *Inventory) Update(o Options) {
 	d.mu.Lock()
 	changed := !d.opts.sameListing(o)
 	d.opts = o.withDefaults()
+	if cap(d.slots) != d.opts.Concurrency {
+		d.slots = make(chan struct{}, d.opts.Concurrency) // calls under way release into the old one
+	}
 	if !o.Discover {
 		d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = nil, 0, time.Time{}
 		d.state.Status.Tried = true
@@ -168,8 +225,13 @@ func (d *Inventory) Snapshot() State {
 	return d.state
 }
 
-// Run refreshes now and then every interval until ctx ends.
+// Run refreshes now and then every interval until ctx ends; beside the
+// refresh, it looks up at once the visibility of images given to
+// Prioritize. It returns when both have stopped.
 func (d *Inventory) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { d.runPriority(ctx) })
 	for {
 		_ = d.Refresh(ctx) // logged, and visible in the state
 		t := time.NewTimer(d.options().Interval)
@@ -185,19 +247,29 @@ func (d *Inventory) Run(ctx context.Context) {
 	}
 }
 
-// Refresh does one round: the listing, the visibility of static images the
-// listing did not cover, and the offered images. The listing runs whether or
-// not discovery is enabled: a few pages tell the visibility of thousands of
-// configured images, where a look-up each would cost a call per image. What
-// fails keeps its last good value; the error joins every failure.
+// Refresh does one round: the listings, the visibility of static images the
+// listings did not cover, and the offered images. The listings run whether
+// or not discovery is enabled: a few pages tell the visibility of thousands
+// of configured images, where a look-up each would cost a call per image;
+// the private and shared ones run always, for our owner value and the
+// images we accepted. What fails keeps its last good value; the error joins
+// every failure.
 func (d *Inventory) Refresh(ctx context.Context) error {
 	o := d.options()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	asOf := o.Now()
 	var errs []error
 	covered := map[string]string{} // visibility of every image the listing returned
 
-	images, err := d.list(ctx, o, covered)
+	// Offers first, then the listings: an offer accepted between the two
+	// calls then shows in both answers rather than in neither, and both
+	// lists are taken into use together, so that no scrape (and no alert)
+	// sees an accepted offer in neither list.
+	pending, pendingErr := o.Lister.ListPendingImages(ctx)
+
+	l, err := d.list(ctx, o, covered)
+	images := l.discovered
 	if err == nil && o.Discover {
 		images = d.keepVanished(ctx, o, images, covered)
 	}
@@ -210,6 +282,16 @@ func (d *Inventory) Refresh(ctx context.Context) error {
 			level.Debug(o.Logger).Log("msg", "images discovered", "images", len(images))
 		}
 	}
+	if err == nil {
+		d.state.Accepted, d.state.Status.AcceptedOwnerUnknown = l.accepted, !l.ownerKnown
+		if l.ownerKnown {
+			d.state.Status.AcceptedLastSuccess = o.Now()
+		}
+	}
+	if pendingErr == nil {
+		d.state.Pending, d.state.Status.PendingLastSuccess = pending, o.Now()
+	}
+	d.state.Status.Generation++
 	listed := err == nil
 	known := maps.Clone(d.state.Visibility)
 	d.mu.Unlock()
@@ -217,7 +299,7 @@ func (d *Inventory) Refresh(ctx context.Context) error {
 		o.Changed()
 	}
 	if err != nil {
-		level.Warn(o.Logger).Log("msg", "listing images failed; keeping the last good list and visibility", "err", err)
+		level.Warn(o.Logger).Log("msg", "listing images failed; keeping the last good list, visibility and accepted images", "err", err)
 		errs = append(errs, err)
 	}
 
@@ -227,34 +309,153 @@ func (d *Inventory) Refresh(ctx context.Context) error {
 		return listed || !ok
 	})
 
-	pending, err := o.Lister.ListPendingImages(ctx)
-	if err != nil {
-		level.Warn(o.Logger).Log("msg", "listing images offered to this account failed; keeping the last good list", "err", err)
-		errs = append(errs, fmt.Errorf("listing pending images: %w", err))
+	if pendingErr != nil {
+		level.Warn(o.Logger).Log("msg", "listing images offered to this account failed; keeping the last good list", "err", pendingErr)
+		errs = append(errs, fmt.Errorf("listing pending images: %w", pendingErr))
 	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	maps.Copy(visibility, covered)
-	// Keep only watched images, with what this round learned over what was known.
-	next := make(map[string]string, len(d.opts.Static)+len(d.state.Discovered))
-	for _, id := range d.watched() {
-		if v, ok := visibility[id]; ok {
-			next[id] = v
-		} else if v, ok := d.state.Visibility[id]; ok {
-			next[id] = v
-		}
-	}
-	for id, v := range visibility {
-		if v == "" { // the image is gone
-			delete(next, id)
-		}
-	}
-	d.state.Visibility = next
-	if err == nil {
-		d.state.Pending, d.state.Status.PendingLastSuccess = pending, o.Now()
-	}
+	d.mergeVisibility(visibility, asOf, o.Now())
 	d.state.Status.Generation++
+	return errors.Join(errs...)
+}
+
+// mergeVisibility records what answers asked for at asOf learnt of the
+// visibility of images ("" for an image the API no longer knows), and the
+// changes they show, at now. Only watched images are kept; an image whose
+// visibility a later answer has already given keeps it. d.mu must be held.
+// The maps of the state are replaced, not modified: snapshots share them.
+func (d *Inventory) mergeVisibility(learnt map[string]string, asOf, now time.Time) {
+	watched := d.watched()
+	next := make(map[string]string, len(watched))
+	nextAsOf := make(map[string]time.Time, len(watched))
+	changes := make(map[string]VisibilityChange, len(d.state.VisibilityChanged))
+	for _, id := range watched {
+		if c, ok := d.state.VisibilityChanged[id]; ok {
+			changes[id] = c
+		}
+		old, had := d.state.Visibility[id]
+		v, ok := learnt[id]
+		if ok && asOf.Before(d.visAsOf[id]) {
+			ok = false // a later answer is in already
+		}
+		switch {
+		case ok && v == "": // the image is gone
+		case ok:
+			next[id], nextAsOf[id] = v, asOf
+			if had && old != v {
+				changes[id] = VisibilityChange{At: now, Since: d.visAsOf[id], From: old, To: v}
+			}
+		case had:
+			next[id], nextAsOf[id] = old, d.visAsOf[id]
+		}
+	}
+	d.state.Visibility, d.state.VisibilityChanged, d.visAsOf = next, changes, nextAsOf
+	d.state.Status.Generation++
+}
+
+// Prioritize queues watched images for a look-up of their visibility (GET
+// /v1/images/{id}) that Run makes at once, beside the refresh rather than
+// at its next interval. A look-up under way when it is called does not
+// count (the image may have changed after it was sent): another follows.
+// IDs not watched are ignored; it returns how many distinct IDs were queued.
+func (d *Inventory) Prioritize(ids ...string) int {
+	d.mu.Lock()
+	watched := make(map[string]bool, len(d.opts.Static)+len(d.state.Discovered))
+	for _, id := range d.watched() {
+		watched[id] = true
+	}
+	if d.prioSet == nil {
+		d.prioSet = map[string]bool{}
+	}
+	n := 0
+	counted := map[string]bool{}
+	for _, id := range ids {
+		if !watched[id] || counted[id] {
+			continue
+		}
+		counted[id] = true
+		n++
+		if !d.prioSet[id] {
+			d.prioSet[id] = true
+			d.prio = append(d.prio, id)
+		}
+	}
+	d.mu.Unlock()
+	if n > 0 {
+		select {
+		case d.prioWake <- struct{}{}:
+		default:
+		}
+	}
+	return n
+}
+
+// runPriority looks up the images Prioritize queued until ctx ends.
+func (d *Inventory) runPriority(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.prioWake:
+		}
+		for ctx.Err() == nil {
+			d.mu.Lock()
+			ids := d.prio
+			d.prio, d.prioSet = nil, nil
+			d.mu.Unlock()
+			if len(ids) == 0 {
+				break
+			}
+			_ = d.RefreshVisibility(ctx, ids...) // logged, and visible in the state
+		}
+	}
+}
+
+// RefreshVisibility looks up the visibility of watched images now (GET
+// /v1/images/{id}, at most Concurrency calls in flight with the refresh's)
+// and records it as a refresh would, changes included; IDs not watched are
+// ignored. An image that fails keeps its last known visibility; the error
+// joins the failures.
+func (d *Inventory) RefreshVisibility(ctx context.Context, ids ...string) error {
+	o := d.options()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	d.mu.RLock()
+	watched := make(map[string]bool, len(d.opts.Static)+len(d.state.Discovered))
+	for _, id := range d.watched() {
+		watched[id] = true
+	}
+	d.mu.RUnlock()
+	var todo []string
+	for _, id := range ids {
+		if watched[id] {
+			watched[id] = false // once each
+			todo = append(todo, id)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	asOf := o.Now()
+	results := d.showAll(ctx, o, todo)
+	learnt := make(map[string]string, len(todo))
+	var errs []error
+	for _, id := range todo {
+		switch r := results[id]; {
+		case r.gone:
+			learnt[id] = ""
+		case r.err != nil:
+			errs = append(errs, fmt.Errorf("looking up image %s: %w", id, r.err))
+		case r.image.Visibility != "": // an answer without one teaches nothing
+			learnt[id] = r.image.Visibility
+		}
+	}
+	d.mu.Lock()
+	d.mergeVisibility(learnt, asOf, o.Now())
+	d.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -285,11 +486,7 @@ func (d *Inventory) showAll(ctx context.Context, o Options, ids []string) map[st
 		go func() {
 			defer wg.Done()
 			for id := range next {
-				img, err := o.Lister.ShowImage(ctx, id)
-				r := showResult{image: img, err: err}
-				if scp.ReasonOf(err) == scp.ReasonNotFound {
-					r = showResult{gone: true}
-				}
+				r := d.show(ctx, o, id)
 				mu.Lock()
 				out[id] = r
 				mu.Unlock()
@@ -313,6 +510,24 @@ func (d *Inventory) showAll(ctx context.Context, o Options, ids []string) map[st
 		level.Warn(o.Logger).Log("msg", "fetching images one by one failed; keeping what was known", "failed", failed, "images", len(ids), "err", first)
 	}
 	return out
+}
+
+// show looks up one image, when one of the slots Concurrency allows is free.
+func (d *Inventory) show(ctx context.Context, o Options, id string) showResult {
+	d.mu.RLock()
+	slots := d.slots
+	d.mu.RUnlock()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return showResult{err: ctx.Err()}
+	}
+	defer func() { <-slots }()
+	img, err := o.Lister.ShowImage(ctx, id)
+	if scp.ReasonOf(err) == scp.ReasonNotFound {
+		return showResult{gone: true}
+	}
+	return showResult{image: img, err: err}
 }
 
 // keepVanished looks up images the previous listing had and this one lacks.
@@ -374,51 +589,87 @@ func (d *Inventory) showUncovered(ctx context.Context, o Options, covered map[st
 	return out
 }
 
-// list runs the listing for every visibility; covered receives the
-// visibility of every image returned, before filtering.
-func (d *Inventory) list(ctx context.Context, o Options, covered map[string]string) ([]scp.Image, error) {
-	seen := map[string]bool{}
-	var out []scp.Image
+// listing is what one round of listings learnt.
+type listing struct {
+	discovered []scp.Image // ours, of Options.Visibility, that pass Match
+	accepted   []scp.Image // others', from the shared listing
+	ownerKnown bool        // ours could be told from others'
+}
+
+// listingOrder is the order of the listings: private first (those images
+// are ours, and teach our owner value), shared second (it lists the images
+// others share with us), then the rest of visibility.
+func listingOrder(visibility []string) []string {
+	order := []string{"private", "shared"}
+	for _, v := range visibility {
+		if !slices.Contains(order, v) {
+			order = append(order, v)
+		}
+	}
+	return order
+}
+
+// list runs the listings; covered receives the visibility of every image
+// of ours they returned, before filtering. The first failure ends the
+// round: nothing of it is used.
+func (d *Inventory) list(ctx context.Context, o Options, covered map[string]string) (listing, error) {
+	seen, accepted := map[string]bool{}, map[string]bool{}
+	var out listing
 	owners := d.Snapshot().Owners
 	dropped, listed := 0, 0
-	// Private first: those images are ours, and teach our owner value.
-	order := slices.Clone(o.Visibility)
-	slices.SortStableFunc(order, func(a, b string) int { return boolInt(b == "private") - boolInt(a == "private") })
-	for _, v := range order {
+	for _, v := range listingOrder(o.Visibility) {
 		images, err := o.Lister.ListImages(ctx, v)
 		if err != nil {
-			return nil, fmt.Errorf("listing %s images: %w", v, err)
+			return listing{}, fmt.Errorf("listing %s images: %w", v, err)
 		}
 		if v == "private" {
 			if learnt := ownersOf(privateOnly(images)); len(learnt) > 0 {
 				owners = learnt
 			}
 		}
+		known := len(owners) > 0 || o.Owner != ""
+		discover := slices.Contains(o.Visibility, v)
 		for _, im := range images {
-			listed++
 			listedPrivate := v == "private" && isPrivate(im) // ours by definition
-			if !listedPrivate && !ours(im, owners, o.Owner) {
-				dropped++
+			mine := listedPrivate || ours(im, owners, o.Owner)
+			if v == "shared" && !mine && known && !accepted[im.ID] && (im.Visibility == "shared" || im.Visibility == "") {
+				// Shared with us by another account, and accepted (an
+				// offer not yet accepted is only in the pending images).
+				accepted[im.ID] = true
+				out.accepted = append(out.accepted, im)
+			}
+			if discover {
+				listed++
+			}
+			if !mine {
+				if discover {
+					dropped++
+				}
 				continue
 			}
 			covered[im.ID] = im.Visibility
-			if seen[im.ID] || (o.Match != nil && !o.Match(im.Name)) {
+			if !discover || seen[im.ID] || (o.Match != nil && !o.Match(im.Name)) {
 				continue
 			}
 			seen[im.ID] = true
-			out = append(out, im)
+			out.discovered = append(out.discovered, im)
 		}
 	}
+	out.ownerKnown = len(owners) > 0 || o.Owner != ""
 	d.mu.Lock()
 	d.state.Owners, d.state.Status.Dropped = owners, dropped
-	warn := listed > 0 && dropped == listed && !d.warnedAllDropped
-	d.warnedAllDropped = dropped == listed && listed > 0
+	// Only when the owner value comes from scp.account_id alone is dropping
+	// everything suspect; with a private image's owner it is what it says.
+	suspect := listed > 0 && dropped == listed && len(owners) == 0
+	warn := suspect && !d.warnedAllDropped
+	d.warnedAllDropped = suspect
 	d.mu.Unlock()
 	if warn {
-		level.Warn(o.Logger).Log("msg", "every listed image was dropped as not ours: their owner matches neither a private image's owner nor scp.account_id; check scp.account_id, or list private images too (discovery.visibility)",
+		level.Warn(o.Logger).Log("msg", "every listed image was dropped as not ours: their owner is not scp.account_id, and no private image taught another owner value; check scp.account_id",
 			"dropped", dropped, "account_id", o.Owner)
 	}
-	slices.SortFunc(out, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out.discovered, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out.accepted, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -459,11 +710,4 @@ func ours(im scp.Image, owners map[string]bool, accountID string) bool {
 	default:
 		return true
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

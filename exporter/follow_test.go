@@ -1,0 +1,127 @@
+package exporter
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
+)
+
+// scrape is the collector's /metrics answer in the text format.
+func scrape(t *testing.T, e *Exporter) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.Collector().Handler(prometheus.NewRegistry(), 0, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
+}
+
+// An audit event naming a watched image has it fetched at once, long before
+// the sweep (an hour here) would, and the user who made the change is
+// exported beside the share.
+func TestAuditEventFetchesTheImageAndNamesTheUser(t *testing.T) {
+	const images, stranger = 40, "ffee0011223344556677889900aabbcc"
+	fake := newFake()
+	var list strings.Builder
+	ids := make([]string, images)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		fake.SetMembers(ids[i], scptest.Member{MemberID: member, Status: "accepted"})
+		fmt.Fprintf(&list, "  - id: %s\n", ids[i])
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := "scp:\n  endpoint: " + srv.URL + "\n  audit_endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\n" +
+		"expected_members: [" + member + "]\nmembers:\n  refresh_interval: 1h\naudit:\n  enabled: true\n  poll_interval: 5s\nimages:\n" + list.String()
+	e, _ := start(t, cfg, time.Now())
+	testwait.For(t, func() bool { return fake.Stats().Calls["list_image_members"] >= images }, "the first pass")
+
+	changed := ids[images/2]
+	before := fake.Stats().Calls["list_image_members"]
+	fake.SetMembers(changed, scptest.Member{MemberID: member, Status: "accepted"}, scptest.Member{MemberID: stranger, Status: "pending"})
+	fake.AddAuditEvents(scptest.AuditEvent{ID: "ev-1", Timestamp: time.Now().UTC().Format(time.RFC3339), EventName: "CreateImageMember",
+		ResourceID: changed, UserID: "user-42"})
+
+	share := `scp_image_member_info{expected="false",image_id="` + changed + `",member_id="` + stranger + `",status="pending"} 1`
+	who := `scp_image_change_info{event_name="CreateImageMember",image_id="` + changed + `",user_id="user-42"} 1`
+	testwait.For(t, func() bool {
+		body := scrape(t, e)
+		return strings.Contains(body, share) && strings.Contains(body, who)
+	}, "the new share and who made it")
+	if calls := fake.Stats().Calls["list_image_members"] - before; calls > 3 {
+		t.Errorf("%d members calls to find the change, want the changed image only (not a sweep)", calls)
+	}
+}
+
+// A list file edit turns its account expected within one check, without a
+// reload; a deleted file keeps the last good list and says so.
+func TestListFileEditTakesEffectWithoutAReload(t *testing.T) {
+	old := listInterval
+	listInterval = 20 * time.Millisecond
+	defer func() { listInterval = old }()
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "trusted.txt")
+	write := func(content string, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("# nobody yet\n", time.Now().Add(-time.Hour))
+	reg := prometheus.NewRegistry()
+	path := filepath.Join(dir, "config.yml")
+	cfg := baseConfig(srv.URL, "expected_members_file: "+file+"\n")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{ConfigFile: path, Registerer: reg, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	info := func(expected string) string {
+		return `scp_image_member_info{expected="` + expected + `",image_id="` + image + `",member_id="` + member + `",status="accepted"} 1`
+	}
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("false")) }, "the member, not expected")
+
+	write("# the build account\n"+member+"\n", time.Now())
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("true")) }, "the member expected after the edit")
+
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(name string) (float64, bool) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	testwait.For(t, func() bool { v, ok := gauge("scp_expected_list_file_last_read_successful"); return ok && v == 0 }, "the deleted file reported")
+	if v, _ := gauge("scp_expected_list_file_entries"); v != 1 {
+		t.Errorf("entries in use after the file was deleted: %v, want the last good list's 1", v)
+	}
+	if !strings.Contains(scrape(t, e), info("true")) {
+		t.Error("the last good list was not kept after the file was deleted")
+	}
+}
