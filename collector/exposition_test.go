@@ -483,7 +483,6 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-
 // changesOf explains every change of an image with one event.
 type changesOf map[string]Change
 

@@ -149,7 +149,7 @@ accounts:
 		`scp_image_member_info{account="prod",expected="true",image_id="` + imageA + `",member_id="` + memberOK + `",status="accepted"} 1`,
 		`scp_image_member_info{account="staging",expected="false",image_id="` + imageB + `",member_id="` + memberOdd + `",status="pending"} 1`,
 		`scp_discovery_images{account="staging"} 1`,
-		`scp_api_requests_total{account="staging",code="200",operation="list_images"} 1`,
+		`scp_api_requests_total{account="staging",code="200",operation="list_images"} 2`, // private, and shared for images accepted from others
 		`scp_api_request_errors_total{account="prod",operation="list_image_members",reason="timeout"} 0`,
 	} {
 		if !hasLine(body, want) {
