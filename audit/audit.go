@@ -254,10 +254,10 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 }
 
-// Status returns the polls' counters and state.
 // Interval is how often the poller reads the trail.
 func (p *Poller) Interval() time.Duration { return p.options().Interval }
 
+// Status returns the polls' counters and state.
 func (p *Poller) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()

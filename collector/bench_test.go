@@ -297,7 +297,7 @@ func BenchmarkRender(b *testing.B) {
 				}
 				b.ReportMetric(float64(size)/float64(n), "bytes/image")
 				series := 0
-				c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+				c.emit(func(d *exposition.Desc, _ float64, _ ...string) {
 					if slices.Contains(d.Labels(), "image_id") {
 						series++
 					}

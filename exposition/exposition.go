@@ -189,7 +189,7 @@ func boolIndex(b bool) int {
 // promhttp does with OpenMetrics enabled, and reports whether the writer
 // produces it (the text formats) or promhttp must (protobuf).
 func Negotiate(r *http.Request) (expfmt.Format, bool) {
-	f := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+	f := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	switch f.FormatType() {
 	case expfmt.TypeTextPlain, expfmt.TypeOpenMetrics:
 		return f, true
@@ -238,6 +238,8 @@ func Serve(w http.ResponseWriter, r *http.Request, own func(Gauge), fallback pro
 	}
 	h := w.Header()
 	h.Set("Content-Type", string(format))
+	h.Add("Vary", "Accept")
+	h.Add("Vary", "Accept-Encoding")
 	bw := bufWriters.Get().(*bufio.Writer)
 	defer bufWriters.Put(bw)
 	if acceptsGzip(r) {
