@@ -61,7 +61,7 @@ func (l *sleepyClient) ListPendingImages(context.Context) ([]scp.PendingImage, e
 // peakGoroutines runs f while sampling runtime.NumGoroutine, and returns the
 // highest count seen beside the count before f (the sampler included).
 func peakGoroutines(f func()) (baseline, peak int) {
-	stop := make(chan struct{})
+	stop, sampling := make(chan struct{}), make(chan struct{})
 	var highest atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -69,9 +69,12 @@ func peakGoroutines(f func()) (baseline, peak int) {
 		defer wg.Done()
 		t := time.NewTicker(200 * time.Microsecond)
 		defer t.Stop()
-		for {
+		for first := true; ; first = false {
 			if n := int64(runtime.NumGoroutine()); n > highest.Load() {
 				highest.Store(n)
+			}
+			if first {
+				close(sampling)
 			}
 			select {
 			case <-stop:
@@ -80,7 +83,7 @@ func peakGoroutines(f func()) (baseline, peak int) {
 			}
 		}
 	}()
-	time.Sleep(5 * time.Millisecond) // let the sampler start
+	<-sampling
 	baseline = runtime.NumGoroutine()
 	f()
 	close(stop)

@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -40,6 +42,7 @@ func TestShortTimeoutCallersCannotTruncateOtherScrapes(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var shortScrapes atomic.Int64
 	for range 2 {
 		wg.Go(func() {
 			for {
@@ -53,11 +56,14 @@ func TestShortTimeoutCallersCannotTruncateOtherScrapes(t *testing.T) {
 				if resp, err := http.DefaultClient.Do(req); err == nil {
 					resp.Body.Close()
 				}
+				shortScrapes.Add(1)
 			}
 		})
 	}
 	defer func() { close(stop); wg.Wait() }()
-	time.Sleep(300 * time.Millisecond) // the short callers are looping first
+	// The short callers are looping first: their first scrapes have ended
+	// at their 0.6 s, a pass cut short, and the next are under way.
+	testwait.For(t, func() bool { return shortScrapes.Load() >= 2 }, "the short callers' first scrapes")
 
 	for i := range 4 {
 		start := time.Now()
@@ -99,7 +105,8 @@ func TestSIGTERMLetsTheScrapeFinish(t *testing.T) {
 		_, err = io.Copy(b, resp.Body)
 		got <- answer{code: resp.StatusCode, body: b.String(), err: err}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	// The scrape is under way once its call reaches the API, which holds it 3 s.
+	testwait.For(t, func() bool { return fake.Requests(imageA) == 1 }, "the scrape's members call")
 	if err := exp.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +136,7 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil},
 		"discovery:\n  enabled: true\n  visibility: [private]\n"))
 	exp := startExporter(t, cfg)
-	waitReady := time.Now().Add(15 * time.Second)
-	for ready(t, exp) != http.StatusOK {
-		if time.Now().After(waitReady) {
-			t.Fatal("never ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.ForWithin(t, 15*time.Second, func() bool { return ready(t, exp) == http.StatusOK }, "/-/ready to answer 200")
 	httpGet(t, exp.URL+"/metrics")
 	g0, f0 := gauge(t, exp, "go_goroutines"), gauge(t, exp, "process_open_fds")
 
@@ -162,10 +163,13 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	if notReady > 0 {
 		t.Errorf("/-/ready answered other than 200 %d times during 300 reloads", notReady)
 	}
-	time.Sleep(15 * time.Second)
-	g1, f1 := gauge(t, exp, "go_goroutines"), gauge(t, exp, "process_open_fds")
+	var g1, f1 float64
+	testwait.Until(15*time.Second, func() bool {
+		g1, f1 = gauge(t, exp, "go_goroutines"), gauge(t, exp, "process_open_fds")
+		return g1-g0 <= 25 && f1-f0 <= 25
+	})
 	if g1-g0 > 25 || f1-f0 > 25 {
-		t.Errorf("15 s after 300 reloads: goroutines %v → %v, open fds %v → %v; want each within 25", g0, g1, f0, f1)
+		t.Errorf("within 15 s after 300 reloads: goroutines %v → %v, open fds %v → %v; want each within 25", g0, g1, f0, f1)
 	}
 	if n := strings.Count(exp.Output.String(), "config reloaded"); n > 300 || n == 0 {
 		t.Errorf("%d reloads logged for 300 requests", n)

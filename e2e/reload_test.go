@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -80,16 +81,11 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 	if err := exp.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !testwait.Until(10*time.Second, func() bool {
 		_, body = httpGet(t, exp.URL+"/metrics")
-		if strings.Contains(body, "scp_exporter_config_last_reload_successful 1") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP did not reload the config:\n%s", grepSCP(body))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return strings.Contains(body, "scp_exporter_config_last_reload_successful 1")
+	}) {
+		t.Fatalf("SIGHUP did not reload the config:\n%s", grepSCP(body))
 	}
 	// The reload may have landed between the collection and the reload
 	// gauge of that scrape; the next scrape is wholly after it.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -38,16 +39,11 @@ images:
 	exp := startExporter(t, cfg)
 
 	var body string
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !testwait.Until(15*time.Second, func() bool {
 		_, body = httpGet(t, exp.URL+"/metrics")
-		if strings.Contains(body, "scp_pending_images 2") && strings.Contains(body, `scp_image_visibility_unexpected{image_id="`+imageB) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("visibility and offers never showed:\n%s", grepSCP(body))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(body, "scp_pending_images 2") && strings.Contains(body, `scp_image_visibility_unexpected{image_id="`+imageB)
+	}) {
+		t.Fatalf("visibility and offers never showed:\n%s", grepSCP(body))
 	}
 	for _, want := range []string{
 		`scp_image_visibility_unexpected{image_id="` + imageA + `",visibility="public"} 1`,

@@ -158,15 +158,10 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 	t.Cleanup(e.Close)
 	testwait.For(t, func() bool { return fetchOne(t, e) == nil }, "the first fetch")
 	testwait.For(t, func() bool {
-		return fake.Requests(scptest.PendingImagesKey) == 1 && fake.Requests(scptest.ListImagesKey) == 2 && fake.Requests(scptest.VersionsKey) == 1
-	}, "the first listings (pending, private and shared images) and the version check")
-	var calls int
-	testwait.For(t, func() bool {
-		n := fake.TotalRequests()
-		time.Sleep(50 * time.Millisecond)
-		calls = fake.TotalRequests()
-		return n == calls
-	}, "the first refresh's look-ups after its listings to end")
+		return fake.Requests(scptest.PendingImagesKey) == 1 && fake.Requests(scptest.ListImagesKey) == 2 &&
+			fake.Requests(scptest.ShowImagePrefix+image) == 1 && fake.Requests(scptest.VersionsKey) == 1
+	}, "the first refresh: its listings (pending, private and shared images), the look-up of the image they do not cover, the version check")
+	calls := fake.TotalRequests()
 	client := e.accounts[""].client
 
 	for range 20 {

@@ -84,12 +84,19 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan struct{})
+	// The request answers only once the shutdown has begun (the listener
+	// is closed then), so the shutdown must wait for it.
+	started, shuttingDown := make(chan struct{}), make(chan struct{})
 	server := New(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(started)
-		time.Sleep(300 * time.Millisecond)
-		io.WriteString(w, "answer")
+		select {
+		case <-shuttingDown:
+			io.WriteString(w, "answer")
+		case <-time.After(10 * time.Second):
+			io.WriteString(w, "no shutdown began within 10s")
+		}
 	}))
+	server.RegisterOnShutdown(func() { close(shuttingDown) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, server, func() error { return server.Serve(ln) }, 5*time.Second) }()

@@ -290,16 +290,6 @@ func (c *Client) anomalies(op Operation, keyvals ...any) anomalyFunc {
 	}
 }
 
-// DecodeMembers parses a members answer body the way ListImageMembers does,
-// ignoring anomalies.
-func DecodeMembers(data []byte) ([]Member, error) {
-	var body membersJSON
-	if err := json.Unmarshal(data, &body); err != nil {
-		return nil, &DecodeError{Operation: string(OpListImageMembers), Err: err}
-	}
-	return decodeMembers(body, func(string, string) {})
-}
-
 // get performs a signed GET with retries and decodes a 2xx JSON body into out.
 func (c *Client) get(ctx context.Context, op Operation, path string, query url.Values, out any) error {
 	full := c.BaseURL() + path

@@ -183,6 +183,15 @@ func get(t *testing.T, srv *httptest.Server, id string) (int, string, http.Heade
 	return resp.StatusCode, string(body), resp.Header
 }
 
+// membersOf parses a members answer body as the API documents it.
+func membersOf(body string) ([]scptest.Member, error) {
+	var got struct {
+		Members []scptest.Member `json:"members"`
+	}
+	err := json.Unmarshal([]byte(body), &got)
+	return got.Members, err
+}
+
 func TestFixturesAndFaults(t *testing.T) {
 	fake := scptest.New(scptest.Options{AccessKey: accessKey, SecretKey: secretKey})
 	srv := httptest.NewServer(fake)
@@ -220,8 +229,14 @@ func TestFixturesAndFaults(t *testing.T) {
 	if status != 200 || len(body) < 1000 {
 		t.Fatalf("BodySize fault: %d, %d bytes", status, len(body))
 	}
-	if members, err := scp.DecodeMembers([]byte(body)); err != nil || len(members) == 0 {
+	members, err := membersOf(body)
+	if err != nil || len(members) == 0 {
 		t.Fatalf("BodySize body does not parse: %v", err)
+	}
+	for i, m := range members {
+		if scp.ValidateMemberID(m.MemberID) != nil || m.Status != "pending" {
+			t.Fatalf("BodySize body, member %d: %+v", i, m)
+		}
 	}
 	fake.SetFault(imageID, scptest.Fault{})
 	if status, _, _ := get(t, srv, imageID); status != 200 {
@@ -246,8 +261,8 @@ func TestLoadFixtures(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	status, body, _ := get(t, srv, imageID)
-	members, err := scp.DecodeMembers([]byte(body))
-	if status != 200 || err != nil || len(members) != 1 || members[0].Status != "rejected" {
+	members, err := membersOf(body)
+	if status != 200 || err != nil || len(members) != 1 || members[0].MemberID != memberID || members[0].Status != "rejected" {
 		t.Fatalf("%d %s %v", status, body, err)
 	}
 	if err := fake.Load(strings.NewReader(`{"imagez":{}}`)); err == nil || !strings.Contains(err.Error(), "reading fixtures") {
