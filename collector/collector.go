@@ -432,13 +432,24 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 			g(d.memberLimit, float64(n), acct(r.ID)...)
 		}
 	})
-	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+	// Each image's change is looked up once, so that both families name
+	// the same event even if the trail is read in between.
+	changes := map[*AccountResult]map[string]Change{}
+	images(func(ar *AccountResult, r *engine.ImageView, _ labeler) {
 		if ch, ok := ar.change(r); ok {
+			if changes[ar] == nil {
+				changes[ar] = map[string]Change{}
+			}
+			changes[ar][r.ID] = ch
+		}
+	})
+	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
+		if ch, ok := changes[ar][r.ID]; ok {
 			g(d.changeInfo, 1, acct(r.ID, ch.EventName, ch.UserID)...)
 		}
 	})
 	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
-		if ch, ok := ar.change(r); ok {
+		if ch, ok := changes[ar][r.ID]; ok {
 			g(d.changeTime, unixSeconds(ch.Time), acct(r.ID)...)
 		}
 	})

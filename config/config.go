@@ -86,6 +86,8 @@ type Config struct {
 
 	single bool                // the single-account form, normalised into Accounts[0]
 	lists  map[string][]string // the IDs of each list file, as read by Parse
+	// listProblems: the list files' problems LoadKeepingLists let through.
+	listProblems []error
 }
 
 // Account is one SCP account (or one region of it) and the images watched there.
@@ -206,20 +208,40 @@ type Image struct {
 // Load reads the file at path, with keys from the environment (getenv, e.g.
 // os.Getenv) where the file leaves them out, and secret_key_file read now.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, false)
+}
+
+// LoadKeepingLists is Load for a running exporter: a list file that is
+// missing, unreadable or malformed is not an error of the config but a
+// problem of that file (ListProblems), whose last good list the exporter
+// keeps using (none at start). --config.check uses Load, which refuses it.
+func LoadKeepingLists(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, true)
+}
+
+func load(path string, getenv func(string) string, keepLists bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	cfg, err := Parse(data, filepath.Dir(path), getenv)
+	cfg, err := parse(data, filepath.Dir(path), getenv, keepLists)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
+// ListProblems are the problems of list files that LoadKeepingLists let
+// through, each naming its field, file and line.
+func (c *Config) ListProblems() []error { return c.listProblems }
+
 // Parse decodes and validates a config. Relative file paths are taken from
 // dir. It returns every problem it finds, joined.
 func Parse(data []byte, dir string, getenv func(string) string) (*Config, error) {
+	return parse(data, dir, getenv, false)
+}
+
+func parse(data []byte, dir string, getenv func(string) string, keepLists bool) (*Config, error) {
 	cfg := &Config{}
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -278,7 +300,18 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
-	errs = append(errs, cfg.readLists(dir)...)
+	if listErrs := cfg.readLists(dir); keepLists {
+		// A secret pasted into a list file must not reach the log either.
+		r := secretsIn(data, dir, getenv)
+		for _, err := range listErrs {
+			if msg := r.redact(err.Error()); msg != err.Error() {
+				err = errors.New(msg)
+			}
+			cfg.listProblems = append(cfg.listProblems, err)
+		}
+	} else {
+		errs = append(errs, listErrs...)
+	}
 	if len(errs) > 0 {
 		// Validation quotes values, and a secret can sit in the wrong field.
 		r := secretsIn(data, dir, getenv)

@@ -544,3 +544,23 @@ func TestDecodeErrorHidesSecret(t *testing.T) {
 		}
 	}
 }
+
+// A running exporter loads a config whose list file is missing or
+// malformed, keeping the problems apart; --config.check (Load) refuses it.
+func TestLoadKeepingListsLetsListProblemsThrough(t *testing.T) {
+	path := filepath.Join("testdata", "invalid-list-files.yml")
+	if _, err := config.Load(path, noEnv); err == nil {
+		t.Fatal("Load accepted a missing and a malformed list file")
+	}
+	cfg, err := config.LoadKeepingLists(path, noEnv)
+	if err != nil {
+		t.Fatalf("LoadKeepingLists: %v", err)
+	}
+	var got []string
+	for _, p := range cfg.ListProblems() {
+		got = append(got, p.Error())
+	}
+	if len(got) != 3 || !strings.Contains(got[0], "no-such-list.txt") || !strings.Contains(got[1], "malformed-list.txt line 3") {
+		t.Errorf("list problems %q", got)
+	}
+}

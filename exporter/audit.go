@@ -97,7 +97,7 @@ func newAuditMetrics(e *Exporter, multi bool) *auditMetrics {
 		events: prometheus.NewDesc("scp_audit_events_total",
 			"Audit events read (each once, however many windows returned it), by event name (at most 100 names, then \"other\"; \"unknown\" for none).", labels("event_name"), nil),
 		skipped: prometheus.NewDesc("scp_audit_events_skipped_total",
-			"Audit trail entries skipped as malformed, by reason (entry_not_an_object, field_type, missing_id, missing_timestamp, bad_timestamp).", labels("reason"), nil),
+			"Audit trail entries skipped as malformed, by reason (entry_not_an_object, missing_id, missing_timestamp, bad_timestamp); entries with a field of an odd type are cleaned and kept (scp_api_answer_anomalies_total).", labels("reason"), nil),
 		failures: prometheus.NewDesc("scp_audit_poll_failures_total",
 			"Reads of the audit trail that failed; the sweep goes on meanwhile, and the next read covers the gap.", labels(), nil),
 	}
@@ -141,6 +141,9 @@ func (m *auditMetrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.events, prometheus.CounterValue, float64(n), l(name)...)
 		}
 		for _, reason := range scp.AuditAnomalies {
+			if reason == scp.AnomalyFieldType {
+				continue // such entries are cleaned and kept, not skipped
+			}
 			ch <- prometheus.MustNewConstMetric(m.skipped, prometheus.CounterValue, float64(p.status.Skipped[reason]), l(reason)...)
 		}
 	}

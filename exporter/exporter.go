@@ -53,6 +53,8 @@ type Exporter struct {
 	lists     *lists         // the expected-list files, watched
 	quit      chan struct{}  // closed by Close
 	closeOnce sync.Once
+	following sync.WaitGroup // followLists
+	closed    bool           // Close has run; e.mu
 
 	queueMu sync.Mutex
 	queued  *reloadRound      // the reload that requests arriving now will share
@@ -104,7 +106,7 @@ func New(o Options) (*Exporter, error) {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
-	cfg, err := config.Load(o.ConfigFile, o.Getenv)
+	cfg, err := config.LoadKeepingLists(o.ConfigFile, o.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func New(o Options) (*Exporter, error) {
 	e.collector = collector.New(scope, log.With(o.Logger, "component", "collector"))
 	e.loaded(cfg)
 	e.lists.sync(cfg)
-	go e.followLists(e.quit)
+	e.following.Go(func() { e.followLists(e.quit) })
 	return e, nil
 }
 
@@ -168,9 +170,11 @@ func (e *Exporter) Ready() bool {
 // Close stops every account's engine and waits for them.
 func (e *Exporter) Close() {
 	e.closeOnce.Do(func() { close(e.quit) })
-	e.lists.close()
+	e.following.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.closed = true // a reload after this builds nothing
+	e.lists.close()
 	for _, a := range e.accounts {
 		a.stopAuditing()
 		a.stop()
@@ -217,7 +221,10 @@ func (e *Exporter) Reload() error {
 
 // reload does one reload. e.mu must be held.
 func (e *Exporter) reload() error {
-	cfg, err := config.Load(e.opts.ConfigFile, e.opts.Getenv)
+	if e.closed {
+		return errors.New("the exporter is shutting down")
+	}
+	cfg, err := config.LoadKeepingLists(e.opts.ConfigFile, e.opts.Getenv)
 	var scope collector.Scope
 	if err == nil && cfg.MultiAccount() != e.multi {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
@@ -239,6 +246,9 @@ func (e *Exporter) reload() error {
 
 func (e *Exporter) loaded(cfg *config.Config) {
 	e.cfg = cfg
+	for _, err := range cfg.ListProblems() {
+		level.Warn(e.opts.Logger).Log("msg", "an expected-list file cannot be used; its last good list stays in use (none before it was first read)", "err", err)
+	}
 	e.reloadSuccess.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	for _, a := range cfg.Accounts {

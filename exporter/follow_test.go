@@ -125,3 +125,21 @@ func TestListFileEditTakesEffectWithoutAReload(t *testing.T) {
 		t.Error("the last good list was not kept after the file was deleted")
 	}
 }
+
+// After Close nothing starts again: a reload (a SIGHUP during shutdown)
+// fails and builds no account.
+func TestReloadAfterCloseBuildsNothing(t *testing.T) {
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	e, _ := start(t, baseConfig(srv.URL, ""), time.Now())
+	e.Close()
+	if err := e.Reload(); err == nil {
+		t.Error("a reload after Close succeeded")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.accounts); n != 0 {
+		t.Errorf("%d accounts running after Close and a reload", n)
+	}
+}

@@ -178,7 +178,7 @@ func (e *Exporter) followLists(quit <-chan struct{}) {
 		case <-e.lists.changed:
 		}
 		e.mu.Lock()
-		if e.cfg != nil {
+		if e.cfg != nil && !e.closed {
 			if scope, err := e.build(e.cfg); err != nil {
 				level.Error(e.opts.Logger).Log("msg", "re-evaluating expected accounts after a list file changed failed", "err", err)
 			} else {

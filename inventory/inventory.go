@@ -282,13 +282,20 @@ func (d *Inventory) Refresh(ctx context.Context) error {
 			level.Debug(o.Logger).Log("msg", "images discovered", "images", len(images))
 		}
 	}
-	if err == nil {
+	if l.sharedListed {
+		slices.SortFunc(l.accepted, func(a, b scp.Image) int { return strings.Compare(a.ID, b.ID) })
 		d.state.Accepted, d.state.Status.AcceptedOwnerUnknown = l.accepted, !l.ownerKnown
 		if l.ownerKnown {
 			d.state.Status.AcceptedLastSuccess = o.Now()
 		}
 	}
 	if pendingErr == nil {
+		if !l.sharedListed {
+			// An offer that left the pending list may have been accepted,
+			// which only the shared listing would show: keep it listed
+			// until a round tells.
+			pending = keepVanishedOffers(pending, d.state.Pending)
+		}
 		d.state.Pending, d.state.Status.PendingLastSuccess = pending, o.Now()
 	}
 	d.state.Status.Generation++
@@ -594,6 +601,9 @@ type listing struct {
 	discovered []scp.Image // ours, of Options.Visibility, that pass Match
 	accepted   []scp.Image // others', from the shared listing
 	ownerKnown bool        // ours could be told from others'
+	// sharedListed: the shared listing succeeded, so accepted holds even
+	// when a later listing of the round failed.
+	sharedListed bool
 }
 
 // listingOrder is the order of the listings: private first (those images
@@ -611,7 +621,8 @@ func listingOrder(visibility []string) []string {
 
 // list runs the listings; covered receives the visibility of every image
 // of ours they returned, before filtering. The first failure ends the
-// round: nothing of it is used.
+// round: nothing of it is used but the accepted images, when the shared
+// listing came before the failure.
 func (d *Inventory) list(ctx context.Context, o Options, covered map[string]string) (listing, error) {
 	seen, accepted := map[string]bool{}, map[string]bool{}
 	var out listing
@@ -620,7 +631,8 @@ func (d *Inventory) list(ctx context.Context, o Options, covered map[string]stri
 	for _, v := range listingOrder(o.Visibility) {
 		images, err := o.Lister.ListImages(ctx, v)
 		if err != nil {
-			return listing{}, fmt.Errorf("listing %s images: %w", v, err)
+			return listing{accepted: out.accepted, ownerKnown: out.ownerKnown, sharedListed: out.sharedListed},
+				fmt.Errorf("listing %s images: %w", v, err)
 		}
 		if v == "private" {
 			if learnt := ownersOf(privateOnly(images)); len(learnt) > 0 {
@@ -628,6 +640,9 @@ func (d *Inventory) list(ctx context.Context, o Options, covered map[string]stri
 			}
 		}
 		known := len(owners) > 0 || o.Owner != ""
+		if v == "shared" {
+			out.sharedListed, out.ownerKnown = true, known
+		}
 		discover := slices.Contains(o.Visibility, v)
 		for _, im := range images {
 			listedPrivate := v == "private" && isPrivate(im) // ours by definition
@@ -710,4 +725,15 @@ func ours(im scp.Image, owners map[string]bool, accountID string) bool {
 	default:
 		return true
 	}
+}
+
+// keepVanishedOffers adds to pending the offers of old it no longer has.
+func keepVanishedOffers(pending, old []scp.PendingImage) []scp.PendingImage {
+	out := slices.Clone(pending)
+	for _, p := range old {
+		if !slices.ContainsFunc(pending, func(n scp.PendingImage) bool { return n.ID == p.ID }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -300,8 +300,11 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 			out.Events = append(out.Events, ev)
 		}
 		read += len(list)
+		// With a count, page until it is read (a server may cap the page
+		// size below ours, and end pages short); without one, a short page
+		// is the last. An empty page always is.
 		count, _ := strconv.Atoi(body.Count.s)
-		if len(list) < AuditPageSize || (count > 0 && read >= count) {
+		if len(list) == 0 || (count > 0 && read >= count) || (count <= 0 && len(list) < AuditPageSize) {
 			return out, nil
 		}
 	}

@@ -201,6 +201,24 @@ func TestListAuditEventsPagingGuards(t *testing.T) {
 			t.Fatalf("%d events, %d calls, %v", len(got.Events), *calls, err)
 		}
 	})
+	t.Run("pages capped below ours, with a count", func(t *testing.T) {
+		const capped, count = 10, 25
+		c, calls := fixedLogs(t, func(n int) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, `{"count":%d,"logs":[`, count)
+			for i := range min(capped, count-(n-1)*capped) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"id":"e%d","timestamp":"2026-03-01T12:00:00Z"}`, (n-1)*capped+i)
+			}
+			b.WriteString(`]}`)
+			return b.String()
+		})
+		if got, err := window(c); err != nil || len(got.Events) != count || *calls != 3 {
+			t.Fatalf("%d events, %d calls, %v; want all %d in 3 pages", len(got.Events), *calls, err, count)
+		}
+	})
 	t.Run("empty page", func(t *testing.T) {
 		c, calls := fixedLogs(t, func(n int) string {
 			if n == 2 {
