@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -39,22 +40,26 @@ func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
 	defer func() { t.Logf("wall time %s", time.Since(start).Round(100*time.Millisecond)) }()
 
 	fake, apiURL := startFake(t, scptest.Options{})
-	// The dashboard's sharing panels need a share to list.
-	fake.SetMembers(imageA, scptest.Member{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"})
+	// The dashboard's sharing panels need a share to list: made after the
+	// first fetch and logged in the audit trail (changes_test.go), with a
+	// stranger's image accepted and a max_members for prod.
+	fake.SetMembers(imageA)
 	fake.SetMembers(imageB)
 	fake.AddImages(
-		scptest.Image{ID: imageA, Name: "golden", Visibility: "public"},
-		scptest.Image{ID: imageB, Name: "base", Visibility: "private"},
+		scptest.Image{ID: imageA, Name: "golden", Visibility: "public", Owner: ourOwner},
+		ourPrivateImage,
+		acceptedFromStranger,
 	)
 	fake.SetPendingImages(offeredByVendor, offeredByStranger)
 
-	scp := fmt.Sprintf("{endpoint: %q, access_key: %s, secret_key: %s}", apiURL, testAccessKey, testSecretKey)
+	scp := fmt.Sprintf("{endpoint: %q, audit_endpoint: %q, access_key: %s, secret_key: %s}", apiURL, apiURL, testAccessKey, testSecretKey)
 	nameA, nameB := "image-"+imageA[:8], "image-"+imageB[:8]
 	dir := t.TempDir()
 	exp := startExporter(t, writeFile(t, dir, "config.yml", `accounts:
   - name: prod
     scp: `+scp+`
     expected_image_owners: [`+memberOK+`]
+    max_members: 1
     images:
       - {id: `+imageA+`, name: `+nameA+`}
       - {id: `+imageB+`, name: `+nameB+`}
@@ -65,8 +70,10 @@ func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
     images:
       - {id: `+imageA+`, name: `+nameA+`, allowed_visibility: [private, shared, public]}
     discovery: {refresh_interval: 10s}
+audit: {enabled: true, poll_interval: 5s}
 `))
 	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
+	shareLogged(t, fake, imageA, scptest.Member{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"})
 	prom.waitRulesHealthy(t)
 
 	// Exactly these two alerts, and nothing for dev, imageB or the vendor.
@@ -126,7 +133,7 @@ func TestPrometheusAlertsOnSharingBothWays(t *testing.T) {
 	prom.holdSharingAlerts(t, 3*time.Second, "while the API fails", both)
 
 	// Private again, the offer withdrawn: both resolve at the next refresh.
-	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "private"})
+	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "private", Owner: ourOwner})
 	fake.SetPendingImages(offeredByVendor)
 	fake.SetFault(scptest.PendingImagesKey, scptest.Fault{})
 	fake.SetFault(scptest.ShowImagePrefix+imageA, scptest.Fault{})
@@ -174,31 +181,30 @@ func (p *promServer) sharingAlerts(t *testing.T) map[string][]promAlert {
 // up to 30s: two refreshes of the exporter's background state.
 func (p *promServer) waitSharingAlerts(t *testing.T, what string, done func(map[string][]promAlert) bool) map[string][]promAlert {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		active := p.sharingAlerts(t)
-		if done(active) {
-			return active
-		}
-		if time.Now().After(deadline) {
-			var labels []string
-			for _, alerts := range active {
-				for _, a := range alerts {
-					labels = append(labels, fmt.Sprintf("%s %v", a.State, a.Labels))
-				}
+	var active map[string][]promAlert
+	if !testwait.Until(30*time.Second, func() bool {
+		active = p.sharingAlerts(t)
+		return done(active)
+	}) {
+		var labels []string
+		for _, alerts := range active {
+			for _, a := range alerts {
+				labels = append(labels, fmt.Sprintf("%s %v", a.State, a.Labels))
 			}
-			t.Fatalf("timed out waiting for %s; active:\n%s", what, strings.Join(labels, "\n"))
 		}
-		time.Sleep(200 * time.Millisecond)
+		t.Fatalf("timed out waiting for %s; active:\n%s", what, strings.Join(labels, "\n"))
 	}
+	return active
 }
 
 // holdSharingAlerts checks the active alerts with check for d.
 func (p *promServer) holdSharingAlerts(t *testing.T, d time.Duration, when string, check func(map[string][]promAlert) error) {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+	testwait.Holds(t, d, func() bool {
 		if err := check(p.sharingAlerts(t)); err != nil {
-			t.Fatalf("%s: %v", when, err)
+			t.Errorf("%s: %v", when, err)
+			return false
 		}
-	}
+		return true
+	}, "the alerts "+when)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -53,7 +54,9 @@ func TestPromtoolAcceptsAndUnitTestsTheRules(t *testing.T) {
 // returns data: the image is also public and two images are offered to the
 // account, one by an owner nobody declared, so the "Sharing in both
 // directions" panels have something to show (prometheus_sharing_test.go
-// checks their alerts).
+// checks their alerts); a stranger's image is accepted, the image is at its
+// max_members, and its share with memberOdd is made after its first fetch
+// and logged in the audit trail (changes_test.go), for the panels of those.
 func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	promBin := requireTool(t, "prometheus", "apt-get install -y prometheus")
 	start := time.Now()
@@ -64,13 +67,14 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		{MemberID: memberOK, Status: "accepted", CreatedAt: "2025-07-22T09:00:00Z", UpdatedAt: "2025-07-26T12:00:00Z"},
 		{MemberID: memberOdd, Status: "pending", CreatedAt: "2025-11-02T08:30:00Z", UpdatedAt: "2025-11-02T08:30:00Z"},
 	}
-	fake.SetMembers(imageA, shared...)
-	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "public"})
+	fake.SetMembers(imageA, shared[0])
+	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "public", Owner: ourOwner}, ourPrivateImage, acceptedFromStranger)
 	fake.SetPendingImages(offeredByVendor, offeredByStranger)
 	dir := t.TempDir()
-	exp := startExporter(t, writeFile(t, dir, "config.yml", configYAML(apiURL, map[string][]string{imageA: {memberOK}},
-		"expected_image_owners: ["+memberOK+"]\n")))
+	exp := startExporter(t, writeFile(t, dir, "config.yml", withAuditEndpoint(configYAML(apiURL, map[string][]string{imageA: {memberOK}},
+		"expected_image_owners: ["+memberOK+"]\nmax_members: 2\naudit: {enabled: true, poll_interval: 5s}\n"), apiURL)))
 	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
+	shareLogged(t, fake, imageA, shared...)
 
 	prom.waitRulesHealthy(t)
 
@@ -187,19 +191,16 @@ func checkRefreshKeepsUp(t *testing.T, p *promServer, accounts ...string) {
 	}
 	for _, g := range gauges {
 		var v []promSample
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			v = p.query(t, g.name)
-			var got []string
+		var got []string
+		if !testwait.Until(20*time.Second, func() bool {
+			v, got = p.query(t, g.name), nil
 			for _, s := range v {
 				got = append(got, s.Metric["account"])
 			}
 			slices.Sort(got)
-			if slices.Equal(got, want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: series for accounts %q, want %q", g.name, got, want)
-			}
+			return slices.Equal(got, want)
+		}) {
+			t.Fatalf("%s: series for accounts %q, want %q", g.name, got, want)
 		}
 		for _, s := range v {
 			f, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
@@ -379,22 +380,20 @@ func (p *promServer) waitNonEmpty(t *testing.T, expr string) []promSample {
 // last (empty) answer when none came.
 func (p *promServer) waitData(t *testing.T, expr string) []promSample {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		v := p.query(t, expr)
-		if len(v) > 0 || time.Now().After(deadline) {
-			return v
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	var v []promSample
+	testwait.Until(20*time.Second, func() bool {
+		v = p.query(t, expr)
+		return len(v) > 0
+	})
+	return v
 }
 
 // waitRulesHealthy waits until every rule of the file has been evaluated,
 // and fails if any evaluation failed (a many-to-many join, say).
 func (p *promServer) waitRulesHealthy(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	rules, evaluated := 0, 0
+	if !testwait.Until(20*time.Second, func() bool {
 		var data struct {
 			Groups []struct {
 				Name  string `json:"name"`
@@ -409,7 +408,7 @@ func (p *promServer) waitRulesHealthy(t *testing.T) {
 		if err := p.api("/api/v1/rules", nil, &data); err != nil {
 			t.Fatal(err)
 		}
-		rules, evaluated := 0, 0
+		rules, evaluated = 0, 0
 		for _, g := range data.Groups {
 			for _, r := range g.Rules {
 				rules++
@@ -425,13 +424,9 @@ func (p *promServer) waitRulesHealthy(t *testing.T) {
 		if rules == 0 {
 			t.Fatalf("prometheus loaded no rules from %s", rulesPath)
 		}
-		if evaluated == rules {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d rules evaluated in time", evaluated, rules)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return evaluated == rules
+	}) {
+		t.Fatalf("only %d of %d rules evaluated in time", evaluated, rules)
 	}
 }
 
@@ -468,27 +463,26 @@ func (p *promServer) unexpectedShares(t *testing.T) map[string]promAlert {
 // waitAlert polls the active alerts until done accepts them.
 func (p *promServer) waitAlert(t *testing.T, what string, done func(map[string]promAlert) bool) map[string]promAlert {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		active := p.unexpectedShares(t)
-		if done(active) {
-			return active
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; active: %v", what, active)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var active map[string]promAlert
+	if !testwait.Until(20*time.Second, func() bool {
+		active = p.unexpectedShares(t)
+		return done(active)
+	}) {
+		t.Fatalf("timed out waiting for %s; active: %v", what, active)
 	}
+	return active
 }
 
 // holdAlerts checks the active alerts with check for d (several evaluations).
 func (p *promServer) holdAlerts(t *testing.T, d time.Duration, when string, check func(map[string]promAlert) error) {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+	testwait.Holds(t, d, func() bool {
 		if err := check(p.unexpectedShares(t)); err != nil {
-			t.Fatalf("%s: %v", when, err)
+			t.Errorf("%s: %v", when, err)
+			return false
 		}
-	}
+		return true
+	}, "the alerts "+when)
 }
 
 // grafanaDashboard is the part of the dashboard JSON the test reads.
@@ -530,7 +524,8 @@ type grafanaPanel struct {
 // (the images the exporter watches) selected. The fixture must make every
 // query return data: imageA shared with memberOdd, unexpected, and public
 // where public is not allowed; offeredByVendor and offeredByStranger offered,
-// memberOK an expected owner.
+// memberOK an expected owner; a max_members, acceptedFromStranger accepted,
+// and the share logged in the audit trail (changes_test.go).
 func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	t.Helper()
 	raw, err := os.ReadFile(dashboardPath)

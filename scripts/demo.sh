@@ -36,9 +36,14 @@ if ! curl -fs "http://${EXPORTER_ADDR}/-/ready" >/dev/null 2>&1; then
   exit 1
 fi
 
-# Visibility and offered images arrive with the first background refresh.
+metrics() { curl -fs "http://${EXPORTER_ADDR}/metrics" || true; }
+
+# Visibility, offered and accepted images arrive with the first background
+# listing, members with the first pass over the images.
 for _ in $(seq 1 50); do
-  curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -q '^scp_pending_images ' && break
+  m=$(metrics)
+  grep -q '^scp_pending_images ' <<<"$m" && grep -q '^scp_shared_images ' <<<"$m" &&
+    grep -q '^scp_image_members_pass_duration_seconds ' <<<"$m" && break
   sleep 0.1
 done
 
@@ -50,13 +55,34 @@ scp_exporter is running against a fake SCP API (no cloud account involved).
   landing page:  http://${EXPORTER_ADDR}/
 
 What it reports right now: "golden-ubuntu-22.04" has a pending share with an
-account nobody declared; discovery found "someones-test-build", which nobody
-listed, shared with an unapproved account; "hardened-base" has turned public;
-an unknown account offers us "free-gpu-drivers"; "retired-image" no longer
-exists.
+account nobody declared, and is shared with more accounts than its
+max_members (1); discovery found "someones-test-build", which nobody
+listed, shared with an unapproved account; "hardened-base" has turned
+public; an unknown account offers us "free-gpu-drivers", and we have
+already accepted its "fast-ml-runtime" (and a trusted vendor's image);
+"retired-image" no longer exists.
 
 MSG
-curl -fs "http://${EXPORTER_ADDR}/metrics" | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error|image_visibility_unexpected|pending_image_info)[{ ]'
+metrics | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error|image_visibility_unexpected|image_member_limit|pending_image_info|shared_image_info)[{ ]'
+
+cat <<MSG
+
+A few seconds after it started, the fake's audit trail logs user "jane.doe"
+sharing "golden-rocky-9" with another account. The exporter reads the trail
+every 5s and re-checks that image at once (its regular refresh of members
+is every 10m), and names who made the change. Waiting for it...
+
+MSG
+for _ in $(seq 1 60); do
+  metrics | grep -q '^scp_image_change_info{' && break
+  sleep 0.5
+done
+if ! metrics | grep -q '^scp_image_change_info{'; then
+  echo "the share logged in the audit trail did not show within 30s:" >&2
+  cat "$work/fake.log" "$work/exporter.log" >&2
+  exit 1
+fi
+metrics | grep -E '^scp_(image_change_info|image_change_timestamp_seconds|audit_last_success_timestamp_seconds)[{ ]|^scp_image_member_info\{[^}]*image_id="0b7e1f4c-9d2a-4e36-8c51-2f6a7d8e9b10"'
 echo
 
 if [ "${DEMO_ONESHOT:-}" = 1 ]; then

@@ -354,6 +354,25 @@ func (f *Fake) SetPendingImages(images ...Image) {
 	f.pending = images
 }
 
+// AcceptPendingImage accepts an image offered to this account, as a user of
+// the account would: in one step it leaves the pending images and shows in
+// the image list (GET /v1/images?visibility=shared) as shared, its owner
+// kept, so no call sees it in neither. It reports whether it was offered.
+func (f *Fake) AcceptPendingImage(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, im := range f.pending {
+		if im.ID != id {
+			continue
+		}
+		f.pending = append(f.pending[:i:i], f.pending[i+1:]...)
+		im.Visibility, im.OwnerAccountName = "shared", ""
+		f.images[id] = im
+		return true
+	}
+	return false
+}
+
 // DeleteImages takes images out of the image list.
 func (f *Fake) DeleteImages(ids ...string) {
 	f.mu.Lock()
