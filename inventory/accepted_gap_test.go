@@ -11,7 +11,9 @@ import (
 
 type listFails struct{ *fakeLister }
 
-func (l listFails) ListImages(context.Context, string) ([]scp.Image, error) { return nil, errors.New("500") }
+func (l listFails) ListImages(context.Context, string) ([]scp.Image, error) {
+	return nil, errors.New("500")
+}
 
 // An offer accepted between two rounds stays in one of the two lists when
 // the next round's listing fails while its pending call works: no alert
