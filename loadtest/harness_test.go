@@ -40,9 +40,14 @@ const (
 	connsPath   = "/_loadtest/connections" // connections accepted so far
 	statsPath   = "/_loadtest/stats"       // scptest.Stats as JSON
 	// sharePath: POST ?member=ID arms the fake to share the next image whose
-	// members it serves with ID, just after serving them (the old members);
-	// GET answers a shareAdded, empty until that happened.
+	// members it serves with ID, just after serving them (the old members),
+	// and forgets the last share added; with &user=U it also logs the share
+	// in the audit trail (GET /v1/logs) as U, at the same moment. GET
+	// answers a shareAdded, empty until that happened.
 	sharePath = "/_loadtest/share"
+	// auditFaultPath: POST ?status=N makes GET /v1/logs answer N from now
+	// on; status=0 (or none) makes it answer again.
+	auditFaultPath = "/_loadtest/audit-fault"
 )
 
 const (
@@ -103,7 +108,21 @@ type shareAdded struct {
 	Image string `json:"image,omitempty"`
 	// At is when, in Unix nanoseconds (the same clock as the test's).
 	At int64 `json:"at,omitempty"`
+	// Event is the ID of the audit event logged with the share, if any.
+	Event string `json:"event,omitempty"`
+	// Fetched is when the fake next served the image's members (now with
+	// the share), in Unix nanoseconds; 0 until then.
+	Fetched int64 `json:"fetched,omitempty"`
+	// Polled is when the fake first answered GET /v1/logs (200) to a call
+	// whose window holds the event (end_at not before it), in Unix
+	// nanoseconds: the poll that read it. 0 until then, or without an
+	// event.
+	Polled int64 `json:"polled,omitempty"`
 }
+
+// shareEventName is the event_name of the audit event a share is logged
+// with (the SDK lists none; the exporter depends on none).
+const shareEventName = "CreateImageMember"
 
 // serveFake is the fake-API process: n images of three members each, in
 // the image list (private or shared, one owner), latency on every answer,
@@ -129,6 +148,8 @@ func serveFake(spec string) int {
 	var share struct {
 		sync.Mutex
 		member string // armed: share the next image served with member
+		user   string // armed: log the share as this user
+		events int    // audit events logged so far
 		added  shareAdded
 	}
 	mux.HandleFunc(countPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, members.Load()) })
@@ -141,6 +162,22 @@ func serveFake(spec string) int {
 		share.Lock()
 		defer share.Unlock()
 		share.member = r.URL.Query().Get("member")
+		share.user = r.URL.Query().Get("user")
+		share.added = shareAdded{}
+	})
+	mux.HandleFunc("POST "+auditFaultPath, func(w http.ResponseWriter, r *http.Request) {
+		status, _ := strconv.Atoi(r.URL.Query().Get("status"))
+		fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: status})
+	})
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		end, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("end_at"))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		fake.ServeHTTP(rec, r)
+		share.Lock()
+		defer share.Unlock()
+		if a := &share.added; a.Event != "" && a.Polled == 0 && err == nil && end.UnixNano() >= a.At && rec.status == http.StatusOK {
+			a.Polled = time.Now().UnixNano()
+		}
 	})
 	mux.HandleFunc("GET "+sharePath, func(w http.ResponseWriter, _ *http.Request) {
 		share.Lock()
@@ -151,9 +188,22 @@ func serveFake(spec string) int {
 		members.Add(1)
 		share.Lock()
 		armed := share.member != ""
+		watch := share.added.Image != "" && share.added.Fetched == 0 && share.added.Image == r.PathValue("id")
 		share.Unlock()
-		if !armed {
+		if !armed && !watch {
 			fake.ServeHTTP(w, r)
+			return
+		}
+		if !armed {
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			fake.ServeHTTP(rec, r)
+			if rec.status == http.StatusOK {
+				share.Lock()
+				if share.added.Fetched == 0 {
+					share.added.Fetched = time.Now().UnixNano()
+				}
+				share.Unlock()
+			}
 			return
 		}
 		id := r.PathValue("id") // before the fake's own mux routes r, replacing its path values
@@ -170,10 +220,18 @@ func serveFake(spec string) int {
 		if share.member == "" || err != nil {
 			return
 		}
+		now := time.Now()
 		fake.SetMembers(id, append(imageMembers(int(i)), scptest.Member{MemberID: share.member, Status: "pending",
-			CreatedAt: time.Now().UTC().Format(time.RFC3339), UpdatedAt: time.Now().UTC().Format(time.RFC3339)})...)
-		share.added = shareAdded{Image: id, At: time.Now().UnixNano()}
-		share.member = ""
+			CreatedAt: now.UTC().Format(time.RFC3339), UpdatedAt: now.UTC().Format(time.RFC3339)})...)
+		share.added = shareAdded{Image: id, At: now.UnixNano()}
+		if share.user != "" {
+			share.events++
+			share.added.Event = fmt.Sprintf("loadtest-event-%d", share.events)
+			fake.AddAuditEvents(scptest.AuditEvent{ID: share.added.Event, Timestamp: now.UTC().Format(time.RFC3339Nano),
+				EventName: shareEventName, EventType: "MANAGEMENT", ResourceID: id, ResourceName: fmt.Sprintf("image-%d", i),
+				ResourceType: "Image", ProductName: "Virtual Server", Status: "SUCCESS", UserID: share.user, UserName: share.user})
+		}
+		share.member, share.user = "", ""
 	})
 	mux.Handle("/", fake)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -328,7 +386,28 @@ func fakeJSON(t *testing.T, url string, v any) {
 // with member, just after serving them.
 func armShare(t *testing.T, fakeURL, member string) {
 	t.Helper()
-	resp, err := counterClient.Post(fakeURL+sharePath+"?member="+member, "", nil)
+	armShareLogged(t, fakeURL, member, "")
+}
+
+// armShareLogged is armShare, the share also logged in the audit trail as
+// made by user (when user is not empty).
+func armShareLogged(t *testing.T, fakeURL, member, user string) {
+	t.Helper()
+	q := "?member=" + member
+	if user != "" {
+		q += "&user=" + user
+	}
+	resp, err := counterClient.Post(fakeURL+sharePath+q, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// setAuditFault makes the fake's audit trail answer status (0: answer).
+func setAuditFault(t *testing.T, fakeURL string, status int) {
+	t.Helper()
+	resp, err := counterClient.Post(fakeURL+auditFaultPath+"?status="+strconv.Itoa(status), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +440,9 @@ type exporterConfig struct {
 	requestTimeout    time.Duration
 	scrapeTimeout     time.Duration
 	refreshInterval   time.Duration
+	// auditPollInterval, when > 0, follows the audit trail (audit.enabled)
+	// at that interval, read from the fake (scp.audit_endpoint).
+	auditPollInterval time.Duration
 }
 
 func (c exporterConfig) yaml(fakeURL string) string {
@@ -375,11 +457,17 @@ func (c exporterConfig) yaml(fakeURL string) string {
 	if c.requestTimeout > 0 {
 		fmt.Fprintf(&b, "  request_timeout: %s\n", c.requestTimeout)
 	}
+	if c.auditPollInterval > 0 {
+		fmt.Fprintf(&b, "  audit_endpoint: %s\n", fakeURL)
+	}
 	if c.scrapeTimeout > 0 {
 		fmt.Fprintf(&b, "scrape_timeout: %s\n", c.scrapeTimeout)
 	}
 	if c.refreshInterval > 0 {
 		fmt.Fprintf(&b, "members:\n  refresh_interval: %s\n", c.refreshInterval)
+	}
+	if c.auditPollInterval > 0 {
+		fmt.Fprintf(&b, "audit:\n  enabled: true\n  poll_interval: %s\n", c.auditPollInterval)
 	}
 	fmt.Fprintf(&b, "expected_members: [%s]\nimages:\n", memberExpected)
 	for i := range c.images {
@@ -527,4 +615,33 @@ func rusage(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sampleValue is the value of a line of the text format.
+func sampleValue(line string) float64 {
+	f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+	return f
+}
+
+// labelValue is the value of label name on a line of the text format, ""
+// when the line has none.
+func labelValue(line, name string) string {
+	_, rest, ok := strings.Cut(line, name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
+// countKnown counts the images whose last members fetch succeeded in a
+// /metrics answer.
+func countKnown(body []byte) int {
+	n := 0
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if strings.HasPrefix(line, "scp_image_members_scrape_success{") && sampleValue(line) == 1 {
+			n++
+		}
+	}
+	return n
 }

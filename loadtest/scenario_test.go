@@ -287,17 +287,11 @@ func observe(t *testing.T, exp *exporter, fakeURL string, s scenario) observatio
 	if err != nil {
 		return ob
 	}
-	value := func(line string) float64 {
-		f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		return f
-	}
+	value := sampleValue
+	ob.known = countKnown(r.body)
 	for line := range strings.SplitSeq(string(r.body), "\n") {
 		switch {
 		case line == "" || line[0] == '#':
-		case strings.HasPrefix(line, "scp_image_members_scrape_success{"):
-			if value(line) == 1 {
-				ob.known++
-			}
 		case strings.HasPrefix(line, "scp_image_members_scrape_error{"):
 			if _, rest, ok := strings.Cut(line, `reason="`); ok {
 				reason, _, _ := strings.Cut(rest, `"`)
