@@ -55,17 +55,19 @@ type Account struct {
 }
 
 // MaxMembers is the share-count limit of an account's images; 0 is none.
+// Default is exported once per account (scp_image_member_limit_default) and
+// only the images in PerImage have a series of their own
+// (scp_image_member_limit), so a limit set for every image costs one series,
+// not one per image.
 type MaxMembers struct {
 	Default  int
-	PerImage map[string]int // images whose limit is not Default
+	PerImage map[string]int // images whose limit is not Default; 0 lifts it
 }
 
-// Of is the limit of one image.
-func (m MaxMembers) Of(imageID string) int {
-	if n, ok := m.PerImage[imageID]; ok {
-		return n
-	}
-	return m.Default
+// Override is the image's own limit, when it differs from Default.
+func (m MaxMembers) Override(imageID string) (int, bool) {
+	n, ok := m.PerImage[imageID]
+	return n, ok && n != m.Default
 }
 
 // Change is an audit event that explains a change the exporter saw.
@@ -427,8 +429,15 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 			}
 		}
 	})
+	// The share-count limit: once per account, and per image only where the
+	// image's own differs (0 included, which lifts it).
+	accounts(func(ar *AccountResult, acct labeler) {
+		if n := ar.Account.MaxMembers.Default; n > 0 {
+			g(d.memberLimitDefault, float64(n), acct()...)
+		}
+	})
 	images(func(ar *AccountResult, r *engine.ImageView, acct labeler) {
-		if n := ar.Account.MaxMembers.Of(r.ID); n > 0 {
+		if n, ok := ar.Account.MaxMembers.Override(r.ID); ok {
 			g(d.memberLimit, float64(n), acct(r.ID)...)
 		}
 	})

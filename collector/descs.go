@@ -22,7 +22,7 @@ type descs struct {
 	visibility, visibilityUnexpected, visibilityUnknown          *exposition.Desc
 	pendingInfo, pendingImages, pendingSuccess                   *exposition.Desc
 	acceptedInfo, acceptedImages, acceptedSuccess                *exposition.Desc
-	memberLimit, changeInfo, changeTime                          *exposition.Desc
+	memberLimitDefault, memberLimit, changeInfo, changeTime      *exposition.Desc
 }
 
 func newDescs(multi bool) *descs {
@@ -99,8 +99,10 @@ func newDescs(multi bool) *descs {
 			"Images other accounts share with this one that it has accepted, as last listed. Absent until a listing could tell ours from others' (see scp_shared_images_last_success_timestamp_seconds)."),
 		acceptedSuccess: perAccount("shared_images_last_success_timestamp_seconds",
 			"When the images this account accepted from others were last listed successfully (with our owner value known), in Unix seconds; 0 if never."),
+		memberLimitDefault: perAccount("image_member_limit_default",
+			"The account's default max_members (its own, or the top-level one): how many accounts each of its images may be shared with, pending and accepted shares counted, unless scp_image_member_limit gives the image its own. Absent when there is no default limit."),
 		memberLimit: perAccount("image_member_limit",
-			"max_members of the image: how many accounts it may be shared with, pending and accepted shares counted. Only for images with a limit.", "image_id"),
+			"max_members of the image, only for images whose own limit differs from the account's default (scp_image_member_limit_default): how many accounts it may be shared with, pending and accepted shares counted; 0 means no limit for this image. Every other image has the default.", "image_id"),
 		changeInfo: perAccount("image_change_info",
 			"Who made the latest change the exporter saw to the image's members or visibility, from the audit trail event that explains it (within its retention, 24h); always 1. Only with audit.enabled and for images with such a change.",
 			"image_id", "event_name", "user_id"),
@@ -119,7 +121,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 		d.discoveryImages, d.discoverySuccess, d.discoveryDropped, d.visibility, d.visibilityUnexpected, d.visibilityUnknown,
 		d.pendingInfo, d.pendingImages, d.pendingSuccess,
 		d.acceptedInfo, d.acceptedImages, d.acceptedSuccess,
-		d.memberLimit, d.changeInfo, d.changeTime,
+		d.memberLimitDefault, d.memberLimit, d.changeInfo, d.changeTime,
 	} {
 		ch <- desc.Prometheus()
 	}

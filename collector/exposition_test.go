@@ -37,8 +37,9 @@ import (
 // quotes, backslashes, newlines and non-ASCII in label values, an unknown
 // status, fractional and missing timestamps and durations, an image that
 // failed after a good fetch (its members kept), one gone (not_found), one
-// not fetched yet, a discovered image, discovery and offers. Its accounts' sources
-// return their view at once.
+// not fetched yet, a discovered image, discovery and offers, a default
+// share-count limit with one image below it and one (0) without any. Its
+// accounts' sources return their view at once.
 func awkwardScope(multi bool) Scope {
 	t1 := time.Date(2025, 7, 22, 9, 0, 0, 0, time.UTC)
 	t2 := time.Date(2025, 11, 2, 8, 30, 0, 500_000_000, time.UTC)
@@ -87,7 +88,7 @@ func awkwardScope(multi bool) Scope {
 	acct := func(name string) Account {
 		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{acctExpected: true},
 			Service:    func() (scp.ServiceInfo, bool) { return info, true },
-			MaxMembers: MaxMembers{PerImage: map[string]int{imgA: 2}},
+			MaxMembers: MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
 			Changes:    changesOf{imgA: {EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}

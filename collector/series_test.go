@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,60 @@ func TestDefaultSeriesKeepWhatAlertsNeed(t *testing.T) {
 	}
 	if !unexpected {
 		t.Error("the unexpected accepted member is not in scp_image_member_info")
+	}
+}
+
+// A max_members for every image costs one series per account, not one per
+// image: scp_image_member_limit_default carries it, and only the images
+// whose own limit differs from it (a higher one, a lower one, 0 for none)
+// have a scp_image_member_limit. An override equal to the default is not
+// one. Without a default, only the overrides are there.
+func TestMemberLimitSeriesAreBounded(t *testing.T) {
+	const images = 1000
+	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+	overrides := map[string]int{id(3): 20, id(500): 1, id(999): 0}
+	for _, multi := range []bool{false, true} {
+		for _, def := range []int{5, 0} {
+			perImage := map[string]int{id(7): def} // the same as the default: not an override
+			maps.Copy(perImage, overrides)
+			scope := Scope{ScrapeTimeout: 10 * time.Second, MultiAccount: multi}
+			accounts := []string{""}
+			if multi {
+				accounts = []string{"prod", "dev"}
+			}
+			for _, name := range accounts {
+				scope.Accounts = append(scope.Accounts, Account{Name: name, Source: newStaticSource(estateView(images)),
+					MaxMembers: MaxMembers{Default: def, PerImage: perImage}})
+			}
+			// Every limit series, as name{labels} value.
+			var got []string
+			c := New(scope, log.NewNopLogger())
+			c.emit(func(d *exposition.Desc, v float64, labels ...string) {
+				if strings.HasPrefix(d.Name(), "scp_image_member_limit") {
+					got = append(got, fmt.Sprintf("%s%v %v", d.Name(), labels, v))
+				}
+			}, c.Fetch(context.Background()))
+
+			var want []string
+			for _, name := range accounts {
+				acct := []string{}
+				if multi {
+					acct = []string{name}
+				}
+				if def > 0 {
+					want = append(want, fmt.Sprintf("scp_image_member_limit_default%v %d", acct, def))
+				}
+				for img, n := range overrides {
+					if n != def {
+						want = append(want, fmt.Sprintf("scp_image_member_limit%v %d", append(acct, img), n))
+					}
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("multi=%v default=%d: %d limit series %v, want only %v", multi, def, len(got), got, want)
+			}
+		}
 	}
 }

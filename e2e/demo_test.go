@@ -36,18 +36,24 @@ func TestDemoScriptShowsMetrics(t *testing.T) {
 		// The share the fake logs in its audit trail a few seconds after
 		// start, found through the trail with the user who made it; an
 		// image accepted from a stranger beside a trusted vendor's;
-		// golden-ubuntu's max_members.
+		// the default max_members, once, and golden-ubuntu's own.
 		`scp_image_member_info{expected="false",image_id="` + rocky + `",member_id="5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d",status="pending"} 1`,
 		`scp_image_change_info{event_name="CreateImageMember",image_id="` + rocky + `",user_id="jane.doe"} 1`,
 		`scp_image_change_timestamp_seconds{image_id="` + rocky + `"} `,
 		`scp_shared_image_info{expected="false",image_id="f00dcafe-1234-4abc-8def-0123456789ab",name="fast-ml-runtime",owner="99999999999999999999999999999999"} 1`,
 		`scp_shared_image_info{expected="true",image_id="b2c3d4e5-f6a7-4b89-9cde-f0123456789a",name="vendor-hardened-rhel-8",owner="0123456789abcdef0123456789abcdef"} 1`,
+		"scp_image_member_limit_default 3\n",
 		`scp_image_member_limit{image_id="70a599e0-31e7-49b7-b260-868f441e862b"} 1`,
 		`scp_audit_last_success_timestamp_seconds `,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %s\n%s", want, out)
 		}
+	}
+	// Only the image whose max_members differs from the default has a
+	// limit series of its own.
+	if n := strings.Count(string(out), "scp_image_member_limit{"); n != 1 {
+		t.Errorf("%d scp_image_member_limit lines in the demo output, want 1\n%s", n, out)
 	}
 	// Only the share that was logged has a user.
 	if n := strings.Count(string(out), "scp_image_change_info{"); n != 1 {

@@ -37,8 +37,10 @@ const (
 // takes over: at no evaluation in between is neither firing.
 //
 // While the offer alert waits out its `for`, the test checks max_members
-// (prod: 1; imageA has two members and is over it, imageB has one and is at
-// it; dev has no limit) and prod's expected_members_file: an edit makes
+// (prod: 1 for its images, served once as the account's default; imageA has
+// two members and is over it, imageB has one and is at it; dev has no
+// default, and imageA there has its own limit, 2, which it is at) and
+// prod's expected_members_file: an edit makes
 // memberOdd expected without a reload, and deleting the file keeps its last
 // good list and says so.
 func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
@@ -77,7 +79,7 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
     expected_members: [`+memberOK+`, `+memberOdd+`]
     expected_image_owners: [`+memberGone+`]
     images:
-      - {id: `+imageA+`, name: `+nameA+`}
+      - {id: `+imageA+`, name: `+nameA+`, max_members: 2}
     discovery: {refresh_interval: 10s}
 `))
 	prom := startPrometheus(t, promBin, dir, strings.TrimPrefix(exp.URL, "http://"))
@@ -99,13 +101,19 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
 	} else if d := over[0].Annotations["description"]; !strings.Contains(d, "shared with 2 accounts") || !strings.Contains(d, "max_members of 1") {
 		t.Errorf("%s description does not say 2 accounts against max_members of 1: %q", tooManyRule, d)
 	}
-	// The limit is exported for prod's images only; imageB is at it.
-	limits := map[string]string{}
-	for _, s := range prom.query(t, `scp_image_member_limit`) {
-		limits[s.Metric["account"]+"/"+s.Metric["image_id"]] = fmt.Sprint(s.Value[1])
-	}
-	if want := map[string]string{"prod/" + imageA: "1", "prod/" + imageB: "1"}; !maps.Equal(limits, want) {
-		t.Errorf("scp_image_member_limit: %v, want %v", limits, want)
+	// prod's limit is exported once, as its default, not per image; dev has
+	// none, and only its imageA's own limit has a series of its own.
+	for metric, want := range map[string]map[string]string{
+		"scp_image_member_limit_default": {"prod/": "1"},
+		"scp_image_member_limit":         {"dev/" + imageA: "2"},
+	} {
+		limits := map[string]string{}
+		for _, s := range prom.query(t, metric) {
+			limits[s.Metric["account"]+"/"+s.Metric["image_id"]] = fmt.Sprint(s.Value[1])
+		}
+		if !maps.Equal(limits, want) {
+			t.Errorf("%s: %v, want %v", metric, limits, want)
+		}
 	}
 
 	// prod's list file: memberOdd is not in it yet...

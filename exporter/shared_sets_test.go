@@ -3,8 +3,11 @@ package exporter
 import (
 	"maps"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/scp-exporter/scp_exporter/collector"
 )
 
 // Images without expected_members or allowed_visibility of their own get the
@@ -49,5 +52,46 @@ images:
 		if !maps.Equal(img.AllowedVisibility, tc.visibility) {
 			t.Errorf("image %s: allowed visibility %v, want %v", img.ID, img.AllowedVisibility, tc.visibility)
 		}
+	}
+}
+
+// max_members reaches the collector as one default per account (its own, or
+// the top level's) and, per image, only the limits that differ from it: an
+// image whose max_members equals the default is not an override, 0 is.
+func TestMaxMembersReachTheCollectorAsDefaultAndOverrides(t *testing.T) {
+	const (
+		imgSame = "0b7e1f4c-9d2a-4e36-8c51-2f6a7d8e9b10"
+		imgNone = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140"
+		imgWide = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+	)
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	scp := `{endpoint: ` + srv.URL + `, access_key: ak, secret_key: sk}`
+	e, _ := start(t, `max_members: 5
+accounts:
+  - name: prod
+    scp: `+scp+`
+    max_members: 3
+    images:
+      - {id: `+image+`}
+      - {id: `+imgSame+`, max_members: 3}
+      - {id: `+imgNone+`, max_members: 0}
+      - {id: `+imgWide+`, max_members: 20}
+  - name: dev
+    scp: `+scp+`
+    images:
+      - {id: `+image+`, max_members: 5}
+      - {id: `+imgNone+`, max_members: 0}
+`, time.Now())
+	got := map[string]collector.MaxMembers{}
+	for _, ar := range e.Collector().Fetch(t.Context()).Accounts {
+		got[ar.Account.Name] = ar.Account.MaxMembers
+	}
+	want := map[string]collector.MaxMembers{
+		"prod": {Default: 3, PerImage: map[string]int{imgNone: 0, imgWide: 20}},
+		"dev":  {Default: 5, PerImage: map[string]int{imgNone: 0}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("max_members %+v, want %+v", got, want)
 	}
 }

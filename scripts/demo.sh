@@ -55,15 +55,15 @@ scp_exporter is running against a fake SCP API (no cloud account involved).
   landing page:  http://${EXPORTER_ADDR}/
 
 What it reports right now: "golden-ubuntu-22.04" has a pending share with an
-account nobody declared, and is shared with more accounts than its
-max_members (1); discovery found "someones-test-build", which nobody
+account nobody declared, and is shared with more accounts than its own
+max_members (1; every other image has the default, 3); discovery found "someones-test-build", which nobody
 listed, shared with an unapproved account; "hardened-base" has turned
 public; an unknown account offers us "free-gpu-drivers", and we have
 already accepted its "fast-ml-runtime" (and a trusted vendor's image);
 "retired-image" no longer exists.
 
 MSG
-metrics | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error|image_visibility_unexpected|image_member_limit|pending_image_info|shared_image_info)[{ ]'
+metrics | grep -E '^scp_(image_members|image_member_info|image_members_scrape_success|image_members_scrape_error|image_visibility_unexpected|image_member_limit|image_member_limit_default|pending_image_info|shared_image_info)[{ ]'
 
 cat <<MSG
 
