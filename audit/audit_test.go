@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/scp-exporter/scp_exporter/audit"
+	"github.com/scp-exporter/scp_exporter/internal/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testproc"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -28,24 +29,6 @@ const (
 )
 
 func imageID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-
-// clock is a settable clock for the poller; the client signs with the real one.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // recorder keeps what Prioritize was called with.
 type recorder struct {
@@ -70,7 +53,7 @@ func (r *recorder) Calls() [][]string {
 type harness struct {
 	fake   *scptest.Fake
 	client *scp.Client
-	clock  *clock
+	clock  *testclock.Clock // the poller's; the client signs with the real one
 	rec    *recorder
 	logs   *testproc.Buffer
 	poller *audit.Poller
@@ -90,7 +73,7 @@ func newHarness(t *testing.T, watchedN int, adjust func(*audit.Options)) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{fake: fake, client: client, clock: &clock{t: base}, rec: &recorder{}, logs: &testproc.Buffer{}}
+	h := &harness{fake: fake, client: client, clock: testclock.New(base), rec: &recorder{}, logs: &testproc.Buffer{}}
 	watched := map[string]bool{}
 	for i := range watchedN {
 		watched[imageID(i)] = true

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -27,7 +28,7 @@ func TestDiscoveredImagesJoinTheStaticList(t *testing.T) {
 		scptest.Image{ID: imgA, Name: "api-name", Visibility: "private"},
 		scptest.Image{ID: imgB, Name: "discovered", Visibility: "shared"},
 	)
-	clk := newClock(time.Unix(1700000000, 0))
+	clk := testclock.New(time.Unix(1700000000, 0))
 	o := engineOptions(client, engine.Image{ID: imgA, Name: "static-name", Expected: map[string]bool{acctOther: true}})
 	o.Inventory.Discover = true
 	o.DefaultExpected = map[string]bool{acctExpected: true}

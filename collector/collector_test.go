@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -181,19 +182,6 @@ func (s *staticSource) waited() int {
 	defer s.mu.Unlock()
 	return s.waits
 }
-
-// clock is a settable clock for engines.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.set(t)
-	return c
-}
-
-func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestCollectReportsMembersPerImage(t *testing.T) {
 	fake, client := setup(t, scptest.Options{})
@@ -552,7 +540,7 @@ func TestStalenessAndPassGauges(t *testing.T) {
 	fake.SetMembers(imgA)
 	fake.SetMembers(imgB)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := newClock(t0)
+	clk := testclock.New(t0)
 	o := engineOptions(client, engine.Image{ID: imgA}, engine.Image{ID: imgB})
 	o.Budget, o.Now = budget, clk.Now
 	c := New(sourceScope(startEngine(t, o)), log.NewNopLogger())
@@ -567,13 +555,13 @@ func TestStalenessAndPassGauges(t *testing.T) {
 	// Watched since t0; the first pass runs 3s later: both images fetched,
 	// none stale. The clock stands still while the pass runs, so the pass
 	// took 0s (engine_test.go measures a pass on a moving clock).
-	clk.add(3 * time.Second)
+	clk.Add(3 * time.Second)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want("0", "0")), gauges...); err != nil {
 		t.Errorf("first scrape: %v", err)
 	}
 	// 42s later B fails: its members are from the first pass, 42s old.
 	fake.SetFault(imgB, scptest.Fault{Status: http.StatusInternalServerError})
-	clk.add(42 * time.Second)
+	clk.Add(42 * time.Second)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want("42", "0")), gauges...); err != nil {
 		t.Errorf("scrape with a failed image: %v", err)
 	}

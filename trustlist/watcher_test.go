@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/scp-exporter/scp_exporter/internal/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/trustlist"
 )
@@ -48,13 +49,6 @@ func (l *logLines) take() []string {
 
 var _ log.Logger = (*logLines)(nil)
 
-// clock is a settable time.
-type clock struct{ now atomic.Int64 }
-
-func (c *clock) Now() time.Time      { return time.Unix(0, c.now.Load()) }
-func (c *clock) set(t time.Time)     { c.now.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration) { c.now.Add(int64(d)) }
-
 // base is the first modification time the tests give files; each write
 // sets one explicitly, so no change hides in a coarse file system clock.
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -83,13 +77,12 @@ type fixture struct {
 	path    string
 	w       *trustlist.Watcher
 	logs    *logLines
-	clock   *clock
+	clock   *testclock.Clock
 	changed atomic.Int32
 }
 
 func newFixture(t *testing.T, interval time.Duration) *fixture {
-	f := &fixture{path: filepath.Join(t.TempDir(), "trusted.txt"), logs: &logLines{}, clock: &clock{}}
-	f.clock.set(base)
+	f := &fixture{path: filepath.Join(t.TempDir(), "trusted.txt"), logs: &logLines{}, clock: testclock.New(base)}
 	f.w = trustlist.New(f.path, trustlist.Options{
 		Interval: interval,
 		Now:      f.clock.Now,
@@ -130,7 +123,7 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 
 	// An edit (same size, a later modification time) is a new list.
 	write(t, f.path, "aaaa\ncccc # partner\n", base.Add(time.Second))
-	f.clock.add(time.Minute)
+	f.clock.Add(time.Minute)
 	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +140,7 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 	f.wantStatus(t, []string{"aaaa", "cccc"}, 2, 2)
 
 	// Unchanged checks keep LastSuccess current: the list is known good.
-	f.clock.add(time.Minute)
+	f.clock.Add(time.Minute)
 	if err := f.w.Check(); err != nil || !f.w.Status().LastSuccess.Equal(base.Add(2*time.Minute)) {
 		t.Errorf("unchanged check: %v, LastSuccess %v", err, f.w.Status().LastSuccess)
 	}
@@ -203,7 +196,7 @@ func TestWatcherKeepsTheLastGoodListWhenTheFileGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		f.clock.add(time.Minute)
+		f.clock.Add(time.Minute)
 		if err := f.w.Check(); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("Check = %v, want fs.ErrNotExist", err)
 		}
