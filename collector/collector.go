@@ -30,8 +30,6 @@ type Source interface {
 	// image or ctx ends (on-demand mode); it returns at once otherwise.
 	Wait(ctx context.Context)
 	Snapshot() engine.View
-	// Generation changes whenever what Snapshot shows does (but for ages).
-	Generation() uint64
 }
 
 // Account is one SCP account (or region) as scrapes see it.
@@ -186,10 +184,6 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.scope.Load().ScrapeTimeout)
 	defer cancel()
-	c.collectContext(ctx, ch)
-}
-
-func (c *Collector) collectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	c.emit(constGauge(ch), c.Fetch(ctx))
 }
 
@@ -205,13 +199,6 @@ func constGauge(ch chan<- prometheus.Metric) exposition.Gauge {
 // scrape waits: calls under way finish into the engines' state, each bounded
 // by the engine's own timeouts.
 func (c *Collector) Fetch(ctx context.Context) *Result {
-	t, start := c.wait(ctx)
-	return c.snapshot(t, start)
-}
-
-// wait lets every account's engine work for this scrape until ctx ends or
-// it is done.
-func (c *Collector) wait(ctx context.Context) (*Scope, time.Time) {
 	t := c.scope.Load()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -219,11 +206,6 @@ func (c *Collector) wait(ctx context.Context) (*Scope, time.Time) {
 		wg.Go(func() { t.Accounts[i].Source.Wait(ctx) })
 	}
 	wg.Wait()
-	return t, start
-}
-
-// snapshot reads what the engines of t know.
-func (c *Collector) snapshot(t *Scope, start time.Time) *Result {
 	res := &Result{Scope: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
 	for i := range t.Accounts {
 		res.Accounts[i] = AccountResult{Account: &t.Accounts[i], View: t.Accounts[i].Source.Snapshot()}

@@ -147,7 +147,6 @@ type staticSource struct {
 	mu    sync.Mutex
 	view  engine.View
 	waits int
-	gen   uint64 // changes with set
 }
 
 func newStaticSource(v engine.View) *staticSource { return &staticSource{view: v} }
@@ -168,13 +167,6 @@ func (s *staticSource) set(v engine.View) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.view = v
-	s.gen++
-}
-
-func (s *staticSource) Generation() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.gen
 }
 
 func (s *staticSource) waited() int {

@@ -135,8 +135,7 @@ type Engine struct {
 	images map[string]*imageState
 	order  []Image // watched images: configured, then discovered
 	pass   *pass
-	busy   int    // members calls under way
-	gen    uint64 // counts changes a Snapshot shows (see Generation)
+	busy   int // members calls under way
 	// prio are the images Prioritize queued, in order, each once; they are
 	// taken before any pass's. takes counts the attempts taken.
 	prio  []string
@@ -320,7 +319,6 @@ func (e *Engine) refreshWatched() {
 	}
 	e.prio = slices.DeleteFunc(e.prio, func(id string) bool { return e.images[id] == nil })
 	e.order = order
-	e.gen++
 	if e.sweepLeft == nil {
 		e.startSweep()
 	}
@@ -656,7 +654,6 @@ func (e *Engine) finish(id string, p *pass, members []scp.Member, err error) {
 
 // record stores one attempt's outcome. e.mu must be held.
 func (e *Engine) record(st *imageState, id string, members []scp.Member, err error) {
-	e.gen++
 	st.inflight = false
 	now := e.opts.Now()
 	delete(e.sweepLeft, id)
@@ -742,16 +739,6 @@ type View struct {
 	RefreshInterval time.Duration
 	// Discovering: discovery is enabled, and Inventory.Discovered in use.
 	Discovering bool
-}
-
-// Generation changes whenever what Snapshot shows does, but for the ages
-// it computes from the clock: scrapes that read the same generation can
-// share one rendering.
-func (e *Engine) Generation() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	// Both only grow, so their sum changes whenever either does.
-	return e.gen + e.disc.Snapshot().Status.Generation
 }
 
 // Snapshot returns what the engine knows now.

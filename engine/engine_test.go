@@ -527,21 +527,6 @@ func TestBackgroundFetchesDiscoveredImagesPromptly(t *testing.T) {
 	}
 }
 
-// Generation changes with what a snapshot shows, and only then.
-func TestGeneration(t *testing.T) {
-	c := newFakeClient()
-	e := start(t, options(c, images(2)))
-	testwait.For(t, func() bool { return e.Inventory().Snapshot().Status.PendingLastSuccess != (time.Time{}) }, "the first listings")
-	g0 := e.Generation()
-	if g := e.Generation(); g != g0 {
-		t.Fatalf("generation moved from %d to %d with nothing done", g0, g)
-	}
-	e.Wait(context.Background())
-	if g := e.Generation(); g == g0 {
-		t.Error("fetching the images did not change the generation")
-	}
-}
-
 // recorder is an engine Client over the real client and the fake API: it
 // records the order of members calls, and holds the call for one image
 // until released.
