@@ -86,8 +86,6 @@ type Config struct {
 
 	single bool                // the single-account form, normalised into Accounts[0]
 	lists  map[string][]string // the IDs of each list file, as read by Parse
-	// listProblems: the list files' problems LoadKeepingLists let through.
-	listProblems []error
 }
 
 // Account is one SCP account (or one region of it) and the images watched there.
@@ -211,29 +209,48 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return load(path, getenv, false)
 }
 
-// LoadKeepingLists is Load for a running exporter: a list file that is
-// missing, unreadable or malformed is not an error of the config but a
-// problem of that file (ListProblems), whose last good list the exporter
-// keeps using (none at start). --config.check uses Load, which refuses it.
-func LoadKeepingLists(path string, getenv func(string) string) (*Config, error) {
+// LoadSkippingLists is Load for a running exporter: it resolves the paths
+// of the list files but does not read them. The exporter's watchers do
+// (package trustlist): a file that is missing, unreadable or malformed is
+// a problem of that file, whose last good list stays in use (none at
+// start), not of the config. --config.check uses Load, which refuses it.
+func LoadSkippingLists(path string, getenv func(string) string) (*Config, error) {
 	return load(path, getenv, true)
 }
 
-func load(path string, getenv func(string) string, keepLists bool) (*Config, error) {
+func load(path string, getenv func(string) string, skipLists bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	cfg, err := parse(data, filepath.Dir(path), getenv, keepLists)
+	cfg, err := parse(data, filepath.Dir(path), getenv, skipLists)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ListProblems are the problems of list files that LoadKeepingLists let
-// through, each naming its field, file and line.
-func (c *Config) ListProblems() []error { return c.listProblems }
+// Redact removes from msg every piece of a secret the config holds: the
+// secret keys and the passwords of its URLs. For messages about files the
+// config names, such as a list file's line, which may quote whatever was
+// pasted into it.
+func (c *Config) Redact(msg string) string {
+	var r redactor
+	for _, a := range c.Accounts {
+		r.add(string(a.SCP.SecretKey))
+		for _, u := range []string{a.SCP.Endpoint, a.SCP.IAMEndpoint, a.SCP.AuditEndpoint} {
+			for _, p := range urlPasswords(u) {
+				r.add(p)
+			}
+		}
+		if u := a.SCP.ProxyURL.URL; u != nil && u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				r.add(p)
+			}
+		}
+	}
+	return r.redact(msg)
+}
 
 // Parse decodes and validates a config. Relative file paths are taken from
 // dir. It returns every problem it finds, joined.
@@ -241,7 +258,7 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 	return parse(data, dir, getenv, false)
 }
 
-func parse(data []byte, dir string, getenv func(string) string, keepLists bool) (*Config, error) {
+func parse(data []byte, dir string, getenv func(string) string, skipLists bool) (*Config, error) {
 	cfg := &Config{}
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -300,18 +317,7 @@ func parse(data []byte, dir string, getenv func(string) string, keepLists bool) 
 		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
-	if listErrs := cfg.readLists(dir); keepLists {
-		// A secret pasted into a list file must not reach the log either.
-		r := secretsIn(data, dir, getenv)
-		for _, err := range listErrs {
-			if msg := r.redact(err.Error()); msg != err.Error() {
-				err = errors.New(msg)
-			}
-			cfg.listProblems = append(cfg.listProblems, err)
-		}
-	} else {
-		errs = append(errs, listErrs...)
-	}
+	errs = append(errs, cfg.readLists(dir, !skipLists)...)
 	if len(errs) > 0 {
 		// Validation quotes values, and a secret can sit in the wrong field.
 		r := secretsIn(data, dir, getenv)
@@ -636,13 +642,14 @@ func validateMaxMembers(field string, n *int) []error {
 	return nil
 }
 
-// readLists resolves the paths of the list files against dir and reads
-// each once. A file missing, unreadable or malformed at load is a config
-// error (so --config.check finds a typo); one that goes bad later is the
-// watcher's (package trustlist), which keeps the last good list.
-func (c *Config) readLists(dir string) []error {
+// readLists resolves the paths of the list files against dir and, with
+// read, reads each once: a file missing, unreadable or malformed is then a
+// config error (so --config.check finds a typo). A running exporter leaves
+// the files to its watchers (package trustlist), which keep the last good
+// list.
+func (c *Config) readLists(dir string, read bool) []error {
 	c.lists = map[string][]string{}
-	read := map[string]error{}
+	tried := map[string]error{}
 	var errs []error
 	do := func(field string, path *string) {
 		if *path == "" {
@@ -651,11 +658,14 @@ func (c *Config) readLists(dir string) []error {
 		if !filepath.IsAbs(*path) {
 			*path = filepath.Join(dir, *path)
 		}
-		err, done := read[*path]
+		if !read {
+			return
+		}
+		err, done := tried[*path]
 		if !done {
 			var ids []string
 			ids, err = trustlist.ReadFile(*path)
-			read[*path] = err
+			tried[*path] = err
 			if err == nil {
 				c.lists[*path] = ids
 			}

@@ -546,21 +546,30 @@ func TestDecodeErrorHidesSecret(t *testing.T) {
 }
 
 // A running exporter loads a config whose list file is missing or
-// malformed, keeping the problems apart; --config.check (Load) refuses it.
-func TestLoadKeepingListsLetsListProblemsThrough(t *testing.T) {
+// malformed, leaving the files to its watchers; --config.check (Load)
+// refuses it.
+func TestLoadSkippingListsLeavesTheFilesToTheWatchers(t *testing.T) {
 	path := filepath.Join("testdata", "invalid-list-files.yml")
 	if _, err := config.Load(path, noEnv); err == nil {
 		t.Fatal("Load accepted a missing and a malformed list file")
 	}
-	cfg, err := config.LoadKeepingLists(path, noEnv)
+	cfg, err := config.LoadSkippingLists(path, noEnv)
 	if err != nil {
-		t.Fatalf("LoadKeepingLists: %v", err)
+		t.Fatalf("LoadSkippingLists: %v", err)
 	}
-	var got []string
-	for _, p := range cfg.ListProblems() {
-		got = append(got, p.Error())
+	if want := filepath.Join("testdata", "no-such-list.txt"); cfg.ExpectedMembersFile != want || cfg.FileList(want) != nil {
+		t.Errorf("expected_members_file %q (read %q), want %q resolved and not read", cfg.ExpectedMembersFile, cfg.FileList(want), want)
 	}
-	if len(got) != 3 || !strings.Contains(got[0], "no-such-list.txt") || !strings.Contains(got[1], "malformed-list.txt line 3") {
-		t.Errorf("list problems %q", got)
+}
+
+// Redact hides the config's secrets in messages about the files it names.
+func TestRedactHidesTheConfigsSecrets(t *testing.T) {
+	cfg, err := config.Parse([]byte("scp:\n  region: kr-west1\n  environment: e\n  proxy_url: http://user:pr0xyPassw0rd@proxy.example:3128\n  access_key: AK\n  secret_key: SuperSecretValue99\nimages: [{id: "+testImage+"}]\n"), t.TempDir(), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := cfg.Redact(`trusted.txt line 2: member id "SuperSecretValue99" and "xpr0xyPassw0rd"`)
+	if strings.Contains(msg, "SecretVal") || strings.Contains(msg, "Passw0rd") || !strings.Contains(msg, "<secret>") {
+		t.Errorf("Redact left a secret: %s", msg)
 	}
 }

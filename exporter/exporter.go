@@ -106,7 +106,7 @@ func New(o Options) (*Exporter, error) {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
-	cfg, err := config.LoadKeepingLists(o.ConfigFile, o.Getenv)
+	cfg, err := config.LoadSkippingLists(o.ConfigFile, o.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +134,14 @@ func New(o Options) (*Exporter, error) {
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp, e.lists, newAuditMetrics(e, e.multi))
 	}
+	e.lists.read(cfg)
 	scope, err := e.build(cfg)
 	if err != nil {
+		e.lists.close()
 		return nil, err
 	}
 	e.collector = collector.New(scope, log.With(o.Logger, "component", "collector"))
 	e.loaded(cfg)
-	e.lists.sync(cfg)
 	e.following.Go(func() { e.followLists(e.quit) })
 	return e, nil
 }
@@ -224,12 +225,13 @@ func (e *Exporter) reload() error {
 	if e.closed {
 		return errors.New("the exporter is shutting down")
 	}
-	cfg, err := config.LoadKeepingLists(e.opts.ConfigFile, e.opts.Getenv)
+	cfg, err := config.LoadSkippingLists(e.opts.ConfigFile, e.opts.Getenv)
 	var scope collector.Scope
 	if err == nil && cfg.MultiAccount() != e.multi {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
 	}
 	if err == nil {
+		e.lists.read(cfg)
 		scope, err = e.build(cfg)
 	}
 	if err != nil {
@@ -239,16 +241,13 @@ func (e *Exporter) reload() error {
 	}
 	e.collector.Update(scope)
 	e.loaded(cfg)
-	e.lists.sync(cfg)
+	e.lists.prune(cfg)
 	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
 }
 
 func (e *Exporter) loaded(cfg *config.Config) {
 	e.cfg = cfg
-	for _, err := range cfg.ListProblems() {
-		level.Warn(e.opts.Logger).Log("msg", "an expected-list file cannot be used; its last good list stays in use (none before it was first read)", "err", err)
-	}
 	e.reloadSuccess.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	for _, a := range cfg.Accounts {
@@ -349,7 +348,7 @@ func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
 			APIVersion:     acc.client.APIVersion(),
 			Service:        acc.client.ServiceInfo,
 			Source:         acc.engine,
-			ExpectedOwners: cfg.ExpectedOwnersWith(a, e.lists.lookup(cfg)),
+			ExpectedOwners: cfg.ExpectedOwnersWith(a, e.lists.lookup),
 			MaxMembers:     maxMembers(cfg, a),
 			Changes:        acc.changes(),
 		})
@@ -488,7 +487,7 @@ func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *acc
 	images := make([]engine.Image, len(a.Images))
 	// Images without lists of their own share one set each (read-only): a
 	// map per image would cost about 0.5 KiB an image.
-	lists := e.lists.lookup(cfg)
+	lists := e.lists.lookup
 	expected, visibility := cfg.ExpectedWith(a, config.Image{}, lists), cfg.AllowedVisibilityFor(config.Image{})
 	for i, img := range a.Images {
 		images[i] = engine.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}

@@ -143,3 +143,64 @@ func TestReloadAfterCloseBuildsNothing(t *testing.T) {
 		t.Errorf("%d accounts running after Close and a reload", n)
 	}
 }
+
+// An expected_image_owners_file edit turns an offering account expected
+// without a reload, as expected_members_file does for members.
+func TestOwnersFileEditTakesEffectWithoutAReload(t *testing.T) {
+	old := listInterval
+	listInterval = 20 * time.Millisecond
+	defer func() { listInterval = old }()
+	const offered, vendor = "11111111-1111-4111-8111-111111111111", "0123456789abcdef0123456789abcdef"
+	fake := newFake()
+	fake.SetPendingImages(scptest.Image{ID: offered, Name: "vendor-base", Owner: vendor})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "owners.txt")
+	write := func(content string, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("# nobody yet\n", time.Now().Add(-time.Hour))
+	e, _ := start(t, baseConfig(srv.URL, "expected_image_owners_file: "+file+"\n"), time.Now())
+	info := func(expected string) string {
+		return `scp_pending_image_info{expected="` + expected + `",image_id="` + offered + `",name="vendor-base",owner="` + vendor + `"} 1`
+	}
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("false")) }, "the offer, its owner not expected")
+	write(vendor+"  # the vendor\n", time.Now())
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("true")) }, "the owner expected after the edit")
+}
+
+// A malformed list file at start is logged once (not again at a reload
+// that finds it unchanged), its secret hidden, and the rest of the config
+// runs.
+func TestMalformedListFileIsLoggedOnceAndRedacted(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk_pasted.here"})
+	fake.SetMembers(image, scptest.Member{MemberID: member, Status: "accepted"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "trusted.txt")
+	if err := os.WriteFile(file, []byte(member+"\nsk_pasted.here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(baseConfig(srv.URL, "expected_members_file: "+file+"\n"), "secret_key: sk\n", "secret_key: sk_pasted.here\n", 1)
+	e, logs := start(t, cfg, time.Now())
+	if err := fetchOne(t, e); err != nil {
+		t.Fatalf("the image, beside the bad file: %v", err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatalf("a reload with the bad file: %v", err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "list file cannot be used"); n != 1 {
+		t.Errorf("the bad file logged %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "pasted") || !strings.Contains(out, "<secret>") {
+		t.Errorf("the log shows the secret pasted into the list file:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -26,6 +27,8 @@ type lists struct {
 	// changed is signalled (never blocking) when a file's list changed.
 	changed chan struct{}
 
+	cfg atomic.Pointer[config.Config] // the config last read: its secrets are redacted
+
 	mu       sync.Mutex
 	watchers map[string]*listWatcher
 }
@@ -33,7 +36,7 @@ type lists struct {
 type listWatcher struct {
 	*trustlist.Watcher
 	stop context.CancelFunc
-	done chan struct{}
+	done chan struct{} // nil until Run is started, after the first read
 }
 
 func newLists(now func() time.Time, logger log.Logger) *lists {
@@ -52,9 +55,47 @@ func listPaths(cfg *config.Config) map[string]bool {
 	return paths
 }
 
-// sync makes the watchers those of cfg's files: new files are watched,
-// kept ones read again (a reload asks for it), removed ones dropped.
-func (l *lists) sync(cfg *config.Config) {
+// read makes sure every list file cfg names has a watcher and reads each
+// now, so that what is built next uses the files as they are: a new file
+// is read for the first time, a kept one again (a reload asks for it).
+// Files cfg no longer names are dropped by prune, once cfg is in use.
+func (l *lists) read(cfg *config.Config) {
+	l.cfg.Store(cfg)
+	paths := listPaths(cfg)
+	l.mu.Lock()
+	ws := make([]*listWatcher, 0, len(paths))
+	for p := range paths {
+		w, ok := l.watchers[p]
+		if !ok {
+			w = &listWatcher{Watcher: trustlist.New(p, trustlist.Options{
+				Interval: listInterval,
+				Now:      l.now,
+				Logger:   l.logger,
+				Changed:  l.signal,
+				Redact:   func(msg string) string { return l.cfg.Load().Redact(msg) },
+			})}
+			l.watchers[p] = w
+		}
+		ws = append(ws, w)
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
+		if w.done == nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			w.stop, w.done = cancel, make(chan struct{})
+			go func() { defer close(w.done); w.Run(ctx) }()
+		}
+	}
+	// What these reads changed is what the caller builds next.
+	select {
+	case <-l.changed:
+	default:
+	}
+}
+
+// prune stops the watchers of files cfg does not name.
+func (l *lists) prune(cfg *config.Config) {
 	paths := listPaths(cfg)
 	l.mu.Lock()
 	var stopped []*listWatcher
@@ -65,29 +106,9 @@ func (l *lists) sync(cfg *config.Config) {
 			delete(l.watchers, p)
 		}
 	}
-	var kept []*listWatcher
-	for p := range paths {
-		if w, ok := l.watchers[p]; ok {
-			kept = append(kept, w)
-			continue
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		w := &listWatcher{stop: cancel, done: make(chan struct{})}
-		w.Watcher = trustlist.New(p, trustlist.Options{
-			Interval: listInterval,
-			Now:      l.now,
-			Logger:   log.With(l.logger, "component", "lists", "file", p),
-			Changed:  l.signal,
-		})
-		l.watchers[p] = w
-		go func() { defer close(w.done); w.Run(ctx) }()
-	}
 	l.mu.Unlock()
 	for _, w := range stopped {
 		<-w.done
-	}
-	for _, w := range kept {
-		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
 	}
 }
 
@@ -98,20 +119,16 @@ func (l *lists) signal() {
 	}
 }
 
-// lookup returns the list in use for a file of cfg: its watcher's last
-// good list, or what loading cfg read until the watcher has read it.
-func (l *lists) lookup(cfg *config.Config) func(path string) []string {
-	return func(path string) []string {
-		l.mu.Lock()
-		w := l.watchers[path]
-		l.mu.Unlock()
-		if w != nil {
-			if st := w.Status(); st.Generation > 0 {
-				return st.IDs
-			}
-		}
-		return cfg.FileList(path)
+// lookup returns the list in use for a file: its watcher's last good list
+// (none while the file has never been good).
+func (l *lists) lookup(path string) []string {
+	l.mu.Lock()
+	w := l.watchers[path]
+	l.mu.Unlock()
+	if w == nil {
+		return nil
 	}
+	return w.Status().IDs
 }
 
 // close stops every watcher.

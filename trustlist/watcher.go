@@ -2,6 +2,7 @@ package trustlist
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"sync"
@@ -28,6 +29,10 @@ type Options struct {
 	// included), from the goroutine that read it and with no lock held; it
 	// may call Status or IDs.
 	Changed func()
+	// Redact, when set, removes secrets from the messages of failures
+	// before they are logged or kept: a malformed line is quoted, and may
+	// be a secret pasted into the wrong file.
+	Redact func(string) string
 }
 
 // Status is what a Watcher knows of its file.
@@ -173,6 +178,11 @@ func sameFile(a, b os.FileInfo) bool {
 
 // fail records err, logging it when it differs from the failure before.
 func (w *Watcher) fail(err error) error {
+	if w.opts.Redact != nil {
+		if msg := w.opts.Redact(err.Error()); msg != err.Error() {
+			err = errors.New(msg) // the cause goes with the secret
+		}
+	}
 	w.mu.Lock()
 	prev, held := w.st.Err, len(w.st.IDs)
 	w.st.Err = err
