@@ -144,7 +144,6 @@ func TestVisibilityAndOfferedImages(t *testing.T) {
 			Pending: []scp.PendingImage{
 				{ID: "11111111-1111-4111-8111-111111111111", Name: "vendor-base", Owner: acctExpected},
 				{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird},
-				{ID: "22222222-2222-4222-8222-222222222222", Name: "free-miner", Owner: acctThird}, // listed twice
 			},
 			Status: inventory.Status{PendingLastSuccess: time.Unix(1700000000, 0), Tried: true},
 		},

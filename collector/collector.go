@@ -325,26 +325,26 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 		g(d.pendingSuccess, timestampOrZero(ar.View.Inventory.Status.PendingLastSuccess), acct()...)
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
-		for _, p := range ar.offered() {
+		for _, p := range ar.View.Inventory.Pending {
 			g(d.pendingInfo, 1, acct(p.ID, p.Name, p.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[p.Owner]))...)
 		}
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
 		if !ar.View.Inventory.Status.PendingLastSuccess.IsZero() { // never listed: no count to report
-			g(d.pendingImages, float64(len(ar.offered())), acct()...)
+			g(d.pendingImages, float64(len(ar.View.Inventory.Pending)), acct()...)
 		}
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
 		g(d.acceptedSuccess, timestampOrZero(ar.View.Inventory.Status.AcceptedLastSuccess), acct()...)
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
-		for _, im := range ar.accepted() {
+		for _, im := range ar.View.Inventory.Accepted {
 			g(d.acceptedInfo, 1, acct(im.ID, im.Name, im.Owner, strconv.FormatBool(ar.Account.ExpectedOwners[im.Owner]))...)
 		}
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
 		if !ar.View.Inventory.Status.AcceptedLastSuccess.IsZero() {
-			g(d.acceptedImages, float64(len(ar.accepted())), acct()...)
+			g(d.acceptedImages, float64(len(ar.View.Inventory.Accepted)), acct()...)
 		}
 	})
 	accounts(func(ar *AccountResult, acct labeler) {
@@ -406,7 +406,7 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 	})
 	images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
 		if r.Known {
-			for _, m := range dedupe(r.Members) {
+			for _, m := range r.Members {
 				g(d.memberInfo, 1, acct(r.ID, m.ID, m.Status, strconv.FormatBool(r.Expected[m.ID]))...)
 			}
 		}
@@ -446,7 +446,7 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 	})
 	if series.MemberTimestamps == TimestampsAll {
 		images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
-			for _, m := range dedupe(r.Members) {
+			for _, m := range r.Members {
 				if r.Known && !m.CreatedAt.IsZero() {
 					g(d.memberCreated, unixSeconds(m.CreatedAt), acct(r.ID, m.ID)...)
 				}
@@ -456,7 +456,7 @@ func (c *Collector) emit(gauge exposition.Gauge, res *Result) {
 	if series.MemberTimestamps != TimestampsNone {
 		all := series.MemberTimestamps == TimestampsAll
 		images(func(_ *AccountResult, r *engine.ImageView, acct labeler) {
-			for _, m := range dedupe(r.Members) {
+			for _, m := range r.Members {
 				if !r.Known || (!all && m.Status != "pending") {
 					continue
 				}
@@ -506,34 +506,6 @@ func (ar *AccountResult) visibility(id string) (string, bool) {
 	return v, ok && v != ""
 }
 
-// offered is the images other accounts offer to this one, one per ID.
-func (ar *AccountResult) offered() []scp.PendingImage {
-	pending := ar.View.Inventory.Pending
-	out := make([]scp.PendingImage, 0, len(pending))
-	seen := make(map[string]bool, len(pending))
-	for _, p := range pending {
-		if !seen[p.ID] {
-			seen[p.ID] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// accepted is the images this account accepted from others, one per ID.
-func (ar *AccountResult) accepted() []scp.Image {
-	images := ar.View.Inventory.Accepted
-	out := make([]scp.Image, 0, len(images))
-	seen := make(map[string]bool, len(images))
-	for _, im := range images {
-		if !seen[im.ID] {
-			seen[im.ID] = true
-			out = append(out, im)
-		}
-	}
-	return out
-}
-
 // change is the audit event that explains the latest change the exporter
 // saw of the image: of its members, or of its visibility.
 func (ar *AccountResult) change(r *engine.ImageView) (Change, bool) {
@@ -568,7 +540,7 @@ type statusCount struct {
 // member has it; in status order.
 func statusCounts(members []scp.Member) []statusCount {
 	counts := []statusCount{{"accepted", 0}, {"pending", 0}, {"rejected", 0}}
-	for _, m := range dedupe(members) {
+	for _, m := range members {
 		i := slices.IndexFunc(counts, func(c statusCount) bool { return c.status == m.Status })
 		if i < 0 {
 			i = len(counts)
@@ -592,38 +564,6 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// dedupe keeps one entry per member ID, the last the API listed: two series
-// with the same labels would fail the whole scrape.
-func dedupe(members []scp.Member) []scp.Member {
-	if len(members) <= 32 && !hasDuplicateID(members) {
-		return members // the usual case: nothing to merge, nothing to copy
-	}
-	index := make(map[string]int, len(members))
-	out := make([]scp.Member, 0, len(members))
-	for _, m := range members {
-		if i, ok := index[m.ID]; ok {
-			out[i] = m
-			continue
-		}
-		index[m.ID] = len(out)
-		out = append(out, m)
-	}
-	return out
-}
-
-// hasDuplicateID reports whether two members have the same ID, without a
-// map: lists are a handful long.
-func hasDuplicateID(members []scp.Member) bool {
-	for i := 1; i < len(members); i++ {
-		for j := range i {
-			if members[i].ID == members[j].ID {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func unixSeconds(t time.Time) float64 {

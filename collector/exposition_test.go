@@ -54,7 +54,6 @@ func awkwardScope(multi bool) Scope {
 					{ID: acctExpected, Status: "accepted", CreatedAt: t1, UpdatedAt: t2},
 					{ID: acctOther, Status: "pending", CreatedAt: t2},
 					{ID: acctThird, Status: "revoked"},
-					{ID: acctOther, Status: "rejected", UpdatedAt: t1}, // listed twice: the last one counts
 				},
 				Known: true, Fetched: t2, ChangedSince: t1, ChangedAt: t2,
 			},

@@ -697,8 +697,9 @@ func sameMembers(a, b []scp.Member) bool {
 // ImageView is an image as a scrape sees it.
 type ImageView struct {
 	Image
-	// Members are the last known members; Known reports whether there are
-	// any to show (a failed image keeps those of its last good fetch).
+	// Members are the last known members, each once (the client merges a
+	// member the API lists twice); Known reports whether there are any to
+	// show (a failed image keeps those of its last good fetch).
 	Members []scp.Member
 	Known   bool
 	// Err and Reason are the last attempt's failure; nil and "" when it

@@ -76,7 +76,8 @@ type State struct {
 	// visibility the inventory saw; an image whose visibility never changed
 	// since it was first learnt has no entry.
 	VisibilityChanged map[string]VisibilityChange
-	// Pending is the last good list of images offered to this account.
+	// Pending is the last good list of images offered to this account,
+	// each once (the client merges an offer listed twice).
 	Pending []scp.PendingImage
 	// Accepted is the last good list of images other accounts share with
 	// this one that it has accepted: those of the shared listing (GET

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,12 +114,19 @@ func decodeMembers(body membersJSON, report anomalyFunc) ([]Member, error) {
 			report(AnomalyInvalidMemberID, fmt.Sprintf("member %d: member_id %q is not an account ID", i, sanitize(m.MemberID.s, 80)))
 			continue
 		}
-		out = append(out, Member{
+		member := Member{
 			ID:        m.MemberID.s,
 			Status:    memberStatus(m.Status.s, m.MemberID.s, report),
 			CreatedAt: answerTime(m.CreatedAt.s, "created_at of member "+m.MemberID.s, report),
 			UpdatedAt: answerTime(m.UpdatedAt.s, "updated_at of member "+m.MemberID.s, report),
-		})
+		}
+		// A member listed twice counts once, as the API last lists it: two
+		// series with the same labels would fail a whole scrape.
+		if j := slices.IndexFunc(out, func(o Member) bool { return o.ID == member.ID }); j >= 0 {
+			out[j] = member
+			continue
+		}
+		out = append(out, member)
 	}
 	return out, nil
 }

@@ -45,7 +45,12 @@ func FuzzDecodeMembers(f *testing.F) {
 		if members == nil {
 			t.Fatal("nil members without an error")
 		}
+		seen := map[string]bool{}
 		for i, m := range members {
+			if seen[m.ID] {
+				t.Fatalf("member %s listed twice", m.ID)
+			}
+			seen[m.ID] = true
 			if err := scp.ValidateMemberID(m.ID); err != nil {
 				t.Fatalf("member %d: %v", i, err)
 			}

@@ -115,7 +115,12 @@ func (c *Client) ListPendingImages(ctx context.Context) ([]PendingImage, error) 
 		return nil, err
 	}
 	out := make([]PendingImage, 0, len(images))
+	seen := make(map[string]bool, len(images))
 	for i, img := range images {
+		if seen[img.ID] {
+			continue // an offer listed twice is one offer
+		}
+		seen[img.ID] = true
 		if img.Owner == "" {
 			// Kept: an offer from an owner nobody can name is exactly one
 			// that is not expected.

@@ -179,3 +179,35 @@ scp_api_requests_total{account="prod",code="200",operation="list_image_members"}
 		t.Errorf("%d error series, want %d", n, want)
 	}
 }
+
+// An offer the API lists twice is one offer: two series with the same
+// labels would fail a whole scrape.
+func TestListPendingImagesListsEachOfferOnce(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	offer := scptest.Image{ID: imageID(1), Name: "free-miner", Owner: "ffee0011223344556677889900aabbcc"}
+	e.fake.SetPendingImages(offer, scptest.Image{ID: imageID(2), Name: "vendor-base", Owner: "0123456789abcdef0123456789abcdef"}, offer)
+	got, err := e.client.ListPendingImages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != imageID(1) || got[1].ID != imageID(2) {
+		t.Errorf("offers %+v, want each of the two once", got)
+	}
+}
+
+// A member the API lists twice counts once, as it was last listed.
+func TestListImageMembersListsEachMemberOnce(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	const id = "70a599e0-31e7-49b7-b260-868f441e862b"
+	e.fake.SetMembers(id,
+		scptest.Member{MemberID: "a8f10467abfc4b87b64614ab36eb9ae4", Status: "pending"},
+		scptest.Member{MemberID: "3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f", Status: "accepted"},
+		scptest.Member{MemberID: "a8f10467abfc4b87b64614ab36eb9ae4", Status: "accepted"})
+	got, err := e.client.ListImageMembers(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "a8f10467abfc4b87b64614ab36eb9ae4" || got[0].Status != "accepted" {
+		t.Errorf("members %+v, want the repeated one once, as last listed", got)
+	}
+}
