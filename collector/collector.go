@@ -125,6 +125,10 @@ const (
 type AccountResult struct {
 	Account *Account
 	View    engine.View
+	// info is where the account's calls went and what versions the server
+	// offers (Account.Service, read once), when resolution has run.
+	info   scp.ServiceInfo
+	infoOK bool
 }
 
 // Result is one scrape's collection.
@@ -208,7 +212,11 @@ func (c *Collector) Fetch(ctx context.Context) *Result {
 	wg.Wait()
 	res := &Result{Scope: t, Accounts: make([]AccountResult, len(t.Accounts)), Duration: time.Since(start)}
 	for i := range t.Accounts {
-		res.Accounts[i] = AccountResult{Account: &t.Accounts[i], View: t.Accounts[i].Source.Snapshot()}
+		a := &t.Accounts[i]
+		res.Accounts[i] = AccountResult{Account: a, View: a.Source.Snapshot()}
+		if a.Service != nil {
+			res.Accounts[i].info, res.Accounts[i].infoOK = a.Service()
+		}
 		c.logFailures(&res.Accounts[i])
 	}
 	return res
@@ -485,12 +493,7 @@ func labelerFor(multi bool, account string) labeler {
 
 // service is where the account's calls go and what versions the server
 // offers, once resolution has run.
-func (ar *AccountResult) service() (scp.ServiceInfo, bool) {
-	if ar.Account.Service == nil {
-		return scp.ServiceInfo{}, false
-	}
-	return ar.Account.Service()
-}
+func (ar *AccountResult) service() (scp.ServiceInfo, bool) { return ar.info, ar.infoOK }
 
 // apiVersion is the API version the account's calls request.
 func (ar *AccountResult) apiVersion() scp.APIVersion {
