@@ -185,11 +185,18 @@ func boolIndex(b bool) int {
 	return 0
 }
 
-// Negotiate picks the answer's format from the request's Accept header, as
-// promhttp does with OpenMetrics enabled, and reports whether the writer
-// produces it (the text formats) or promhttp must (protobuf).
-func Negotiate(r *http.Request) (expfmt.Format, bool) {
-	f := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+// negotiate picks the answer's format from the request's Accept header
+// among the formats opts offer, as promhttp does, and reports whether the
+// writer produces it (the text formats) or promhttp must (protobuf).
+func negotiate(r *http.Request, opts promhttp.HandlerOpts) (expfmt.Format, bool) {
+	offered := opts.AcceptedFormats
+	if len(offered) == 0 {
+		offered = expfmt.DefaultAcceptedFormats()
+		if opts.EnableOpenMetrics {
+			offered = expfmt.DefaultOpenMetricsAcceptedFormats()
+		}
+	}
+	f := expfmt.NegotiateAccept(r.Header, offered...)
 	switch f.FormatType() {
 	case expfmt.TypeTextPlain, expfmt.TypeOpenMetrics:
 		return f, true
@@ -197,13 +204,22 @@ func Negotiate(r *http.Request) (expfmt.Format, bool) {
 	return f, false
 }
 
-// acceptsGzip reports whether the request accepts a gzip-encoded answer.
+// gzipOffered reports whether opts offer gzip, as promhttp's do by default.
+func gzipOffered(opts promhttp.HandlerOpts) bool {
+	return !opts.DisableCompression && (len(opts.OfferedCompressions) == 0 || slices.Contains(opts.OfferedCompressions, promhttp.Gzip))
+}
+
+// acceptsGzip reports whether the request accepts gzip (a q of 0 refuses
+// it); the name is matched as written, as promhttp matches it.
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
-			return true
+		name, params, _ := strings.Cut(part, ";")
+		if strings.TrimSpace(name) != "gzip" {
+			continue
 		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		weight, err := strconv.ParseFloat(q, 64)
+		return !ok || (err == nil && weight > 0)
 	}
 	return false
 }
@@ -224,7 +240,7 @@ var (
 // metrics) beside base. Errors are logged through opts.ErrorLog and the
 // answer goes on, as with promhttp.ContinueOnError.
 func Serve(w http.ResponseWriter, r *http.Request, own func(Gauge), fallback prometheus.Collector, base prometheus.Gatherer, opts promhttp.HandlerOpts) {
-	format, fast := Negotiate(r)
+	format, fast := negotiate(r, opts)
 	if !fast {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(fallback)
@@ -239,10 +255,13 @@ func Serve(w http.ResponseWriter, r *http.Request, own func(Gauge), fallback pro
 	h := w.Header()
 	h.Set("Content-Type", string(format))
 	h.Add("Vary", "Accept")
-	h.Add("Vary", "Accept-Encoding")
+	offered := gzipOffered(opts)
+	if offered {
+		h.Add("Vary", "Accept-Encoding")
+	}
 	bw := bufWriters.Get().(*bufio.Writer)
 	defer bufWriters.Put(bw)
-	if acceptsGzip(r) {
+	if offered && acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		gz := gzipWriters.Get().(*gzip.Writer)
 		gz.Reset(w)

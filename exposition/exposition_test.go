@@ -48,6 +48,9 @@ func TestWriterOutputParses(t *testing.T) {
 	if mf == nil || len(mfs) != 1 || mf.GetHelp() != "Help with \\ and\nnewline and \"quotes\"." || mf.GetType().String() != "GAUGE" {
 		t.Fatalf("parsed %v", mfs)
 	}
+	if len(mf.GetMetric()) != len(values) {
+		t.Fatalf("%d series parsed, %d written:\n%s", len(mf.GetMetric()), len(values), body)
+	}
 	for i, m := range mf.GetMetric() {
 		got := map[string]string{}
 		for _, l := range m.GetLabel() {
@@ -134,7 +137,7 @@ func TestServeNegotiates(t *testing.T) {
 			t.Errorf("accept %q encoding %q: Content-Type %q Content-Encoding %q, want %q %q", tc.accept, tc.encoding, ct, ce, tc.contentType, tc.contentEncoding)
 		}
 		if tc.encoding == "" && strings.HasPrefix(tc.contentType, "text/plain") {
-			if body := rec.Body.String(); strings.Index(body, "scp_own") > strings.Index(body, "aaa_base") {
+			if body := rec.Body.String(); strings.Index(body, "scp_own") < 0 || strings.Index(body, "scp_own") > strings.Index(body, "aaa_base") {
 				t.Errorf("base's families come before ours:\n%s", body)
 			}
 		}
