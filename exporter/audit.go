@@ -81,9 +81,9 @@ type auditMetrics struct {
 	lastSuccess, interval, events, skipped, failures *prometheus.Desc
 }
 
-func newAuditMetrics(e *Exporter, multi bool) *auditMetrics {
+func newAuditMetrics(e *Exporter) *auditMetrics {
 	labels := func(l ...string) []string {
-		if multi {
+		if e.multi {
 			return append([]string{"account"}, l...)
 		}
 		return l
@@ -112,39 +112,33 @@ func (m *auditMetrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *auditMetrics) Collect(ch chan<- prometheus.Metric) {
-	type polled struct {
-		name     string
-		status   audit.Status
-		interval time.Duration
+	pollers := m.e.pollers.Load()
+	if pollers == nil {
+		return
 	}
-	var all []polled
-	if pollers := m.e.pollers.Load(); pollers != nil {
-		for name, p := range *pollers {
-			all = append(all, polled{name, p.Status(), p.Interval()})
-		}
-	}
-	for _, p := range all {
+	for account, p := range *pollers {
 		l := func(v ...string) []string {
 			if m.e.multi {
-				return append([]string{p.name}, v...)
+				return append([]string{account}, v...)
 			}
 			return v
 		}
+		st := p.Status()
 		ts := 0.0
-		if !p.status.LastSuccess.IsZero() {
-			ts = float64(p.status.LastSuccess.UnixNano()) / 1e9
+		if !st.LastSuccess.IsZero() {
+			ts = float64(st.LastSuccess.UnixNano()) / 1e9
 		}
 		ch <- prometheus.MustNewConstMetric(m.lastSuccess, prometheus.GaugeValue, ts, l()...)
-		ch <- prometheus.MustNewConstMetric(m.interval, prometheus.GaugeValue, p.interval.Seconds(), l()...)
-		ch <- prometheus.MustNewConstMetric(m.failures, prometheus.CounterValue, float64(p.status.Failures), l()...)
-		for name, n := range p.status.Events {
+		ch <- prometheus.MustNewConstMetric(m.interval, prometheus.GaugeValue, p.Interval().Seconds(), l()...)
+		ch <- prometheus.MustNewConstMetric(m.failures, prometheus.CounterValue, float64(st.Failures), l()...)
+		for name, n := range st.Events {
 			ch <- prometheus.MustNewConstMetric(m.events, prometheus.CounterValue, float64(n), l(name)...)
 		}
 		for _, reason := range scp.AuditAnomalies {
 			if reason == scp.AnomalyFieldType {
 				continue // such entries are cleaned and kept, not skipped
 			}
-			ch <- prometheus.MustNewConstMetric(m.skipped, prometheus.CounterValue, float64(p.status.Skipped[reason]), l(reason)...)
+			ch <- prometheus.MustNewConstMetric(m.skipped, prometheus.CounterValue, float64(st.Skipped[reason]), l(reason)...)
 		}
 	}
 }

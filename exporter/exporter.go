@@ -132,7 +132,7 @@ func New(o Options) (*Exporter, error) {
 		e.apiMetrics = scp.NewMetrics(o.Registerer)
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp, e.lists, newAuditMetrics(e, e.multi))
+		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp, e.lists, newAuditMetrics(e))
 	}
 	e.lists.read(cfg)
 	scope, err := e.build(cfg)
