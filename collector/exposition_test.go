@@ -88,7 +88,7 @@ func awkwardScope(multi bool) Scope {
 		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{acctExpected: true},
 			Service:    func() (scp.ServiceInfo, bool) { return info, true },
 			MaxMembers: MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
-			Changes:    changesOf{imgA: {EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}}
+			Changes:    changesByWindow{imgA: {{EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}}}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {
@@ -492,12 +492,4 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 			ch <- m
 		}
 	}
-}
-
-// changesOf explains every change of an image with one event.
-type changesOf map[string]Change
-
-func (c changesOf) Explain(id string, from, to time.Time) (Change, bool) {
-	ch, ok := c[id]
-	return ch, ok && !ch.Time.Before(from) && !ch.Time.After(to)
 }

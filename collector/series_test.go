@@ -183,3 +183,51 @@ func TestMemberLimitSeriesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// A visibility change the audit trail explains names its user too, and
+// when members and visibility both changed, the later event wins.
+func TestChangeInfoFromVisibilityAndMembers(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	view := estateView(2)
+	a, b := view.Images[0].ID, view.Images[1].ID
+	view.Inventory.VisibilityChanged = map[string]inventory.VisibilityChange{
+		a: {Since: t0, At: t0.Add(time.Minute), From: "private", To: "public"},
+		b: {Since: t0, At: t0.Add(time.Minute), From: "private", To: "public"},
+	}
+	// b's members changed later than its visibility.
+	view.Images[1].ChangedSince, view.Images[1].ChangedAt = t0.Add(10*time.Minute), t0.Add(11*time.Minute)
+	events := changesByWindow{
+		a: {{EventName: "UpdateImage", UserID: "vis-user", Time: t0.Add(30 * time.Second)}},
+		b: {
+			{EventName: "UpdateImage", UserID: "vis-user", Time: t0.Add(30 * time.Second)},
+			{EventName: "CreateImageMember", UserID: "member-user", Time: t0.Add(10*time.Minute + 30*time.Second)},
+		},
+	}
+	scope := sourceScope(newStaticSource(view))
+	scope.Accounts[0].Changes = events
+	got := map[string]string{}
+	c := New(scope, log.NewNopLogger())
+	c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+		if d.Name() == "scp_image_change_info" {
+			got[labels[0]] = labels[1] + " " + labels[2]
+		}
+	}, c.Fetch(context.Background()))
+	if got[a] != "UpdateImage vis-user" || got[b] != "CreateImageMember member-user" || len(got) != 2 {
+		t.Errorf("change info %v, want a's visibility change and b's later member change", got)
+	}
+}
+
+// changesByWindow explains a change with the latest of an image's events
+// inside its window.
+type changesByWindow map[string][]Change
+
+func (c changesByWindow) Explain(id string, from, to time.Time) (Change, bool) {
+	var best Change
+	found := false
+	for _, ch := range c[id] {
+		if !ch.Time.Before(from) && !ch.Time.After(to) && (!found || ch.Time.After(best.Time)) {
+			best, found = ch, true
+		}
+	}
+	return best, found
+}
