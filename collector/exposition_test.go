@@ -206,9 +206,9 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 				for _, accept := range accepts {
 					for _, enc := range []string{"", "gzip", "GZIP", "identity", "gzip;q=0, identity", "gzip;q=0.0", "br, gzip;q=0.5"} {
 						if enc == "gzip;q=0.0" && (accept == protobuf || accept == "application/json") {
-						continue // promhttp serves these, and logs an error for that header
-					}
-					name := fmt.Sprintf("multi=%v/series=%+v/om=%v/nogzip=%v/accept=%q/encoding=%q", multi, series, opts.EnableOpenMetrics, opts.DisableCompression, accept, enc)
+							continue // promhttp serves these, and logs an error for that header
+						}
+						name := fmt.Sprintf("multi=%v/series=%+v/om=%v/nogzip=%v/accept=%q/encoding=%q", multi, series, opts.EnableOpenMetrics, opts.DisableCompression, accept, enc)
 						req := func() *http.Request {
 							r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 							if accept != "" {
