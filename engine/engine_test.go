@@ -258,10 +258,7 @@ func TestUpdateKeepsKnownState(t *testing.T) {
 	if v[imgs[3].ID].Reason != ReasonNotFetchedYet {
 		t.Errorf("new image: reason %q, want %q", v[imgs[3].ID].Reason, ReasonNotFetchedYet)
 	}
-	calls := len(c.callLog())
-	if calls != 3 {
-		t.Errorf("the reload itself made %d members calls", calls-3)
-	}
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 3 }, "no members call made by the reload itself")
 }
 
 // A failed fetch keeps the last known members and says it failed; a 404
@@ -329,13 +326,28 @@ func TestPanicInOneFetch(t *testing.T) {
 // passes repeat about once per interval.
 func TestBackgroundRefreshesWithoutScrapes(t *testing.T) {
 	c := newFakeClient()
-	o := options(c, images(10))
+	imgs := images(10)
+	o := options(c, imgs)
+	h := &holding{fakeClient: c, id: imgs[0].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	o.Client = h
 	o.RefreshInterval = 500 * time.Millisecond
 	o.Concurrency = 4
 	e := start(t, o)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	e.Wait(ctx) // returns at once, whatever ctx says
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the engine stops, even if the test fails
+	<-h.entered
+	waited := make(chan struct{})
+	go func() { e.Wait(context.Background()); close(waited) }()
+	testwait.For(t, func() bool {
+		select {
+		case <-waited:
+			return true
+		default:
+			return false
+		}
+	}, "a scrape's Wait to return while a call is held: in the background it waits for nothing")
+	release()
 	testwait.For(t, func() bool {
 		for _, iv := range e.Snapshot().Images {
 			if iv.Err != nil {
@@ -715,9 +727,7 @@ func TestPrioritizeOnDemand(t *testing.T) {
 	if n := e.Prioritize(imgs[3].ID, imgs[1].ID, "not-watched"); n != 2 {
 		t.Errorf("Prioritize queued %d, want 2", n)
 	}
-	if n := len(c.callLog()); n != 5 {
-		t.Errorf("%d calls before the next scrape, want 5: on demand, work waits for a scrape", n)
-	}
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 5 }, "no call before the next scrape: on demand, work waits for a scrape")
 	e.Wait(context.Background())
 	log := c.callLog()
 	if len(log) != 10 || log[5] != imgs[3].ID || log[6] != imgs[1].ID {
