@@ -106,6 +106,11 @@ type auditState struct {
 	iam    string // IAM's base URL, from Resolve
 	region string
 	url    string // from the catalog; empty until read
+	// read: a catalog for this IAM and region has been read; with url
+	// empty, it named no Logging & Audit service, and the audit calls do
+	// not ask IAM again until Resolve reads the catalog anew.
+	read    bool
+	pickErr error // why that catalog named none
 }
 
 // remember notes the IAM endpoint and region Resolve was given; a change
@@ -114,22 +119,21 @@ func (a *auditState) remember(rc ResolveConfig) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.iam != rc.IAMEndpoint || a.region != rc.Region {
-		a.iam, a.region, a.url = rc.IAMEndpoint, rc.Region, ""
+		a.iam, a.region, a.url, a.read, a.pickErr = rc.IAMEndpoint, rc.Region, "", false, nil
 	}
 }
 
-// fromCatalog keeps the Logging & Audit URL of a catalog read for region,
-// when it has one, so the audit calls need not ask IAM again.
-func (a *auditState) fromCatalog(catalog []Endpoint, region string) {
+// fromCatalog keeps what a catalog read for region says of the Logging &
+// Audit URL, so the audit calls need not ask IAM again: the URL, or why it
+// names none.
+func (a *auditState) fromCatalog(catalog []Endpoint, region string) (string, error) {
 	u, err := PickAuditEndpoint(catalog, region)
-	if err != nil {
-		return
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.region == region {
-		a.url = u
+		a.url, a.read, a.pickErr = u, true, err
 	}
+	return u, err
 }
 
 // AuditEndpoint returns the Logging & Audit URL the audit calls go to and
@@ -146,14 +150,18 @@ func (c *Client) AuditEndpoint() (u string, source EndpointSource, ok bool) {
 
 // auditBase is the Logging & Audit URL: the override, else the one IAM's
 // catalog named, reading the catalog (one attempt, under the budget) when
-// it has not been read yet or named no such service last time.
+// it has not been read yet. A catalog that named no such service is not
+// asked again until Resolve reads it anew (KeepResolving's schedule).
 func (c *Client) auditBase(ctx context.Context) (string, error) {
 	if u, _, ok := c.AuditEndpoint(); ok {
 		return u, nil
 	}
 	c.audit.mu.Lock()
-	iam, region := c.audit.iam, c.audit.region
+	iam, region, read, pickErr := c.audit.iam, c.audit.region, c.audit.read, c.audit.pickErr
 	c.audit.mu.Unlock()
+	if read && pickErr != nil {
+		return "", fmt.Errorf("%s: %w", OpListAuditLogs, pickErr)
+	}
 	if iam == "" {
 		return "", fmt.Errorf("%s: %w: set the audit endpoint, or resolve the client from IAM's catalog first", OpListAuditLogs, ErrNoAuditEndpoint)
 	}
@@ -161,11 +169,10 @@ func (c *Client) auditBase(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: reading IAM's endpoint catalog: %w", OpListAuditLogs, err)
 	}
-	u, err := PickAuditEndpoint(catalog, region)
+	u, err := c.audit.fromCatalog(catalog, region)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", OpListAuditLogs, err)
 	}
-	c.audit.fromCatalog(catalog, region)
 	return u, nil
 }
 

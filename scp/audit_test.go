@@ -355,9 +355,15 @@ func TestAuditEndpointFromCatalog(t *testing.T) {
 		e, _ := resolveEnv(t)
 		e.fake.SetCatalog(scptest.Endpoint{Region: "kr-west1", ServiceType: "scp-virtualserver"})
 		e.client.Resolve(context.Background(), scp.ResolveConfig{IAMEndpoint: e.srv.URL, Region: "kr-west1", Fallback: unusedURL, APIVersion: "1.3"})
-		_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
-		if !errors.Is(err, scp.ErrNoAuditCatalogEntry) || !strings.HasPrefix(err.Error(), "list_audit_logs: ") {
-			t.Fatalf("%v, want ErrNoAuditCatalogEntry", err)
+		catalogReads := e.fake.Requests(scptest.EndpointsKey)
+		for range 3 { // polls: the catalog Resolve read is not asked again
+			_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+			if !errors.Is(err, scp.ErrNoAuditCatalogEntry) || !strings.HasPrefix(err.Error(), "list_audit_logs: ") {
+				t.Fatalf("%v, want ErrNoAuditCatalogEntry", err)
+			}
+		}
+		if n := e.fake.Requests(scptest.EndpointsKey) - catalogReads; n != 0 {
+			t.Errorf("%d catalog reads by three polls, want none until Resolve reads it again", n)
 		}
 	})
 }

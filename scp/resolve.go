@@ -160,7 +160,7 @@ func (c *Client) catalogURL(ctx context.Context, rc ResolveConfig) (string, erro
 	if err != nil {
 		return "", err
 	}
-	c.audit.fromCatalog(catalog, rc.Region) // the same answer names the audit service
+	_, _ = c.audit.fromCatalog(catalog, rc.Region) // the same answer names the audit service (or says why not)
 	u, err := PickEndpoint(catalog, rc.Region)
 	if err != nil {
 		// The call succeeded but its answer is of no use: a decode failure.
