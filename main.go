@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,12 +51,12 @@ func run(args []string) int {
 		configCheck   = app.Flag("config.check", "Validate the configuration file, print every problem, and exit (0 valid, 1 not). Contacts nothing.").Bool()
 		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time to answer.").Default("0.5s").Duration()
-		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat     = app.Flag("log.format", "Output format of log messages. One of: logfmt, json.").Default("logfmt").Enum("logfmt", "json")
+		logLevel      = enumFlag(app, "log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.", "info", "debug", "info", "warn", "error")
+		logFormat     = enumFlag(app, "log.format", "Output format of log messages. One of: logfmt, json.", "logfmt", "logfmt", "json")
 		maxRequests   = app.Flag("web.max-requests", "Maximum number of simultaneous scrapes; more answer 503 at once. 0 means no limit.").Default("40").Int()
 		noExporterMet = app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own process and Go runtime metrics (go_*, process_*) from /metrics.").Bool()
-		memberTimes   = app.Flag("collector.member-timestamps", "Whose share timestamps to export: pending (scp_image_member_updated_timestamp_seconds for pending shares, which the pending-too-long alert needs), all (created and updated for every member: two more series per member), or none.").
-				Default(string(collector.TimestampsPending)).Enum(string(collector.TimestampsPending), string(collector.TimestampsAll), string(collector.TimestampsNone))
+		memberTimes   = enumFlag(app, "collector.member-timestamps", "Whose share timestamps to export: pending (scp_image_member_updated_timestamp_seconds for pending shares, which the pending-too-long alert needs), all (created and updated for every member: two more series per member), or none.",
+			string(collector.TimestampsPending), string(collector.TimestampsPending), string(collector.TimestampsAll), string(collector.TimestampsNone))
 		imageVisibility = app.Flag("collector.image-visibility", "Also export scp_image_visibility (one more series per image; scp_image_visibility_unexpected carries the same visibility label).").Bool()
 		shutdownGrace   = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
 		webFlags        = kingpinflag.AddFlags(app, defaultAddress)
@@ -215,4 +216,29 @@ type stdLogger struct{ logger log.Logger }
 
 func (l stdLogger) Println(v ...any) {
 	level.Error(l.logger).Log("msg", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+}
+
+// enumValue is a flag value that must be one of allowed; unlike kingpin's
+// Enum, its error names the flag.
+type enumValue struct {
+	name    string
+	allowed []string
+	value   *string
+}
+
+func (e *enumValue) Set(s string) error {
+	if !slices.Contains(e.allowed, s) {
+		return fmt.Errorf("--%s: %q is not one of %s", e.name, s, strings.Join(e.allowed, ", "))
+	}
+	*e.value = s
+	return nil
+}
+
+func (e *enumValue) String() string { return *e.value }
+
+// enumFlag adds a flag whose value is one of allowed, def by default.
+func enumFlag(app *kingpin.Application, name, help, def string, allowed ...string) *string {
+	value := def
+	app.Flag(name, help).Default(def).SetValue(&enumValue{name: name, allowed: allowed, value: &value})
+	return &value
 }
