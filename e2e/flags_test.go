@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"maps"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -95,12 +99,13 @@ func TestScrapeTimeoutOffset(t *testing.T) {
 	}
 }
 
-// --web.disable-exporter-metrics leaves out the Go runtime and process
-// metrics, and nothing else.
+// --web.disable-exporter-metrics leaves out the Go runtime, process and
+// promhttp metrics, and nothing else: every line of the page is scanned.
 func TestDisableExporterMetrics(t *testing.T) {
 	fake, url := startFake(t, scptest.Options{})
 	fake.SetMembers(imageA)
 	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	exporterOwn := []string{"go_", "process_", "promhttp_"}
 	for _, disabled := range []bool{false, true} {
 		args := []string{}
 		if disabled {
@@ -112,8 +117,126 @@ func TestDisableExporterMetrics(t *testing.T) {
 		if has == disabled {
 			t.Errorf("disabled %v: go_/process_ series present %v", disabled, has)
 		}
+		// The metric name of every sample line, and of every HELP and TYPE
+		// line, by the prefixes the flag leaves out.
+		found := map[string]int{}
+		for _, l := range strings.Split(body, "\n") {
+			name := l
+			if rest, ok := strings.CutPrefix(l, "# HELP "); ok {
+				name = rest
+			} else if rest, ok := strings.CutPrefix(l, "# TYPE "); ok {
+				name = rest
+			} else if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			if i := strings.IndexAny(name, "{ "); i >= 0 {
+				name = name[:i]
+			}
+			for _, prefix := range exporterOwn {
+				if strings.HasPrefix(name, prefix) {
+					found[prefix]++
+					if disabled {
+						t.Errorf("disabled: /metrics still has %s", l)
+					}
+				}
+			}
+		}
+		// Without the flag, the Go runtime and process metrics are there
+		// (the exporter's handler adds no promhttp_ metrics of its own).
+		if !disabled && (found["go_"] == 0 || found["process_"] == 0) {
+			t.Errorf("enabled: go_ lines %d, process_ lines %d; want both", found["go_"], found["process_"])
+		}
 		if !strings.Contains(body, "scp_exporter_build_info{") || !hasLine(body, `scp_image_members_scrape_success{image_id="`+imageA+`"} 1`) {
 			t.Errorf("disabled %v: the exporter's own series are missing:\n%s", disabled, grepSCP(body))
 		}
 	}
+}
+
+// The collector flags, through the binary: which members have timestamp
+// series (--collector.member-timestamps) and whether scp_image_visibility is
+// served (--collector.image-visibility). imageA, public, is shared with
+// memberOK (accepted) and memberOdd (pending).
+func TestCollectorFlags(t *testing.T) {
+	unix := func(s string) float64 {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(tm.Unix())
+	}
+	okCreated, okUpdated := "2025-07-22T09:00:00Z", "2025-07-26T12:00:00Z"
+	oddCreated, oddUpdated := "2025-11-02T08:30:00Z", "2025-11-02T08:30:00Z"
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA,
+		scptest.Member{MemberID: memberOK, Status: "accepted", CreatedAt: okCreated, UpdatedAt: okUpdated},
+		scptest.Member{MemberID: memberOdd, Status: "pending", CreatedAt: oddCreated, UpdatedAt: oddUpdated})
+	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "public"})
+	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: {memberOK}}, ""))
+
+	const (
+		created = "scp_image_member_created_timestamp_seconds"
+		updated = "scp_image_member_updated_timestamp_seconds"
+	)
+	// The timestamps by member_id: what the API gave for each.
+	pendingOnly := map[string]float64{memberOdd: unix(oddUpdated)}
+	everyCreated := map[string]float64{memberOK: unix(okCreated), memberOdd: unix(oddCreated)}
+	everyUpdated := map[string]float64{memberOK: unix(okUpdated), memberOdd: unix(oddUpdated)}
+	none := map[string]float64{}
+	for _, tc := range []struct {
+		name             string
+		args             []string
+		created, updated map[string]float64
+		visibility       bool
+	}{
+		{name: "default", created: none, updated: pendingOnly},
+		{name: "pending", args: []string{"--collector.member-timestamps=pending"}, created: none, updated: pendingOnly},
+		{name: "all", args: []string{"--collector.member-timestamps=all"}, created: everyCreated, updated: everyUpdated},
+		{name: "none", args: []string{"--collector.member-timestamps=none"}, created: none, updated: none},
+		{name: "image-visibility", args: []string{"--collector.image-visibility"}, created: none, updated: pendingOnly, visibility: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := startExporter(t, cfg, tc.args...)
+			// Once the visibility is known and the members fetched, so that
+			// an absent series is left out, not yet to come.
+			var m metricsPage
+			testwait.For(t, func() bool {
+				m = scrapeMetrics(t, exp)
+				return m.value("scp_image_visibility_unexpected", map[string]string{"image_id": imageA, "visibility": "public"}) == 1 &&
+					m.value("scp_image_members_scrape_success", map[string]string{"image_id": imageA}) == 1
+			}, "the visibility and members of "+imageA)
+			for name, want := range map[string]map[string]float64{created: tc.created, updated: tc.updated} {
+				got := map[string]float64{}
+				for _, s := range m[name] {
+					if img := string(s.Metric["image_id"]); img != imageA {
+						t.Errorf("%s for image %s", name, img)
+					}
+					got[string(s.Metric["member_id"])] = float64(s.Value)
+				}
+				if len(m[name]) != len(got) || !maps.Equal(got, want) {
+					t.Errorf("%s by member_id: %v (%d series), want %v", name, got, len(m[name]), want)
+				}
+			}
+			vis := m.values("scp_image_visibility", nil)
+			if tc.visibility {
+				if len(vis) != 1 || m.value("scp_image_visibility", map[string]string{"image_id": imageA, "visibility": "public"}) != 1 {
+					t.Errorf("scp_image_visibility: %v, want 1 for %s, public", vis, imageA)
+				}
+			} else if len(vis) != 0 {
+				t.Errorf("scp_image_visibility without --collector.image-visibility: %v", vis)
+			}
+		})
+	}
+
+	// A value the flag does not take: an error naming the flag, before
+	// anything starts.
+	t.Run("bad value", func(t *testing.T) {
+		out, err := exec.Command(exporterBinary(t), "--collector.member-timestamps=some", "--config.file="+cfg, "--web.listen-address="+freeAddr(t)).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Fatalf("--collector.member-timestamps=some: %v, want a non-zero exit\n%s", err, out)
+		}
+		if msg := string(out); !strings.Contains(msg, "collector.member-timestamps") || !strings.Contains(msg, "some") || strings.Contains(msg, "panic") {
+			t.Errorf("--collector.member-timestamps=some: want a message naming the flag and the value, got:\n%s", msg)
+		}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,7 +137,17 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	exp := startExporter(t, cfg)
 	testwait.ForWithin(t, 15*time.Second, func() bool { return ready(t, exp) == http.StatusOK }, "/-/ready to answer 200")
 	httpGet(t, exp.URL+"/metrics")
-	g0, f0 := gauge(t, exp, "go_goroutines"), gauge(t, exp, "process_open_fds")
+	// goroutinesAndFDs reads go_goroutines and process_open_fds from one
+	// scrape; a page without either fails the test.
+	goroutinesAndFDs := func() (g, f float64) {
+		m := scrapeMetrics(t, exp)
+		g, f = m.value("go_goroutines", nil), m.value("process_open_fds", nil)
+		if g < 0 || f < 0 {
+			t.Fatalf("/metrics: go_goroutines %v, process_open_fds %v; want one series of each (-1: none or several)", g, f)
+		}
+		return g, f
+	}
+	g0, f0 := goroutinesAndFDs()
 
 	notReady := 0
 	var wg sync.WaitGroup
@@ -165,7 +174,7 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	}
 	var g1, f1 float64
 	testwait.Until(15*time.Second, func() bool {
-		g1, f1 = gauge(t, exp, "go_goroutines"), gauge(t, exp, "process_open_fds")
+		g1, f1 = goroutinesAndFDs()
 		return g1-g0 <= 25 && f1-f0 <= 25
 	})
 	if g1-g0 > 25 || f1-f0 > 25 {
@@ -230,21 +239,4 @@ func ready(t *testing.T, exp *exporterProcess) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// gauge reads one unlabelled series from /metrics.
-func gauge(t *testing.T, exp *exporterProcess, name string) float64 {
-	t.Helper()
-	_, body := httpGet(t, exp.URL+"/metrics")
-	for _, l := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in /metrics", name)
-	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,7 +86,9 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
 
 	// The offer is pending in prod's alerts (for: 1m), and imageA is over
 	// prod's limit (pending too: for: 15m).
-	active := prom.waitAlerts(t, "the offer and the share count to alert for prod", func(active map[string][]promAlert) bool {
+	// Up to 30s, here and below: two listing rounds at the least refresh
+	// interval.
+	active := prom.waitAlerts(t, 30*time.Second, "the offer and the share count to alert for prod", func(active map[string][]promAlert) bool {
 		return len(active[offerRule]) > 0 && len(active[tooManyRule]) > 0
 	}, offerRule, tooManyRule)
 	for _, a := range active[offerRule] {
@@ -148,7 +149,7 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
 	if v := prom.query(t, oddInProd("true")); len(v) != 1 {
 		t.Errorf("memberOdd is no longer expected in prod after the file was deleted: %v", v)
 	}
-	prom.waitAlerts(t, listFileRule+" to be active", func(active map[string][]promAlert) bool {
+	prom.waitAlerts(t, 30*time.Second, listFileRule+" to be active", func(active map[string][]promAlert) bool {
 		return len(active[listFileRule]) == 1 && active[listFileRule][0].Labels["file"] == listFile
 	}, listFileRule)
 
@@ -232,7 +233,7 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
 
 	// Over the whole run, only these were ever active.
 	hist := map[string]bool{}
-	for _, s := range prom.query(t, `count by (alertname, account, image_id) (count_over_time(ALERTS{alertname=~"`+offerRule+`|`+acceptedRule+`|`+tooManyRule+`"}[10m]))`) {
+	for _, s := range prom.alertHistory(t, []string{offerRule, acceptedRule, tooManyRule}, "alertname", "account", "image_id") {
 		hist[s.Metric["alertname"]+" "+s.Metric["account"]+" "+s.Metric["image_id"]] = true
 	}
 	wantHist := map[string]bool{
@@ -244,39 +245,6 @@ func TestPrometheusHandsOverAnAcceptedOffer(t *testing.T) {
 		t.Errorf("alerts over the run: %v, want %v", hist, wantHist)
 	}
 	prom.neverActive(t, refreshRule)
-}
-
-// alertsByName returns the active (pending or firing) alerts of the rules
-// named, by name.
-func (p *promServer) alertsByName(t *testing.T, names ...string) map[string][]promAlert {
-	t.Helper()
-	var data struct {
-		Alerts []promAlert `json:"alerts"`
-	}
-	if err := p.api("/api/v1/alerts", nil, &data); err != nil {
-		t.Fatal(err)
-	}
-	active := map[string][]promAlert{}
-	for _, a := range data.Alerts {
-		if name := a.Labels["alertname"]; slices.Contains(names, name) {
-			active[name] = append(active[name], a)
-		}
-	}
-	return active
-}
-
-// waitAlerts polls the active alerts of the rules named until done accepts
-// them, for up to 30s (two listing rounds at the least refresh interval).
-func (p *promServer) waitAlerts(t *testing.T, what string, done func(map[string][]promAlert) bool, names ...string) map[string][]promAlert {
-	t.Helper()
-	var active map[string][]promAlert
-	if !testwait.Until(30*time.Second, func() bool {
-		active = p.alertsByName(t, names...)
-		return done(active)
-	}) {
-		t.Fatalf("timed out waiting for %s; active: %v", what, active)
-	}
-	return active
 }
 
 // queryAt evaluates expr at a given time, as query does now.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -16,6 +15,9 @@ const (
 	offerRule      = "SCPImageOfferedByUnexpectedOwner"
 	discoveryRule  = "SCPDiscoveryFailing"
 )
+
+// sharingRules are the rules TestPrometheusAlertsOnSharingBothWays watches.
+var sharingRules = []string{visibilityRule, offerRule, discoveryRule}
 
 // Images other accounts offer to ours in these tests: one by memberOK, an
 // expected owner, one by memberGone, whom only some configs expect.
@@ -99,9 +101,10 @@ audit: {enabled: true, poll_interval: 5s}
 		}
 		return nil
 	}
-	active := prom.waitSharingAlerts(t, "both alerts for prod", func(active map[string][]promAlert) bool {
+	// Up to 30s: two refreshes of the exporter's background state.
+	active := prom.waitAlerts(t, 30*time.Second, "both alerts for prod", func(active map[string][]promAlert) bool {
 		return both(active) == nil
-	})
+	}, sharingRules...)
 
 	vis := active[visibilityRule][0]
 	if vis.Labels["severity"] != "critical" || vis.Labels["image_name"] != nameA {
@@ -130,19 +133,19 @@ audit: {enabled: true, poll_interval: 5s}
 	fake.SetFault(scptest.ShowImagePrefix+imageA, scptest.Fault{Status: http.StatusInternalServerError})
 	// In each account the image is looked up before the offers are listed.
 	prom.waitNonEmpty(t, `count(scp_api_request_errors_total{operation="list_pending_images", reason="server_error"} > 0) == 2`)
-	prom.holdSharingAlerts(t, 3*time.Second, "while the API fails", both)
+	prom.holdAlerts(t, 3*time.Second, "while the API fails", both, sharingRules...)
 
 	// Private again, the offer withdrawn: both resolve at the next refresh.
 	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "private", Owner: ourOwner})
 	fake.SetPendingImages(offeredByVendor)
 	fake.SetFault(scptest.PendingImagesKey, scptest.Fault{})
 	fake.SetFault(scptest.ShowImagePrefix+imageA, scptest.Fault{})
-	prom.waitSharingAlerts(t, "both alerts to resolve", func(active map[string][]promAlert) bool {
+	prom.waitAlerts(t, 30*time.Second, "both alerts to resolve", func(active map[string][]promAlert) bool {
 		return len(active[visibilityRule]) == 0 && len(active[offerRule]) == 0
-	})
+	}, sharingRules...)
 
 	// Over the whole run, nothing else was ever active.
-	hist := prom.query(t, `count by (alertname, account, image_id, visibility, owner) (count_over_time(ALERTS{alertname=~"`+visibilityRule+`|`+offerRule+`|`+discoveryRule+`"}[10m]))`)
+	hist := prom.alertHistory(t, sharingRules, "alertname", "account", "image_id", "visibility", "owner")
 	if len(hist) != len(want) {
 		t.Errorf("alerts over the run: %v, want %v", hist, want)
 	}
@@ -155,56 +158,4 @@ audit: {enabled: true, poll_interval: 5s}
 		}
 	}
 	prom.neverActive(t, refreshRule)
-}
-
-// sharingAlerts returns the active (pending or firing) alerts of the rules
-// above, by alert name.
-func (p *promServer) sharingAlerts(t *testing.T) map[string][]promAlert {
-	t.Helper()
-	var data struct {
-		Alerts []promAlert `json:"alerts"`
-	}
-	if err := p.api("/api/v1/alerts", nil, &data); err != nil {
-		t.Fatal(err)
-	}
-	active := map[string][]promAlert{}
-	for _, a := range data.Alerts {
-		switch name := a.Labels["alertname"]; name {
-		case visibilityRule, offerRule, discoveryRule:
-			active[name] = append(active[name], a)
-		}
-	}
-	return active
-}
-
-// waitSharingAlerts polls the active alerts until done accepts them, for
-// up to 30s: two refreshes of the exporter's background state.
-func (p *promServer) waitSharingAlerts(t *testing.T, what string, done func(map[string][]promAlert) bool) map[string][]promAlert {
-	t.Helper()
-	var active map[string][]promAlert
-	if !testwait.Until(30*time.Second, func() bool {
-		active = p.sharingAlerts(t)
-		return done(active)
-	}) {
-		var labels []string
-		for _, alerts := range active {
-			for _, a := range alerts {
-				labels = append(labels, fmt.Sprintf("%s %v", a.State, a.Labels))
-			}
-		}
-		t.Fatalf("timed out waiting for %s; active:\n%s", what, strings.Join(labels, "\n"))
-	}
-	return active
-}
-
-// holdSharingAlerts checks the active alerts with check for d.
-func (p *promServer) holdSharingAlerts(t *testing.T, d time.Duration, when string, check func(map[string][]promAlert) error) {
-	t.Helper()
-	testwait.Holds(t, d, func() bool {
-		if err := check(p.sharingAlerts(t)); err != nil {
-			t.Errorf("%s: %v", when, err)
-			return false
-		}
-		return true
-	}, "the alerts "+when)
 }

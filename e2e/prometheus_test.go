@@ -78,12 +78,33 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 
 	prom.waitRulesHealthy(t)
 
+	// byMember returns the active alerts of unexpectedRule by member_id; one
+	// for the expected member fails the test at once, whichever wait or hold
+	// saw it.
+	byMember := func(active map[string][]promAlert) map[string]promAlert {
+		m := map[string]promAlert{}
+		for _, a := range active[unexpectedRule] {
+			if a.Labels["member_id"] == memberOK {
+				t.Fatalf("%s is active for the expected member: %v", unexpectedRule, a.Labels)
+			}
+			m[a.Labels["member_id"]] = a
+		}
+		return m
+	}
+	alerting := func(active map[string][]promAlert) bool {
+		_, ok := byMember(active)[memberOdd]
+		return ok
+	}
+	stillAlerting := func(active map[string][]promAlert) error {
+		if !alerting(active) {
+			return fmt.Errorf("the alert for %s resolved", memberOdd)
+		}
+		return nil
+	}
+
 	// The unexpected member becomes active (pending: `for` is 5m); the
 	// expected one never does.
-	alert := prom.waitAlert(t, "the share with "+memberOdd+" to alert", func(active map[string]promAlert) bool {
-		_, ok := active[memberOdd]
-		return ok
-	})[memberOdd]
+	alert := byMember(prom.waitAlerts(t, 20*time.Second, "the share with "+memberOdd+" to alert", alerting, unexpectedRule))[memberOdd]
 	if alert.Labels["image_id"] != imageA || alert.Labels["status"] != "pending" || alert.Labels["severity"] != "critical" {
 		t.Errorf("alert labels: %v", alert.Labels)
 	}
@@ -103,32 +124,21 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		t.Fatalf("scrape_success of the failed image: %v, want 0", got)
 	}
 	prom.wantMembers(t, "while the image's fetch fails", memberOK, memberOdd)
-	prom.holdAlerts(t, 3*time.Second, "while the image cannot be fetched", func(active map[string]promAlert) error {
-		if _, ok := active[memberOdd]; !ok {
-			return fmt.Errorf("the alert for %s resolved", memberOdd)
-		}
-		return nil
-	})
+	prom.holdAlerts(t, 3*time.Second, "while the image cannot be fetched", stillAlerting, unexpectedRule)
 
 	// not_found drops them (nobody can know the members of an image that is
 	// gone); the recording rule holds the alert on the last members served.
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusNotFound})
 	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="not_found"} == 1`)
 	prom.wantMembers(t, "after not_found")
-	prom.holdAlerts(t, 3*time.Second, "while the image is not found", func(active map[string]promAlert) error {
-		if _, ok := active[memberOdd]; !ok {
-			return fmt.Errorf("the alert for %s resolved", memberOdd)
-		}
-		return nil
-	})
+	prom.holdAlerts(t, 3*time.Second, "while the image is not found", stillAlerting, unexpectedRule)
 
 	// Removing the share resolves it at the next successful fetch...
 	fake.SetMembers(imageA, shared[0])
 	fake.SetFault(imageA, scptest.Fault{})
-	prom.waitAlert(t, "the alert for "+memberOdd+" to resolve", func(active map[string]promAlert) bool {
-		_, ok := active[memberOdd]
-		return !ok
-	})
+	prom.waitAlerts(t, 20*time.Second, "the alert for "+memberOdd+" to resolve", func(active map[string][]promAlert) bool {
+		return !alerting(active)
+	}, unexpectedRule)
 	// ...a failed fetch right after keeps the members of that fetch...
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusInternalServerError})
 	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="server_error"} == 1`)
@@ -137,15 +147,15 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 	// members served, does not bring it back either.
 	fake.SetFault(imageA, scptest.Fault{Status: http.StatusNotFound})
 	prom.waitNonEmpty(t, `scp_image_members_scrape_error{image_id="`+imageA+`", reason="not_found"} == 1`)
-	prom.holdAlerts(t, 3*time.Second, "after the share was removed", func(active map[string]promAlert) error {
-		if _, ok := active[memberOdd]; ok {
+	prom.holdAlerts(t, 3*time.Second, "after the share was removed", func(active map[string][]promAlert) error {
+		if alerting(active) {
 			return fmt.Errorf("the alert for the removed share with %s came back", memberOdd)
 		}
 		return nil
-	})
+	}, unexpectedRule)
 
 	// Over the whole run, only the unexpected member ever alerted.
-	hist := prom.query(t, `count by (member_id) (count_over_time(ALERTS{alertname="`+unexpectedRule+`"}[10m]))`)
+	hist := prom.alertHistory(t, []string{unexpectedRule}, "member_id")
 	if len(hist) != 1 || hist[0].Metric["member_id"] != memberOdd {
 		t.Errorf("%s alerted for %v, want only %s", unexpectedRule, hist, memberOdd)
 	}
@@ -248,7 +258,7 @@ func checkRefreshKeepsUp(t *testing.T, p *promServer, accounts ...string) {
 // last 10 minutes (the whole run).
 func (p *promServer) neverActive(t *testing.T, alertname string) {
 	t.Helper()
-	if v := p.query(t, `count_over_time(ALERTS{alertname="`+alertname+`"}[10m])`); len(v) != 0 {
+	if v := p.alertHistory(t, []string{alertname}); len(v) != 0 {
 		t.Errorf("%s was active: %v", alertname, v)
 	}
 }
@@ -437,9 +447,9 @@ type promAlert struct {
 	State       string            `json:"state"`
 }
 
-// unexpectedShares returns the active SCPImageSharedWithUnexpectedMember
-// alerts by member_id. An alert for the expected member fails the test.
-func (p *promServer) unexpectedShares(t *testing.T) map[string]promAlert {
+// alertsByName returns the active (pending or firing) alerts of the rules
+// named, by name.
+func (p *promServer) alertsByName(t *testing.T, names ...string) map[string][]promAlert {
 	t.Helper()
 	var data struct {
 		Alerts []promAlert `json:"alerts"`
@@ -447,42 +457,60 @@ func (p *promServer) unexpectedShares(t *testing.T) map[string]promAlert {
 	if err := p.api("/api/v1/alerts", nil, &data); err != nil {
 		t.Fatal(err)
 	}
-	active := map[string]promAlert{}
+	active := map[string][]promAlert{}
 	for _, a := range data.Alerts {
-		if a.Labels["alertname"] != unexpectedRule {
-			continue
+		if name := a.Labels["alertname"]; slices.Contains(names, name) {
+			active[name] = append(active[name], a)
 		}
-		if a.Labels["member_id"] == memberOK {
-			t.Fatalf("%s is active for the expected member: %v", unexpectedRule, a.Labels)
-		}
-		active[a.Labels["member_id"]] = a
 	}
 	return active
 }
 
-// waitAlert polls the active alerts until done accepts them.
-func (p *promServer) waitAlert(t *testing.T, what string, done func(map[string]promAlert) bool) map[string]promAlert {
+// waitAlerts polls the active alerts of the rules named until done accepts
+// them, for up to within, and fails the test listing the last ones it saw if
+// done never does.
+func (p *promServer) waitAlerts(t *testing.T, within time.Duration, what string, done func(map[string][]promAlert) bool, names ...string) map[string][]promAlert {
 	t.Helper()
-	var active map[string]promAlert
-	if !testwait.Until(20*time.Second, func() bool {
-		active = p.unexpectedShares(t)
+	var active map[string][]promAlert
+	if !testwait.Until(within, func() bool {
+		active = p.alertsByName(t, names...)
 		return done(active)
 	}) {
-		t.Fatalf("timed out waiting for %s; active: %v", what, active)
+		var labels []string
+		for _, alerts := range active {
+			for _, a := range alerts {
+				labels = append(labels, fmt.Sprintf("%s %v", a.State, a.Labels))
+			}
+		}
+		slices.Sort(labels)
+		t.Fatalf("timed out after %v waiting for %s; active:\n%s", within, what, strings.Join(labels, "\n"))
 	}
 	return active
 }
 
-// holdAlerts checks the active alerts with check for d (several evaluations).
-func (p *promServer) holdAlerts(t *testing.T, d time.Duration, when string, check func(map[string]promAlert) error) {
+// holdAlerts checks the active alerts of the rules named with check for d
+// (several evaluations), and fails the test at the first check that fails.
+func (p *promServer) holdAlerts(t *testing.T, d time.Duration, when string, check func(map[string][]promAlert) error, names ...string) {
 	t.Helper()
 	testwait.Holds(t, d, func() bool {
-		if err := check(p.unexpectedShares(t)); err != nil {
+		if err := check(p.alertsByName(t, names...)); err != nil {
 			t.Errorf("%s: %v", when, err)
 			return false
 		}
 		return true
 	}, "the alerts "+when)
+}
+
+// alertHistory returns the series of ALERTS (pending or firing) of the rules
+// named in the last 10 minutes (the whole run): counted by the labels in by,
+// or each as it is without them.
+func (p *promServer) alertHistory(t *testing.T, rules []string, by ...string) []promSample {
+	t.Helper()
+	expr := `count_over_time(ALERTS{alertname=~"` + strings.Join(rules, "|") + `"}[10m])`
+	if len(by) > 0 {
+		expr = "count by (" + strings.Join(by, ", ") + ") (" + expr + ")"
+	}
+	return p.query(t, expr)
 }
 
 // grafanaDashboard is the part of the dashboard JSON the test reads.
