@@ -149,16 +149,12 @@ type Inventory struct {
 	prio     []string
 	prioSet  map[string]bool
 	prioWake chan struct{}
-	// slots bounds the GET /v1/images/{id} calls in flight (Concurrency);
-	// it is replaced when Concurrency changes.
-	slots chan struct{}
 }
 
 // New returns a discoverer; Run starts it.
 func New(o Options) *Inventory {
 	d := &Inventory{changed: make(chan struct{}, 1), prioWake: make(chan struct{}, 1), visAsOf: map[string]time.Time{}}
 	d.opts = o.withDefaults()
-	d.slots = make(chan struct{}, d.opts.Concurrency)
 	d.state.Visibility = map[string]string{}
 	d.state.VisibilityChanged = map[string]VisibilityChange{}
 	d.state.Status.Tried = !o.Discover
@@ -188,9 +184,6 @@ func (d *Inventory) Update(o Options) {
 	d.mu.Lock()
 	changed := !d.opts.sameListing(o)
 	d.opts = o.withDefaults()
-	if cap(d.slots) != d.opts.Concurrency {
-		d.slots = make(chan struct{}, d.opts.Concurrency) // calls under way release into the old one
-	}
 	if !o.Discover {
 		d.state.Discovered, d.state.Status.Images, d.state.Status.LastSuccess = nil, 0, time.Time{}
 		d.state.Status.Tried = true
@@ -371,10 +364,7 @@ func (d *Inventory) mergeVisibility(learnt map[string]string, asOf, now time.Tim
 // IDs not watched are ignored; it returns how many distinct IDs were queued.
 func (d *Inventory) Prioritize(ids ...string) int {
 	d.mu.Lock()
-	watched := make(map[string]bool, len(d.opts.Static)+len(d.state.Discovered))
-	for _, id := range d.watched() {
-		watched[id] = true
-	}
+	watched := d.watchedSet()
 	if d.prioSet == nil {
 		d.prioSet = map[string]bool{}
 	}
@@ -417,36 +407,21 @@ func (d *Inventory) runPriority(ctx context.Context) {
 			if len(ids) == 0 {
 				break
 			}
-			_ = d.RefreshVisibility(ctx, ids...) // logged, and visible in the state
+			_ = d.refreshVisibility(ctx, ids) // logged, and visible in the state
 		}
 	}
 }
 
-// RefreshVisibility looks up the visibility of watched images now (GET
-// /v1/images/{id}, at most Concurrency calls in flight with the refresh's)
-// and records it as a refresh would, changes included; IDs not watched are
-// ignored. An image that fails keeps its last known visibility; the error
+// refreshVisibility looks up the visibility of the images Prioritize
+// queued (watched, each once) now (GET /v1/images/{id}, under the
+// account's budget like every call) and records it as a refresh would,
+// changes included; one no longer watched by then is dropped when it is
+// merged. An image that fails keeps its last known visibility; the error
 // joins the failures.
-func (d *Inventory) RefreshVisibility(ctx context.Context, ids ...string) error {
+func (d *Inventory) refreshVisibility(ctx context.Context, todo []string) error {
 	o := d.options()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	d.mu.RLock()
-	watched := make(map[string]bool, len(d.opts.Static)+len(d.state.Discovered))
-	for _, id := range d.watched() {
-		watched[id] = true
-	}
-	d.mu.RUnlock()
-	var todo []string
-	for _, id := range ids {
-		if watched[id] {
-			watched[id] = false // once each
-			todo = append(todo, id)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
 	asOf := o.Now()
 	results := d.showAll(ctx, o, todo)
 	learnt := make(map[string]string, len(todo))
@@ -474,6 +449,15 @@ func (d *Inventory) watched() []string {
 		ids = append(ids, im.ID)
 	}
 	return ids
+}
+
+// watchedSet is watched as a set. d.mu must be held.
+func (d *Inventory) watchedSet() map[string]bool {
+	set := make(map[string]bool, len(d.opts.Static)+len(d.state.Discovered))
+	for _, id := range d.watched() {
+		set[id] = true
+	}
+	return set
 }
 
 // showResult is what GET /v1/images/{id} said of one image.
@@ -520,17 +504,8 @@ func (d *Inventory) showAll(ctx context.Context, o Options, ids []string) map[st
 	return out
 }
 
-// show looks up one image, when one of the slots Concurrency allows is free.
+// show looks up one image.
 func (d *Inventory) show(ctx context.Context, o Options, id string) showResult {
-	d.mu.RLock()
-	slots := d.slots
-	d.mu.RUnlock()
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return showResult{err: ctx.Err()}
-	}
-	defer func() { <-slots }()
 	img, err := o.Lister.ShowImage(ctx, id)
 	if scp.ReasonOf(err) == scp.ReasonNotFound {
 		return showResult{gone: true}

@@ -513,26 +513,6 @@ func TestPrioritizeLooksUpVisibilityAtOnce(t *testing.T) {
 	}
 }
 
-// Look-ups of the refresh and of Prioritize share Concurrency: with the
-// one slot taken (by a look-up under way), none is made until it is free.
-func TestLookUpsShareConcurrency(t *testing.T) {
-	l := &fakeLister{byID: map[string]scp.Image{"s1": {ID: "s1", Visibility: "private"}}}
-	d := New(Options{Lister: l, Static: []string{"s1"}, Interval: time.Hour, Concurrency: 1})
-	d.slots <- struct{}{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := d.RefreshVisibility(ctx, "s1"); !errors.Is(err, context.Canceled) {
-		t.Errorf("with no slot free and the context over: %v, want it cancelled", err)
-	}
-	if len(l.shown) != 0 {
-		t.Errorf("looked up %v with no slot free", l.shown)
-	}
-	<-d.slots
-	if err := d.RefreshVisibility(context.Background(), "s1", "not-watched"); err != nil || d.Snapshot().Visibility["s1"] != "private" || !slices.Equal(l.shown, []string{"s1"}) {
-		t.Errorf("with the slot free: %v, visibility %v, looked up %v", err, d.Snapshot().Visibility, l.shown)
-	}
-}
-
 // With the fake API: an image of another account listed as shared with us
 // is accepted, ours are not; discovery off, private only in its visibility.
 func TestAcceptedWithTheFakeAPI(t *testing.T) {
