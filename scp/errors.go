@@ -139,7 +139,7 @@ const maxDetailLen = 300
 // errorBody is the union of the error shapes the service is known to send.
 type errorBody struct {
 	Errors []struct {
-		Code   json.RawMessage `json:"code"`
+		Code   flexString      `json:"code"`
 		Detail json.RawMessage `json:"detail"`
 	} `json:"errors"`
 	Message json.RawMessage `json:"message"`
@@ -155,7 +155,7 @@ func parseErrorBody(body []byte) (code, detail string) {
 	var details []string
 	for _, e := range eb.Errors {
 		if code == "" {
-			code = rawString(e.Code)
+			code = e.Code.s
 		}
 		details = append(details, rawStrings(e.Detail)...)
 	}
@@ -163,19 +163,6 @@ func parseErrorBody(body []byte) (code, detail string) {
 		details = rawStrings(eb.Message)
 	}
 	return sanitize(code, 64), sanitize(strings.Join(details, "; "), maxDetailLen)
-}
-
-// rawString reads a JSON string or number as text.
-func rawString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
 }
 
 // rawStrings reads a JSON string or a list of strings.
