@@ -30,6 +30,6 @@ func BenchmarkSignRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.sign(req)
+		c.sign(req, c.versionHeader(OpListImageMembers))
 	}
 }

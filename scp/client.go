@@ -396,15 +396,7 @@ func (c *Client) attempt(ctx context.Context, op Operation, full string, signed 
 		return 0, fmt.Errorf("%s: building request: %w", op, err)
 	}
 	if signed {
-		c.sign(req)
-		switch op {
-		case OpListEndpoints:
-			// IAM is another service: a virtualserver version header is
-			// not its own, and without one a service uses its CURRENT version.
-			delete(req.Header, canonicalAPIVersion)
-		case OpListAuditLogs:
-			req.Header[canonicalAPIVersion] = []string{AuditHeaderValue}
-		}
+		c.sign(req, c.versionHeader(op))
 	} else {
 		req.Header.Set("Accept", "application/json")
 		if c.opts.UserAgent != "" {
@@ -482,8 +474,23 @@ var (
 	canonicalSignature  = http.CanonicalHeaderKey(HeaderSignature)
 )
 
-// sign sets the SCP headers, signing the URL exactly as it goes on the wire.
-func (c *Client) sign(req *http.Request) {
+// versionHeader is the Scp-Api-Version value of an operation's service:
+// the Virtual Server version in use, the Logging & Audit one, or none for
+// IAM (a virtualserver version is not its own, and without one a service
+// uses its CURRENT version).
+func (c *Client) versionHeader(op Operation) string {
+	switch op {
+	case OpListEndpoints:
+		return ""
+	case OpListAuditLogs:
+		return AuditHeaderValue
+	}
+	return c.version.Load().header
+}
+
+// sign sets the SCP headers, signing the URL exactly as it goes on the
+// wire; version is the Scp-Api-Version value, none when empty.
+func (c *Client) sign(req *http.Request, version string) {
 	ts := Timestamp(c.opts.Now())
 	mac := c.macs.Get().(hash.Hash)
 	sig := signWith(mac, SigningInput{
@@ -498,7 +505,7 @@ func (c *Client) sign(req *http.Request) {
 	// As Header.Set does, with one allocation for all the values. The
 	// request is new, so its header is empty and is replaced whole.
 	h := make(http.Header, 10)
-	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, c.version.Load().header, "application/json", sig, c.opts.UserAgent}
+	v := [...]string{c.opts.AccessKey, ts, ClientType, c.opts.AccountID, c.opts.Language, version, "application/json", sig, c.opts.UserAgent}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
 	h[canonicalAccessKey] = one(0)
@@ -506,7 +513,9 @@ func (c *Client) sign(req *http.Request) {
 	h[canonicalClientType] = one(2)
 	h[canonicalAccountID] = one(3)
 	h["Accept-Language"] = one(4)
-	h[canonicalAPIVersion] = one(5)
+	if version != "" {
+		h[canonicalAPIVersion] = one(5)
+	}
 	h["Accept"] = one(6)
 	h[canonicalSignature] = one(7)
 	if c.opts.UserAgent != "" {
