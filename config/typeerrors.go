@@ -30,7 +30,6 @@ func typeErrors(te *yaml.TypeError, data []byte) []error {
 		}
 		line, _ := strconv.Atoi(m[1])
 		text := m[2]
-		value := ""
 		switch {
 		case unknownFieldRE.MatchString(text):
 			key := unknownFieldRE.FindStringSubmatch(text)[1]
@@ -48,7 +47,7 @@ func typeErrors(te *yaml.TypeError, data []byte) []error {
 			errs = append(errs, fmt.Errorf("line %d: %s: %q is not %s", line, p.path, p.value, expected(c[3])))
 			continue
 		}
-		errs = append(errs, fmt.Errorf("line %d: %s: %s", line, paths.find(line, value, false), text))
+		errs = append(errs, fmt.Errorf("line %d: %s: %s", line, paths.find(line, "", false), text))
 	}
 	return errs
 }

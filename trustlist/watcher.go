@@ -82,9 +82,6 @@ func New(path string, o Options) *Watcher {
 	return &Watcher{path: path, opts: o, st: Status{Path: path}}
 }
 
-// Path is the file watched.
-func (w *Watcher) Path() string { return w.path }
-
 // Status returns what the watcher knows now.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
