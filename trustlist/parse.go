@@ -102,6 +102,10 @@ func ReadFile(path string) ([]string, error) {
 	return ids, err
 }
 
+// openFile opens a list file; tests replace it to refuse, as a file a
+// process may not read does (root reads any file).
+var openFile = os.Open
+
 // readFile reads the file whose os.Stat is fi. read is false when the
 // file could not be opened or read (as opposed to read and found wrong).
 func readFile(path string, fi os.FileInfo) (ids []string, read bool, err error) {
@@ -111,7 +115,7 @@ func readFile(path string, fi os.FileInfo) (ids []string, read bool, err error) 
 	if fi.Size() > MaxFileSize {
 		return nil, true, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, false, err
 	}
