@@ -179,15 +179,20 @@ func (p *panickingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 // next call still goes through.
 func TestPanicInAnAttemptReleasesItsSlot(t *testing.T) {
 	budget := scp.NewBudget(100, 1, nil)
+	var transport *panickingTransport
 	e := newEnv(t, nil, func(o *scp.Options) {
 		o.Budget = budget
-		o.HTTPClient = &http.Client{Transport: &panickingTransport{next: o.HTTPClient.Transport}}
+		transport = &panickingTransport{next: o.HTTPClient.Transport}
+		o.HTTPClient = &http.Client{Transport: transport}
 	})
 	e.fake.SetMembers(testImageID)
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = e.client.ListImageMembers(context.Background(), testImageID)
 	}()
+	if !transport.panicked.Load() {
+		t.Fatal("the first call did not reach the panicking transport")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, err := e.client.ListImageMembers(ctx, testImageID); err != nil {
