@@ -674,17 +674,10 @@ func TestUnreadableMemberEntryHidesNoOther(t *testing.T) {
 		`"junk",{"member_id":"../x","status":"pending"},` +
 		`{"member_id":"` + acctOther + `","status":"deactivated","updated_at":1721638800}]}`})
 	c := New(sourceScope(startEngine(t, engineOptions(client, engine.Image{ID: imgA, Expected: map[string]bool{acctExpected: true}}))), log.NewNopLogger())
-	want := `
-# HELP scp_image_member_info One series per account the image is shared with, as last fetched; expected is "true" when the account is in the image's or the top-level expected_members. Always 1; may be cached (see scp_image_members_stalest_age_seconds).
-# TYPE scp_image_member_info gauge
-scp_image_member_info{expected="false",image_id="` + imgA + `",member_id="` + acctOther + `",status="deactivated"} 1
+	want := helpMemberInfo + `scp_image_member_info{expected="false",image_id="` + imgA + `",member_id="` + acctOther + `",status="deactivated"} 1
 scp_image_member_info{expected="true",image_id="` + imgA + `",member_id="` + acctExpected + `",status="accepted"} 1
-# HELP scp_image_member_created_timestamp_seconds When the image was shared with the account, in Unix seconds, as last fetched. Only with --collector.member-timestamps=all; by default a pending share whose updated time the API does not give has this time instead.
-# TYPE scp_image_member_created_timestamp_seconds gauge
-scp_image_member_created_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctExpected + `"} 1.718506513e+09
-# HELP scp_image_member_updated_timestamp_seconds When the share's status last changed, in Unix seconds, as last fetched. By default (--collector.member-timestamps=pending) only for pending shares, so that how long a share has been pending can be told; all for every share, none for no share.
-# TYPE scp_image_member_updated_timestamp_seconds gauge
-scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctOther + `"} 1.7216388e+09
+` + helpCreated + `scp_image_member_created_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctExpected + `"} 1.718506513e+09
+` + helpUpdated + `scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` + acctOther + `"} 1.7216388e+09
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_member_info",
 		"scp_image_member_created_timestamp_seconds", "scp_image_member_updated_timestamp_seconds"); err != nil {
