@@ -4,7 +4,6 @@ package loadtest
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,24 +48,17 @@ type auditScenario struct {
 	trailShares int
 }
 
-// physical is images ÷ rate: a full pass at the budget.
-func (s auditScenario) physical() time.Duration {
-	return time.Duration(float64(s.images) / s.rate * float64(time.Second))
-}
-
 // sweepBound is how long the sweep alone may take to find a share added
 // just after its image was fetched.
 func (s auditScenario) sweepBound() time.Duration {
-	return time.Duration(s.slack*float64(s.physical())) + 2*s.interval
+	return time.Duration(s.slack*float64(budgetPass(s.images, s.rate))) + 2*s.interval
 }
 
 // auditObservation is what one scrape showed.
 type auditObservation struct {
-	at, end time.Duration // scrape start and end, since the exporter was started
-	wall    time.Duration
-	err     error
-	known   int     // images whose last fetch succeeded
-	pass    float64 // scp_image_members_pass_duration_seconds (-1 when absent)
+	pacedScrape
+	known int     // images whose last fetch succeeded
+	pass  float64 // scp_image_members_pass_duration_seconds (-1 when absent)
 	// shared: images showing memberNew with expected="false"; changed:
 	// images whose scp_image_change_info names auditUser (event_name).
 	shared, changed map[string]string
@@ -77,42 +69,28 @@ type auditObservation struct {
 	memberCalls     int
 }
 
-func observeAudit(t *testing.T, exp *exporter, fakeURL string, s auditScenario) auditObservation {
+// observeAudit reads what the scenario follows from a scrape, and the
+// fake's counts just after it.
+func observeAudit(t *testing.T, fakeURL string, sc pacedScrape) auditObservation {
 	t.Helper()
-	ob := auditObservation{at: time.Since(exp.started), pass: -1, lastSuccess: -1, shared: map[string]string{}, changed: map[string]string{}}
-	r, err := exp.tryScrape(strconv.FormatFloat(s.timeout.Seconds(), 'f', -1, 64))
-	ob.end = time.Since(exp.started)
-	ob.wall, ob.err = r.wall, err
+	ob := auditObservation{pacedScrape: sc, pass: -1, lastSuccess: -1, shared: map[string]string{}, changed: map[string]string{}}
 	st := apiStats(t, fakeURL)
 	ob.auditCalls, ob.memberCalls = st.Calls["list_audit_logs"], st.Calls["list_image_members"]
-	if err != nil {
+	if sc.err != nil {
 		return ob
 	}
-	value, label := sampleValue, labelValue
-	ob.known = countKnown(r.body)
-	for line := range strings.SplitSeq(string(r.body), "\n") {
-		switch {
-		case line == "" || line[0] == '#':
-		case strings.HasPrefix(line, "scp_image_member_info{"):
-			if label(line, "member_id") == memberNew && label(line, "expected") == "false" {
-				ob.shared[label(line, "image_id")] = label(line, "status")
-			}
-		case strings.HasPrefix(line, "scp_image_change_info{"):
-			if label(line, "user_id") == auditUser {
-				ob.changed[label(line, "image_id")] = label(line, "event_name")
-			}
-		case strings.HasPrefix(line, "scp_image_members_pass_duration_seconds "):
-			ob.pass = value(line)
-		case strings.HasPrefix(line, "scp_audit_last_success_timestamp_seconds "):
-			ob.lastSuccess = value(line)
-		case strings.HasPrefix(line, "scp_audit_poll_failures_total "):
-			ob.pollFailures = value(line)
-		case strings.HasPrefix(line, "scp_api_request_errors_total{"):
-			if label(line, "operation") == "list_audit_logs" && label(line, "reason") == "server_error" {
-				ob.serverErrors = value(line)
-			}
-		}
+	pg := sc.page
+	ob.known = pg.known()
+	for _, m := range pg.series("scp_image_member_info", map[string]string{"member_id": memberNew, "expected": "false"}) {
+		ob.shared[string(m.Metric["image_id"])] = string(m.Metric["status"])
 	}
+	for _, c := range pg.series("scp_image_change_info", map[string]string{"user_id": auditUser}) {
+		ob.changed[string(c.Metric["image_id"])] = string(c.Metric["event_name"])
+	}
+	ob.pass = pg.value("scp_image_members_pass_duration_seconds", nil, -1)
+	ob.lastSuccess = pg.value("scp_audit_last_success_timestamp_seconds", nil, -1)
+	ob.pollFailures = pg.value("scp_audit_poll_failures_total", nil, 0)
+	ob.serverErrors = pg.value("scp_api_request_errors_total", map[string]string{"operation": "list_audit_logs", "reason": "server_error"}, 0)
 	return ob
 }
 
@@ -172,8 +150,7 @@ func TestAuditTrail(t *testing.T) {
 	fakeURL := startFake(t, fakeSpec{Images: s.images, Latency: s.latency})
 	cfg := exporterConfig{images: s.images, requestsPerSecond: s.rate, refreshInterval: s.refresh, auditPollInterval: s.poll}
 	exp := startExporter(t, bin, fakeURL, cfg)
-	exp.client.Timeout = 5 * time.Minute
-	physical, sweep := s.physical(), s.sweepBound()
+	physical, sweep := budgetPass(s.images, s.rate), s.sweepBound()
 	t.Logf("%d images, latency %s, exporter %s, audit.poll_interval %s; scrapes every %s (timeout %s); target %s with the trail, %s (%.1f × %s + 2 × %s) without",
 		s.images, s.latency, cfg.withoutImages(), s.poll, s.interval, s.timeout, s.target, fmtDur(sweep), s.slack, fmtDur(physical), s.interval)
 
@@ -189,8 +166,6 @@ func TestAuditTrail(t *testing.T) {
 	var (
 		trailed                 []auditShare // phase 1's, the last one under way
 		second                  auditShare
-		scrapes, late           int
-		maxWall                 time.Duration
 		passes                  []float64
 		faultAt, failSeen       time.Duration // since start
 		errBase, errFailed      float64
@@ -204,21 +179,9 @@ func TestAuditTrail(t *testing.T) {
 		last                    auditObservation
 	)
 	deadline := 3*physical + 5*time.Minute
-	next := time.Now()
-	for phase != done {
-		if time.Since(exp.started) > deadline {
-			t.Fatalf("the scenario did not end within %s (phase %d)", deadline, phase)
-		}
-		time.Sleep(time.Until(next))
-		next = next.Add(s.interval)
-		ob := observeAudit(t, exp, fakeURL, s)
+	scrapes := pacedScrapes(t, exp, s.interval, s.timeout, func(sc pacedScrape) bool {
+		ob := observeAudit(t, fakeURL, sc)
 		last = ob
-		scrapes++
-		maxWall = max(maxWall, ob.wall)
-		if ob.err != nil || ob.wall > s.timeout {
-			late++
-			t.Errorf("scrape at %s: answered after %s (deadline %s), err %v", fmtDur(ob.at), fmtDur(ob.wall), s.timeout, ob.err)
-		}
 		if ob.pass > 0 && (len(passes) == 0 || passes[len(passes)-1] != ob.pass) {
 			passes = append(passes, ob.pass)
 		}
@@ -298,7 +261,11 @@ func TestAuditTrail(t *testing.T) {
 		}
 		t.Logf("t=%6.1fs scrape %5.2fs: known %4d/%d, last pass %5.1fs, audit last success %5.1fs ago, %g server errors, %g poll failures, %d audit calls, %d members calls%s",
 			ob.at.Seconds(), ob.wall.Seconds(), ob.known, s.images, ob.pass, age, ob.serverErrors, ob.pollFailures, ob.auditCalls, ob.memberCalls, note)
-	}
+		if phase != done && time.Since(exp.started) > deadline {
+			t.Fatalf("the scenario did not end within %s (phase %d)", deadline, phase)
+		}
+		return phase == done
+	})
 
 	st := apiStats(t, fakeURL)
 	pass := physical
@@ -316,8 +283,7 @@ func TestAuditTrail(t *testing.T) {
 	fmt.Fprintf(&b, "\n%s: %d images, budget %g/s (images÷budget %s), refresh_interval %s, audit.poll_interval %s, scrapes every %s\n",
 		t.Name(), s.images, s.rate, fmtDur(physical), s.refresh, s.poll, s.interval)
 	fmt.Fprintf(&b, "- passes (scp_image_members_pass_duration_seconds): %v s, last %.3f× images÷budget\n", passes, float64(pass)/float64(physical))
-	fmt.Fprintf(&b, "- scrapes: %d, slowest answer %s = %.2f× the %s deadline, %d late or failed (target 0: %s)\n",
-		scrapes, fmtDur(maxWall), float64(maxWall)/float64(s.timeout), s.timeout, late, verdict(late == 0))
+	b.WriteString(scrapes.line())
 	var worstSeen, worstNamed time.Duration
 	metTrail := true
 	for i, sh := range trailed {

@@ -22,7 +22,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -340,19 +344,18 @@ func apiStats(t *testing.T, fakeURL string) scptest.Stats {
 // how many there were.
 func settle(t *testing.T, fakeURL string, want int) int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
-	last := -1
-	for {
-		n := fakeCounter(t, fakeURL+otherPath)
-		if n == last && n >= want {
-			return n
+	const quiet, timeout = time.Second, 5 * time.Minute
+	last, changed := -1, time.Now()
+	settled := testwait.Until(timeout, func() bool {
+		if n := fakeCounter(t, fakeURL+otherPath); n != last {
+			last, changed = n, time.Now()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("background calls did not settle: %d, want at least %d", n, want)
-		}
-		last = n
-		time.Sleep(time.Second)
+		return last >= want && time.Since(changed) >= quiet
+	})
+	if !settled {
+		t.Fatalf("background calls did not settle within %v: %d, want at least %d", timeout, last, want)
 	}
+	return last
 }
 
 func fakeCounter(t *testing.T, url string) int {
@@ -617,31 +620,137 @@ func rusage(t *testing.T) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// sampleValue is the value of a line of the text format.
-func sampleValue(line string) float64 {
-	f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-	return f
-}
+// page is one /metrics answer, parsed: its samples by series name (the
+// name Prometheus stores, counters with _total).
+type page map[string][]*model.Sample
 
-// labelValue is the value of label name on a line of the text format, ""
-// when the line has none.
-func labelValue(line, name string) string {
-	_, rest, ok := strings.Cut(line, name+`="`)
-	if !ok {
-		return ""
+// parsePage parses a /metrics answer in the text format or OpenMetrics
+// (what tryScrape asks for first) with expfmt's parser of the text format.
+// Only the samples are read, each as untyped under its series name: the
+// comments are left out, as OpenMetrics' differ (# EOF, quotes escaped in
+// HELP, a counter's TYPE under its name without _total, which the Go
+// collector's go_memstats_alloc_bytes gauge has too).
+func parsePage(body []byte) (page, error) {
+	var text bytes.Buffer
+	for line := range bytes.Lines(body) {
+		if !bytes.HasPrefix(line, []byte("#")) {
+			text.Write(line)
+		}
 	}
-	v, _, _ := strings.Cut(rest, `"`)
-	return v
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(&text)
+	if err != nil {
+		return nil, fmt.Errorf("parsing /metrics: %w", err)
+	}
+	p := page{}
+	for _, mf := range families {
+		vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, mf)
+		if err != nil {
+			return nil, fmt.Errorf("parsing /metrics: %w", err)
+		}
+		for _, s := range vec {
+			name := string(s.Metric[model.MetricNameLabel])
+			p[name] = append(p[name], s)
+		}
+	}
+	return p, nil
 }
 
-// countKnown counts the images whose last members fetch succeeded in a
-// /metrics answer.
-func countKnown(body []byte) int {
+// series is the samples of name whose labels include want (all of them
+// when want is empty).
+func (p page) series(name string, want map[string]string) []*model.Sample {
+	var out []*model.Sample
+	for _, s := range p[name] {
+		ok := true
+		for k, v := range want {
+			ok = ok && string(s.Metric[model.LabelName(k)]) == v
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// value is the value of the sample of name whose labels include want, or
+// absent when there is none (the last when there are several).
+func (p page) value(name string, want map[string]string, absent float64) float64 {
+	s := p.series(name, want)
+	if len(s) == 0 {
+		return absent
+	}
+	return float64(s[len(s)-1].Value)
+}
+
+// known counts the images whose last members fetch succeeded.
+func (p page) known() int {
 	n := 0
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if strings.HasPrefix(line, "scp_image_members_scrape_success{") && sampleValue(line) == 1 {
+	for _, s := range p.series("scp_image_members_scrape_success", nil) {
+		if s.Value == 1 {
 			n++
 		}
 	}
 	return n
+}
+
+// pacedScrape is one scrape of pacedScrapes.
+type pacedScrape struct {
+	at, end time.Duration // scrape start and end, since the exporter was started
+	wall    time.Duration
+	err     error
+	page    page // nil when err is not
+}
+
+// paced is what pacedScrapes counted.
+type paced struct {
+	timeout       time.Duration // the scrape timeout header: each scrape's deadline
+	scrapes, late int           // late: over the deadline, or failed
+	maxWall       time.Duration
+}
+
+// pacedScrapes scrapes exp as Prometheus would: every interval, one scrape
+// at a time, with timeout as the scrape timeout header. It waits for each
+// answer however long it takes (up to 5 minutes), so that how late an
+// answer is gets measured rather than only detected, and fails the test
+// for each scrape over its deadline, or failed. It hands each scrape to
+// each, until each says done.
+func pacedScrapes(t *testing.T, exp *exporter, interval, timeout time.Duration, each func(pacedScrape) (done bool)) paced {
+	t.Helper()
+	exp.client.Timeout = 5 * time.Minute
+	header := strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
+	p := paced{timeout: timeout}
+	for next := time.Now(); ; {
+		time.Sleep(time.Until(next))
+		next = next.Add(interval)
+		sc := pacedScrape{at: time.Since(exp.started)}
+		r, err := exp.tryScrape(header)
+		sc.end = time.Since(exp.started)
+		sc.wall, sc.err = r.wall, err
+		p.scrapes++
+		p.maxWall = max(p.maxWall, sc.wall)
+		if sc.err != nil || sc.wall > timeout {
+			p.late++
+			t.Errorf("scrape at %s: answered after %s (deadline %s), err %v", fmtDur(sc.at), fmtDur(sc.wall), timeout, sc.err)
+		}
+		if sc.err == nil {
+			if sc.page, err = parsePage(r.body); err != nil {
+				t.Fatalf("scrape at %s: %v", fmtDur(sc.at), err)
+			}
+		}
+		if each(sc) {
+			return p
+		}
+	}
+}
+
+// line is the report's line on the scrapes.
+func (p paced) line() string {
+	return fmt.Sprintf("- scrapes: %d, slowest answer %s = %.2f× the %s deadline, %d late or failed (target 0: %s)\n",
+		p.scrapes, fmtDur(p.maxWall), float64(p.maxWall)/float64(p.timeout), p.timeout, p.late, verdict(p.late == 0))
+}
+
+// budgetPass is images ÷ rate: a full pass at the budget, the time no client
+// within it can beat.
+func budgetPass(images int, rate float64) time.Duration {
+	return time.Duration(float64(images) / rate * float64(time.Second))
 }

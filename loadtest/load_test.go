@@ -282,6 +282,11 @@ func report(t *testing.T, rows []row) {
 				wall, verdict(wall <= 1.1), cpu, verdict(cpu <= 2))
 		case r.images == 10000 && r.latency == 0:
 			fmt.Fprintf(&b, "- 10,000 images, 0 ms: wall %.2f× reference (target ≤ 1.2×: %s)\n", wall, verdict(wall <= 1.2))
+			// The bound issue 11 holds the exporter to. A run on a machine
+			// busy with other work can say so with SCP_LOADTEST_NOISY=1.
+			if wall > 1.2 && os.Getenv("SCP_LOADTEST_NOISY") == "" {
+				t.Errorf("10,000 images: wall %.2f× the reference client, want at most 1.2× (SCP_LOADTEST_NOISY=1 reports it only)", wall)
+			}
 		}
 		if r.images >= 10000 {
 			fmt.Fprintf(&b, "- %d images, %s: VmHWM %.1f MiB after start-up (the first listings), %.1f MiB after scrapes, %.1f MiB with four simultaneous scrapes (target ≤ 64 MiB: %s)\n",

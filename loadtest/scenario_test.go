@@ -49,16 +49,9 @@ func (s scenario) bound() time.Duration {
 	return time.Duration(s.slack*float64(s.images)/s.rate*float64(time.Second)) + 2*s.interval
 }
 
-// physical is images ÷ rate, the time no client within the budget can beat.
-func (s scenario) physical() time.Duration {
-	return time.Duration(float64(s.images) / s.rate * float64(time.Second))
-}
-
 // observation is what one scrape showed.
 type observation struct {
-	at, end     time.Duration // scrape start and end, since the exporter was started
-	wall        time.Duration
-	err         error
+	pacedScrape
 	known       int // images whose last fetch succeeded
 	reasons     map[string]int
 	rate        float64 // scp_api_rate_limit_requests_per_second
@@ -73,13 +66,11 @@ type observation struct {
 
 // outcome is a scenario's figures.
 type outcome struct {
+	paced                       // the scrapes
 	allKnown      time.Duration // since start; 0 if never
 	shareAdded    time.Duration // since start; 0 if never
 	shareImage    string
 	shareSeen     time.Duration // since the share was added; 0 if never
-	maxWall       time.Duration
-	late          int // scrapes over their deadline, or failed
-	scrapes       int
 	throttled     int
 	total         int
 	calls         map[string]int
@@ -141,7 +132,6 @@ func runScenario(t *testing.T, bin string, s scenario) outcome {
 	cfg := s.exporter
 	cfg.images = s.images
 	exp := startExporter(t, bin, fakeURL, cfg)
-	exp.client.Timeout = 5 * time.Minute // the scraper measures how late an answer is, rather than giving up
 	bound := s.bound()
 	t.Logf("%d images, latency %s, the fake throttles above %g calls/s (burst %d), exporter %+v; bound %s = %.1f × %d ÷ %g/s + 2 × %s",
 		s.images, s.latency, s.throttleRate, s.throttleBurst, cfg.withoutImages(), bound.Round(time.Millisecond), s.slack, s.images, s.rate, s.interval)
@@ -155,17 +145,8 @@ func runScenario(t *testing.T, bin string, s scenario) outcome {
 		stopAt = max(stopAt, s.shareAfter+stopAt)
 	}
 	extra := 0 // scrapes after everything showed
-	next := time.Now()
-	for {
-		time.Sleep(time.Until(next))
-		next = next.Add(s.interval)
-		ob := observe(t, exp, fakeURL, s)
-		o.scrapes++
-		o.maxWall = max(o.maxWall, ob.wall)
-		if ob.err != nil || ob.wall > s.timeout {
-			o.late++
-			t.Errorf("scrape at %s: answered after %s (deadline %s), err %v", fmtDur(ob.at), fmtDur(ob.wall), s.timeout, ob.err)
-		}
+	o.paced = pacedScrapes(t, exp, s.interval, s.timeout, func(sc pacedScrape) bool {
+		ob := observe(t, fakeURL, sc)
 		if ob.err == nil {
 			o.rates = append(o.rates, ob.rate)
 			o.decreases, o.pass = ob.decreases, ob.pass
@@ -192,19 +173,16 @@ func runScenario(t *testing.T, bin string, s scenario) outcome {
 			armShare(t, fakeURL, memberNew)
 			shareArmed = true
 		}
-		done := o.allKnown != 0 && (s.shareAfter == 0 || o.shareSeen != 0)
-		if done {
+		if o.allKnown != 0 && (s.shareAfter == 0 || o.shareSeen != 0) {
 			extra++
 		}
-		if extra > 1 || time.Since(exp.started) > stopAt {
-			break
-		}
-	}
+		return extra > 1 || time.Since(exp.started) > stopAt
+	})
 
 	st := apiStats(t, fakeURL)
 	o.throttled, o.total, o.calls, o.throttledCall = st.Throttled, st.Total, st.Calls, st.ThrottledCalls
 	list, _ := listingCalls(s.images)
-	physical := s.physical()
+	physical := budgetPass(s.images, s.rate)
 	ratio := func(d time.Duration) string {
 		if d == 0 {
 			return "never"
@@ -213,8 +191,7 @@ func runScenario(t *testing.T, bin string, s scenario) outcome {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s: %d images, budget %g/s (images÷budget %s), bound %s\n", t.Name(), s.images, s.rate, fmtDur(physical), fmtDur(bound))
-	fmt.Fprintf(&b, "- scrapes: %d, slowest answer %s = %.2f× the %s deadline, %d late or failed (target 0: %s)\n",
-		o.scrapes, fmtDur(o.maxWall), float64(o.maxWall)/float64(s.timeout), s.timeout, o.late, verdict(o.late == 0))
+	b.WriteString(o.paced.line())
 	fmt.Fprintf(&b, "- every image known after %s (target ≤ bound: %s)\n", ratio(o.allKnown), verdict(o.allKnown != 0 && o.allKnown <= bound))
 	if s.shareAfter > 0 {
 		fmt.Fprintf(&b, "- share added at %s to %s, exported with expected=\"false\" %s after (target ≤ bound: %s)\n",
@@ -275,43 +252,27 @@ func orDefault(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// observe scrapes once and reads what the scenario follows.
-func observe(t *testing.T, exp *exporter, fakeURL string, s scenario) observation {
+// observe reads what the scenario follows from a scrape, and the fake's
+// counts just after it.
+func observe(t *testing.T, fakeURL string, sc pacedScrape) observation {
 	t.Helper()
-	ob := observation{at: time.Since(exp.started), reasons: map[string]int{}, pass: -1}
-	r, err := exp.tryScrape(strconv.FormatFloat(s.timeout.Seconds(), 'f', -1, 64))
-	ob.end = time.Since(exp.started)
-	ob.wall, ob.err = r.wall, err
+	ob := observation{pacedScrape: sc, reasons: map[string]int{}, pass: -1}
 	st := apiStats(t, fakeURL)
 	ob.throttled, ob.total, ob.memberCalls = st.Throttled, st.Total, st.Calls["list_image_members"]
-	if err != nil {
+	if sc.err != nil {
 		return ob
 	}
-	value := sampleValue
-	ob.known = countKnown(r.body)
-	for line := range strings.SplitSeq(string(r.body), "\n") {
-		switch {
-		case line == "" || line[0] == '#':
-		case strings.HasPrefix(line, "scp_image_members_scrape_error{"):
-			if _, rest, ok := strings.Cut(line, `reason="`); ok {
-				reason, _, _ := strings.Cut(rest, `"`)
-				ob.reasons[reason]++
-			}
-		case strings.HasPrefix(line, "scp_image_member_info{"):
-			if strings.Contains(line, `member_id="`+memberNew+`"`) && strings.Contains(line, `expected="false"`) {
-				if _, rest, ok := strings.Cut(line, `image_id="`); ok {
-					ob.sharedWith, _, _ = strings.Cut(rest, `"`)
-				}
-			}
-		case strings.HasPrefix(line, "scp_api_rate_limit_requests_per_second "):
-			ob.rate = value(line)
-		case strings.HasPrefix(line, "scp_api_rate_limit_decreases_total "):
-			ob.decreases = value(line)
-		case strings.HasPrefix(line, "scp_image_members_stalest_age_seconds "):
-			ob.stalest = value(line)
-		case strings.HasPrefix(line, "scp_image_members_pass_duration_seconds "):
-			ob.pass = value(line)
-		}
+	pg := sc.page
+	ob.known = pg.known()
+	for _, e := range pg.series("scp_image_members_scrape_error", nil) {
+		ob.reasons[string(e.Metric["reason"])]++
 	}
+	for _, m := range pg.series("scp_image_member_info", map[string]string{"member_id": memberNew, "expected": "false"}) {
+		ob.sharedWith = string(m.Metric["image_id"])
+	}
+	ob.rate = pg.value("scp_api_rate_limit_requests_per_second", nil, 0)
+	ob.decreases = pg.value("scp_api_rate_limit_decreases_total", nil, 0)
+	ob.stalest = pg.value("scp_image_members_stalest_age_seconds", nil, 0)
+	ob.pass = pg.value("scp_image_members_pass_duration_seconds", nil, -1)
 	return ob
 }
