@@ -65,23 +65,13 @@ func TestAuditEventFetchesTheImageAndNamesTheUser(t *testing.T) {
 // A list file edit turns its account expected within one check, without a
 // reload; a deleted file keeps the last good list and says so.
 func TestListFileEditTakesEffectWithoutAReload(t *testing.T) {
-	old := listInterval
-	listInterval = 20 * time.Millisecond
-	defer func() { listInterval = old }()
+	checkListsOften(t)
 	fake := newFake()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "trusted.txt")
-	write := func(content string, mtime time.Time) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(file, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(content string, mtime time.Time) { t.Helper(); writeList(t, file, content, mtime) }
 	write("# nobody yet\n", time.Now().Add(-time.Hour))
 	reg := prometheus.NewRegistry()
 	path := filepath.Join(dir, "config.yml")
@@ -147,9 +137,7 @@ func TestReloadAfterCloseBuildsNothing(t *testing.T) {
 // An expected_image_owners_file edit turns an offering account expected
 // without a reload, as expected_members_file does for members.
 func TestOwnersFileEditTakesEffectWithoutAReload(t *testing.T) {
-	old := listInterval
-	listInterval = 20 * time.Millisecond
-	defer func() { listInterval = old }()
+	checkListsOften(t)
 	const offered, vendor = "11111111-1111-4111-8111-111111111111", "0123456789abcdef0123456789abcdef"
 	fake := newFake()
 	fake.SetPendingImages(scptest.Image{ID: offered, Name: "vendor-base", Owner: vendor})
@@ -157,15 +145,7 @@ func TestOwnersFileEditTakesEffectWithoutAReload(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "owners.txt")
-	write := func(content string, mtime time.Time) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(file, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(content string, mtime time.Time) { t.Helper(); writeList(t, file, content, mtime) }
 	write("# nobody yet\n", time.Now().Add(-time.Hour))
 	e, _ := start(t, baseConfig(srv.URL, "expected_image_owners_file: "+file+"\n"), time.Now())
 	info := func(expected string) string {
@@ -202,5 +182,24 @@ func TestMalformedListFileIsLoggedOnceAndRedacted(t *testing.T) {
 	}
 	if strings.Contains(out, "pasted") || !strings.Contains(out, "<secret>") {
 		t.Errorf("the log shows the secret pasted into the list file:\n%s", out)
+	}
+}
+
+// checkListsOften has list files checked every 20 ms for the test.
+func checkListsOften(t *testing.T) {
+	old := listInterval
+	listInterval = 20 * time.Millisecond
+	t.Cleanup(func() { listInterval = old })
+}
+
+// writeList writes a list file with the given modification time, set
+// explicitly so that no edit hides in a coarse file system clock.
+func writeList(t *testing.T, file, content string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, mtime, mtime); err != nil {
+		t.Fatal(err)
 	}
 }
