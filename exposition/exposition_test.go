@@ -137,7 +137,7 @@ func TestServeNegotiates(t *testing.T) {
 			t.Errorf("accept %q encoding %q: Content-Type %q Content-Encoding %q, want %q %q", tc.accept, tc.encoding, ct, ce, tc.contentType, tc.contentEncoding)
 		}
 		if tc.encoding == "" && strings.HasPrefix(tc.contentType, "text/plain") {
-			if body := rec.Body.String(); strings.Index(body, "scp_own") < 0 || strings.Index(body, "scp_own") > strings.Index(body, "aaa_base") {
+			if body := rec.Body.String(); !strings.Contains(body, "scp_own") || strings.Index(body, "scp_own") > strings.Index(body, "aaa_base") {
 				t.Errorf("base's families come before ours:\n%s", body)
 			}
 		}
