@@ -13,7 +13,7 @@ import (
 func TestDemoScriptShowsMetrics(t *testing.T) {
 	requireTool(t, "curl", "apt-get install -y curl")
 	fakeBin := filepath.Join(t.TempDir(), "scp-fake-api")
-	if out, err := exec.Command("go", "build", "-o", fakeBin, "../cmd/scp-fake-api").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", fakeBin, fakeAPIPackage).CombinedOutput(); err != nil {
 		t.Fatalf("building the fake: %v\n%s", err, out)
 	}
 	cmd := exec.Command("../scripts/demo.sh")

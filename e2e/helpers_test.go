@@ -33,6 +33,9 @@ var (
 	buildDir  string
 )
 
+// fakeAPIPackage is the fake SCP API's command, built by the demo tests.
+const fakeAPIPackage = "../cmd/scp-fake-api"
+
 // TestMain removes the binary built for the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
