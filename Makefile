@@ -25,7 +25,7 @@ build:
 ## fake: the fake SCP API used by the demo
 fake:
 	@mkdir -p .build
-	$(GO) build -o $(FAKE_BIN) ./cmd/scp-fake-api
+	$(GO) build -o $(FAKE_BIN) ./scp/scptest/cmd/scp-fake-api
 
 ## test: vet and race-enabled tests (end-to-end tests need promtool/prometheus; CI installs them)
 test:
@@ -58,8 +58,8 @@ $(GOLANGCI_LINT):
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMembers$$' -fuzztime $(FUZZTIME) ./scp/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./config/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./trustlist/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/account/trustlist/
 
 ## demo: the exporter against the built-in fake API, no cloud account needed
 demo: build fake

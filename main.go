@@ -28,9 +28,9 @@ import (
 	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/scp-exporter/scp_exporter/collector"
-	"github.com/scp-exporter/scp_exporter/config"
-	"github.com/scp-exporter/scp_exporter/exporter"
-	"github.com/scp-exporter/scp_exporter/httpserver"
+	"github.com/scp-exporter/scp_exporter/internal/config"
+	"github.com/scp-exporter/scp_exporter/internal/exporter"
+	"github.com/scp-exporter/scp_exporter/internal/serve/httpserver"
 )
 
 const (

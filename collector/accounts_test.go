@@ -9,10 +9,10 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/scp-exporter/scp_exporter/engine"
-	"github.com/scp-exporter/scp_exporter/internal/testclock"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/scp-exporter/scp_exporter/engine"
-	"github.com/scp-exporter/scp_exporter/exposition"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

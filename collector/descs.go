@@ -3,7 +3,7 @@ package collector
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scp-exporter/scp_exporter/exposition"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 )
 
 const namespace = "scp"

@@ -24,9 +24,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/scp-exporter/scp_exporter/engine"
-	"github.com/scp-exporter/scp_exporter/exposition"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

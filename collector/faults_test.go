@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/scp-exporter/scp_exporter/exposition"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 )
 
 // ScrapeTimeoutHeader is the header in which Prometheus sends its scrape timeout.

@@ -13,7 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

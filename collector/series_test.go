@@ -11,9 +11,9 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/scp-exporter/scp_exporter/engine"
-	"github.com/scp-exporter/scp_exporter/exposition"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

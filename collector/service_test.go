@@ -7,7 +7,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/scp-exporter/scp_exporter/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

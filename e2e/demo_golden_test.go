@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/demo_metrics*.golden from this run")

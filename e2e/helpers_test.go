@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -34,7 +34,7 @@ var (
 )
 
 // fakeAPIPackage is the fake SCP API's command, built by the demo tests.
-const fakeAPIPackage = "../cmd/scp-fake-api"
+const fakeAPIPackage = "../scp/scptest/cmd/scp-fake-api"
 
 // TestMain removes the binary built for the tests.
 func TestMain(m *testing.M) {

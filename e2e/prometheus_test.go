@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 

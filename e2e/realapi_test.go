@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 

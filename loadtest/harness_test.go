@@ -25,8 +25,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

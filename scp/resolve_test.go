@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

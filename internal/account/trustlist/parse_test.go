@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/scp-exporter/scp_exporter/scp"
-	"github.com/scp-exporter/scp_exporter/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 )
 
 func TestParse(t *testing.T) {

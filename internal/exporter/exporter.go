@@ -20,11 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/scp-exporter/scp_exporter/audit"
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
 	"github.com/scp-exporter/scp_exporter/collector"
-	"github.com/scp-exporter/scp_exporter/config"
-	"github.com/scp-exporter/scp_exporter/engine"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/config"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

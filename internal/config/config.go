@@ -19,7 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scp-exporter/scp_exporter/scp"
-	"github.com/scp-exporter/scp_exporter/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 )
 
 // Environment variables that supply keys the file leaves out.

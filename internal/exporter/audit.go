@@ -6,9 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scp-exporter/scp_exporter/audit"
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
 	"github.com/scp-exporter/scp_exporter/collector"
-	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
 // Secrets the fuzz target plants; none may come back in an error.

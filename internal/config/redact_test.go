@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
 // containsRun reports whether msg contains any run of 6 characters of secret.

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 

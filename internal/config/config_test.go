@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scp-exporter/scp_exporter/config"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
 const (

@@ -14,9 +14,9 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
-	"github.com/scp-exporter/scp_exporter/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )

@@ -10,8 +10,8 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scp-exporter/scp_exporter/config"
-	"github.com/scp-exporter/scp_exporter/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/config"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 )
 
 // listInterval is how often each expected-list file is checked for a

@@ -14,10 +14,10 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/scp-exporter/scp_exporter/audit"
-	"github.com/scp-exporter/scp_exporter/internal/testclock"
-	"github.com/scp-exporter/scp_exporter/internal/testproc"
-	"github.com/scp-exporter/scp_exporter/internal/testwait"
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
