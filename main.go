@@ -27,7 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
-	"github.com/scp-exporter/scp_exporter/collector"
+	"github.com/scp-exporter/scp_exporter/internal/account"
 	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/internal/exporter"
 	"github.com/scp-exporter/scp_exporter/internal/serve/httpserver"
@@ -56,7 +56,7 @@ func run(args []string) int {
 		maxRequests   = app.Flag("web.max-requests", "Maximum number of simultaneous scrapes; more answer 503 at once. 0 means no limit.").Default("40").Int()
 		noExporterMet = app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own process and Go runtime metrics (go_*, process_*) from /metrics.").Bool()
 		memberTimes   = enumFlag(app, "collector.member-timestamps", "Whose share timestamps to export: pending (scp_image_member_updated_timestamp_seconds for pending shares, which the pending-too-long alert needs), all (created and updated for every member: two more series per member), or none.",
-			string(collector.TimestampsPending), string(collector.TimestampsPending), string(collector.TimestampsAll), string(collector.TimestampsNone))
+			account.TimestampsPending, account.TimestampsPending, account.TimestampsAll, account.TimestampsNone)
 		imageVisibility = app.Flag("collector.image-visibility", "Also export scp_image_visibility (one more series per image; scp_image_visibility_unexpected carries the same visibility label).").Bool()
 		shutdownGrace   = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
 		webFlags        = kingpinflag.AddFlags(app, defaultAddress)
@@ -108,9 +108,8 @@ func run(args []string) int {
 		ConfigFile: *configFile,
 		Getenv:     os.Getenv,
 		Logger:     logger,
-		Registerer: reg,
 		UserAgent:  programName + "/" + version.Version,
-		Series:     collector.Series{MemberTimestamps: collector.MemberTimestamps(*memberTimes), ImageVisibility: *imageVisibility},
+		Series:     account.SeriesOptions{MemberTimestamps: *memberTimes, ImageVisibility: *imageVisibility},
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot load config", "err", err)

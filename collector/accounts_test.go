@@ -1,18 +1,21 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
-	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -82,8 +85,7 @@ func TestSeveralAccountsCarryTheAccountLabel(t *testing.T) {
 			Image: engine.Image{ID: imgA},
 			Err:   &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}, Reason: scp.ReasonNotFound,
 		}},
-		Inventory:    inventory.State{Status: inventory.Status{Tried: true}},
-		Discovering:  true,
+		Inventory:    inventory.State{Status: inventory.Status{Tried: true}, Discovering: true},
 		StalestAge:   2 * time.Hour,
 		PassDuration: 4 * time.Second, Passes: 1,
 	})
@@ -91,8 +93,8 @@ func TestSeveralAccountsCarryTheAccountLabel(t *testing.T) {
 		MultiAccount:  true,
 		ScrapeTimeout: 10 * time.Second,
 		Accounts: []Account{
-			{Name: "prod", Source: prod, APIVersion: v13},
-			{Name: "staging", Source: staging, APIVersion: v12},
+			&testAccount{Name: "prod", Source: prod, APIVersion: v13},
+			&testAccount{Name: "staging", Source: staging, APIVersion: v12},
 		},
 	}
 	c := New(tg, log.NewNopLogger())
@@ -129,6 +131,66 @@ scp_image_members_pass_duration_seconds{account="staging"} 4
 	}
 }
 
+// The request metrics of each account carry its account label, which the
+// collector adds: a call made by prod's client counts for prod alone, and
+// every account starts each operation × reason at 0.
+func TestAccountMetricsCarryTheAccountLabel(t *testing.T) {
+	prodRequests := scp.NewMetrics()
+	fake, client := setupWith(t, scptest.Options{}, scp.Options{RequestTimeout: 5 * time.Second, Metrics: prodRequests})
+	fake.SetMembers(imgA)
+	if _, err := client.ListImageMembers(context.Background(), imgA); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Scope{
+		MultiAccount:  true,
+		ScrapeTimeout: 10 * time.Second,
+		Accounts: []Account{
+			&testAccount{Name: "prod", Source: newStaticSource(engine.View{}), Requests: prodRequests},
+			&testAccount{Name: "staging", Source: newStaticSource(engine.View{}), Requests: scp.NewMetrics()},
+		},
+	}, log.NewNopLogger())
+	want := `
+# HELP scp_api_requests_total SCP API requests made, by operation and HTTP status code ("error" when no response came). Each retry attempt counts.
+# TYPE scp_api_requests_total counter
+scp_api_requests_total{account="prod",code="200",operation="list_image_members"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_api_requests_total"); err != nil {
+		t.Error(err)
+	}
+	// Every account starts each operation × reason at 0.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errorSeries []*dto.Metric
+	for _, mf := range mfs {
+		if mf.GetName() == "scp_api_request_errors_total" {
+			errorSeries = mf.GetMetric()
+		}
+	}
+	found := false
+	for _, m := range errorSeries {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["account"] == "staging" && labels["operation"] == "list_images" && labels["reason"] == "timeout" {
+			found = true
+			if v := m.GetCounter().GetValue(); v != 0 {
+				t.Errorf("staging's list_images timeouts %v, want 0", v)
+			}
+		}
+	}
+	if !found {
+		t.Error(`no scp_api_request_errors_total{account="staging",operation="list_images",reason="timeout"}`)
+	}
+	if want := 2 * len(scp.Operations) * len(scp.Reasons); len(errorSeries) != want {
+		t.Errorf("%d error series, want %d", len(errorSeries), want)
+	}
+}
+
 func TestVisibilityAndOfferedImages(t *testing.T) {
 	allowed := map[string]bool{"private": true, "shared": true}
 	src := newStaticSource(engine.View{
@@ -149,7 +211,7 @@ func TestVisibilityAndOfferedImages(t *testing.T) {
 		},
 	})
 	tg := sourceScope(src)
-	tg.Accounts[0].ExpectedOwners = map[string]bool{acctExpected: true}
+	testAccountOf(tg, 0).ExpectedOwners = map[string]bool{acctExpected: true}
 	c := New(tg, log.NewNopLogger())
 	want := `
 # HELP scp_image_visibility The image's visibility (private, shared, community, public) as last learned from the image list or the image itself, refreshed on the discovery interval; always 1. Only with --collector.image-visibility: scp_image_visibility_unexpected carries the same label.

@@ -20,9 +20,9 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
-	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -111,10 +111,11 @@ func benchFixture(n int, latency time.Duration) (*scptest.Fake, []engine.Image) 
 }
 
 // benchScope serves the fixture and returns a target built the way the
-// exporter builds one (see exporter.buildAccount and engineOptions): a
-// client within a budget (a huge one here), an on-demand engine running
-// until the benchmark ends, its discovery's first round done; with the
-// client's metrics registry.
+// exporter builds one (see account.New and its engineOptions): a client
+// within a budget (a huge one here) counting its requests for the account,
+// an on-demand engine running until the benchmark ends, its discovery's
+// first round done; with a registry to serve as the base gatherer (empty:
+// the request series are the collector's).
 func benchScope(b testing.TB, n int, latency time.Duration) (Scope, *scptest.Fake, *prometheus.Registry) {
 	b.Helper()
 	fake, images := benchFixture(n, latency)
@@ -129,11 +130,13 @@ func benchScope(b testing.TB, n int, latency time.Duration) (Scope, *scptest.Fak
 	reg := prometheus.NewRegistry()
 	v, _ := scp.LookupAPIVersion(scp.DefaultAPIVersion)
 	budget := scp.NewBudget(1e6, benchConcurrency, nil)
+	requests := scp.NewMetrics()
+	budget.Report(requests)
 	client, err := scp.NewClient(scp.Options{
 		BaseURL: srv.URL, AccessKey: "ak", SecretKey: "sk", APIVersion: v,
 		HTTPClient: hc, RequestTimeout: 30 * time.Second, MaxRetries: 2,
 		Budget:    budget,
-		Metrics:   scp.NewMetrics(reg),
+		Metrics:   requests,
 		UserAgent: "scp_exporter/bench",
 	})
 	if err != nil {
@@ -149,7 +152,7 @@ func benchScope(b testing.TB, n int, latency time.Duration) (Scope, *scptest.Fak
 	})
 	testwait.For(b, func() bool { return !e.Snapshot().Inventory.Status.PendingLastSuccess.IsZero() }, "discovery's first round")
 	t := Scope{
-		Accounts:      []Account{{Source: e, APIVersion: v}},
+		Accounts:      []Account{&testAccount{Source: e, APIVersion: v, Requests: requests, Budget: budget}},
 		ScrapeTimeout: 10 * time.Minute,
 	}
 	return t, fake, reg
@@ -245,7 +248,7 @@ func BenchmarkEmit(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		t, _, _ := benchScope(b, n, 0)
 		c := New(t, log.NewNopLogger())
-		res := c.Fetch(context.Background())
+		res := c.Scrape(context.Background())
 		b.Run(fmt.Sprintf("images=%d/sink=const", n), func(b *testing.B) {
 			ch := make(chan prometheus.Metric, 1024)
 			go func() {
@@ -254,7 +257,7 @@ func BenchmarkEmit(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				c.emit(constGauge(ch), res)
+				c.write(exposition.ConstMetrics(ch), res)
 			}
 			close(ch)
 		})
@@ -263,7 +266,7 @@ func BenchmarkEmit(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				w := exposition.NewWriter(bw, false)
-				c.emit(w.Gauge, res)
+				c.write(w, res)
 			}
 		})
 	}
@@ -278,9 +281,10 @@ func BenchmarkRender(b *testing.B) {
 		for _, gz := range []bool{false, true} {
 			b.Run(fmt.Sprintf("images=%d/gzip=%v", n, gz), func(b *testing.B) {
 				t, _, reg := benchScope(b, n, 0)
-				e := t.Accounts[0].Source
+				a := testAccountOf(t, 0)
+				e := a.Source
 				e.Wait(context.Background())
-				t.Accounts[0].Source = newStaticSource(e.Snapshot())
+				a.Source = newStaticSource(e.Snapshot())
 				c := New(t, log.NewNopLogger())
 				h := c.Handler(reg, 500*time.Millisecond, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
 				var size int
@@ -297,11 +301,11 @@ func BenchmarkRender(b *testing.B) {
 				}
 				b.ReportMetric(float64(size)/float64(n), "bytes/image")
 				series := 0
-				c.emit(func(d *exposition.Desc, _ float64, _ ...string) {
+				c.write(valueFunc(func(d *exposition.Desc, _ float64, _ ...string) {
 					if slices.Contains(d.Labels(), "image_id") {
 						series++
 					}
-				}, c.Fetch(context.Background()))
+				}), c.Scrape(context.Background()))
 				b.ReportMetric(float64(series)/float64(n), "series/image")
 			})
 		}

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
-	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -36,7 +36,7 @@ const (
 	acctThird    = "ffee0011223344556677889900aabbcc"
 )
 
-// HELP lines of the families the tests compare, as descs.go has them.
+// HELP lines of the families the tests compare, as the families define them.
 const (
 	helpImageInfo = `# HELP scp_image_info Images this exporter watches, with their configured or discovered name; always 1.
 # TYPE scp_image_info gauge
@@ -136,7 +136,7 @@ func apiScope(t *testing.T, client engine.Client, images ...engine.Image) Scope 
 func sourceScope(src Source) Scope {
 	v, _ := scp.LookupAPIVersion("1.3")
 	return Scope{
-		Accounts:      []Account{{Source: src, APIVersion: v}},
+		Accounts:      []Account{&testAccount{Source: src, APIVersion: v}},
 		ScrapeTimeout: 10 * time.Second,
 		Series:        allSeries,
 	}
@@ -283,7 +283,7 @@ scp_image_member_updated_timestamp_seconds{image_id="` + imgA + `",member_id="` 
 func TestDeprecatedVersionExposesSupportEnd(t *testing.T) {
 	_, client := setup(t, scptest.Options{})
 	tg := apiScope(t, client)
-	tg.Accounts[0].APIVersion, _ = scp.LookupAPIVersion("1.2")
+	testAccountOf(tg, 0).APIVersion, _ = scp.LookupAPIVersion("1.2")
 	c := New(tg, log.NewNopLogger())
 	want := helpVersionInfo + `
 scp_api_version_info{service="virtualserver",state="supported",version="1.2"} 1
@@ -295,7 +295,7 @@ scp_api_version_support_end_timestamp_seconds{service="virtualserver",version="1
 		t.Error(err)
 	}
 	// 1.7882208e9 above is 2026-09-01T00:00Z, the day after 2026-08-31.
-	if got := tg.Accounts[0].APIVersion.SupportEnd(); !got.Equal(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)) {
+	if got := testAccountOf(tg, 0).APIVersion.SupportEnd(); !got.Equal(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("support end %v, want 2026-09-01T00:00Z", got)
 	}
 }
@@ -384,7 +384,7 @@ func (d doneCounter) Done() <-chan struct{} {
 	return d.Context.Done()
 }
 
-// Several scrapes at once, some through Fetch, some through the HTTP
+// Several scrapes at once, some through Scrape, some through the HTTP
 // handler: one members call per image in all, and each scrape gets every
 // image fetched.
 func TestSimultaneousScrapesMakeOneCallPerImage(t *testing.T) {
@@ -410,7 +410,7 @@ func TestSimultaneousScrapesMakeOneCallPerImage(t *testing.T) {
 			// timeout), so that a pass that never ends fails the test.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			results[i] = c.Fetch(ctx)
+			results[i] = c.Scrape(ctx)
 		})
 	}
 	for i := range handlers {
@@ -432,13 +432,13 @@ func TestSimultaneousScrapesMakeOneCallPerImage(t *testing.T) {
 		}
 	}
 	for i, res := range results {
-		v := res.Accounts[0].View
+		v := res.Accounts[0].Members
 		if len(v.Images) != len(images) {
-			t.Fatalf("Fetch %d: %d images, want %d", i, len(v.Images), len(images))
+			t.Fatalf("Scrape %d: %d images, want %d", i, len(v.Images), len(images))
 		}
 		for _, iv := range v.Images {
 			if iv.Err != nil || len(iv.Members) != 1 {
-				t.Errorf("Fetch %d: %s not fetched: err %v, %d members", i, iv.ID, iv.Err, len(iv.Members))
+				t.Errorf("Scrape %d: %s not fetched: err %v, %d members", i, iv.ID, iv.Err, len(iv.Members))
 			}
 		}
 	}
@@ -589,7 +589,7 @@ func TestFailuresAreLoggedOncePerChange(t *testing.T) {
 	} {
 		buf.Reset()
 		src.set(step.view)
-		c.Fetch(context.Background())
+		c.Scrape(context.Background())
 		out := buf.String()
 		if w, d := strings.Count(out, "level=warn"), strings.Count(out, "level=debug"); w != step.warn || d != step.debug {
 			t.Errorf("scrape %d: %d warnings and %d debug lines, want %d and %d:\n%s", i+1, w, d, step.warn, step.debug, out)

@@ -24,10 +24,15 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/scp-exporter/scp_exporter/internal/account"
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
-	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/metric"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/scp"
+	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
 // The /metrics answer written through exposition must say what promhttp
@@ -38,7 +43,9 @@ import (
 // status, fractional and missing timestamps and durations, an image that
 // failed after a good fetch (its members kept), one gone (not_found), one
 // not fetched yet, a discovered image, discovery and offers, a default
-// share-count limit with one image below it and one (0) without any. Its
+// share-count limit with one image below it and one (0) without any,
+// request counters and durations, a rate, an audit trail and two
+// expected-list files (shown once however many accounts name them). Its
 // accounts' sources return their view at once.
 func awkwardScope(multi bool) Scope {
 	t1 := time.Date(2025, 7, 22, 9, 0, 0, 0, time.UTC)
@@ -68,27 +75,37 @@ func awkwardScope(multi bool) Scope {
 			{Image: engine.Image{ID: notYet, Name: "new"}, Err: errors.New("not yet"), Reason: engine.ReasonNotFetchedYet},
 		},
 		Inventory: inventory.State{
-			Discovered: []scp.Image{{ID: discovered, Name: "disc\\overed \"one\"\nline2"}},
-			Visibility: map[string]string{imgA: "private", imgB: "public", discovered: "shared"},
-			Pending:    []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
-			Accepted:   []scp.Image{{ID: notYet + "0", Name: "taken \"in\"", Owner: acctThird}, {ID: notYet + "1", Name: "vendor", Owner: acctExpected}},
-			Status:     inventory.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, AcceptedLastSuccess: t2, Tried: true},
+			Discovered:  []scp.Image{{ID: discovered, Name: "disc\\overed \"one\"\nline2"}},
+			Visibility:  map[string]string{imgA: "private", imgB: "public", discovered: "shared"},
+			Pending:     []scp.PendingImage{{ID: imgC, Name: "offered é", Owner: acctThird}},
+			Accepted:    []scp.Image{{ID: notYet + "0", Name: "taken \"in\"", Owner: acctThird}, {ID: notYet + "1", Name: "vendor", Owner: acctExpected}},
+			Status:      inventory.Status{Images: 1, LastSuccess: t1, PendingLastSuccess: t2, AcceptedLastSuccess: t2, Tried: true},
+			Discovering: true,
 		},
 		StalestAge:      1234567890 * time.Nanosecond,
 		PassDuration:    3*time.Minute + 250*time.Millisecond,
 		Passes:          2,
 		MinPassDuration: 20 * time.Millisecond,
-		Discovering:     true,
 	}
 	info := scp.ServiceInfo{
 		URL: "https://virtualserver.kr-west1.e.samsungsdscloud.com", Source: scp.SourceCatalog, Requested: "1.1", APIVersion: v,
 		VersionsRead: true, Versions: []scp.ServerVersion{{ID: "1.1", Status: "deprecated"}, {ID: "1.3", Status: "current"}}, Offered: true,
 	}
+	trail := &audit.Status{
+		LastSuccess: t2, Interval: 5 * time.Minute, Failures: 2,
+		Events:  map[string]uint64{"UpdateImageMember": 3, audit.UnnamedEvent: 1, `odd "name" \ é`: 2},
+		Skipped: map[string]uint64{scp.AnomalyMissingID: 1},
+	}
+	lists := []trustlist.Status{
+		{Path: `/etc/scp/expected "members" \ é.txt`, IDs: []string{acctExpected, acctOther}, LastSuccess: t1, Generation: 2},
+		{Path: "/etc/scp/missing.txt", Err: errors.New("no such file")},
+	}
 	acct := func(name string) Account {
-		return Account{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{acctExpected: true},
+		return &testAccount{Name: name, Source: newStaticSource(view), APIVersion: v, ExpectedOwners: map[string]bool{acctExpected: true},
 			Service:    func() (scp.ServiceInfo, bool) { return info, true },
-			MaxMembers: MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
-			Changes:    changesByWindow{imgA: {{EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}}}
+			MaxMembers: account.MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
+			Changes:    changesByWindow{imgA: {{EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}},
+			Requests:   awkwardRequests(), Budget: scp.NewBudget(12.5, 4, nil), Audit: trail, Lists: lists}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {
@@ -98,12 +115,41 @@ func awkwardScope(multi bool) Scope {
 	return t
 }
 
+// awkwardRequests are the request counters of a client that has made a
+// call of each kind the request families show: answered, retried after a
+// 503 then answered, refused (404), answered with an entry skipped. Made
+// once: they are only read afterwards.
+var awkwardRequests = sync.OnceValue(func() *scp.Metrics {
+	m := scp.NewMetrics()
+	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	client, err := scp.NewClient(scp.Options{BaseURL: srv.URL, AccessKey: "ak", SecretKey: "sk", RequestTimeout: 10 * time.Second, MaxRetries: 1, Metrics: m})
+	if err != nil {
+		panic(err)
+	}
+	fake.SetMembers(imgA, scptest.Member{MemberID: acctOther, Status: "accepted"})
+	fake.SetMembers(imgB)
+	fake.SetFault(imgA, scptest.Fault{Status: http.StatusServiceUnavailable, Times: 1})
+	fake.SetFault(imgB, scptest.Fault{Status: http.StatusOK, Body: `{"members":["junk"]}`})
+	ctx := context.Background()
+	if _, err := client.ListImageMembers(ctx, imgA); err != nil {
+		panic(err)
+	}
+	if _, err := client.ListImageMembers(ctx, imgB); err != nil {
+		panic(err)
+	}
+	if _, err := client.ListImageMembers(ctx, imgC); scp.ReasonOf(err) != scp.ReasonNotFound {
+		panic(fmt.Sprintf("members of an unknown image: %v, want not found", err))
+	}
+	return m
+})
+
 // baseRegistry is a stand-in for the exporter's own metrics: counters, a
 // histogram, labelled gauges, names that sort before, between and after the
 // collector's, a help text to escape.
 func baseRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	scp.NewMetrics(reg) // scp_api_request_errors_total and scp_api_request_retries_total at 0
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scp_other_total", Help: "Between \"image\" and \\ pending."}, []string{"operation", "code"})
 	c.WithLabelValues("list_image_members", "200").Add(1234)
 	c.WithLabelValues("list_images", "error").Add(0.5)
@@ -167,9 +213,9 @@ func promhttpHandler(c *Collector, base prometheus.Gatherer, opts promhttp.Handl
 }
 
 // allSeries exports every optional series.
-var allSeries = Series{MemberTimestamps: TimestampsAll, ImageVisibility: true}
+var allSeries = account.SeriesOptions{MemberTimestamps: account.TimestampsAll, ImageVisibility: true}
 
-func withSeries(s Scope, series Series) Scope {
+func withSeries(s Scope, series account.SeriesOptions) Scope {
 	s.Series = series
 	return s
 }
@@ -188,7 +234,7 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 		"application/json",
 	}
 	for _, multi := range []bool{false, true} {
-		for _, series := range []Series{{}, allSeries} {
+		for _, series := range []account.SeriesOptions{{}, allSeries} {
 			// Both handlers scrape the same state: the sources' views are fixed.
 			c := New(withSeries(awkwardScope(multi), series), log.NewNopLogger())
 			base := baseRegistry()
@@ -242,8 +288,9 @@ func TestMetricsAnswerMatchesPromhttp(t *testing.T) {
 }
 
 // parseAnswer reads an answer's families: the text format with expfmt's
-// parser, OpenMetrics the same way once its EOF marker and HELP escapes
-// are put the text format's way, protobuf with expfmt's decoder.
+// parser, OpenMetrics the same way once its EOF marker, HELP escapes and
+// counter family names (x for samples named x_total) are put the text
+// format's way, protobuf with expfmt's decoder.
 func parseAnswer(t *testing.T, a answer) map[string]*dto.MetricFamily {
 	t.Helper()
 	f := expfmt.Format(a.header.Get("Content-Type"))
@@ -275,6 +322,12 @@ func parseAnswer(t *testing.T, a answer) map[string]*dto.MetricFamily {
 			if strings.HasPrefix(l, "# HELP ") {
 				lines[i] = strings.ReplaceAll(l, `\"`, `"`)
 			}
+			if name, ok := strings.CutSuffix(strings.TrimPrefix(l, "# TYPE "), " counter\n"); ok && name != l {
+				lines[i] = "# TYPE " + name + "_total counter\n"
+				if help := "# HELP " + name + " "; i > 0 && strings.HasPrefix(lines[i-1], help) {
+					lines[i-1] = "# HELP " + name + "_total " + strings.TrimPrefix(lines[i-1], help)
+				}
+			}
 		}
 		a.body = strings.Join(lines, "")
 	}
@@ -284,6 +337,23 @@ func parseAnswer(t *testing.T, a answer) map[string]*dto.MetricFamily {
 		t.Fatalf("parsing the answer: %v\n%s", err, a.body)
 	}
 	return out
+}
+
+// parseAnswer keeps OpenMetrics' counters counters, with their help, and
+// histograms' buckets, so that comparing answers compares them.
+func TestParseAnswerKeepsTypes(t *testing.T) {
+	h := promhttpHandler(New(awkwardScope(false), log.NewNopLogger()), baseRegistry(), promhttp.HandlerOpts{EnableOpenMetrics: true})
+	for _, accept := range []string{"text/plain;version=0.0.4", "application/openmetrics-text;version=1.0.0"} {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		r.Header.Set("Accept", accept)
+		mfs := parseAnswer(t, serve(t, h, r))
+		if c := mfs["scp_other_total"]; c.GetType() != dto.MetricType_COUNTER || c.GetHelp() != `Between "image" and \ pending.` || len(c.GetMetric()) != 2 {
+			t.Errorf("%s: counter read as %v", accept, c)
+		}
+		if s := samples(mfs["scp_exporter_test_seconds"]); s["{}_bucket{le=0.1}"] != 1 || s["{}_bucket{le=+Inf}"] != 2 || s["{}_count"] != 2 {
+			t.Errorf("%s: histogram read as %v", accept, s)
+		}
+	}
 }
 
 // compareFamilies says how got differs from want: families, HELP, TYPE and
@@ -328,7 +398,7 @@ func compareFamilies(got, want map[string]*dto.MetricFamily) string {
 }
 
 // samples maps each metric's sorted labels to its value (a histogram's
-// sample count and sum, a counter's or gauge's value).
+// buckets, sample count and sum, a counter's or gauge's value).
 func samples(mf *dto.MetricFamily) map[string]float64 {
 	out := map[string]float64{}
 	for _, m := range mf.GetMetric() {
@@ -346,6 +416,9 @@ func samples(mf *dto.MetricFamily) map[string]float64 {
 		case m.Histogram != nil:
 			out[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
 			out[key+"_sum"] = m.GetHistogram().GetSampleSum()
+			for _, b := range m.GetHistogram().GetBucket() {
+				out[fmt.Sprintf("%s_bucket{le=%v}", key, b.GetUpperBound())] = float64(b.GetCumulativeCount())
+			}
 		}
 	}
 	return out
@@ -430,7 +503,7 @@ func TestEveryDescriptorIsEmitted(t *testing.T) {
 	for _, multi := range []bool{false, true} {
 		c := New(withSeries(awkwardScope(multi), allSeries), log.NewNopLogger())
 		emitted := map[*prometheus.Desc]int{}
-		c.emit(func(d *exposition.Desc, _ float64, _ ...string) { emitted[d.Prometheus()]++ }, c.Fetch(context.Background()))
+		c.write(valueFunc(func(d *exposition.Desc, _ float64, _ ...string) { emitted[d.Prometheus()]++ }), c.Scrape(context.Background()))
 		ch := make(chan *prometheus.Desc, 100)
 		c.Describe(ch)
 		close(ch)
@@ -492,4 +565,14 @@ func (g gaugeFamily) Collect(ch chan<- prometheus.Metric) {
 			ch <- m
 		}
 	}
+}
+
+// valueFunc is a Sink that hands each series to the function: a gauge's
+// or counter's value, a histogram's count.
+type valueFunc func(d *exposition.Desc, v float64, labels ...string)
+
+func (f valueFunc) Value(d *exposition.Desc, v float64, labels ...string) { f(d, v, labels...) }
+
+func (f valueFunc) Histogram(d *exposition.Desc, h *metric.HistogramValue, labels ...string) {
+	f(d, float64(h.Count), labels...)
 }

@@ -85,8 +85,8 @@ func TestFaultMatrix(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := prometheus.NewRegistry()
-			fake, client := setupWith(t, scptest.Options{}, scp.Options{MaxRetries: 2, Metrics: scp.NewMetrics(reg)})
+			requests := scp.NewMetrics()
+			fake, client := setupWith(t, scptest.Options{}, scp.Options{MaxRetries: 2, Metrics: requests})
 			fake.SetMembers(imgA, scptest.Member{MemberID: acctExpected, Status: "accepted"})
 			fake.SetMembers(imgB, tc.members...)
 			fake.SetFault(imgB, tc.fault)
@@ -96,17 +96,18 @@ func TestFaultMatrix(t *testing.T) {
 				o.CallTimeout = tc.callTimeout
 			}
 			tg := sourceScope(startEngine(t, o))
+			testAccountOf(tg, 0).Requests = requests
 			tg.ScrapeTimeout = deadline
 			c := New(tg, log.NewNopLogger())
 
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			start := time.Now()
-			res := c.Fetch(ctx)
+			res := c.Scrape(ctx)
 			if took := time.Since(start); took > deadline+3*time.Second {
 				t.Errorf("the scrape took %v, past its %v deadline", took, deadline)
 			}
-			images := res.Accounts[0].View.Images
+			images := res.Accounts[0].Members.Images
 			if len(images) != 2 || images[0].ID != imgA || images[1].ID != imgB {
 				t.Fatalf("images %+v, want A then B", images)
 			}
@@ -126,13 +127,12 @@ func TestFaultMatrix(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, faulty)
 			}
-			if got := membersCounter(t, reg, "scp_api_request_retries_total"); got != tc.retries {
-				t.Errorf("members retries counted %v, want %v", got, tc.retries)
-			}
-
 			// The series of this very scrape: the faulty image has member
 			// series only when it was fetched, and they lint.
 			rc := resultCollector{Collector: c, res: res}
+			if got := membersCounter(t, rc, "scp_api_request_retries_total"); got != tc.retries {
+				t.Errorf("members retries counted %v, want %v", got, tc.retries)
+			}
 			wantInfo, wantCounts := 0, 0
 			if tc.wantReason == "" {
 				wantInfo, wantCounts = len(tc.members), 3 // pending, accepted, rejected
@@ -159,9 +159,11 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // membersCounter adds up the list_image_members series of a counter family
-// in reg.
-func membersCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// that c collects.
+func membersCounter(t *testing.T, c prometheus.Collector, name string) float64 {
 	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -32,25 +32,26 @@ func ScrapeTimeout(header string, offset, limit time.Duration) time.Duration {
 	return min(t, limit)
 }
 
-// resultCollector emits a collection already made, for promhttp.
+// resultCollector writes a scrape already made, for promhttp.
 type resultCollector struct {
 	*Collector
 	res *Result
 }
 
-func (rc resultCollector) Collect(ch chan<- prometheus.Metric) { rc.emit(constGauge(ch), rc.res) }
+func (rc resultCollector) Collect(ch chan<- prometheus.Metric) {
+	rc.write(exposition.ConstMetrics(ch), rc.res)
+}
 
-// Handler serves /metrics: the collector's metrics under a deadline taken
-// from Prometheus's timeout header, then everything base gathers (the
-// exporter's own request metrics, build info, process metrics). The engines
-// work for the scrape first, so the API calls it waited for show in base's
-// counters.
+// Handler serves /metrics: the collector's families under a deadline taken
+// from Prometheus's timeout header, then everything base gathers (build
+// info, process and Go runtime metrics). The accounts work for the scrape
+// first, so the API calls it waited for show in its request counters.
 func (c *Collector) Handler(base prometheus.Gatherer, offset time.Duration, opts promhttp.HandlerOpts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		timeout := ScrapeTimeout(r.Header.Get(ScrapeTimeoutHeader), offset, c.scope.Load().ScrapeTimeout)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		res := c.Fetch(ctx)
-		exposition.Serve(w, r, func(g exposition.Gauge) { c.emit(g, res) }, resultCollector{c, res}, base, opts)
+		res := c.Scrape(ctx)
+		exposition.Serve(w, r, func(s exposition.Sink) { c.write(s, res) }, resultCollector{c, res}, base, opts)
 	})
 }

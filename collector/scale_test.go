@@ -110,12 +110,12 @@ func TestGoroutinesDuringAScrapeAreBoundedByConcurrency(t *testing.T) {
 	var res *Result
 	baseline, peak := peakGoroutines(func() {
 		c := New(sourceScope(startEngine(t, o)), log.NewNopLogger())
-		res = c.Fetch(context.Background())
+		res = c.Scrape(context.Background())
 	})
 	if got := l.calls.Load(); got != images {
 		t.Fatalf("%d calls, want %d", got, images)
 	}
-	for _, iv := range res.Accounts[0].View.Images {
+	for _, iv := range res.Accounts[0].Members.Images {
 		if iv.Err != nil {
 			t.Fatalf("%s not fetched: %v", iv.ID, iv.Err)
 		}

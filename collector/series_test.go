@@ -11,9 +11,10 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/scp-exporter/scp_exporter/internal/account"
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
-	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -43,7 +44,7 @@ func estateView(n int) engine.View {
 // seriesPerImage counts each image's series by family.
 func seriesPerImage(c *Collector) map[string]map[string]int {
 	out := map[string]map[string]int{}
-	c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+	c.write(valueFunc(func(d *exposition.Desc, _ float64, labels ...string) {
 		i := slices.Index(d.Labels(), "image_id")
 		if i < 0 {
 			return
@@ -52,7 +53,7 @@ func seriesPerImage(c *Collector) map[string]map[string]int {
 			out[labels[i]] = map[string]int{}
 		}
 		out[labels[i]][d.Name()]++
-	}, c.Fetch(context.Background()))
+	}), c.Scrape(context.Background()))
 	return out
 }
 
@@ -62,14 +63,14 @@ func seriesPerImage(c *Collector) map[string]map[string]int {
 func TestDefaultSeriesBudget(t *testing.T) {
 	const images, budget = 1000, 10
 	for _, tc := range []struct {
-		series Series
+		series account.SeriesOptions
 		want   map[string]int
 	}{
-		{Series{}, map[string]int{
+		{account.SeriesOptions{}, map[string]int{
 			"scp_image_info": 1, "scp_image_members_scrape_success": 1, "scp_image_visibility_unexpected": 1,
 			"scp_image_members": 3, "scp_image_member_info": 3, "scp_image_member_updated_timestamp_seconds": 1,
 		}},
-		{Series{MemberTimestamps: TimestampsNone}, map[string]int{
+		{account.SeriesOptions{MemberTimestamps: account.TimestampsNone}, map[string]int{
 			"scp_image_info": 1, "scp_image_members_scrape_success": 1, "scp_image_visibility_unexpected": 1,
 			"scp_image_members": 3, "scp_image_member_info": 3,
 		}},
@@ -90,7 +91,7 @@ func TestDefaultSeriesBudget(t *testing.T) {
 			for _, n := range fams {
 				total += n
 			}
-			if tc.series == (Series{}) && total > budget {
+			if tc.series == (account.SeriesOptions{}) && total > budget {
 				t.Errorf("defaults: image %s has %d series, over the budget of %d: %v", id, total, budget, fams)
 			}
 			if fmt.Sprint(fams) != fmt.Sprint(tc.want) {
@@ -107,10 +108,10 @@ func TestDefaultSeriesKeepWhatAlertsNeed(t *testing.T) {
 	created := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	view := estateView(1)
 	view.Images[0].Members[1].UpdatedAt = time.Time{}
-	c := New(Scope{Accounts: []Account{{Source: newStaticSource(view)}}, ScrapeTimeout: time.Second}, log.NewNopLogger())
+	c := New(Scope{Accounts: []Account{&testAccount{Source: newStaticSource(view)}}, ScrapeTimeout: time.Second}, log.NewNopLogger())
 	var pendingAt []float64
 	unexpected := false
-	c.emit(func(d *exposition.Desc, v float64, labels ...string) {
+	c.write(valueFunc(func(d *exposition.Desc, v float64, labels ...string) {
 		switch d.Name() {
 		case "scp_image_member_updated_timestamp_seconds":
 			if labels[1] != acctOther {
@@ -120,7 +121,7 @@ func TestDefaultSeriesKeepWhatAlertsNeed(t *testing.T) {
 		case "scp_image_member_info":
 			unexpected = unexpected || (labels[1] == acctThird && labels[3] == "false" && labels[2] == "accepted")
 		}
-	}, c.Fetch(context.Background()))
+	}), c.Scrape(context.Background()))
 	if len(pendingAt) != 1 || pendingAt[0] != float64(created.Unix()) {
 		t.Errorf("pending share's time %v, want its created time %d", pendingAt, created.Unix())
 	}
@@ -148,17 +149,17 @@ func TestMemberLimitSeriesAreBounded(t *testing.T) {
 				accounts = []string{"prod", "dev"}
 			}
 			for _, name := range accounts {
-				scope.Accounts = append(scope.Accounts, Account{Name: name, Source: newStaticSource(estateView(images)),
-					MaxMembers: MaxMembers{Default: def, PerImage: perImage}})
+				scope.Accounts = append(scope.Accounts, &testAccount{Name: name, Source: newStaticSource(estateView(images)),
+					MaxMembers: account.MaxMembers{Default: def, PerImage: perImage}})
 			}
 			// Every limit series, as name{labels} value.
 			var got []string
 			c := New(scope, log.NewNopLogger())
-			c.emit(func(d *exposition.Desc, v float64, labels ...string) {
+			c.write(valueFunc(func(d *exposition.Desc, v float64, labels ...string) {
 				if strings.HasPrefix(d.Name(), "scp_image_member_limit") {
 					got = append(got, fmt.Sprintf("%s%v %v", d.Name(), labels, v))
 				}
-			}, c.Fetch(context.Background()))
+			}), c.Scrape(context.Background()))
 
 			var want []string
 			for _, name := range accounts {
@@ -204,14 +205,14 @@ func TestChangeInfoFromVisibilityAndMembers(t *testing.T) {
 		},
 	}
 	scope := sourceScope(newStaticSource(view))
-	scope.Accounts[0].Changes = events
+	testAccountOf(scope, 0).Changes = events
 	got := map[string]string{}
 	c := New(scope, log.NewNopLogger())
-	c.emit(func(d *exposition.Desc, _ float64, labels ...string) {
+	c.write(valueFunc(func(d *exposition.Desc, _ float64, labels ...string) {
 		if d.Name() == "scp_image_change_info" {
 			got[labels[0]] = labels[1] + " " + labels[2]
 		}
-	}, c.Fetch(context.Background()))
+	}), c.Scrape(context.Background()))
 	if got[a] != "UpdateImage vis-user" || got[b] != "CreateImageMember member-user" || len(got) != 2 {
 		t.Errorf("change info %v, want a's visibility change and b's later member change", got)
 	}
@@ -219,10 +220,10 @@ func TestChangeInfoFromVisibilityAndMembers(t *testing.T) {
 
 // changesByWindow explains a change with the latest of an image's events
 // inside its window.
-type changesByWindow map[string][]Change
+type changesByWindow map[string][]account.Change
 
-func (c changesByWindow) Explain(id string, from, to time.Time) (Change, bool) {
-	var best Change
+func (c changesByWindow) Explain(id string, from, to time.Time) (account.Change, bool) {
+	var best account.Change
 	found := false
 	for _, ch := range c[id] {
 		if !ch.Time.Before(from) && !ch.Time.After(to) && (!found || ch.Time.After(best.Time)) {

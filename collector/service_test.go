@@ -20,7 +20,7 @@ func TestServiceSeries(t *testing.T) {
 		VersionsRead: true, Versions: []scp.ServerVersion{{ID: "1.0", Status: "current"}, {ID: "1.3", Status: "planned"}},
 	}
 	tg := sourceScope(newStaticSource(engine.View{}))
-	tg.Accounts[0].Service = func() (scp.ServiceInfo, bool) { return info, true }
+	testAccountOf(tg, 0).Service = func() (scp.ServiceInfo, bool) { return info, true }
 	c := New(tg, log.NewNopLogger())
 	families := []string{"scp_api_endpoint_info", "scp_api_server_version_info", "scp_api_version_offered", "scp_api_version_info"}
 	want := `# HELP scp_api_endpoint_info The service URL the exporter calls and where it came from: override (scp.endpoint), catalog (IAM's endpoint catalog, or its last good answer) or fallback (the host built from region and environment, while the catalog gives none); always 1.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -97,7 +96,7 @@ func BenchmarkListImageMembers(b *testing.B) {
 			AccountID:  "0123456789abcdef0123456789abcdef",
 			HTTPClient: hc, MaxRetries: 2,
 			Budget:    scp.NewBudget(1e9, 16, nil),
-			Metrics:   scp.NewMetrics(prometheus.NewRegistry()),
+			Metrics:   scp.NewMetrics(),
 			UserAgent: "scp_exporter/bench",
 		})
 		if err != nil {

@@ -129,7 +129,6 @@ func (b *Budget) Succeeded() {
 func (b *Budget) set(r float64) {
 	b.rate = r
 	b.limiter.SetLimit(rate.Limit(r))
-	b.metrics.setRate(r)
 }
 
 // Continue starts b at the rate old had reached, when that is lower than
@@ -154,11 +153,10 @@ func (b *Budget) Rate() float64 {
 // Max is the configured rate, the most the effective rate may reach.
 func (b *Budget) Max() float64 { return b.max }
 
-// Report makes m show the budget's effective rate and its decreases, from
-// now on; nil stops reporting (a budget replaced after a reload).
+// Report makes m count the budget's decreases from now on; nil stops
+// counting (a budget replaced after a reload).
 func (b *Budget) Report(m *Metrics) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.metrics = m
-	m.setRate(b.rate)
 }

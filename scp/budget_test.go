@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/scp-exporter/scp_exporter/internal/metric"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -28,7 +29,7 @@ func TestBudgetDecreasesMultiplicativelyAndRecoversAdditively(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	b := scp.NewBudget(200, 8, clock.now)
 	reg := prometheus.NewRegistry()
-	b.Report(scp.NewMetrics(reg))
+	b.Report(registeredMetrics(reg))
 	if b.Rate() != 200 {
 		t.Fatalf("starts at %v, want the maximum 200", b.Rate())
 	}
@@ -100,6 +101,7 @@ func TestBudgetCutsFromTheRateSent(t *testing.T) {
 func TestClientLowersItsBudgetOnThrottling(t *testing.T) {
 	budget := scp.NewBudget(100, 4, nil)
 	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget; o.MaxRetries = 0; budget.Report(o.Metrics) })
+	e.reg.MustRegister(metric.NewCollector(func() *scp.Budget { return budget }, scp.BudgetFamilies...))
 	e.fake.SetMembers(testImageID)
 	if got := valueOf(t, e, "scp_api_rate_limit_requests_per_second"); got != 100 {
 		t.Errorf("effective rate exported as %v before any call, want 100", got)

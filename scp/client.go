@@ -25,12 +25,11 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultLanguage       = "en-US"
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultMaxBodyBytes   = 4 << 20
-	maxErrorBodyBytes     = 64 << 10
-	retryBaseDelay        = 200 * time.Millisecond
-	retryMaxDelay         = 5 * time.Second
+	DefaultLanguage     = "en-US"
+	DefaultMaxBodyBytes = 4 << 20
+	maxErrorBodyBytes   = 64 << 10
+	retryBaseDelay      = 200 * time.Millisecond
+	retryMaxDelay       = 5 * time.Second
 	// maxRetryAfter caps a server's Retry-After, for calls without a deadline.
 	maxRetryAfter = time.Minute
 )
@@ -50,7 +49,8 @@ type Options struct {
 	// HTTPClient is shared by all calls; size its keep-alive pool for the
 	// concurrency. Defaults to a client with a pool of 100 per host.
 	HTTPClient *http.Client
-	// RequestTimeout bounds one attempt. Every call is also bounded by its context.
+	// RequestTimeout bounds one attempt (config.Timing's RequestTimeout);
+	// 0 leaves that to the call's context, which bounds every call.
 	RequestTimeout time.Duration
 	// MaxRetries is how often a GET is retried after a network error, 429,
 	// 502, 503 or 504, while the context's deadline allows.
@@ -192,9 +192,6 @@ func NewClient(o Options) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 100
 		o.HTTPClient = &http.Client{Transport: t}
-	}
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -389,7 +386,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // attempt makes one request, signed unless it is the version list. It
 // returns the server's Retry-After.
 func (c *Client) attempt(ctx context.Context, op Operation, full string, signed bool, out any) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	cancel := context.CancelFunc(func() {})
+	if c.opts.RequestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout)
+	}
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scp-exporter/scp_exporter/internal/metric"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -50,7 +51,7 @@ func newEnv(t *testing.T, wrap func(http.Handler) http.Handler, adjust func(*scp
 		AccessKey:  testAccessKey,
 		SecretKey:  testSecretKey,
 		HTTPClient: &http.Client{Transport: countingTransport{base, e.bodyBytes}},
-		Metrics:    scp.NewMetrics(e.reg),
+		Metrics:    registeredMetrics(e.reg),
 	}
 	if adjust != nil {
 		adjust(&opts)
@@ -147,4 +148,12 @@ func requestsTotal(t *testing.T, reg *prometheus.Registry, code string) float64 
 	t.Helper()
 	v, _ := metricValue(t, reg, "scp_api_requests_total", map[string]string{"operation": op, "code": code})
 	return v
+}
+
+// registeredMetrics returns request metrics whose families reg gathers,
+// as the collector writes them for an account of the single-account form.
+func registeredMetrics(reg prometheus.Registerer) *scp.Metrics {
+	m := scp.NewMetrics()
+	reg.MustRegister(metric.NewCollector(func() *scp.Metrics { return m }, scp.RequestFamilies...))
+	return m
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
@@ -113,7 +112,7 @@ func TestListImagesMalformedAnswers(t *testing.T) {
 					}
 					w.Write([]byte(tc.body))
 				})
-			}, func(o *scp.Options) { o.Metrics = scp.NewMetrics(reg) })
+			}, func(o *scp.Options) { o.Metrics = registeredMetrics(reg) })
 			_, err := e.client.ListImages(context.Background(), "")
 			var dec *scp.DecodeError
 			if !errors.As(err, &dec) || !strings.Contains(err.Error(), tc.want) {
@@ -154,30 +153,6 @@ func seriesValue(t *testing.T, reg *prometheus.Registry, name string, want map[s
 		t.Fatalf("no %s%v", name, want)
 	}
 	return value, series
-}
-
-func TestAccountMetricsCarryTheAccountLabel(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := scp.NewAccountMetrics(reg)
-	e := newEnv(t, nil, func(o *scp.Options) { o.Metrics = m.ForAccount("prod") })
-	m.ForAccount("staging")
-	e.fake.SetMembers(testImageID)
-	if _, err := e.client.ListImageMembers(context.Background(), testImageID); err != nil {
-		t.Fatal(err)
-	}
-	want := `
-# HELP scp_api_requests_total SCP API requests made, by operation and HTTP status code ("error" when no response came). Each retry attempt counts.
-# TYPE scp_api_requests_total counter
-scp_api_requests_total{account="prod",code="200",operation="list_image_members"} 1
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "scp_api_requests_total"); err != nil {
-		t.Error(err)
-	}
-	// Every account starts each operation × reason at 0.
-	_, n := seriesValue(t, reg, "scp_api_request_errors_total", map[string]string{"account": "staging", "operation": "list_images", "reason": "timeout"})
-	if want := 2 * len(scp.Operations) * len(scp.Reasons); n != want {
-		t.Errorf("%d error series, want %d", n, want)
-	}
 }
 
 // An offer the API lists twice is one offer: two series with the same

@@ -3,9 +3,10 @@ package scp
 import (
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/scp-exporter/scp_exporter/internal/metric"
 )
 
 // Operation names the API call in metric labels.
@@ -32,110 +33,61 @@ var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpLi
 // counting anomalies; show_image reads one image, whose lacks fail it whole.
 var answerOperations = []Operation{OpListImageMembers, OpListImages, OpListPendingImages}
 
-// Metrics are the client's own request metrics. One Metrics is shared by all
-// clients of a process (one per account, and across config reloads).
+// durationBuckets are the bounds of scp_api_request_duration_seconds.
+var durationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// Metrics counts one account's API requests: what scp_api_requests_total
+// and its siblings show. One Metrics outlives the clients and budgets of its
+// account (a reload that rebuilds the client keeps counting on it); the
+// collector reads it at scrape time, so an account that is removed takes
+// its series with it. Safe for concurrent use; a nil *Metrics counts
+// nothing.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration prometheus.ObserverVec
-	errors   *prometheus.CounterVec
-	retries  *prometheus.CounterVec
-	// rate and decreases show the account's Budget.
-	rate      *prometheus.GaugeVec
-	decreases *prometheus.CounterVec
-	// anomalies counts parts of answers skipped or cleaned.
-	anomalies *prometheus.CounterVec
-	// perAccount: the vectors have an account label, which ForAccount fills.
-	perAccount bool
+	mu        sync.Mutex
+	requests  map[opLabel]uint64 // by operation and code
+	durations map[opLabel]*histogram
+	errors    map[opLabel]uint64 // by operation and reason, every pair from 0
+	retries   map[Operation]uint64
+	anomalies map[opLabel]uint64 // by operation and kind, every pair from 0
+	decreases uint64
 }
 
-// NewMetrics creates the request metrics and registers them with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	return newMetrics(reg, nil)
+// opLabel is an operation and its second label's value (a code, reason or
+// kind).
+type opLabel struct {
+	op    Operation
+	label string
 }
 
-// NewAccountMetrics creates request metrics with an account label, for the
-// several-accounts form; each client gets its account's view from ForAccount.
-func NewAccountMetrics(reg prometheus.Registerer) *Metrics {
-	return newMetrics(reg, []string{"account"})
+type histogram struct {
+	counts []uint64 // per bucket, not cumulative
+	count  uint64
+	sum    float64
 }
 
-// ForAccount returns the metrics of one account, every operation × reason
-// series started at 0. Without an account label it returns m.
-func (m *Metrics) ForAccount(name string) *Metrics {
-	if m == nil || !m.perAccount {
-		return m
+// NewMetrics returns an account's request metrics, every operation ×
+// reason (and anomaly kind) started at 0.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		requests:  map[opLabel]uint64{},
+		durations: map[opLabel]*histogram{},
+		errors:    map[opLabel]uint64{},
+		retries:   map[Operation]uint64{},
+		anomalies: map[opLabel]uint64{},
 	}
-	l := prometheus.Labels{"account": name}
-	a := &Metrics{
-		requests:  m.requests.MustCurryWith(l),
-		duration:  m.duration.MustCurryWith(l),
-		errors:    m.errors.MustCurryWith(l),
-		retries:   m.retries.MustCurryWith(l),
-		rate:      m.rate.MustCurryWith(l),
-		decreases: m.decreases.MustCurryWith(l),
-		anomalies: m.anomalies.MustCurryWith(l),
-	}
-	a.init()
-	return a
-}
-
-func (m *Metrics) init() {
 	for _, op := range Operations {
 		for _, r := range Reasons {
-			m.errors.WithLabelValues(string(op), string(r))
+			m.errors[opLabel{op, string(r)}] = 0
 		}
-		m.retries.WithLabelValues(string(op))
+		m.retries[op] = 0
 	}
-	m.decreases.WithLabelValues()
 	for _, op := range answerOperations {
 		for _, k := range Anomalies {
-			m.anomalies.WithLabelValues(string(op), k)
+			m.anomalies[opLabel{op, k}] = 0
 		}
 	}
 	for _, k := range AuditAnomalies {
-		m.anomalies.WithLabelValues(string(OpListAuditLogs), k)
-	}
-}
-
-func newMetrics(reg prometheus.Registerer, extra []string) *Metrics {
-	labels := func(l ...string) []string { return append(slices.Clone(extra), l...) }
-	m := &Metrics{
-		perAccount: len(extra) > 0,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_requests_total",
-			Help: "SCP API requests made, by operation and HTTP status code (\"error\" when no response came). Each retry attempt counts.",
-		}, labels("operation", "code")),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "scp_api_request_duration_seconds",
-			Help:    "Duration of SCP API requests in seconds, from sending to the end of the body, by operation and HTTP status code.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, labels("operation", "code")),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_request_errors_total",
-			Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode, unsupported_version).",
-		}, labels("operation", "reason")),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_request_retries_total",
-			Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
-		}, labels("operation")),
-		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "scp_api_rate_limit_requests_per_second",
-			Help: "The request rate the exporter allows itself now for all of the account's API calls: scp.requests_per_second, lowered when the API throttles (429, Retry-After) and recovered additively.",
-		}, labels()),
-		decreases: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_rate_limit_decreases_total",
-			Help: "Times the API's throttling (429, Retry-After) lowered the account's request rate; throttled requests themselves count in scp_api_request_errors_total{reason=\"rate_limited\"}.",
-		}, labels()),
-		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scp_api_answer_anomalies_total",
-			Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner; for list_audit_logs also missing_id, missing_timestamp); the debug log names the image or the audit window.",
-		}, labels("operation", "kind")),
-	}
-	if !m.perAccount {
-		m.init()
-	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration.(prometheus.Collector), m.errors, m.retries, m.rate, m.decreases, m.anomalies)
+		m.anomalies[opLabel{OpListAuditLogs, k}] = 0
 	}
 	return m
 }
@@ -149,34 +101,47 @@ func (m *Metrics) observe(op Operation, status int, took time.Duration, reason R
 	if status != 0 {
 		code = statusCode(status)
 	}
-	m.requests.WithLabelValues(string(op), code).Inc()
-	m.duration.WithLabelValues(string(op), code).Observe(took.Seconds())
+	key := opLabel{op, code}
+	secs := took.Seconds()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests[key]++
+	h := m.durations[key]
+	if h == nil {
+		h = &histogram{counts: make([]uint64, len(durationBuckets))}
+		m.durations[key] = h
+	}
+	if i, _ := slices.BinarySearch(durationBuckets, secs); i < len(durationBuckets) {
+		h.counts[i]++
+	}
+	h.count++
+	h.sum += secs
 	if reason != "" {
-		m.errors.WithLabelValues(string(op), string(reason)).Inc()
+		m.errors[opLabel{op, string(reason)}]++
 	}
 }
 
 func (m *Metrics) retried(op Operation) {
 	if m != nil {
-		m.retries.WithLabelValues(string(op)).Inc()
-	}
-}
-
-func (m *Metrics) setRate(r float64) {
-	if m != nil {
-		m.rate.WithLabelValues().Set(r)
+		m.mu.Lock()
+		m.retries[op]++
+		m.mu.Unlock()
 	}
 }
 
 func (m *Metrics) rateDecreased() {
 	if m != nil {
-		m.decreases.WithLabelValues().Inc()
+		m.mu.Lock()
+		m.decreases++
+		m.mu.Unlock()
 	}
 }
 
 func (m *Metrics) anomaly(op Operation, kind string) {
 	if m != nil {
-		m.anomalies.WithLabelValues(string(op), kind).Inc()
+		m.mu.Lock()
+		m.anomalies[opLabel{op, kind}]++
+		m.mu.Unlock()
 	}
 }
 
@@ -184,8 +149,152 @@ func (m *Metrics) anomaly(op Operation, kind string) {
 // after the attempt was observed.
 func (m *Metrics) decodeFailed(op Operation) {
 	if m != nil {
-		m.errors.WithLabelValues(string(op), string(ReasonDecode)).Inc()
+		m.mu.Lock()
+		m.errors[opLabel{op, string(ReasonDecode)}]++
+		m.mu.Unlock()
 	}
+}
+
+// countSeries sends one series per key of counts, in label order.
+func countSeries(m *Metrics, counts func(*Metrics) map[opLabel]uint64, s metric.Sink) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	c := counts(m)
+	keys := make([]opLabel, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	values := make([]uint64, len(keys))
+	slices.SortFunc(keys, compareOpLabels)
+	for i, k := range keys {
+		values[i] = c[k]
+	}
+	m.mu.Unlock()
+	for i, k := range keys {
+		s.Value(float64(values[i]), string(k.op), k.label)
+	}
+}
+
+func compareOpLabels(a, b opLabel) int {
+	if a.op != b.op {
+		if a.op < b.op {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.label < b.label:
+		return -1
+	case a.label > b.label:
+		return 1
+	}
+	return 0
+}
+
+// RequestFamilies are the families of an account's request metrics.
+var RequestFamilies = []metric.Family[*Metrics]{
+	{
+		Name: "scp_api_requests_total", Type: metric.Counter, Labels: []string{"operation", "code"},
+		Help: "SCP API requests made, by operation and HTTP status code (\"error\" when no response came). Each retry attempt counts.",
+		Series: func(m *Metrics, s metric.Sink) {
+			countSeries(m, func(m *Metrics) map[opLabel]uint64 { return m.requests }, s)
+		},
+	},
+	{
+		Name: "scp_api_request_duration_seconds", Type: metric.Histogram, Labels: []string{"operation", "code"},
+		Help: "Duration of SCP API requests in seconds, from sending to the end of the body, by operation and HTTP status code.",
+		Series: func(m *Metrics, s metric.Sink) {
+			if m == nil {
+				return
+			}
+			m.mu.Lock()
+			keys := make([]opLabel, 0, len(m.durations))
+			for k := range m.durations {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, compareOpLabels)
+			values := make([]metric.HistogramValue, len(keys))
+			for i, k := range keys {
+				h := m.durations[k]
+				v := metric.HistogramValue{Bounds: durationBuckets, Counts: make([]uint64, len(h.counts)), Count: h.count, Sum: h.sum}
+				var cum uint64
+				for j, n := range h.counts {
+					cum += n
+					v.Counts[j] = cum
+				}
+				values[i] = v
+			}
+			m.mu.Unlock()
+			for i, k := range keys {
+				s.Histogram(&values[i], string(k.op), k.label)
+			}
+		},
+	},
+	{
+		Name: "scp_api_request_errors_total", Type: metric.Counter, Labels: []string{"operation", "reason"},
+		Help: "Failed SCP API requests, by operation and reason (timeout, network, unauthorized, forbidden, not_found, rate_limited, client_error, server_error, decode, unsupported_version).",
+		Series: func(m *Metrics, s metric.Sink) {
+			countSeries(m, func(m *Metrics) map[opLabel]uint64 { return m.errors }, s)
+		},
+	},
+	{
+		Name: "scp_api_request_retries_total", Type: metric.Counter, Labels: []string{"operation"},
+		Help: "SCP API requests retried after a network error, 429, 502, 503 or 504, by operation.",
+		Series: func(m *Metrics, s metric.Sink) {
+			if m == nil {
+				return
+			}
+			m.mu.Lock()
+			retries := make(map[opLabel]uint64, len(m.retries))
+			for op, n := range m.retries {
+				retries[opLabel{op: op}] = n
+			}
+			m.mu.Unlock()
+			keys := make([]opLabel, 0, len(retries))
+			for k := range retries {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, compareOpLabels)
+			for _, k := range keys {
+				s.Value(float64(retries[k]), string(k.op))
+			}
+		},
+	},
+	{
+		Name: "scp_api_rate_limit_decreases_total", Type: metric.Counter,
+		Help: "Times the API's throttling (429, Retry-After) lowered the account's request rate; throttled requests themselves count in scp_api_request_errors_total{reason=\"rate_limited\"}.",
+		Series: func(m *Metrics, s metric.Sink) {
+			if m == nil {
+				return
+			}
+			m.mu.Lock()
+			n := m.decreases
+			m.mu.Unlock()
+			s.Value(float64(n))
+		},
+	},
+	{
+		Name: "scp_api_answer_anomalies_total", Type: metric.Counter, Labels: []string{"operation", "kind"},
+		Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner; for list_audit_logs also missing_id, missing_timestamp); the debug log names the image or the audit window.",
+		Series: func(m *Metrics, s metric.Sink) {
+			countSeries(m, func(m *Metrics) map[opLabel]uint64 { return m.anomalies }, s)
+		},
+	},
+}
+
+// BudgetFamilies are the families of an account's budget.
+var BudgetFamilies = []metric.Family[*Budget]{
+	{
+		Name: "scp_api_rate_limit_requests_per_second",
+		Help: "The request rate the exporter allows itself now for all of the account's API calls: scp.requests_per_second, lowered when the API throttles (429, Retry-After) and recovered additively.",
+		Series: func(b *Budget, s metric.Sink) {
+			if b != nil {
+				s.Value(b.Rate())
+			}
+		},
+	},
 }
 
 // statusCodes are the code label values of the HTTP statuses, made once.

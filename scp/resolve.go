@@ -44,13 +44,11 @@ type ResolveConfig struct {
 	// when the catalog fails.
 	LastGood string
 	// RetryInterval is the first wait of KeepResolving; it doubles up to
-	// MaxRetryInterval. Defaults DefaultResolveRetry and 10 minutes.
+	// MaxRetryInterval (config.Timing's ResolveRetry and ResolveMaxRetry).
+	// KeepResolving needs both positive.
 	RetryInterval    time.Duration
 	MaxRetryInterval time.Duration
 }
-
-// DefaultResolveRetry is KeepResolving's first wait.
-const DefaultResolveRetry = 30 * time.Second
 
 // ServiceInfo is what the client learned about the service it calls.
 type ServiceInfo struct {
@@ -230,14 +228,11 @@ func describeVersions(list []ServerVersion) string {
 
 // KeepResolving calls Resolve until nothing is left to retry or ctx ends,
 // waiting RetryInterval, doubling up to MaxRetryInterval, between tries.
+// Without a positive RetryInterval it does not retry.
 func (c *Client) KeepResolving(ctx context.Context, rc ResolveConfig) {
-	wait := rc.RetryInterval
+	wait, maxWait := rc.RetryInterval, max(rc.MaxRetryInterval, rc.RetryInterval)
 	if wait <= 0 {
-		wait = DefaultResolveRetry
-	}
-	maxWait := rc.MaxRetryInterval
-	if maxWait <= 0 {
-		maxWait = 10 * time.Minute
+		return
 	}
 	for {
 		t := time.NewTimer(wait)

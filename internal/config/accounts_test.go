@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"os"
@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
 func TestAccountsForm(t *testing.T) {
-	cfg, err := Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 expected_members: [aaaa]
 accounts:
   - name: prod
@@ -32,22 +34,23 @@ accounts:
 		t.Fatalf("MultiAccount %v with %d accounts", cfg.MultiAccount(), len(cfg.Accounts))
 	}
 	prod, staging := &cfg.Accounts[0], &cfg.Accounts[1]
-	if prod.Name != "prod" || prod.SCP.MaxConcurrency != 4 || staging.SCP.MaxConcurrency != DefaultMaxConcurrency {
+	if prod.Name != "prod" || prod.SCP.MaxConcurrency != 4 || staging.SCP.MaxConcurrency != config.DefaultMaxConcurrency {
 		t.Errorf("accounts %+v %+v", prod, staging)
 	}
 	if got := staging.SCP.BaseURL(); got != "https://virtualserver.kr-east1.s.samsungsdscloud.com" {
 		t.Errorf("staging endpoint %s", got)
 	}
-	exp := cfg.ExpectedFor(prod, prod.Images[0])
+	settings := cfg.Settings()
+	exp := settings[0].Expected(prod.Images[0], cfg.FileList)
 	if len(exp) != 3 || !exp["aaaa"] || !exp["bbbb"] || !exp["cccc"] {
 		t.Errorf("expected members of the prod image: %v", exp)
 	}
-	if exp := cfg.ExpectedFor(staging, Image{}); len(exp) != 1 || !exp["aaaa"] {
+	if exp := settings[1].Expected(config.Image{}, cfg.FileList); len(exp) != 1 || !exp["aaaa"] {
 		t.Errorf("expected members of a discovered staging image: %v", exp)
 	}
 	d := staging.Discovery
 	if !d.Enabled || len(d.Visibility) != 2 || d.Visibility[0] != "private" || d.Visibility[1] != "shared" ||
-		time.Duration(d.RefreshInterval) != DefaultRefreshInterval {
+		time.Duration(d.RefreshInterval) != config.DefaultRefreshInterval {
 		t.Errorf("discovery defaults: %+v", d)
 	}
 	if !d.Matches("golden-ubuntu") || d.Matches("my-golden-ubuntu") || d.Matches("scratch") {
@@ -56,7 +59,7 @@ accounts:
 }
 
 func TestSingleAccountFormIsOneUnnamedAccount(t *testing.T) {
-	cfg, err := Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 scp: {endpoint: "http://127.0.0.1:1", access_key: ak, secret_key: sk}
 expected_members: [aaaa]
 discovery: {enabled: true, visibility: [private]}
@@ -71,7 +74,7 @@ discovery: {enabled: true, visibility: [private]}
 	if !a.Discovery.Enabled || len(a.Discovery.Visibility) != 1 || a.SCP.APIVersion != "1.3" {
 		t.Errorf("account %+v", a)
 	}
-	if exp := cfg.ExpectedFor(a, Image{}); !exp["aaaa"] {
+	if exp := cfg.Settings()[0].Expected(config.Image{}, cfg.FileList); !exp["aaaa"] {
 		t.Errorf("top-level expected members lost: %v", exp)
 	}
 }
@@ -125,7 +128,7 @@ accounts:
 `, []string{"line 3: accounts[0].imagez: unknown field"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), t.TempDir(), nil)
+			_, err := config.Parse([]byte(tc.yaml), t.TempDir(), nil)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -147,7 +150,7 @@ func TestAccountsFormListFilesLimitsAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 expected_members_file: all.txt
 max_members: 5
 audit: {enabled: true, poll_interval: 10s}
@@ -170,39 +173,41 @@ accounts:
 		t.Fatal(err)
 	}
 	prod, staging := &cfg.Accounts[0], &cfg.Accounts[1]
-	if got := cfg.ExpectedFor(prod, prod.Images[0]); len(got) != 2 || !got["aaaa"] || !got["bbbb"] {
+	settings := cfg.Settings()
+	prodS, stagingS := &settings[0], &settings[1]
+	if got := prodS.Expected(prod.Images[0], cfg.FileList); len(got) != 2 || !got["aaaa"] || !got["bbbb"] {
 		t.Errorf("prod expected members %v", got)
 	}
-	if got := cfg.ExpectedFor(staging, Image{}); len(got) != 1 || !got["aaaa"] {
+	if got := stagingS.Expected(config.Image{}, cfg.FileList); len(got) != 1 || !got["aaaa"] {
 		t.Errorf("staging expected members %v", got)
 	}
-	if got := cfg.ExpectedOwnersFor(prod); len(got) != 1 || !got["oooo"] {
+	if got := prodS.ExpectedOwners(cfg.FileList); len(got) != 1 || !got["oooo"] {
 		t.Errorf("prod expected owners %v", got)
 	}
-	if got := cfg.ExpectedOwnersFor(staging); len(got) != 0 {
+	if got := stagingS.ExpectedOwners(cfg.FileList); len(got) != 0 {
 		t.Errorf("staging expected owners %v", got)
 	}
-	if m, o := cfg.ListFiles(prod); len(m) != 2 || m[0] != filepath.Join(dir, "all.txt") || m[1] != filepath.Join(dir, "prod.txt") ||
+	if m, o := prodS.ExpectedMembersFiles, prodS.ExpectedImageOwnersFiles; len(m) != 2 || m[0] != filepath.Join(dir, "all.txt") || m[1] != filepath.Join(dir, "prod.txt") ||
 		len(o) != 1 || o[0] != filepath.Join(dir, "owners.txt") {
-		t.Errorf("ListFiles(prod) = %q, %q", m, o)
+		t.Errorf("list files of prod: %q, %q", m, o)
 	}
 	for _, tc := range []struct {
-		a    *Account
-		img  Image
+		s    *config.Settings
+		img  config.Image
 		want int
 	}{
-		{prod, prod.Images[0], 0}, // the image's own 0 lifts the account's limit
-		{prod, prod.Images[1], 2},
-		{prod, Image{}, 2},
-		{staging, Image{}, 5},
+		{prodS, prod.Images[0], 0}, // the image's own 0 lifts the account's limit
+		{prodS, prod.Images[1], 2},
+		{prodS, config.Image{}, 2},
+		{stagingS, config.Image{}, 5},
 	} {
-		if got := cfg.MaxMembersFor(tc.a, tc.img); got != tc.want {
-			t.Errorf("MaxMembersFor(%s, %q) = %d, want %d", tc.a.Name, tc.img.ID, got, tc.want)
+		if got := tc.s.MaxMembersOf(tc.img); got != tc.want {
+			t.Errorf("MaxMembersOf(%s, %q) = %d, want %d", tc.s.Name, tc.img.ID, got, tc.want)
 		}
 	}
 	// prod's own block replaces the top-level one whole: its poll_interval
 	// is the default, not the top-level 10s.
-	if a := prod.Audit; a.Enabled || time.Duration(a.PollInterval) != DefaultAuditPollInterval {
+	if a := prod.Audit; a.Enabled || time.Duration(a.PollInterval) != config.DefaultAuditPollInterval {
 		t.Errorf("prod audit %+v", a)
 	}
 	if a := staging.Audit; !a.Enabled || time.Duration(a.PollInterval) != 10*time.Second {
@@ -218,7 +223,7 @@ func TestAccountsFormListFilesLimitsAuditErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte("aaaa\nb b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Parse([]byte(`
+	_, err := config.Parse([]byte(`
 audit: {enabled: true, poll_interval: 3s}
 accounts:
   - name: a

@@ -231,12 +231,13 @@ func TestGoodConfigs(t *testing.T) {
 				if len(c.Images) != 2 || c.Images[0].Name != "ubuntu-golden" {
 					t.Fatalf("images %+v", c.Images)
 				}
-				exp := c.ExpectedFor(&c.Accounts[0], c.Images[0])
+				settings := c.Settings()[0]
+				exp := settings.Expected(c.Images[0], c.FileList)
 				if len(exp) != 2 || !exp["a8f10467abfc4b87b64614ab36eb9ae4"] || !exp["acct-partner"] {
-					t.Errorf("ExpectedFor(image 0) = %v", exp)
+					t.Errorf("Expected(image 0) = %v", exp)
 				}
-				if exp := c.ExpectedFor(&c.Accounts[0], c.Images[1]); len(exp) != 1 || !exp["a8f10467abfc4b87b64614ab36eb9ae4"] {
-					t.Errorf("ExpectedFor(image 1) = %v", exp)
+				if exp := settings.Expected(c.Images[1], c.FileList); len(exp) != 1 || !exp["a8f10467abfc4b87b64614ab36eb9ae4"] {
+					t.Errorf("Expected(image 1) = %v", exp)
 				}
 			}},
 		{file: "good-trust-files.yml", getenv: noEnv,
@@ -255,7 +256,8 @@ func TestGoodConfigs(t *testing.T) {
 				if a := c.Accounts[0].Audit; a == nil || a.Enabled || time.Duration(a.PollInterval) != 30*time.Second {
 					t.Errorf("audit defaults not applied: %+v", a)
 				}
-				if got := c.MaxMembersFor(&c.Accounts[0], config.Image{}); got != 0 {
+				s := c.Settings()[0]
+				if got := s.MaxMembersOf(config.Image{}); got != 0 {
 					t.Errorf("max_members default %d, want 0 (no limit)", got)
 				}
 				// name_regex matches the whole name.
@@ -293,22 +295,23 @@ func TestGoodConfigs(t *testing.T) {
 // the config, max_members resolved per image, audit with its own endpoint.
 func checkTrustFiles(t *testing.T, c *config.Config) {
 	a := &c.Accounts[0]
+	s := c.Settings()[0]
 	members, owners := filepath.Join("testdata", "trusted-members.txt"), filepath.Join("testdata", "trusted-owners.txt")
 	if c.ExpectedMembersFile != members || c.ExpectedImageOwnersFile != owners {
 		t.Errorf("list files %q, %q: want them relative to the config's directory", c.ExpectedMembersFile, c.ExpectedImageOwnersFile)
 	}
-	if m, o := c.ListFiles(a); !slices.Equal(m, []string{members}) || !slices.Equal(o, []string{owners}) {
-		t.Errorf("ListFiles = %q, %q", m, o)
+	if m, o := s.ExpectedMembersFiles, s.ExpectedImageOwnersFiles; !slices.Equal(m, []string{members}) || !slices.Equal(o, []string{owners}) {
+		t.Errorf("list files %q, %q", m, o)
 	}
 	if got := c.FileList(members); !slices.Equal(got, []string{"acct-dr-site", "ffee0011223344556677889900aabbcc"}) {
 		t.Errorf("FileList(members) = %q", got)
 	}
 	// Inline lists and the file's, merged.
-	if got := keys(c.ExpectedFor(a, c.Images[1])); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-dr-site", "acct-partner", "ffee0011223344556677889900aabbcc"}) {
-		t.Errorf("ExpectedFor(image 1) = %q", got)
+	if got := keys(s.Expected(c.Images[1], c.FileList)); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-dr-site", "acct-partner", "ffee0011223344556677889900aabbcc"}) {
+		t.Errorf("Expected(image 1) = %q", got)
 	}
-	if got := keys(c.ExpectedOwnersFor(a)); !slices.Equal(got, []string{"0123456789abcdef0123456789abcdef"}) {
-		t.Errorf("ExpectedOwnersFor = %q", got)
+	if got := keys(s.ExpectedOwners(c.FileList)); !slices.Equal(got, []string{"0123456789abcdef0123456789abcdef"}) {
+		t.Errorf("ExpectedOwners = %q", got)
 	}
 	// With the files' current lists, as a watcher gives them.
 	now := func(p string) []string {
@@ -317,20 +320,20 @@ func checkTrustFiles(t *testing.T, c *config.Config) {
 		}
 		return nil
 	}
-	if got := keys(c.ExpectedWith(a, config.Image{}, now)); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-new"}) {
-		t.Errorf("ExpectedWith = %q", got)
+	if got := keys(s.Expected(config.Image{}, now)); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-new"}) {
+		t.Errorf("Expected with the current lists = %q", got)
 	}
-	if got := keys(c.ExpectedOwnersWith(a, now)); len(got) != 0 {
-		t.Errorf("ExpectedOwnersWith = %q", got)
+	if got := keys(s.ExpectedOwners(now)); len(got) != 0 {
+		t.Errorf("ExpectedOwners with the current lists = %q", got)
 	}
 	// The image's max_members, even 0, replaces the top-level one.
 	for i, want := range []int{0, 10, 3} {
-		if got := c.MaxMembersFor(a, c.Images[i]); got != want {
-			t.Errorf("MaxMembersFor(image %d) = %d, want %d", i, got, want)
+		if got := s.MaxMembersOf(c.Images[i]); got != want {
+			t.Errorf("MaxMembersOf(image %d) = %d, want %d", i, got, want)
 		}
 	}
-	if got := c.MaxMembersFor(a, config.Image{}); got != 3 {
-		t.Errorf("MaxMembersFor(a discovered image) = %d, want 3", got)
+	if got := s.MaxMembersOf(config.Image{}); got != 3 {
+		t.Errorf("MaxMembersOf(a discovered image) = %d, want 3", got)
 	}
 	if au := a.Audit; !au.Enabled || time.Duration(au.PollInterval) != config.DefaultAuditPollInterval || a.SCP.AuditEndpoint != "https://loggingaudit.internal.example:8443" {
 		t.Errorf("audit %+v, endpoint %q", au, a.SCP.AuditEndpoint)
@@ -384,18 +387,19 @@ func TestGoodAccounts(t *testing.T) {
 		t.Errorf("members.refresh_interval: prod %v, dev %v; want 5m (top level) and 0s (its own)", prod.Members.RefreshInterval, dev.Members.RefreshInterval)
 	}
 	// Expected members: the top-level list, the account's and the image's.
-	got := c.ExpectedFor(prod, prod.Images[0])
+	settings := c.Settings()
+	got := settings[0].Expected(prod.Images[0], c.FileList)
 	want := []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-partner", "acct-prod-dr"}
 	if len(got) != len(want) {
-		t.Errorf("ExpectedFor(prod image) = %v, want %v", got, want)
+		t.Errorf("Expected(prod image) = %v, want %v", got, want)
 	}
 	for _, id := range want {
 		if !got[id] {
-			t.Errorf("ExpectedFor(prod image) lacks %s", id)
+			t.Errorf("Expected(prod image) lacks %s", id)
 		}
 	}
-	if got := c.ExpectedFor(dev, config.Image{ID: testImage}); len(got) != 1 || !got["a8f10467abfc4b87b64614ab36eb9ae4"] {
-		t.Errorf("ExpectedFor(dev image) = %v", got)
+	if got := settings[1].Expected(config.Image{ID: testImage}, c.FileList); len(got) != 1 || !got["a8f10467abfc4b87b64614ab36eb9ae4"] {
+		t.Errorf("Expected(dev image) = %v", got)
 	}
 	out, err := yaml.Marshal(c)
 	if err != nil {
@@ -470,8 +474,9 @@ func TestListFilesRelativeToConfig(t *testing.T) {
 	if c.ExpectedMembersFile != filepath.Join(dir, "members.txt") || c.ExpectedImageOwnersFile != abs {
 		t.Errorf("paths %q, %q", c.ExpectedMembersFile, c.ExpectedImageOwnersFile)
 	}
-	if !c.ExpectedFor(&c.Accounts[0], config.Image{})["aaaa"] || !c.ExpectedOwnersFor(&c.Accounts[0])["bbbb"] {
-		t.Errorf("lists not read: members %v, owners %v", c.ExpectedFor(&c.Accounts[0], config.Image{}), c.ExpectedOwnersFor(&c.Accounts[0]))
+	s := c.Settings()[0]
+	if members, owners := s.Expected(config.Image{}, c.FileList), s.ExpectedOwners(c.FileList); !members["aaaa"] || !owners["bbbb"] {
+		t.Errorf("lists not read: members %v, owners %v", members, owners)
 	}
 	// Parse takes relative paths from its dir argument.
 	if _, err := config.Parse([]byte("scp: {region: kr-west1, environment: e, access_key: AK, secret_key: sk}\n"+

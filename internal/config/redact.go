@@ -18,6 +18,28 @@ const minSecretRun = 6
 // message (and is no secret key); such values are left alone.
 const minSecretLen = 4
 
+// Redact removes from msg every piece of a secret the config holds: the
+// secret keys and the passwords of its URLs. For messages about files the
+// config names, such as a list file's line, which may quote whatever was
+// pasted into it.
+func (c *Config) Redact(msg string) string {
+	var r redactor
+	for _, a := range c.Accounts {
+		r.add(string(a.SCP.SecretKey))
+		for _, u := range []string{a.SCP.Endpoint, a.SCP.IAMEndpoint, a.SCP.AuditEndpoint} {
+			for _, p := range urlPasswords(u) {
+				r.add(p)
+			}
+		}
+		if u := a.SCP.ProxyURL.URL; u != nil && u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				r.add(p)
+			}
+		}
+	}
+	return r.redact(msg)
+}
+
 // redactor removes secrets from messages.
 type redactor struct{ secrets []string }
 

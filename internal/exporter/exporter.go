@@ -1,30 +1,24 @@
-// Package exporter ties the config to the collector: it loads the config,
-// builds an SCP client and a refresh engine for each account, and reloads
-// them on request, keeping the running config when a new one is bad. A
-// reload keeps each account's engine, and all it knows; it builds a new
-// client only for an account whose scp block changed.
+// Package exporter turns the config file into running accounts: one
+// account runtime (package account) per configured account, and the
+// collector that reads them. A reload is a config diff: accounts that stay
+// take their new settings (an unchanged one calls nothing), new ones start,
+// removed ones stop; a config with any bad account changes nothing.
 package exporter
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/scp-exporter/scp_exporter/internal/account/audit"
 	"github.com/scp-exporter/scp_exporter/collector"
+	"github.com/scp-exporter/scp_exporter/internal/account"
 	"github.com/scp-exporter/scp_exporter/internal/config"
-	"github.com/scp-exporter/scp_exporter/internal/account/engine"
-	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/metric"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -33,72 +27,39 @@ type Options struct {
 	ConfigFile string
 	Getenv     func(string) string // os.Getenv in production
 	Logger     log.Logger
-	Registerer prometheus.Registerer
 	Now        func() time.Time
 	UserAgent  string
 	// Series chooses the optional series (--collector.* flags).
-	Series collector.Series
+	Series account.SeriesOptions
 }
 
-// Exporter owns the running config and the collector built from it.
+// Exporter owns the running config, its account runtimes and the
+// collector that reads them.
 type Exporter struct {
-	opts       Options
-	multi      bool // the accounts form; fixed at start, as it shapes the labels
-	apiMetrics *scp.Metrics
-	collector  *collector.Collector
+	opts      Options
+	multi     bool // the accounts form; fixed at start, as it shapes the labels
+	collector *collector.Collector
+	reloads   coalescer
 
-	mu        sync.Mutex // serialises reloads
-	accounts  map[string]*account
-	cfg       *config.Config // the running config
-	lists     *lists         // the expected-list files, watched
-	quit      chan struct{}  // closed by Close
-	closeOnce sync.Once
-	following sync.WaitGroup // followLists
-	closed    bool           // Close has run; e.mu
+	mu       sync.Mutex // serialises reloads and Close
+	accounts map[string]*account.Runtime
+	closed   bool
 
-	queueMu sync.Mutex
-	queued  *reloadRound      // the reload that requests arriving now will share
-	version map[string]string // API version in use per account, to warn on change
-
-	// Readiness is read without e.mu, which a reload holds while it
-	// resolves endpoints: the running engines, and whether the process has
-	// been ready once.
-	engines   atomic.Pointer[[]*engine.Engine]
-	readyOnce atomic.Bool
-	// pollers are the running audit pollers by account, read by metrics
-	// without e.mu.
-	pollers atomic.Pointer[map[string]*audit.Poller]
-
-	reloadSuccess   prometheus.Gauge
-	reloadTimestamp prometheus.Gauge
-}
-
-// account is one account's running parts.
-type account struct {
-	scp    config.SCP // the block client was built from
-	http   *http.Client
-	client *scp.Client
-	budget *scp.Budget
-	engine *engine.Engine
-	stop   context.CancelFunc
-	done   chan struct{} // closed when the engine has stopped
-	// stopResolve ends the client's background resolution (see resolve);
-	// resolved is closed when it has ended.
-	stopResolve context.CancelFunc
-	resolved    chan struct{}
-	auditing    *auditing // the audit-trail poller, with audit.enabled
-}
-
-// retire stops the client's background resolution and waits for it.
-func (a *account) retire() {
-	if a.stopResolve != nil {
-		a.stopResolve()
-		<-a.resolved
+	// status is read by scrapes, readiness and the list-file watchers'
+	// redaction without mu, which a reload holds while it resolves
+	// endpoints.
+	status struct {
+		sync.Mutex
+		cfg         *config.Config // the config in use, or being taken into use
+		reloadOK    bool
+		lastSuccess time.Time
+		ready       bool // ready once: a reload never takes readiness away
+		accounts    []*account.Runtime
 	}
 }
 
-// New loads the config file and builds the collector. A bad config is an
-// error. Discovery starts at once; Close stops it.
+// New loads the config file and starts every account. A bad config is an
+// error. Close stops the accounts.
 func New(o Options) (*Exporter, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -110,115 +71,56 @@ func New(o Options) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{
-		opts:     o,
-		multi:    cfg.MultiAccount(),
-		version:  map[string]string{},
-		accounts: map[string]*account{},
-		lists:    newLists(o.Now, log.With(o.Logger, "component", "lists")),
-		quit:     make(chan struct{}),
-		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "scp_exporter_config_last_reload_successful",
-			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
-		}),
-		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "scp_exporter_config_last_reload_success_timestamp_seconds",
-			Help: "When the config was last loaded successfully, in Unix seconds.",
-		}),
-	}
-	if e.multi {
-		e.apiMetrics = scp.NewAccountMetrics(o.Registerer)
-	} else {
-		e.apiMetrics = scp.NewMetrics(o.Registerer)
-	}
-	if o.Registerer != nil {
-		o.Registerer.MustRegister(e.reloadSuccess, e.reloadTimestamp, e.lists, newAuditMetrics(e))
-	}
-	e.lists.read(cfg)
-	scope, err := e.build(cfg)
-	if err != nil {
-		e.lists.close()
+	e := &Exporter{opts: o, multi: cfg.MultiAccount(), accounts: map[string]*account.Runtime{}}
+	e.collector = collector.New(collector.Scope{MultiAccount: e.multi, Series: o.Series, Process: e.families()},
+		log.With(o.Logger, "component", "collector"))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.apply(cfg); err != nil {
 		return nil, err
 	}
-	e.collector = collector.New(scope, log.With(o.Logger, "component", "collector"))
-	e.loaded(cfg)
-	e.following.Go(func() { e.followLists(e.quit) })
 	return e, nil
 }
 
 // Collector is the collector serving the running config.
 func (e *Exporter) Collector() *collector.Collector { return e.collector }
 
-// Ready reports whether every account with discovery has tried its first
-// listing, so a scrape sees the whole estate. A reload keeps it.
+// Ready reports whether every account has tried its first listing, so a
+// scrape sees the whole estate. Once ready, the process stays ready.
 func (e *Exporter) Ready() bool {
-	if e.readyOnce.Load() {
-		return true // a reload, even one adding an account, keeps it
+	e.status.Lock()
+	defer e.status.Unlock()
+	if e.status.ready {
+		return true
 	}
-	engines := e.engines.Load()
-	if engines == nil {
-		return false
-	}
-	for _, en := range *engines {
-		if !en.Inventory().Snapshot().Status.Tried {
+	for _, a := range e.status.accounts {
+		if !a.Ready() {
 			return false
 		}
 	}
-	e.readyOnce.Store(true)
+	e.status.ready = true
 	return true
 }
 
-// Close stops every account's engine and waits for them.
+// Close stops every account and waits for them. A reload after it builds
+// nothing.
 func (e *Exporter) Close() {
-	e.closeOnce.Do(func() { close(e.quit) })
-	e.following.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.closed = true // a reload after this builds nothing
-	e.lists.close()
-	for _, a := range e.accounts {
-		a.stopAuditing()
-		a.stop()
-	}
-	for name, a := range e.accounts {
-		<-a.done
-		a.retire()
-		a.http.CloseIdleConnections()
+	e.closed = true
+	var wg sync.WaitGroup
+	for name, r := range e.accounts {
+		wg.Go(r.Stop)
 		delete(e.accounts, name)
 	}
-}
-
-// reloadRound is one reload that several requests share.
-type reloadRound struct {
-	done chan struct{}
-	err  error
+	wg.Wait()
 }
 
 // Reload re-reads the config file (and secret_key_file). On failure the
 // running config stays in use and the error says why. Requests that arrive
 // while a reload runs share the one after it, which reads the file as it is
 // then: a burst of reloads costs at most two.
-func (e *Exporter) Reload() error {
-	e.queueMu.Lock()
-	r := e.queued
-	if r != nil {
-		e.queueMu.Unlock()
-		<-r.done
-		return r.err
-	}
-	r = &reloadRound{done: make(chan struct{})}
-	e.queued = r
-	e.queueMu.Unlock()
-
-	e.mu.Lock() // after the reload under way, if any
-	e.queueMu.Lock()
-	e.queued = nil // requests from now on need a reload that reads the file after them
-	e.queueMu.Unlock()
-	r.err = e.reload()
-	e.mu.Unlock()
-	close(r.done)
-	return r.err
-}
+func (e *Exporter) Reload() error { return e.reloads.do(&e.mu, e.reload) }
 
 // reload does one reload. e.mu must be held.
 func (e *Exporter) reload() error {
@@ -226,302 +128,191 @@ func (e *Exporter) reload() error {
 		return errors.New("the exporter is shutting down")
 	}
 	cfg, err := config.LoadSkippingLists(e.opts.ConfigFile, e.opts.Getenv)
-	var scope collector.Scope
 	if err == nil && cfg.MultiAccount() != e.multi {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
 	}
 	if err == nil {
-		e.lists.read(cfg)
-		scope, err = e.build(cfg)
+		err = e.apply(cfg)
 	}
 	if err != nil {
-		e.reloadSuccess.Set(0)
+		e.status.Lock()
+		e.status.reloadOK = false
+		e.status.Unlock()
 		level.Error(e.opts.Logger).Log("msg", "config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	e.collector.Update(scope)
-	e.loaded(cfg)
-	e.lists.prune(cfg)
 	level.Info(e.opts.Logger).Log("msg", "config reloaded", "accounts", len(cfg.Accounts))
 	return nil
 }
 
-func (e *Exporter) loaded(cfg *config.Config) {
-	e.cfg = cfg
-	e.reloadSuccess.Set(1)
-	e.reloadTimestamp.Set(float64(e.opts.Now().UnixNano()) / 1e9)
-	for _, a := range cfg.Accounts {
-		logger := e.opts.Logger
-		if a.Name != "" {
-			logger = log.With(logger, "account", a.Name)
-		}
-		if acc, ok := e.accounts[a.Name]; ok {
-			// The version in use: with api_version latest, the server's choice.
-			v := acc.client.APIVersion()
-			if key := a.SCP.APIVersion + " " + v.ID; key != e.version[a.Name] {
-				e.version[a.Name] = key
-				warnVersion(logger, v, e.opts.Now())
-			}
-		}
-		if a.SCP.TLSConfig.InsecureSkipVerify {
-			level.Warn(logger).Log("msg", "scp.tls_config.insecure_skip_verify is set: the API's certificate is NOT verified, and anyone on the path can read the signed requests and forge answers")
+// apply takes cfg into use: it prepares every account first (a new client
+// for a new account or a changed scp block) and changes nothing running
+// unless all of them are good; then removed accounts stop, kept ones take
+// their settings and new ones start, in parallel (each may wait up to one
+// request timeout for its endpoint). e.mu must be held.
+func (e *Exporter) apply(cfg *config.Config) error {
+	e.status.Lock()
+	running := e.status.cfg
+	e.status.cfg = cfg // list files read now are redacted with cfg's secrets
+	e.status.Unlock()
+
+	settings := cfg.Settings()
+	if listFileInterval > 0 {
+		for i := range settings {
+			settings[i].Timing.ListFileInterval = listFileInterval
 		}
 	}
-}
-
-// warnVersion logs when the API version in use is not the current one, and
-// louder when its guaranteed support has ended.
-func warnVersion(logger log.Logger, v scp.APIVersion, now time.Time) {
-	switch {
-	case v.Expired(now):
-		level.Error(logger).Log("msg", "the SCP API version in use is past its support date; the API may stop answering it. Set scp.api_version to "+scp.DefaultAPIVersion,
-			"version", v.ID, "state", v.State, "supported_until", v.SupportedUntil.Format(time.DateOnly))
-	case v.State != scp.StateCurrent:
-		level.Warn(logger).Log("msg", "the SCP API version in use is not the current one", "version", v.ID, "state", v.State,
-			"supported_until", v.SupportedUntil.Format(time.DateOnly), "current", scp.DefaultAPIVersion)
-	}
-}
-
-// build turns cfg into running accounts and the collector's scope. It
-// first builds a client for each account that is new or whose scp block
-// changed; only when all of them build does it touch anything running: the
-// engines of kept accounts take their new options (and client), new
-// accounts start, removed ones stop. e.mu must be held.
-func (e *Exporter) build(cfg *config.Config) (collector.Scope, error) {
-	fresh := map[string]*account{}
-	for i := range cfg.Accounts {
-		a := &cfg.Accounts[i]
-		if old, ok := e.accounts[a.Name]; ok && reflect.DeepEqual(old.scp, a.SCP) {
-			continue
-		}
-		acc, err := e.newClient(a)
-		if err != nil {
-			if a.Name != "" {
-				err = fmt.Errorf("account %s: %w", a.Name, err)
-			}
-			return collector.Scope{}, err
-		}
-		fresh[a.Name] = acc
-	}
-	e.resolve(cfg, fresh)
-
-	scope := collector.Scope{MultiAccount: cfg.MultiAccount(), ScrapeTimeout: time.Duration(cfg.ScrapeTimeout), Series: e.opts.Series}
-	keep := map[string]bool{}
-	// Replaced clients close their idle connections once nothing new
-	// will use them: after the engines have their new options.
-	var retired []*http.Client
-	defer func() {
-		for _, c := range retired {
-			c.CloseIdleConnections()
-		}
-	}()
-	for i := range cfg.Accounts {
-		a := &cfg.Accounts[i]
-		keep[a.Name] = true
-		acc, running := e.accounts[a.Name]
-		if f, ok := fresh[a.Name]; ok {
-			if running {
-				acc.retire()
-				retired = append(retired, acc.http)
-				f.budget.Continue(acc.budget)
-				acc.budget.Report(nil) // calls still under way on it no longer show
-				f.engine, f.stop, f.done, f.auditing = acc.engine, acc.stop, acc.done, acc.auditing
-			}
-			f.budget.Report(e.apiMetrics.ForAccount(a.Name))
-			acc = f
-			e.accounts[a.Name] = acc
-		}
-		opts := e.engineOptions(cfg, a, acc)
-		if acc.engine == nil {
-			acc.engine = engine.New(opts)
-			ctx, cancel := context.WithCancel(context.Background())
-			acc.stop, acc.done = cancel, make(chan struct{})
-			go func() { defer close(acc.done); acc.engine.Run(ctx) }()
+	plans := map[string]account.Plan{}
+	fresh := map[string]*account.Runtime{}
+	for _, s := range settings {
+		var err error
+		if r, ok := e.accounts[s.Name]; ok {
+			plans[s.Name], err = r.Prepare(s)
 		} else {
-			acc.engine.Update(opts)
+			fresh[s.Name], err = account.New(s, e.accountOptions())
 		}
-		if err := e.follow(a, acc); err != nil {
-			level.Error(accountLogger(e.opts.Logger, "audit", a.Name)).Log("msg", "cannot follow the audit trail; the sweep alone finds changes", "err", err)
-		}
-		scope.Accounts = append(scope.Accounts, collector.Account{
-			Name:           a.Name,
-			APIVersion:     acc.client.APIVersion(),
-			Service:        acc.client.ServiceInfo,
-			Source:         acc.engine,
-			ExpectedOwners: cfg.ExpectedOwnersWith(a, e.lists.lookup),
-			MaxMembers:     maxMembers(cfg, a),
-			Changes:        acc.changes(),
-		})
-	}
-	running := make([]*engine.Engine, 0, len(cfg.Accounts))
-	for i := range cfg.Accounts {
-		running = append(running, e.accounts[cfg.Accounts[i].Name].engine)
-	}
-	e.engines.Store(&running)
-	pollers := map[string]*audit.Poller{}
-	for i := range cfg.Accounts {
-		if acc := e.accounts[cfg.Accounts[i].Name]; acc.auditing != nil {
-			pollers[cfg.Accounts[i].Name] = acc.auditing.poller
+		if err != nil {
+			for _, p := range plans {
+				p.Discard()
+			}
+			for _, r := range fresh {
+				if r != nil {
+					r.Stop()
+				}
+			}
+			e.status.Lock()
+			e.status.cfg = running
+			e.status.Unlock()
+			if s.Name != "" {
+				err = fmt.Errorf("account %s: %w", s.Name, err)
+			}
+			return err
 		}
 	}
-	e.pollers.Store(&pollers)
-	for name, acc := range e.accounts {
-		if !keep[name] {
-			acc.stopAuditing()
-			acc.stop()
-			acc.retire()
-			acc.budget.Report(nil)
-			retired = append(retired, acc.http)
+
+	var wg sync.WaitGroup
+	for name, r := range e.accounts {
+		if _, kept := plans[name]; !kept {
+			wg.Go(r.Stop)
 			delete(e.accounts, name)
 		}
 	}
-	return scope, nil
-}
-
-// newClient builds an account's HTTP client, budget and SCP client.
-func (e *Exporter) newClient(a *config.Account) (*account, error) {
-	s := a.SCP
-	httpClient, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{
-		TLSConfig:   s.TLSConfig,
-		ProxyConfig: commoncfg.ProxyConfig{ProxyURL: s.ProxyURL},
-		EnableHTTP2: true,
-	}, "scp_exporter", commoncfg.WithIdleConnTimeout(90*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("scp: building the HTTP client: %w", err)
+	for name, p := range plans {
+		wg.Go(func() { e.accounts[name].Apply(p) })
 	}
-	// Signed headers must not follow a redirect to another host (Go drops
-	// only Authorization and cookies): a redirect is an answer, not a hop.
-	httpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	version, err := scp.LookupAPIVersion(s.APIVersion)
-	if s.APIVersion == scp.APIVersionLatest {
-		// Until the server's version list is read (see resolve).
-		version, err = scp.LookupAPIVersion(scp.DefaultAPIVersion)
-	}
-	if err != nil {
-		return nil, err
-	}
-	budget := scp.NewBudget(s.RequestsPerSecond, s.MaxConcurrency, e.opts.Now) // config keeps concurrency in 1..256
-	client, err := scp.NewClient(scp.Options{
-		BaseURL:        s.BaseURL(),
-		AuditEndpoint:  s.AuditEndpoint,
-		AccessKey:      s.AccessKey,
-		SecretKey:      string(s.SecretKey),
-		AccountID:      s.AccountID,
-		APIVersion:     version,
-		Language:       s.Language,
-		HTTPClient:     httpClient,
-		RequestTimeout: time.Duration(s.RequestTimeout),
-		MaxRetries:     *s.MaxRetries,
-		Budget:         budget,
-		Metrics:        e.apiMetrics.ForAccount(a.Name),
-		Now:            e.opts.Now,
-		UserAgent:      e.opts.UserAgent,
-		Logger:         accountLogger(e.opts.Logger, "scp", a.Name),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scp: %w", err)
-	}
-	return &account{scp: s, http: httpClient, client: client, budget: budget}, nil
-}
-
-// resolve points each fresh client at its Virtual Server URL and API
-// version (see scp.Client.Resolve): the configured endpoint, else IAM's
-// endpoint catalog, else the URL the running client had from the catalog,
-// else the host built from region and environment; and the server's
-// version list. It runs when a client is built (at start, and on a reload
-// that changed the account's scp block): a reload of an unchanged block
-// asks nothing. The clients resolve in parallel, each call one attempt
-// bounded by request_timeout; what failed is retried in the background
-// until it succeeds or the client is replaced. e.mu must be held.
-func (e *Exporter) resolve(cfg *config.Config, fresh map[string]*account) {
-	var wg sync.WaitGroup
-	for i := range cfg.Accounts {
-		a := &cfg.Accounts[i]
-		acc, ok := fresh[a.Name]
-		if !ok {
-			continue
-		}
-		rc := resolveConfig(&a.SCP)
-		if old, ok := e.accounts[a.Name]; ok && a.SCP.Endpoint == "" && old.scp.Endpoint == "" &&
-			old.scp.Region == a.SCP.Region && old.scp.IAMBaseURL() == a.SCP.IAMBaseURL() {
-			if info, ok := old.client.ServiceInfo(); ok && info.Source == scp.SourceCatalog {
-				rc.LastGood = info.URL
-			}
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		acc.stopResolve, acc.resolved = cancel, make(chan struct{})
-		timeout := time.Duration(a.SCP.RequestTimeout)
-		wg.Go(func() {
-			// The first resolution waits at most one request_timeout in
-			// all; what it did not finish goes on in the background.
-			first, stop := context.WithTimeout(ctx, timeout)
-			done := acc.client.Resolve(first, rc)
-			stop()
-			if done {
-				close(acc.resolved)
-				return
-			}
-			go func() { defer close(acc.resolved); acc.client.KeepResolving(ctx, rc) }()
-		})
+	for _, r := range fresh {
+		wg.Go(r.Start)
 	}
 	wg.Wait()
+	scope := collector.Scope{MultiAccount: e.multi, ScrapeTimeout: time.Duration(cfg.ScrapeTimeout), Series: e.opts.Series, Process: e.families()}
+	runtimes := make([]*account.Runtime, 0, len(settings))
+	for _, s := range settings {
+		r, ok := e.accounts[s.Name]
+		if !ok {
+			r = fresh[s.Name]
+			e.accounts[s.Name] = r
+		}
+		scope.Accounts = append(scope.Accounts, r)
+		runtimes = append(runtimes, r)
+	}
+	e.collector.Update(scope)
+
+	e.status.Lock()
+	e.status.reloadOK, e.status.lastSuccess, e.status.accounts = true, e.opts.Now(), runtimes
+	e.status.Unlock()
+	return nil
 }
+
+// listFileInterval, when set, replaces how often every account's list
+// files are checked: tests shorten it.
+var listFileInterval time.Duration
 
 // fallbackURL builds the host used while IAM's catalog gives none; tests
 // point it elsewhere.
 var fallbackURL = scp.BaseURLFor
 
-// resolveConfig is what resolution needs of an scp block.
-func resolveConfig(s *config.SCP) scp.ResolveConfig {
-	return scp.ResolveConfig{
-		Endpoint:    s.Endpoint,
-		IAMEndpoint: s.IAMBaseURL(),
-		Region:      s.Region,
-		Fallback:    fallbackURL(s.Region, s.Environment),
-		APIVersion:  s.APIVersion,
+// accountOptions are what every account runtime shares.
+func (e *Exporter) accountOptions() account.Options {
+	return account.Options{
+		Logger:      e.opts.Logger,
+		Now:         e.opts.Now,
+		UserAgent:   e.opts.UserAgent,
+		Redact:      e.redact,
+		FallbackURL: func(region, environment string) string { return fallbackURL(region, environment) },
 	}
 }
 
-// engineOptions are the engine options of account a.
-func (e *Exporter) engineOptions(cfg *config.Config, a *config.Account, acc *account) engine.Options {
-	images := make([]engine.Image, len(a.Images))
-	// Images without lists of their own share one set each (read-only): a
-	// map per image would cost about 0.5 KiB an image.
-	lists := e.lists.lookup
-	expected, visibility := cfg.ExpectedWith(a, config.Image{}, lists), cfg.AllowedVisibilityFor(config.Image{})
-	for i, img := range a.Images {
-		images[i] = engine.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
-		if len(img.ExpectedMembers) > 0 {
-			images[i].Expected = cfg.ExpectedWith(a, img, lists)
-		}
-		if img.AllowedVisibility != nil {
-			images[i].AllowedVisibility = cfg.AllowedVisibilityFor(img)
-		}
+// redact removes the config's secrets from msg.
+func (e *Exporter) redact(msg string) string {
+	e.status.Lock()
+	cfg := e.status.cfg
+	e.status.Unlock()
+	if cfg == nil {
+		return msg
 	}
-	logger := accountLogger(e.opts.Logger, "engine", a.Name)
-	return engine.Options{
-		Client: acc.client,
-		Budget: acc.budget,
-		Images: images,
-		// Every account lists its images in the background, for their
-		// visibility, and the images offered to it; discovery also watches
-		// the images it lists.
-		Inventory: inventory.Options{
-			Discover:   a.Discovery.Enabled,
-			Visibility: a.Discovery.Visibility,
-			Match:      a.Discovery.Matches,
-			MatchKey:   a.Discovery.NameRegex,
-			Owner:      a.SCP.AccountID,
-			Interval:   time.Duration(a.Discovery.RefreshInterval),
+	return cfg.Redact(msg)
+}
+
+// families are the exporter's own families: how config loads went.
+func (e *Exporter) families() []metric.Family[struct{}] {
+	return []metric.Family[struct{}]{
+		{
+			Name: "scp_exporter_config_last_reload_successful",
+			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
+			Series: func(_ struct{}, s metric.Sink) {
+				e.status.Lock()
+				ok := e.status.reloadOK
+				e.status.Unlock()
+				s.Value(metric.Bool(ok))
+			},
 		},
-		DefaultExpected:          expected,
-		DefaultAllowedVisibility: visibility,
-		RefreshInterval:          time.Duration(a.Members.RefreshInterval),
-		CallTimeout:              time.Duration(cfg.ScrapeTimeout),
-		Concurrency:              a.SCP.MaxConcurrency,
-		Logger:                   logger,
-		Now:                      e.opts.Now,
+		{
+			Name: "scp_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "When the config was last loaded successfully, in Unix seconds.",
+			Series: func(_ struct{}, s metric.Sink) {
+				e.status.Lock()
+				at := e.status.lastSuccess
+				e.status.Unlock()
+				s.Value(metric.UnixSeconds(at))
+			},
+		},
 	}
+}
+
+// coalescer lets requests that arrive while a reload runs share the one
+// after it.
+type coalescer struct {
+	mu     sync.Mutex
+	queued *round // the reload that requests arriving now will share
+}
+
+// round is one reload that several requests share.
+type round struct {
+	done chan struct{}
+	err  error
+}
+
+// do runs f under lock (after the run under way, if any), or waits for
+// the run of f that requests arriving now share.
+func (c *coalescer) do(lock sync.Locker, f func() error) error {
+	c.mu.Lock()
+	if r := c.queued; r != nil {
+		c.mu.Unlock()
+		<-r.done
+		return r.err
+	}
+	r := &round{done: make(chan struct{})}
+	c.queued = r
+	c.mu.Unlock()
+
+	lock.Lock() // after the run under way, if any
+	c.mu.Lock()
+	c.queued = nil // requests from now on need a run that reads the file after them
+	c.mu.Unlock()
+	r.err = f()
+	lock.Unlock()
+	close(r.done)
+	return r.err
 }
 
 // ReloadHandler serves POST /-/reload: 200 when the new config is in use,
@@ -550,29 +341,4 @@ func (e *Exporter) ReadyHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-}
-
-// accountLogger is logger for a component of an account; the account is
-// named only in the accounts form.
-func accountLogger(logger log.Logger, component, account string) log.Logger {
-	logger = log.With(logger, "component", component)
-	if account != "" {
-		logger = log.With(logger, "account", account)
-	}
-	return logger
-}
-
-// maxMembers is the share-count limit of each of a's images: max_members
-// of the image, the account or the top level; 0 for none.
-func maxMembers(cfg *config.Config, a *config.Account) collector.MaxMembers {
-	limits := collector.MaxMembers{Default: cfg.MaxMembersFor(a, config.Image{})}
-	for _, img := range a.Images {
-		if n := cfg.MaxMembersFor(a, img); n != limits.Default {
-			if limits.PerImage == nil {
-				limits.PerImage = map[string]int{}
-			}
-			limits.PerImage[img.ID] = n
-		}
-	}
-	return limits
 }

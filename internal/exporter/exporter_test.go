@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
@@ -45,7 +44,6 @@ func start(t *testing.T, cfg string, now time.Time) (*Exporter, *testproc.Buffer
 	e, err := New(Options{
 		ConfigFile: path,
 		Logger:     log.NewLogfmtLogger(logs),
-		Registerer: prometheus.NewRegistry(),
 		Now:        func() time.Time { return now },
 	})
 	if err != nil {
@@ -57,11 +55,11 @@ func start(t *testing.T, cfg string, now time.Time) (*Exporter, *testproc.Buffer
 
 func fetchOne(t *testing.T, e *Exporter) error {
 	t.Helper()
-	res := e.Collector().Fetch(context.Background())
-	if len(res.Accounts) != 1 || len(res.Accounts[0].View.Images) != 1 {
+	res := e.Collector().Scrape(context.Background())
+	if len(res.Accounts) != 1 || len(res.Accounts[0].Members.Images) != 1 {
 		t.Fatalf("%d accounts, want 1 with 1 image", len(res.Accounts))
 	}
-	return res.Accounts[0].View.Images[0].Err
+	return res.Accounts[0].Members.Images[0].Err
 }
 
 func baseConfig(endpoint, extra string) string {

@@ -73,17 +73,18 @@ func TestListFileEditTakesEffectWithoutAReload(t *testing.T) {
 	file := filepath.Join(dir, "trusted.txt")
 	write := func(content string, mtime time.Time) { t.Helper(); writeList(t, file, content, mtime) }
 	write("# nobody yet\n", time.Now().Add(-time.Hour))
-	reg := prometheus.NewRegistry()
 	path := filepath.Join(dir, "config.yml")
 	cfg := baseConfig(srv.URL, "expected_members_file: "+file+"\n")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{ConfigFile: path, Registerer: reg, Now: time.Now})
+	e, err := New(Options{ConfigFile: path, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector())
 	info := func(expected string) string {
 		return `scp_image_member_info{expected="` + expected + `",image_id="` + image + `",member_id="` + member + `",status="accepted"} 1`
 	}
@@ -187,9 +188,9 @@ func TestMalformedListFileIsLoggedOnceAndRedacted(t *testing.T) {
 
 // checkListsOften has list files checked every 20 ms for the test.
 func checkListsOften(t *testing.T) {
-	old := listInterval
-	listInterval = 20 * time.Millisecond
-	t.Cleanup(func() { listInterval = old })
+	old := listFileInterval
+	listFileInterval = 20 * time.Millisecond
+	t.Cleanup(func() { listFileInterval = old })
 }
 
 // writeList writes a list file with the given modification time, set

@@ -22,10 +22,12 @@ func iamConfig(iam, extra string) string {
 		"images:\n  - id: " + image + "\n"
 }
 
-// gathered renders the exporter's registry.
+// gathered renders every family of the exporter's collector.
 func gathered(t *testing.T, e *Exporter) string {
 	t.Helper()
-	families, err := e.opts.Registerer.(*prometheus.Registry).Gather()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector())
+	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +55,11 @@ func serviceInfo(t *testing.T, e *Exporter) scp.ServiceInfo {
 	t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	info, ok := e.accounts[""].client.ServiceInfo()
-	if !ok {
+	st := e.accounts[""].Snapshot().Service
+	if !st.Resolved {
 		t.Fatal("not resolved")
 	}
-	return info
+	return st.Info
 }
 
 func TestEndpointFromCatalog(t *testing.T) {

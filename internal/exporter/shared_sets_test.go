@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scp-exporter/scp_exporter/collector"
+	"github.com/scp-exporter/scp_exporter/internal/account"
 )
 
 // Images without expected_members or allowed_visibility of their own get the
@@ -29,7 +29,7 @@ images:
   - {id: `+imgOwn+`, expected_members: [`+other+`], allowed_visibility: [public, shared]}
   - {id: `+imgEmpty+`, allowed_visibility: []}
 `, time.Now())
-	images := e.Collector().Fetch(t.Context()).Accounts[0].View.Images
+	images := e.Collector().Scrape(t.Context()).Accounts[0].Members.Images
 	set := func(keys ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, k := range keys {
@@ -83,11 +83,11 @@ accounts:
       - {id: `+image+`, max_members: 5}
       - {id: `+imgNone+`, max_members: 0}
 `, time.Now())
-	got := map[string]collector.MaxMembers{}
-	for _, ar := range e.Collector().Fetch(t.Context()).Accounts {
-		got[ar.Account.Name] = ar.Account.MaxMembers
+	got := map[string]account.MaxMembers{}
+	for _, snap := range e.Collector().Scrape(t.Context()).Accounts {
+		got[snap.Name] = snap.MaxMembers
 	}
-	want := map[string]collector.MaxMembers{
+	want := map[string]account.MaxMembers{
 		"prod": {Default: 3, PerImage: map[string]int{imgNone: 0, imgWide: 20}},
 		"dev":  {Default: 5, PerImage: map[string]int{imgNone: 0}},
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -101,8 +100,8 @@ func TestScrapeTimeoutFromConfig(t *testing.T) {
 		t.Fatal("a stalled image was reported fetched")
 	}
 	testwait.For(t, func() bool {
-		res := e.Collector().Fetch(t.Context())
-		return res.Accounts[0].View.Images[0].Reason == scp.ReasonTimeout
+		res := e.Collector().Scrape(t.Context())
+		return res.Accounts[0].Members.Images[0].Reason == scp.ReasonTimeout
 	}, "the stalled call to end as a timeout")
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the stalled call took %v to end with scrape_timeout 300ms", took)
@@ -122,9 +121,9 @@ func TestRequestsPerSecondFromConfig(t *testing.T) {
 	e, _ := start(t, cfg, time.Now())
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
-	res := e.Collector().Fetch(ctx)
+	res := e.Collector().Scrape(ctx)
 	notFetched := 0
-	for _, r := range res.Accounts[0].View.Images {
+	for _, r := range res.Accounts[0].Members.Images {
 		if r.Err != nil {
 			notFetched++
 		}
@@ -151,7 +150,7 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 		}
 	}
 	write("members:\n  refresh_interval: 1h\n" + baseConfig(srv.URL, ""))
-	e, err := New(Options{ConfigFile: path, Registerer: prometheus.NewRegistry()})
+	e, err := New(Options{ConfigFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +161,8 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 			fake.Requests(scptest.ShowImagePrefix+image) == 1 && fake.Requests(scptest.VersionsKey) == 1
 	}, "the first refresh: its listings (pending, private and shared images), the look-up of the image they do not cover, the version check")
 	calls := fake.TotalRequests()
-	client := e.accounts[""].client
+	// A client comes with its budget: the budget in use tells the client.
+	client := e.accounts[""].Snapshot().Budget
 
 	for range 20 {
 		if err := e.Reload(); err != nil {
@@ -170,7 +170,7 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 		}
 	}
 	testwait.Holds(t, 200*time.Millisecond, func() bool { return fake.TotalRequests() == calls }, "no API call after 20 reloads of an unchanged file")
-	if e.accounts[""].client != client {
+	if e.accounts[""].Snapshot().Budget != client {
 		t.Error("a reload of an unchanged scp block built a new client")
 	}
 
@@ -178,7 +178,7 @@ func TestReloadKeepsWhatIsKnown(t *testing.T) {
 	if err := e.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if e.accounts[""].client == client {
+	if e.accounts[""].Snapshot().Budget == client {
 		t.Error("a changed scp block kept the old client")
 	}
 	if err := fetchOne(t, e); err != nil {
@@ -201,8 +201,8 @@ func TestReloadRefusesToSwitchConfigForms(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "restart") {
 		t.Fatalf("Reload: %v, want a refusal asking for a restart", err)
 	}
-	if v := testutil.ToFloat64(e.reloadSuccess); v != 0 {
-		t.Errorf("scp_exporter_config_last_reload_successful %v, want 0", v)
+	if got := series(t, e, "scp_exporter_config_last_reload_successful"); !strings.Contains(got, "scp_exporter_config_last_reload_successful 0\n") {
+		t.Errorf("want scp_exporter_config_last_reload_successful 0 in\n%s", got)
 	}
 	if err := fetchOne(t, e); err != nil {
 		t.Errorf("the running config stopped working: %v", err)
@@ -262,7 +262,8 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 			"    images: [{id: " + image + "}]\n"
 	}
 	e, _ := start(t, "accounts:\n"+account("a", ", requests_per_second: 100")+account("b", ""), time.Now())
-	reg := e.opts.Registerer.(*prometheus.Registry)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector())
 	rate := func() float64 {
 		mfs, err := reg.Gather()
 		if err != nil {
@@ -281,7 +282,7 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 	if got := rate(); got != 100 {
 		t.Fatalf("rate of a: %v, want 100", got)
 	}
-	clientA := e.accounts["a"].client
+	clientA := e.accounts["a"].Snapshot().Budget
 	bad := "accounts:\n" + account("a", ", requests_per_second: 5") +
 		account("b", ", tls_config: {ca_file: /nonexistent/ca.pem}")
 	if err := os.WriteFile(e.opts.ConfigFile, []byte(bad), 0o600); err != nil {
@@ -293,7 +294,7 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 	if got := rate(); got != 100 {
 		t.Errorf("after a failed reload the rate of a shows %v, want 100 still", got)
 	}
-	if e.accounts["a"].client != clientA {
+	if e.accounts["a"].Snapshot().Budget != clientA {
 		t.Error("a failed reload replaced a client")
 	}
 
@@ -301,7 +302,7 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 	if err := os.WriteFile(e.opts.ConfigFile, []byte("accounts:\n"+account("a", ", requests_per_second: 100")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := e.accounts["b"].done
+	done := e.accounts["b"].Done()
 	if err := e.Reload(); err != nil {
 		t.Fatal(err)
 	}

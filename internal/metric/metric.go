@@ -73,6 +73,23 @@ func Over[T, U any](get func(T) U, fams ...Family[U]) []Family[T] {
 	return out
 }
 
+// OverEach adapts families over *U to families over T, for each of the
+// values get returns for a T (none when it returns none): the account's
+// audit trail when it has one, each of its list files.
+func OverEach[T, U any](get func(T) []*U, fams ...Family[*U]) []Family[T] {
+	out := make([]Family[T], len(fams))
+	for i, f := range fams {
+		series := f.Series
+		out[i] = Family[T]{Name: f.Name, Help: f.Help, Type: f.Type, Labels: f.Labels,
+			Series: func(v T, s Sink) {
+				for _, u := range get(v) {
+					series(u, s)
+				}
+			}}
+	}
+	return out
+}
+
 // Bool is 1 for true and 0 for false.
 func Bool(b bool) float64 {
 	if b {

@@ -1,7 +1,7 @@
 // Package audit follows one account's audit trail (the Logging & Audit
 // service's GET /v1/logs, see shared/scp-api.md). A Poller reads the trail
 // every Interval, hands the watched images an event names to Prioritize so
-// they are re-checked before the sweep would reach them, and keeps each
+// they are re-checked before the regular pass would reach them, and keeps each
 // watched image's recent events so that a change seen later can be
 // attributed to the event, and the user, that explains it (Explain).
 //
@@ -15,9 +15,9 @@
 // Events are de-duplicated by ID; an ID is kept only while a later window
 // can return it again, so memory stays bounded. A failed poll keeps its
 // window's start: the next poll covers the gap, but never more than
-// MaxWindow back (the older part is given up, logged and counted: the sweep
+// MaxWindow back (the older part is given up, logged and counted: the pass
 // has re-checked every image by then, and reading hours of trail at once
-// would take the account's budget from the sweep). A window holding more
+// would take the account's budget from the pass). A window holding more
 // events than the client reads at once (scp.ErrAuditTooManyEvents) is given
 // up the same way, so one burst cannot stall the poller.
 package audit
@@ -39,8 +39,6 @@ import (
 
 // Defaults and bounds.
 const (
-	// DefaultInterval is the poll interval when Options.Interval is 0.
-	DefaultInterval = 30 * time.Second
 	// MinOverlap is the least re-read overlap: Overlap defaults to
 	// max(Interval, MinOverlap).
 	MinOverlap = time.Minute
@@ -75,7 +73,8 @@ type Lister interface {
 // Options configure a Poller. Lister is required.
 type Options struct {
 	Lister Lister
-	// Interval is the time between polls. Default DefaultInterval.
+	// Interval is the time between polls; required (config.Timing's
+	// AuditPollInterval).
 	Interval time.Duration
 	// Overlap is how far each window reaches back before the end of the
 	// last one. Default max(Interval, MinOverlap).
@@ -86,7 +85,8 @@ type Options struct {
 	// Retention is how long an image's events are kept. Default
 	// DefaultRetention.
 	Retention time.Duration
-	// Timeout bounds one poll, all its pages. Default max(2×Interval, 1m).
+	// Timeout bounds one poll, all its pages (config.Timing's
+	// AuditPollTimeout); 0 leaves that to Run's context.
 	Timeout time.Duration
 	// Watched reports whether an image ID is one the exporter watches; nil
 	// watches nothing. It is called without the poller's lock held.
@@ -103,10 +103,18 @@ type Options struct {
 	Logger log.Logger
 }
 
-func (o Options) withDefaults() Options {
-	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
+// check tells what Options lack.
+func (o Options) check() error {
+	switch {
+	case o.Lister == nil:
+		return errors.New("audit: a lister is required")
+	case o.Interval <= 0:
+		return fmt.Errorf("audit: the poll interval %v is not positive", o.Interval)
 	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
 	if o.Overlap <= 0 {
 		o.Overlap = max(o.Interval, MinOverlap)
 	}
@@ -116,9 +124,6 @@ func (o Options) withDefaults() Options {
 	o.MaxWindow = max(o.MaxWindow, o.Overlap+o.Interval)
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = max(2*o.Interval, time.Minute)
 	}
 	if o.Watched == nil {
 		o.Watched = func(string) bool { return false }
@@ -181,6 +186,8 @@ type Status struct {
 	// Images is how many images have events kept; SeenIDs how many event
 	// IDs are kept for de-duplication.
 	Images, SeenIDs int
+	// Interval is how often the trail is read.
+	Interval time.Duration
 }
 
 // Poller follows one account's audit trail. Safe for concurrent use.
@@ -201,8 +208,8 @@ type Poller struct {
 
 // New returns a poller; Run starts it.
 func New(o Options) (*Poller, error) {
-	if o.Lister == nil {
-		return nil, errors.New("audit: a lister is required")
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	return &Poller{
 		opts:   o.withDefaults(),
@@ -217,8 +224,8 @@ func New(o Options) (*Poller, error) {
 // the seen event IDs, the kept events and the counters. A changed interval
 // takes effect at once.
 func (p *Poller) Update(o Options) error {
-	if o.Lister == nil {
-		return errors.New("audit: a lister is required")
+	if err := o.check(); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	changed := p.opts.Interval != o.withDefaults().Interval
@@ -264,6 +271,7 @@ func (p *Poller) Status() Status {
 	s := p.status
 	s.Events, s.Skipped = maps.Clone(s.Events), maps.Clone(s.Skipped)
 	s.Images, s.SeenIDs = len(p.images), len(p.seen)
+	s.Interval = p.opts.Interval
 	return s
 }
 
@@ -304,11 +312,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 	start, cut := p.window(o, now)
 	p.mu.Unlock()
 	if cut {
-		level.Warn(o.Logger).Log("msg", "the audit trail was not read for longer than the longest window; its older part is given up (the sweep re-checks those images)",
+		level.Warn(o.Logger).Log("msg", "the audit trail was not read for longer than the longest window; its older part is given up (the regular pass re-checks those images)",
 			"from", start, "max_window", o.MaxWindow)
 	}
 
-	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if o.Timeout > 0 {
+		pctx, cancel = context.WithTimeout(ctx, o.Timeout)
+	}
 	got, err := o.Lister.ListAuditEvents(pctx, start, now)
 	cancel()
 	if err != nil {
@@ -375,9 +386,9 @@ func (p *Poller) failed(o Options, start, now time.Time, err error) {
 	if warn {
 		logger = level.Warn(o.Logger)
 	}
-	what := "reading the audit trail failed; the sweep goes on, and the next poll covers the gap"
+	what := "reading the audit trail failed; the regular pass goes on, and the next poll covers the gap"
 	if tooMany {
-		what = "the audit trail holds more events than one poll reads; this window is given up (the sweep re-checks those images)"
+		what = "the audit trail holds more events than one poll reads; this window is given up (the regular pass re-checks those images)"
 	}
 	logger.Log("msg", what, "from", start, "to", now, "failures", failures, "err", err)
 }

@@ -80,6 +80,7 @@ func newHarness(t *testing.T, watchedN int, adjust func(*audit.Options)) *harnes
 	}
 	o := audit.Options{
 		Lister:     client,
+		Interval:   30 * time.Second,
 		Watched:    func(id string) bool { return watched[id] },
 		Prioritize: h.rec.Prioritize,
 		Now:        h.clock.Now,
@@ -313,7 +314,8 @@ func TestTooManyEventsGivesTheWindowUp(t *testing.T) {
 	var starts []time.Time
 	now := base
 	p, err := audit.New(audit.Options{
-		Now: func() time.Time { return now },
+		Interval: 30 * time.Second,
+		Now:      func() time.Time { return now },
 		Lister: listerFunc(func(_ context.Context, start, _ time.Time) (scp.AuditEvents, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -343,8 +345,9 @@ func TestTooManyEventsGivesTheWindowUp(t *testing.T) {
 func fixed(t *testing.T, events ...scp.AuditEvent) *audit.Poller {
 	t.Helper()
 	p, err := audit.New(audit.Options{
-		Now:     func() time.Time { return base },
-		Watched: func(id string) bool { return strings.HasPrefix(id, "00000000-") },
+		Interval: 30 * time.Second,
+		Now:      func() time.Time { return base },
+		Watched:  func(id string) bool { return strings.HasPrefix(id, "00000000-") },
 		Lister: listerFunc(func(context.Context, time.Time, time.Time) (scp.AuditEvents, error) {
 			return scp.AuditEvents{Events: events}, nil
 		}),

@@ -1,27 +1,34 @@
 // Package engine owns all API work of one account: it refreshes the
 // members of every watched image, stalest first, and runs the account's
-// listings (discovery, visibility, offered images), every call within the
-// account's one budget. Scrapes read what it knows; they never call the API
-// themselves.
+// inventory (the listings: discovered images, visibility, offered images),
+// every call within the account's one budget. Scrapes read what it knows;
+// they never call the API themselves.
 //
-// It has two modes. On demand (refresh interval 0), the engine fetches while
-// a scrape waits: a scrape starts a pass over every image (or joins the one
-// under way), and answers when the pass is done or its own deadline comes,
-// whichever is first; what was not reached goes first next time. In the
-// background (refresh interval > 0), passes run continuously, paced so each
-// image is fetched about once per interval, and scrapes wait for nothing.
+// One queue orders the work of both modes (queue.go): images Prioritize
+// named first, then those never tried, in watch order, then the one whose
+// last attempt is oldest. One pool of Concurrency workers takes from it; a
+// policy per mode says when (policy.go):
 //
-// Prioritize puts images at the head of the queue, in either mode: when
-// something says they changed (an audit event), their members and
-// visibility are fetched before any other image's, as soon as the budget
-// allows. Every image's view says when its members last changed.
+//   - On demand (refresh interval 0), the engine fetches while a scrape
+//     waits: a scrape begins a pass over every image (or joins the one under
+//     way), and answers when the pass is done or its own deadline comes,
+//     whichever is first; what was not reached is stalest, so it goes first
+//     next time.
+//   - In the background (refresh interval > 0), the workers take images on
+//     a pace of their own, so each image is fetched about once per interval,
+//     and scrapes wait for nothing.
+//
+// Every image's view says when its members last changed (view.go).
+//
+// The engine reads one clock, Options.Now: the times it records and the
+// pacing delays (a real timer wakes the workers, after a delay computed from
+// Now).
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -33,7 +40,8 @@ import (
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
-// Client is the part of the SCP client the engine uses.
+// Client is the part of the SCP client the engine uses: the members call,
+// and the listings of the inventory.
 type Client interface {
 	ListImageMembers(ctx context.Context, imageID string) ([]scp.Member, error)
 	inventory.Lister
@@ -49,18 +57,22 @@ type Image struct {
 	AllowedVisibility map[string]bool
 }
 
-// Options configure an Engine; Update swaps them in place.
+// Options configure an Engine; Update swaps them in place. The engine takes
+// them as given: the defaults of every timeout and interval are the
+// config's to derive, in one place.
 type Options struct {
 	Client Client
-	// Budget is the account's; the engine reads its effective rate to tell
-	// how long a full pass must take.
+	// Budget is the account's; the engine reads its rates to tell how long
+	// a full pass must take. Nil: no budget to tell.
 	Budget *scp.Budget
 	// Images are the configured images, watched in this order, before the
 	// discovered ones.
 	Images []Image
-	// Inventory configures the listings; its Lister and Static are set by
-	// the engine. With Inventory.Discover, listed images are watched too,
-	// with DefaultExpected and DefaultAllowedVisibility.
+	// Inventory configures the listings: the caller (the account runtime)
+	// sets what comes from the config, and the engine the wiring it owns —
+	// Lister, Static, Logger, Now, Concurrency and Changed. With
+	// Inventory.Discover, listed images are watched too, with
+	// DefaultExpected and DefaultAllowedVisibility.
 	Inventory                inventory.Options
 	DefaultExpected          map[string]bool
 	DefaultAllowedVisibility map[string]bool
@@ -68,116 +80,21 @@ type Options struct {
 	// image should be fetched in the background.
 	RefreshInterval time.Duration
 	// CallTimeout bounds one members call with its retries (scrape_timeout):
-	// a call outlives the scrape that wanted it, never this.
+	// a call outlives the scrape that wanted it, never this. It must be
+	// positive: under a non-positive one every call fails at once.
 	CallTimeout time.Duration
-	// Concurrency is how many members calls may be under way at once.
+	// Concurrency is how many members calls may be under way at once. It
+	// must be positive; below 1 counts as 1, as no worker at all would
+	// leave every scrape waiting until its deadline.
 	Concurrency int
-	Logger      log.Logger
-	Now         func() time.Time
+	// Logger is nil for no logs.
+	Logger log.Logger
+	// Now is the engine's clock; nil is the real one.
+	Now func() time.Time
 }
 
-// ReasonNotFetchedYet is the reason of an image whose first fetch has not
-// completed.
-const ReasonNotFetchedYet scp.Reason = "not_fetched_yet"
-
-// reasonPanic is the reason of a fetch that panicked.
-const reasonPanic scp.Reason = "internal_error"
-
-// imageState is what the engine knows of one image.
-type imageState struct {
-	members []scp.Member // last known; never modified once stored
-	known   bool         // members is an answer (possibly empty), not nothing yet
-	fetched time.Time    // last successful fetch
-	// answered is when the API last answered for sure: a success, or a 404
-	// (the image is gone); staleness counts from it.
-	answered  time.Time
-	attempted time.Time // start of the last attempt; zero if none yet
-	added     time.Time // first watched
-	err       error     // last attempt's failure; nil after a success
-	reason    scp.Reason
-	inflight  bool
-	// okStart is when the last successful fetch was started; changedAt and
-	// changedSince are the last change of members seen (see ImageView).
-	okStart      time.Time
-	changedAt    time.Time
-	changedSince time.Time
-	// prio: the image is in Engine.prio, to be fetched before any other.
-	prio bool
-	// taken is the value of Engine.takes when its last attempt was taken.
-	taken uint64
-	// adoptedBy is a later pass that counts this image's call under way as
-	// its own: it waits for that call instead of making another.
-	adoptedBy *pass
-}
-
-// pass is one round over the images, in the order they had when it began.
-// On demand, scrapes wait for it; it takes new work only while one does.
-type pass struct {
-	queue    []string
-	next     int
-	inflight int           // its calls under way, adopted ones included
-	waiters  int           // scrapes waiting on it (on-demand mode)
-	done     chan struct{} // closed when every image of the queue has been tried
-	closed   bool          // done is closed
-	// takes is Engine.takes when the pass began: an image taken since (for
-	// Prioritize) has been tried within the pass, and is not fetched again.
-	takes uint64
-}
-
-// Engine is one account's refresh engine. Its methods are safe for
-// concurrent use.
-type Engine struct {
-	disc *inventory.Inventory
-
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled when work may be available
-	opts   Options
-	images map[string]*imageState
-	order  []Image // watched images: configured, then discovered
-	pass   *pass
-	busy   int // members calls under way
-	// prio are the images Prioritize queued, in order, each once; they are
-	// taken before any pass's. takes counts the attempts taken.
-	prio  []string
-	takes uint64
-	// Background mode spreads calls over the interval: an image fetched
-	// before is taken no sooner than nextDue (real time, not opts.Now),
-	// and a timer wakes the workers then.
-	nextDue time.Time
-	wakeAt  time.Time
-	wake    *time.Timer
-	// discGen is the discovered list the watch list was built from.
-	discGen uint64
-	// workers are started up to the largest Concurrency seen, once Run has
-	// given them a context.
-	workers int
-	runCtx  context.Context
-	wg      sync.WaitGroup
-	// behind: the budget cannot refresh every image within the interval
-	// (logged once each time it becomes true).
-	behind bool
-
-	// A sweep is a full pass: from the start of its first attempt until an
-	// attempt for every watched image has finished. On demand it spans the
-	// scrapes it took, and the time between them.
-	sweepStart    time.Time // zero until the sweep's first attempt
-	sweepLeft     map[string]bool
-	sweepDuration time.Duration // the last completed
-	sweeps        int           // completed
-}
-
-// New returns an engine; Run starts it.
-func New(o Options) *Engine {
-	o = o.withDefaults()
-	e := &Engine{opts: o, images: map[string]*imageState{}}
-	e.cond = sync.NewCond(&e.mu)
-	e.disc = inventory.New(e.discoveryOptions(o))
-	e.mu.Lock()
-	e.refreshWatched()
-	e.mu.Unlock()
-	return e
-}
-
+// withDefaults fills what Options may leave out (no logger, the real clock)
+// and keeps Concurrency usable. It invents no timeout.
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -185,30 +102,79 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = 30 * time.Second
-	}
 	o.Concurrency = max(1, o.Concurrency)
 	return o
 }
 
-func (e *Engine) discoveryOptions(o Options) inventory.Options {
-	d := o.Inventory
-	d.Lister = o.Client
-	d.Static = make([]string, len(o.Images))
+// ReasonNotFetchedYet is the reason of an image whose first fetch has not
+// completed.
+const ReasonNotFetchedYet scp.Reason = "not_fetched_yet"
+
+// Engine is one account's refresh engine. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	inv *inventory.Inventory
+
+	// mu guards everything below. The engine's unexported methods run with
+	// it held, but for the workers' (work, take, fetch, finish), which take
+	// it where they need it. cond is broadcast whenever a worker may find
+	// work: a call ended, a scrape came, images were added or prioritized,
+	// a pacing delay passed.
+	mu     sync.Mutex
+	cond   *sync.Cond
+	opts   Options
+	images map[string]*imageState
+	order  []Image // watched images: configured, then discovered
+	invGen uint64  // the inventory state order was built from
+
+	queue queue
+	busy  int   // members calls under way: workers at work
+	calls int   // members calls under way for watched images
+	pass  *pass // on demand: the pass scrapes wait on, nil when none
+	pace  pacer // in the background: when the next image tried before may go
+	meter passMeter
+	// behind: the budget cannot fetch every image within the interval
+	// (warned once each time it becomes true).
+	behind bool
+
+	// workers are started up to the largest Concurrency seen, once Run has
+	// given them a context.
+	workers int
+	runCtx  context.Context
+	wg      sync.WaitGroup
+}
+
+// New returns an engine; Run starts it.
+func New(o Options) *Engine {
+	o = o.withDefaults()
+	e := &Engine{opts: o, images: map[string]*imageState{}, meter: passMeter{left: map[string]bool{}}}
+	e.cond = sync.NewCond(&e.mu)
+	e.inv = inventory.New(e.inventoryOptions(o))
+	e.mu.Lock()
+	e.refreshWatched()
+	e.mu.Unlock()
+	return e
+}
+
+// inventoryOptions are o.Inventory completed with what the engine shares
+// with it: client, configured images, logger, clock, concurrency; and a
+// Changed that picks up a new discovered list at once.
+func (e *Engine) inventoryOptions(o Options) inventory.Options {
+	io := o.Inventory
+	io.Lister = o.Client
+	io.Static = make([]string, len(o.Images))
 	for i, im := range o.Images {
-		d.Static[i] = im.ID
+		io.Static[i] = im.ID
 	}
-	d.Logger = o.Logger
-	d.Now = o.Now
-	d.Concurrency = o.Concurrency
-	d.Changed = func() {
+	io.Logger = o.Logger
+	io.Now = o.Now
+	io.Concurrency = o.Concurrency
+	io.Changed = func() {
 		e.mu.Lock()
-		e.syncDiscovered()
-		e.cond.Broadcast()
+		e.syncInventory()
 		e.mu.Unlock()
 	}
-	return d
+	return io
 }
 
 // Update swaps in new options after a config reload. What the engine knows
@@ -216,152 +182,50 @@ func (e *Engine) discoveryOptions(o Options) inventory.Options {
 // ones are fetched first.
 func (e *Engine) Update(o Options) {
 	o = o.withDefaults()
-	e.disc.Update(e.discoveryOptions(o))
+	e.inv.Update(e.inventoryOptions(o))
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if o.RefreshInterval != e.opts.RefreshInterval {
 		// A new mode or pace starts afresh: scrapes waiting on the pass
-		// under way get what is known, and the next pass is ordered anew.
-		e.dropPass()
-		e.nextDue = time.Time{}
+		// under way get what is known, and pacing begins anew.
+		e.endPass()
+		e.pace.due = time.Time{}
 	}
 	e.opts = o
-	e.refreshWatched() // counts as a change
+	e.refreshWatched()
 	e.startWorkers()
-	e.cond.Broadcast()
-}
-
-// dropPass ends the current pass: its waiters are released and it takes
-// no more work. e.mu must be held.
-func (e *Engine) dropPass() {
-	if p := e.pass; p != nil {
-		p.next = len(p.queue)
-		e.close(p)
-		e.pass = nil
-	}
 }
 
 // Inventory is the account's listings: discovered images, visibility,
 // offered images.
-func (e *Engine) Inventory() *inventory.Inventory { return e.disc }
+func (e *Engine) Inventory() *inventory.Inventory { return e.inv }
 
-// Run works until ctx ends: the listings on their interval, and members
+// Run works until ctx ends: the inventory on its interval, and members
 // calls by Concurrency workers. It returns when all of them have stopped.
 func (e *Engine) Run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() {
 		e.mu.Lock()
+		e.pace.stop()
 		e.cond.Broadcast()
 		e.mu.Unlock()
 	})
 	defer stop()
 	e.mu.Lock()
 	e.runCtx = ctx
-	e.wg.Go(func() { e.disc.Run(ctx) })
+	e.wg.Go(func() { e.inv.Run(ctx) })
 	e.startWorkers()
 	e.mu.Unlock()
 	e.wg.Wait()
 }
 
-// startWorkers starts workers up to Concurrency. Extra workers left by a
-// reload that lowered it stay idle (see take). e.mu must be held.
-func (e *Engine) startWorkers() {
-	if e.runCtx == nil || e.runCtx.Err() != nil {
-		return
-	}
-	for ; e.workers < e.opts.Concurrency; e.workers++ {
-		e.wg.Go(func() { e.work(e.runCtx) })
-	}
-}
-
-// refreshWatched rebuilds the watch list from the configured images and the
-// last discovered list, keeping the state of images that stay. e.mu must be
-// held.
-func (e *Engine) refreshWatched() {
-	o := e.opts
-	st := e.disc.Snapshot()
-	e.discGen = st.Status.Generation
-	order := slices.Clone(o.Images)
-	static := make(map[string]bool, len(o.Images))
-	for _, im := range o.Images {
-		static[im.ID] = true
-	}
-	if o.Inventory.Discover {
-		for _, im := range st.Discovered {
-			if !static[im.ID] {
-				order = append(order, Image{ID: im.ID, Name: im.Name, Expected: o.DefaultExpected, AllowedVisibility: o.DefaultAllowedVisibility})
-				static[im.ID] = true
-			}
-		}
-	}
-	now := o.Now()
-	added := false
-	for _, im := range order {
-		if _, ok := e.images[im.ID]; !ok {
-			added = true
-			e.images[im.ID] = &imageState{added: now}
-			if e.sweepLeft != nil {
-				e.sweepLeft[im.ID] = true
-			}
-		}
-	}
-	if added && o.RefreshInterval > 0 {
-		e.dropPass() // new images first: the next pass puts them at its head
-	}
-	for id, st := range e.images {
-		if !static[id] {
-			if p := st.adoptedBy; p != nil { // its call's outcome will not be recorded
-				p.inflight--
-				e.finishIfDone(p)
-			}
-			delete(e.images, id)
-			delete(e.sweepLeft, id)
-		}
-	}
-	e.prio = slices.DeleteFunc(e.prio, func(id string) bool { return e.images[id] == nil })
-	e.order = order
-	if e.sweepLeft == nil {
-		e.startSweep()
-	}
-	e.checkSweep(now)
-}
-
-// syncDiscovered picks up a new discovered list when discovery has one.
-// e.mu must be held.
-func (e *Engine) syncDiscovered() {
-	if e.disc.Snapshot().Status.Generation != e.discGen {
-		e.refreshWatched()
-	}
-}
-
-func (e *Engine) startSweep() {
-	e.sweepStart = time.Time{}
-	e.sweepLeft = make(map[string]bool, len(e.images))
-	for id := range e.images {
-		e.sweepLeft[id] = true
-	}
-}
-
-// checkSweep ends the sweep when every image's attempt has finished, and
-// starts the next. e.mu must be held.
-func (e *Engine) checkSweep(now time.Time) {
-	if len(e.sweepLeft) == 0 && len(e.images) > 0 && !e.sweepStart.IsZero() {
-		e.sweepDuration = now.Sub(e.sweepStart)
-		e.sweeps++
-		e.startSweep()
-	}
-}
-
-// newPass orders the watched images: never tried first (in watch order),
-// then by the start of their last attempt, oldest first. e.mu must be held.
-func (e *Engine) newPass() *pass {
-	queue := make([]string, len(e.order))
-	for i, im := range e.order {
-		queue[i] = im.ID
-	}
-	slices.SortStableFunc(queue, func(a, b string) int {
-		return e.images[a].attempted.Compare(e.images[b].attempted)
-	})
-	return &pass{queue: queue, done: make(chan struct{}), takes: e.takes}
+// Watches reports whether the engine watches the image: configured, or
+// discovered.
+func (e *Engine) Watches(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.syncInventory()
+	_, ok := e.images[id]
+	return ok
 }
 
 // Prioritize puts watched images at the head of the queue: their members
@@ -375,47 +239,22 @@ func (e *Engine) newPass() *pass {
 // not watched are ignored; it returns how many distinct IDs were queued.
 func (e *Engine) Prioritize(ids ...string) int {
 	e.mu.Lock()
-	e.syncDiscovered()
+	e.syncInventory()
 	var queued []string
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		st, ok := e.images[id]
-		if !ok || seen[id] {
-			continue
-		}
-		seen[id] = true
-		queued = append(queued, id)
-		if !st.prio {
-			st.prio = true
-			e.prio = append(e.prio, id)
+		if st, ok := e.images[id]; ok && !seen[id] {
+			seen[id] = true
+			queued = append(queued, id)
+			e.queue.prioritize(st)
 		}
 	}
 	if len(queued) > 0 {
 		e.cond.Broadcast()
 	}
 	e.mu.Unlock()
-	e.disc.Prioritize(queued...)
+	e.inv.Prioritize(queued...)
 	return len(queued)
-}
-
-// nextPriority takes the first prioritized image whose call is not under
-// way. e.mu must be held.
-func (e *Engine) nextPriority() (string, bool) {
-	for i := 0; i < len(e.prio); {
-		id := e.prio[i]
-		st, ok := e.images[id]
-		switch {
-		case !ok || !st.prio:
-			e.prio = slices.Delete(e.prio, i, i+1)
-		case st.inflight: // started before Prioritize: wait for it, then fetch again
-			i++
-		default:
-			e.prio = slices.Delete(e.prio, i, i+1)
-			st.prio = false
-			return id, true
-		}
-	}
-	return "", false
 }
 
 // Wait fetches, in on-demand mode, until every watched image has been tried
@@ -424,19 +263,14 @@ func (e *Engine) nextPriority() (string, bool) {
 // mode it returns at once.
 func (e *Engine) Wait(ctx context.Context) {
 	e.mu.Lock()
-	if e.opts.RefreshInterval > 0 {
+	if e.background() {
 		e.mu.Unlock()
 		return
 	}
-	e.syncDiscovered()
+	e.syncInventory()
 	p := e.pass
-	if p == nil || p.closed || p.waiters == 0 {
-		// A pass nobody waits on took no new work since its last waiter
-		// left; a scrape now needs one that begins now.
-		e.dropPass()
-		p = e.newPass()
-		e.pass = p
-		e.advance(p)
+	if p == nil || !p.takesWork() {
+		p = e.beginPass()
 	}
 	p.waiters++
 	e.cond.Broadcast()
@@ -448,342 +282,199 @@ func (e *Engine) Wait(ctx context.Context) {
 	}
 
 	e.mu.Lock()
-	p.waiters-- // at 0, the pass takes no new work; calls under way finish
+	p.waiters-- // the last to leave stops the pass taking work (see takesWork)
 	e.mu.Unlock()
 }
 
-// work is one worker: it takes the next image and fetches it, until ctx ends.
-func (e *Engine) work(ctx context.Context) {
-	for {
-		id, p, ok := e.take(ctx)
-		if !ok {
-			return
-		}
-		e.fetch(ctx, id, p)
+// background reports the mode: true when the engine fetches on a pace of
+// its own, false when it fetches while scrapes wait.
+func (e *Engine) background() bool { return e.opts.RefreshInterval > 0 }
+
+// The watch list.
+
+// syncInventory rebuilds the watch list if the inventory's state moved on
+// since it was built from it (it may have a new discovered list).
+func (e *Engine) syncInventory() {
+	if e.inv.Snapshot().Status.Generation != e.invGen {
+		e.refreshWatched()
 	}
 }
 
-// take blocks until there is an image to fetch, marks it in flight and
-// returns it with its pass.
-func (e *Engine) take(ctx context.Context) (string, *pass, bool) {
+// refreshWatched rebuilds the watch list from the configured images and the
+// inventory's discovered ones. What is known of images that stay is kept;
+// new images go to the head of the queue (never tried); images no longer
+// watched are forgotten.
+func (e *Engine) refreshWatched() {
+	inv := e.inv.Snapshot()
+	e.invGen = inv.Status.Generation
+	order := e.opts.watchList(inv.Discovered)
+	now := e.opts.Now()
+	watched := make(map[string]bool, len(order))
+	for _, im := range order {
+		watched[im.ID] = true
+		if e.images[im.ID] == nil {
+			e.images[im.ID] = &imageState{id: im.ID, knowledge: knowledge{added: now}}
+			e.meter.watch(im.ID)
+		}
+	}
+	for id, st := range e.images {
+		if !watched[id] {
+			e.forget(st)
+		}
+	}
+	if !slices.EqualFunc(order, e.order, func(a, b Image) bool { return a.ID == b.ID }) {
+		e.queue.rebuild(order, e.images)
+	}
+	e.order = order
+	e.meter.endIfDone(now, e.images)
+	e.endPassIfDone()
+	e.warnIfBehind()
+	e.cond.Broadcast() // new images are work
+}
+
+// watchList is the images to watch: the configured ones, then, with
+// discovery, the discovered ones that are not configured.
+func (o Options) watchList(discovered []scp.Image) []Image {
+	order := slices.Clone(o.Images)
+	if !o.Inventory.Discover {
+		return order
+	}
+	seen := make(map[string]bool, len(order)+len(discovered))
+	for _, im := range order {
+		seen[im.ID] = true
+	}
+	for _, im := range discovered {
+		if !seen[im.ID] {
+			seen[im.ID] = true
+			order = append(order, Image{ID: im.ID, Name: im.Name, Expected: o.DefaultExpected, AllowedVisibility: o.DefaultAllowedVisibility})
+		}
+	}
+	return order
+}
+
+// forget drops an image no longer watched. The outcome of its call under
+// way, if any, will not be recorded, so no pass waits for it.
+func (e *Engine) forget(st *imageState) {
+	e.queue.remove(st)
+	e.meter.forget(st.id)
+	if st.inflight {
+		e.calls--
+	}
+	delete(e.images, st.id)
+}
+
+// The workers.
+
+// startWorkers starts workers up to Concurrency. Extra workers left by a
+// reload that lowered it stay idle (see take).
+func (e *Engine) startWorkers() {
+	if e.runCtx == nil || e.runCtx.Err() != nil {
+		return
+	}
+	for ; e.workers < e.opts.Concurrency; e.workers++ {
+		e.wg.Go(func() { e.work(e.runCtx) })
+	}
+}
+
+// work is one worker: it makes the calls take gives it, until ctx ends.
+func (e *Engine) work(ctx context.Context) {
+	for {
+		c, ok := e.take(ctx)
+		if !ok {
+			return
+		}
+		e.fetch(ctx, c)
+	}
+}
+
+// call is one members call, as a worker makes it.
+type call struct {
+	image   *imageState
+	started time.Time
+	client  Client
+	timeout time.Duration
+	logger  log.Logger
+}
+
+// take waits until fewer than Concurrency calls are under way and the
+// mode's policy names an image to fetch, and starts its call; when pacing
+// holds the next image back, it sets a wake-up for when it is due. It
+// takes e.mu. It returns false when ctx ends.
+func (e *Engine) take(ctx context.Context) (call, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for {
-		if ctx.Err() != nil {
-			return "", nil, false
-		}
+	for ctx.Err() == nil {
 		if e.busy < e.opts.Concurrency {
-			if id, p, ok := e.next(); ok {
-				st := e.images[id]
-				now := e.opts.Now()
-				e.takes++
-				st.inflight = true
-				st.attempted = now
-				st.taken = e.takes
-				p.inflight++
-				e.busy++
-				if e.sweepStart.IsZero() {
-					e.sweepStart = now
-				}
-				return id, p, true
+			now := e.opts.Now()
+			c := e.next(now)
+			if c.image != nil {
+				return e.start(c, now), true
+			}
+			if !c.due.IsZero() {
+				e.waitUntil(c.due, now)
 			}
 		}
 		e.cond.Wait()
 	}
+	return call{}, false
 }
 
-// next returns the next image to fetch, if one may be fetched now: a
-// prioritized one first, whatever the pacing; in background mode it starts
-// a new pass when the last is done, and spaces images fetched before over
-// the interval. A prioritized image's call counts in the current pass.
-// e.mu must be held.
-func (e *Engine) next() (string, *pass, bool) {
-	background := e.opts.RefreshInterval > 0
-	if background {
-		e.syncDiscovered()
-		if e.pass == nil || e.pass.closed {
-			e.pass = e.newPass()
-			e.checkBudget()
-		}
+// start begins the call for the chosen image: the image goes to the back
+// of the queue, and when it waited its turn, the next turn comes a gap
+// later.
+func (e *Engine) start(c choice, now time.Time) call {
+	st := c.image
+	e.queue.take(st)
+	if c.paced {
+		// From when this one was due, not from now: behind schedule (the
+		// budget is slower than the interval asks), the next is due at
+		// once, and the engine runs as fast as the budget allows.
+		e.pace.due = c.due.Add(e.gap())
 	}
-	p := e.pass
-	if p == nil || (!background && p.waiters == 0) {
-		return "", nil, false
-	}
-	if id, ok := e.nextPriority(); ok {
-		return id, p, true
-	}
-	e.advance(p)
-	if p.next >= len(p.queue) {
-		return "", nil, false
-	}
-	id := p.queue[p.next]
-	if background && !e.images[id].attempted.IsZero() {
-		now := time.Now()
-		gap := e.opts.RefreshInterval / time.Duration(max(1, len(e.images)))
-		if e.nextDue.IsZero() {
-			e.nextDue = now.Add(gap) // the first image fetched again waits its turn
-		}
-		if now.Before(e.nextDue) {
-			e.wakeAfter(e.nextDue)
-			return "", nil, false
-		}
-		// Behind schedule (the budget is slower than the interval asks),
-		// the next image is due at once: as fast as the budget allows.
-		e.nextDue = e.nextDue.Add(gap)
-	}
-	p.next++
-	return id, p, true
+	st.inflight = true
+	e.busy++
+	e.calls++
+	e.meter.attempted(now)
+	return call{image: st, started: now, client: e.opts.Client, timeout: e.opts.CallTimeout, logger: e.opts.Logger}
 }
 
-// advance moves p past the images it need not fetch: those no longer
-// watched, those tried since p began (prioritized), and those whose call is
-// under way, which p adopts (it waits for that call instead of making
-// another). It closes p when nothing is left. e.mu must be held.
-func (e *Engine) advance(p *pass) {
-	for p.next < len(p.queue) {
-		st, ok := e.images[p.queue[p.next]]
-		if ok && !st.inflight && st.taken <= p.takes {
-			return
-		}
-		if ok && st.inflight && st.adoptedBy != p {
-			if old := st.adoptedBy; old != nil {
-				old.inflight--
-				e.finishIfDone(old)
-			}
-			st.adoptedBy = p
-			p.inflight++
-		}
-		p.next++
-	}
-	e.finishIfDone(p)
-}
-
-// wakeAfter makes the workers look for work again at t. e.mu must be held.
-func (e *Engine) wakeAfter(t time.Time) {
-	if e.wake != nil && !e.wakeAt.After(t) {
-		return // an earlier wake-up is set
-	}
-	if e.wake != nil {
-		e.wake.Stop()
-	}
-	e.wakeAt = t
-	e.wake = time.AfterFunc(time.Until(t), func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.wake = nil
-		e.cond.Broadcast()
-	})
-}
-
-// checkBudget warns when the configured budget cannot fetch every image
-// within the refresh interval; the engine then runs as fast as the budget
-// allows. e.mu must be held.
-func (e *Engine) checkBudget() {
-	b := e.opts.Budget
-	if b == nil {
-		return
-	}
-	need := time.Duration(float64(len(e.images)) / b.Max() * float64(time.Second))
-	behind := need > e.opts.RefreshInterval
-	if behind && !e.behind {
-		level.Warn(e.opts.Logger).Log("msg", "the API budget cannot fetch every image within members.refresh_interval; refreshing as fast as it allows",
-			"images", len(e.images), "requests_per_second", b.Max(), "refresh_interval", e.opts.RefreshInterval, "shortest_pass", need.Round(time.Second))
-	}
-	e.behind = behind
-}
-
-// finishIfDone closes p when every image of its queue has been tried.
-// e.mu must be held.
-func (e *Engine) finishIfDone(p *pass) {
-	if p.next >= len(p.queue) && p.inflight == 0 {
-		e.close(p)
-	}
-}
-
-// close releases p's waiters. e.mu must be held.
-func (e *Engine) close(p *pass) {
-	if !p.closed {
-		p.closed = true
-		close(p.done)
-	}
-}
-
-// fetch calls the API for one image's members and records the outcome. The
-// bookkeeping is deferred, so a panic in the call costs this image's answer
-// and nothing else.
-func (e *Engine) fetch(ctx context.Context, id string, p *pass) {
-	e.mu.Lock()
-	client, timeout, logger := e.opts.Client, e.opts.CallTimeout, e.opts.Logger
-	e.mu.Unlock()
+// fetch makes one members call and records its outcome. The bookkeeping is
+// deferred, so a panic in the call costs this image's answer and nothing
+// else.
+func (e *Engine) fetch(ctx context.Context, c call) {
 	var members []scp.Member
 	err := errors.New("fetch did not finish")
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", errPanic, r)
-			level.Error(logger).Log("msg", "fetching image members panicked", "image_id", id, "err", err)
+			level.Error(c.logger).Log("msg", "fetching image members panicked", "image_id", c.image.id, "err", err)
 		}
-		e.finish(id, p, members, err)
+		e.finish(c, members, err)
 	}()
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	// The engine's context, not a scrape's: a call a scrape started
+	// finishes into the state even when the scrape has gone.
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	members, err = client.ListImageMembers(cctx, id)
+	members, err = c.client.ListImageMembers(cctx, c.image.id)
 }
 
 var errPanic = errors.New("internal error")
 
-// finish records one attempt's outcome. e.mu is taken here.
-func (e *Engine) finish(id string, p *pass, members []scp.Member, err error) {
+// finish records a call's outcome, if its image is still watched, and
+// frees its worker. It takes e.mu.
+func (e *Engine) finish(c call, members []scp.Member, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.busy--
+	if st := c.image; e.images[st.id] == st {
+		now := e.opts.Now()
+		st.inflight = false
+		e.calls--
+		st.learn(c.started, now, members, err)
+		e.meter.tried(st.id)
+		e.meter.endIfDone(now, e.images)
+	}
+	// The pass learns last, so a scrape it releases sees the outcome.
+	e.endPassIfDone()
 	e.cond.Broadcast()
-	st, ok := e.images[id]
-	if ok {
-		e.record(st, id, members, err)
-	}
-	// The passes learn last, so a scrape they release sees the outcome.
-	p.inflight--
-	e.finishIfDone(p)
-	if ok && st.adoptedBy != nil {
-		st.adoptedBy.inflight--
-		e.finishIfDone(st.adoptedBy)
-		st.adoptedBy = nil
-	}
-}
-
-// record stores one attempt's outcome. e.mu must be held.
-func (e *Engine) record(st *imageState, id string, members []scp.Member, err error) {
-	st.inflight = false
-	now := e.opts.Now()
-	delete(e.sweepLeft, id)
-	e.checkSweep(now)
-	if err == nil {
-		if st.known && !sameMembers(st.members, members) {
-			st.changedAt, st.changedSince = now, st.okStart
-		}
-		st.okStart = st.attempted
-		st.members, st.known, st.fetched, st.answered, st.err, st.reason = members, true, now, now, nil, ""
-		return
-	}
-	st.err, st.reason = err, scp.ReasonOf(err)
-	if errors.Is(err, errPanic) {
-		st.reason = reasonPanic
-	}
-	if st.reason == scp.ReasonNotFound {
-		// The image is gone, or this key cannot see it: it has no members
-		// we could know of.
-		st.members, st.known, st.answered = nil, false, now
-	}
-}
-
-// sameMembers reports whether two answers list the same members with the
-// same statuses, in any order.
-func sameMembers(a, b []scp.Member) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	am := make(map[string]string, len(a))
-	for _, m := range a {
-		am[m.ID] = m.Status
-	}
-	bm := make(map[string]string, len(b))
-	for _, m := range b {
-		bm[m.ID] = m.Status
-	}
-	return maps.Equal(am, bm)
-}
-
-// ImageView is an image as a scrape sees it.
-type ImageView struct {
-	Image
-	// Members are the last known members, each once (the client merges a
-	// member the API lists twice); Known reports whether there are any to
-	// show (a failed image keeps those of its last good fetch).
-	Members []scp.Member
-	Known   bool
-	// Err and Reason are the last attempt's failure; nil and "" when it
-	// succeeded. An image never fetched has ReasonNotFetchedYet.
-	Err    error
-	Reason scp.Reason
-	// Fetched is when the members were last fetched successfully.
-	Fetched time.Time
-	// ChangedAt is when a successful fetch last returned members different
-	// from the last known ones (a member added or removed, or a status
-	// changed); the first successful fetch is not a change, nor is one
-	// after a 404. ChangedSince is when the last fetch that still returned
-	// the previous members was started: the change happened in
-	// [ChangedSince, ChangedAt]. Both are zero until a change is seen.
-	ChangedAt    time.Time
-	ChangedSince time.Time
-}
-
-// View is what a scrape reads: every watched image, the listings, and how
-// far behind the refresh is.
-type View struct {
-	Images    []ImageView
-	Inventory inventory.State
-	// StalestAge is the age of the oldest sure answer among the watched
-	// images: a successful fetch, or a 404 that says the image is gone
-	// (since it was first watched, for an image with neither).
-	StalestAge time.Duration
-	// PassDuration is how long the last full pass took: from its first
-	// attempt until every watched image had been fetched (or tried) once;
-	// on demand it includes the time between the scrapes it took. Passes
-	// is how many have completed; PassDuration means nothing before one.
-	PassDuration time.Duration
-	Passes       int
-	// MinPassDuration is the shortest full pass the budget allows now: the
-	// images over the effective rate.
-	MinPassDuration time.Duration
-	// RefreshInterval is the configured interval (0: on demand).
-	RefreshInterval time.Duration
-	// Discovering: discovery is enabled, and Inventory.Discovered in use.
-	Discovering bool
-}
-
-// Snapshot returns what the engine knows now.
-func (e *Engine) Snapshot() View {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.syncDiscovered()
-	now := e.opts.Now()
-	v := View{
-		Images:          make([]ImageView, len(e.order)),
-		Inventory:       e.disc.Snapshot(),
-		PassDuration:    e.sweepDuration,
-		Passes:          e.sweeps,
-		RefreshInterval: e.opts.RefreshInterval,
-		Discovering:     e.opts.Inventory.Discover,
-	}
-	for i, im := range e.order {
-		st := e.images[im.ID]
-		iv := ImageView{Image: im, Members: st.members, Known: st.known, Err: st.err, Reason: st.reason, Fetched: st.fetched,
-			ChangedAt: st.changedAt, ChangedSince: st.changedSince}
-		if st.fetched.IsZero() && st.err == nil {
-			iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
-		}
-		since := st.answered
-		if since.IsZero() {
-			since = st.added
-		}
-		v.StalestAge = max(v.StalestAge, now.Sub(since))
-		v.Images[i] = iv
-	}
-	if b := e.opts.Budget; b != nil && len(e.order) > 0 {
-		v.MinPassDuration = time.Duration(float64(len(e.order)) / b.Rate() * float64(time.Second))
-	}
-	return v
-}
-
-var errNotFetchedYet = errors.New("the image's members have not been fetched yet")
-
-// Watches reports whether the engine watches the image: configured, or
-// discovered.
-func (e *Engine) Watches(id string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.syncDiscovered()
-	_, ok := e.images[id]
-	return ok
 }

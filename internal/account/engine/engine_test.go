@@ -14,9 +14,9 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
-	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
@@ -789,4 +789,30 @@ func TestChangeTracking(t *testing.T) {
 	check(scrape(60, nil, &scp.APIError{StatusCode: 404, Reason: scp.ReasonNotFound}), 50, 30, "a 404")
 	check(scrape(70, []scp.Member{b}, nil), 50, 30, "the first answer after a 404")
 	check(scrape(80, []scp.Member{a, b}, nil), 80, 70, "a member added")
+}
+
+// In the background, pacing reads the engine's clock (Options.Now), as
+// every other time the engine keeps does: an image fetched before goes
+// again when that clock says its turn has come, not the wall clock.
+func TestBackgroundPacingReadsTheEngineClock(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(2)
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	o := options(c, imgs)
+	o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	o.RefreshInterval = time.Hour // a turn every 30 minutes
+	e := start(t, o)
+	testwait.For(t, func() bool { return len(c.callLog()) == 2 && e.idle() }, "the first pass")
+	testwait.Holds(t, 100*time.Millisecond, func() bool { return len(c.callLog()) == 2 }, "no call before the next turn")
+
+	mu.Lock()
+	now = now.Add(31 * time.Minute)
+	mu.Unlock()
+	e.Update(o) // the same options: the workers look at the queue again
+	testwait.For(t, func() bool { return len(c.callLog()) == 3 }, "the stalest image fetched at its turn on the engine's clock")
+	if got := c.callLog()[2]; got != imgs[0].ID {
+		t.Errorf("fetched %s at the turn, want the stalest, %s", got, imgs[0].ID)
+	}
+	testwait.Holds(t, 100*time.Millisecond, func() bool { return len(c.callLog()) == 3 }, "the next turn is 30 minutes later")
 }

@@ -58,7 +58,8 @@ type Options struct {
 	// the refresh and of Prioritize together.
 	Concurrency int
 	Interval    time.Duration
-	// Timeout bounds one refresh.
+	// Timeout bounds one refresh (config.Timing's ListingTimeout); 0
+	// leaves that to Run's context.
 	Timeout time.Duration
 	Logger  log.Logger
 	Now     func() time.Time
@@ -66,7 +67,7 @@ type Options struct {
 	Changed func()
 }
 
-// State is what the discoverer knows now.
+// State is what the listings know now.
 type State struct {
 	// Discovered is the last good listing (nil without Discover).
 	Discovered []scp.Image
@@ -91,6 +92,8 @@ type State struct {
 	// private listing that had any.
 	Owners map[string]bool
 	Status Status
+	// Discovering: Options.Discover is set, and Discovered is in use.
+	Discovering bool
 }
 
 // VisibilityChange is one change of an image's visibility: it happened in
@@ -151,7 +154,7 @@ type Inventory struct {
 	prioWake chan struct{}
 }
 
-// New returns a discoverer; Run starts it.
+// New returns an inventory; Run starts it.
 func New(o Options) *Inventory {
 	d := &Inventory{changed: make(chan struct{}, 1), prioWake: make(chan struct{}, 1), visAsOf: map[string]time.Time{}}
 	d.opts = o.withDefaults()
@@ -167,9 +170,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = min(o.Interval, 2*time.Minute)
 	}
 	o.Concurrency = max(1, o.Concurrency)
 	return o
@@ -216,7 +216,9 @@ func (d *Inventory) options() Options {
 func (d *Inventory) Snapshot() State {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.state
+	st := d.state
+	st.Discovering = d.opts.Discover
+	return st
 }
 
 // Run refreshes now and then every interval until ctx ends; beside the
@@ -250,7 +252,7 @@ func (d *Inventory) Run(ctx context.Context) {
 // every failure.
 func (d *Inventory) Refresh(ctx context.Context) error {
 	o := d.options()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := boundedBy(ctx, o.Timeout)
 	defer cancel()
 	asOf := o.Now()
 	var errs []error
@@ -420,7 +422,7 @@ func (d *Inventory) runPriority(ctx context.Context) {
 // joins the failures.
 func (d *Inventory) refreshVisibility(ctx context.Context, todo []string) error {
 	o := d.options()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := boundedBy(ctx, o.Timeout)
 	defer cancel()
 	asOf := o.Now()
 	results := d.showAll(ctx, o, todo)
@@ -712,4 +714,12 @@ func keepVanishedOffers(pending, old []scp.PendingImage) []scp.PendingImage {
 		}
 	}
 	return out
+}
+
+// boundedBy is ctx bounded by timeout, when it is positive.
+func boundedBy(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scp-exporter/scp_exporter/scp"
 	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/scp"
 )
 
 func TestParse(t *testing.T) {

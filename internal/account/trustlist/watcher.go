@@ -12,13 +12,11 @@ import (
 	"github.com/go-kit/log/level"
 )
 
-// DefaultInterval is how often Run looks at the file when Options.Interval
-// is not set: a stat call, and a read only when the file changed.
-const DefaultInterval = 5 * time.Second
-
-// Options configure a Watcher. Every field is optional.
+// Options configure a Watcher. Every field but Interval is optional.
 type Options struct {
-	// Interval is how often Run checks the file; default DefaultInterval.
+	// Interval is how often Run checks the file (config.Timing's
+	// ListFileInterval): a stat call, and a read only when the file
+	// changed. Run needs it positive.
 	Interval time.Duration
 	// Now is the clock of Status.LastSuccess; default time.Now.
 	Now func() time.Time
@@ -70,9 +68,6 @@ type Watcher struct {
 // New returns a watcher of the file at path. It reads nothing: call Reload
 // for the first list, and Run to follow changes.
 func New(path string, o Options) *Watcher {
-	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -98,7 +93,7 @@ func (w *Watcher) IDs() []string {
 
 // Run checks the file at once and then every Interval until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
-	t := time.NewTicker(w.opts.Interval)
+	t := time.NewTicker(max(w.opts.Interval, time.Millisecond)) // a ticker of 0 would panic
 	defer t.Stop()
 	for {
 		_ = w.Check() // the outcome is in Status and the log

@@ -16,9 +16,9 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
-	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 )
 
 // logLines records what a watcher logs, one "level msg" string a line.

@@ -1,0 +1,124 @@
+package collector
+
+import (
+	"context"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/internal/account"
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// Source is an account's members as the tests give them: a refresh engine
+// (on demand, Wait fetches for the scrape), or a fixed view.
+type Source interface {
+	Wait(ctx context.Context)
+	Snapshot() engine.View
+}
+
+// explainer explains changes from an audit trail, as the account's audit
+// poller does.
+type explainer interface {
+	// Explain returns the latest event about the image in [from, to], if
+	// any.
+	Explain(imageID string, from, to time.Time) (account.Change, bool)
+}
+
+// testAccount is an Account built from its parts, the way the account
+// runtime's Snapshot puts them together, so that a test chooses each part:
+// an engine or a fixed view, a resolved service or none, a trail.
+type testAccount struct {
+	// Name is the account label's value; empty in the single-account form.
+	Name       string
+	APIVersion scp.APIVersion
+	// Service, when set, tells the endpoint and versions resolution found
+	// (the client's ServiceInfo); its APIVersion replaces APIVersion.
+	Service func() (scp.ServiceInfo, bool)
+	Source  Source
+	// ExpectedOwners are accounts whose images (offered or accepted) are
+	// expected.
+	ExpectedOwners map[string]bool
+	MaxMembers     account.MaxMembers
+	// Changes, when set, names who changed an image: the account's audit
+	// trail.
+	Changes explainer
+	// Requests are the account's request counters (its client's
+	// scp.Options.Metrics); nil is an account whose client has made no
+	// call yet. Budget, when set, is the account's rate.
+	Requests *scp.Metrics
+	Budget   *scp.Budget
+	// Audit and Lists are the trail's polling and the expected-list files'
+	// status, when the account has them.
+	Audit *audit.Status
+	Lists []trustlist.Status
+}
+
+var _ Account = (*testAccount)(nil)
+
+// noRequests are the request counters of an account whose client has made
+// no call: every operation × reason at 0. Only read, so shared.
+var noRequests = scp.NewMetrics()
+
+// testAccountOf is scope's i-th account, to change it after building the
+// scope.
+func testAccountOf(s Scope, i int) *testAccount { return s.Accounts[i].(*testAccount) }
+
+func (a *testAccount) Wait(ctx context.Context) { a.Source.Wait(ctx) }
+
+// Snapshot reads the account's parts as account.Runtime.Snapshot does.
+func (a *testAccount) Snapshot() account.Snapshot {
+	snap := account.Snapshot{
+		Name:           a.Name,
+		Members:        a.Source.Snapshot(),
+		Service:        scp.ServiceStatus{Client: a.APIVersion},
+		Requests:       a.Requests,
+		Budget:         a.Budget,
+		Audit:          a.Audit,
+		Lists:          a.Lists,
+		ExpectedOwners: a.ExpectedOwners,
+		MaxMembers:     a.MaxMembers,
+	}
+	if snap.Requests == nil {
+		snap.Requests = noRequests
+	}
+	if a.Service != nil {
+		snap.Service.Info, snap.Service.Resolved = a.Service()
+	}
+	if a.Changes != nil {
+		snap.Changes = explainChanges(a.Changes, &snap.Members)
+	}
+	return snap
+}
+
+// explainChanges explains, with the trail's events, the latest change the
+// exporter saw of each image: of its members, or of its visibility (as
+// internal/account's changes does).
+func explainChanges(e explainer, v *engine.View) map[string]account.Change {
+	var out map[string]account.Change
+	for i := range v.Images {
+		im := &v.Images[i]
+		var best account.Change
+		found := false
+		try := func(from, to time.Time) {
+			if to.IsZero() {
+				return
+			}
+			if ch, ok := e.Explain(im.ID, from, to); ok && (!found || ch.Time.After(best.Time)) {
+				best, found = ch, true
+			}
+		}
+		try(im.ChangedSince, im.ChangedAt)
+		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
+			try(vc.Since, vc.At)
+		}
+		if found {
+			if out == nil {
+				out = map[string]account.Change{}
+			}
+			out[im.ID] = best
+		}
+	}
+	return out
+}

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/go-kit/log/level"
+)
+
+// The two modes' policies: which image a free worker fetches now, if any.
+// They choose and change nothing; take (engine.go) acts on their choice.
+
+// choice is a policy's answer: an image to fetch now, or none. Paced: the
+// image waited its turn, which was due. With no image, a non-zero due is
+// when the next turn comes.
+type choice struct {
+	image *imageState
+	paced bool
+	due   time.Time
+}
+
+// next is what the mode's policy chooses now.
+func (e *Engine) next(now time.Time) choice {
+	if e.background() {
+		return e.nextInBackground(now)
+	}
+	return choice{image: e.nextOnDemand()}
+}
+
+// On demand.
+
+// pass is an on-demand pass: a round over every watched image that scrapes
+// wait on. It is done when every image has been tried since it began;
+// calls under way when it began count as its own (it adopts them rather
+// than call again).
+type pass struct {
+	start   uint64        // queue.takes when it began: images taken since are tried
+	waiters int           // scrapes waiting on it
+	done    chan struct{} // closed when it is done, or ended early
+}
+
+// takesWork reports whether the pass takes new work: only while a scrape
+// waits on it. A pass every scrape left stops, with its calls under way
+// finishing into the state, and the next scrape begins a pass of its own.
+//
+// This is the on-demand policy's one rule on when to call the API: a pass
+// that goes on between scrapes until done would answer true here (Wait
+// then joins it rather than begin another).
+func (p *pass) takesWork() bool { return p.waiters > 0 }
+
+// nextOnDemand is the on-demand policy: while the pass takes work, the
+// prioritized images, then every image not yet tried in the pass, stalest
+// first.
+func (e *Engine) nextOnDemand() *imageState {
+	p := e.pass
+	if p == nil || !p.takesWork() {
+		return nil
+	}
+	if st := e.queue.prioritized(); st != nil {
+		return st
+	}
+	if st := e.queue.head(); st != nil && st.taken <= p.start {
+		return st
+	}
+	return nil
+}
+
+// beginPass ends the pass under way, if any, and begins one over every
+// watched image, adopting the calls under way.
+func (e *Engine) beginPass() *pass {
+	e.endPass()
+	p := &pass{start: e.queue.takes, done: make(chan struct{})}
+	e.pass = p
+	var inflight []*imageState
+	for el := e.queue.order.Front(); el != nil; el = el.Next() {
+		if st := el.Value.(*imageState); st.inflight {
+			inflight = append(inflight, st)
+		}
+	}
+	for _, st := range inflight {
+		e.queue.adopt(st)
+	}
+	e.endPassIfDone() // no image at all
+	return p
+}
+
+// endPassIfDone ends the pass when no image is left to try in it, and no
+// call it waits for is under way: every call of a watched image counts,
+// as the pass made or adopted them all.
+func (e *Engine) endPassIfDone() {
+	p := e.pass
+	if p == nil || e.calls > 0 {
+		return
+	}
+	if st := e.queue.head(); st != nil && st.taken <= p.start {
+		return
+	}
+	e.endPass()
+}
+
+// endPass releases the scrapes waiting on the pass; it takes no more work.
+func (e *Engine) endPass() {
+	if p := e.pass; p != nil {
+		close(p.done)
+		e.pass = nil
+	}
+}
+
+// In the background.
+
+// nextInBackground is the background policy: the prioritized images and
+// those never tried at once; then the stalest, each at its turn.
+func (e *Engine) nextInBackground(now time.Time) choice {
+	if st := e.queue.prioritized(); st != nil {
+		return choice{image: st}
+	}
+	st := e.queue.head()
+	if st == nil || st.taken == 0 {
+		return choice{image: st}
+	}
+	due := e.pace.due
+	if due.IsZero() {
+		due = now.Add(e.gap()) // the first image fetched again waits its turn
+	}
+	if now.Before(due) {
+		return choice{due: due}
+	}
+	return choice{image: st, paced: true, due: due}
+}
+
+// gap is the pacing's step: the interval over the images, so that each is
+// fetched about once per interval.
+func (e *Engine) gap() time.Duration {
+	return e.opts.RefreshInterval / time.Duration(max(1, len(e.images)))
+}
+
+// pacer spaces the background calls for images tried before: one every
+// gap. A real timer wakes the workers when the next is due, after a delay
+// read from the engine's clock.
+type pacer struct {
+	due     time.Time   // when the next may go; zero until one waits its turn
+	timer   *time.Timer // wakes the workers at timerAt
+	timerAt time.Time
+}
+
+// waitUntil keeps due as the next turn, and wakes the workers then.
+func (e *Engine) waitUntil(due, now time.Time) {
+	pc := &e.pace
+	pc.due = due
+	if pc.timer != nil && !pc.timerAt.After(due) {
+		return // an earlier wake-up is set
+	}
+	pc.stop()
+	var t *time.Timer
+	t = time.AfterFunc(due.Sub(now), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if pc.timer == t {
+			pc.timer = nil
+		}
+		e.cond.Broadcast()
+	})
+	pc.timer, pc.timerAt = t, due
+}
+
+// stop cancels the wake-up.
+func (pc *pacer) stop() {
+	if pc.timer != nil {
+		pc.timer.Stop()
+		pc.timer = nil
+	}
+}
+
+// warnIfBehind warns when the budget cannot fetch every image within the
+// refresh interval (the engine then runs as fast as the budget allows),
+// once each time it becomes true.
+func (e *Engine) warnIfBehind() {
+	b := e.opts.Budget
+	if b == nil || !e.background() {
+		e.behind = false
+		return
+	}
+	need := time.Duration(float64(len(e.images)) / b.Max() * float64(time.Second))
+	behind := need > e.opts.RefreshInterval
+	if behind && !e.behind {
+		level.Warn(e.opts.Logger).Log("msg", "the API budget cannot fetch every image within members.refresh_interval; refreshing as fast as it allows",
+			"images", len(e.images), "requests_per_second", b.Max(), "refresh_interval", e.opts.RefreshInterval, "shortest_pass", need.Round(time.Second))
+	}
+	e.behind = behind
+}

@@ -1,0 +1,146 @@
+package account
+
+import (
+	"slices"
+	"time"
+
+	"github.com/scp-exporter/scp_exporter/internal/account/audit"
+	"github.com/scp-exporter/scp_exporter/internal/account/engine"
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/config"
+	"github.com/scp-exporter/scp_exporter/scp"
+)
+
+// Snapshot is what an account's runtime knows at one moment: everything a
+// scrape shows of the account.
+type Snapshot struct {
+	// Name is the account label's value; "" in the single-account form.
+	Name string
+	// Members is the engine's view: the watched images, their members as
+	// last fetched, the listings (Members.Inventory) and how the refresh
+	// keeps up.
+	Members engine.View
+	// Service is where the account's calls go and which API version they
+	// request.
+	Service scp.ServiceStatus
+	// Requests are the account's request counters, and Budget its rate
+	// now; both are read when the series are written.
+	Requests *scp.Metrics
+	Budget   *scp.Budget
+	// Audit is the trail's polling; nil without audit.enabled.
+	Audit *audit.Status
+	// Lists are the account's expected-list files, by path.
+	Lists []trustlist.Status
+	// ExpectedOwners are the accounts whose images (offered or accepted)
+	// are expected.
+	ExpectedOwners map[string]bool
+	// MaxMembers is how many accounts each image may be shared with.
+	MaxMembers MaxMembers
+	// Changes are, by image ID, the audit events that explain the latest
+	// change the exporter saw of each image (its members or visibility).
+	Changes map[string]Change
+}
+
+// MaxMembers is the share-count limit of an account's images; 0 is none.
+// Default is exported once per account (scp_image_member_limit_default) and
+// only the images in PerImage have a series of their own
+// (scp_image_member_limit), so a limit set for every image costs one series,
+// not one per image.
+type MaxMembers struct {
+	Default  int
+	PerImage map[string]int // images whose limit is not Default; 0 lifts it
+}
+
+// Override is the image's own limit, when it differs from Default.
+func (m MaxMembers) Override(imageID string) (int, bool) {
+	n, ok := m.PerImage[imageID]
+	return n, ok && n != m.Default
+}
+
+// maxMembers is the share-count limit of each of the account's images.
+func maxMembers(s config.Settings) MaxMembers {
+	limits := MaxMembers{Default: s.MaxMembers}
+	for _, img := range s.Images {
+		if n := s.MaxMembersOf(img); n != limits.Default {
+			if limits.PerImage == nil {
+				limits.PerImage = map[string]int{}
+			}
+			limits.PerImage[img.ID] = n
+		}
+	}
+	return limits
+}
+
+// Change is an audit event that explains a change the exporter saw.
+type Change struct {
+	EventName, UserID string
+	Time              time.Time
+}
+
+// Snapshot returns what the runtime knows now. Each image's change is
+// looked up once, so that every family naming it names the same event.
+func (r *Runtime) Snapshot() Snapshot {
+	r.mu.Lock()
+	snap := Snapshot{
+		Name:           r.name,
+		Service:        r.conn.client.Status(),
+		Requests:       r.metrics,
+		Budget:         r.conn.budget,
+		ExpectedOwners: r.owners,
+		MaxMembers:     r.limits,
+	}
+	poller := r.poller
+	paths := make([]string, 0, len(r.lists))
+	for path := range r.lists {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		snap.Lists = append(snap.Lists, r.lists[path].watcher.Status())
+	}
+	r.mu.Unlock()
+
+	snap.Members = r.engine.Snapshot()
+	if poller != nil {
+		st := poller.Status()
+		snap.Audit = &st
+		snap.Changes = changes(poller, &snap.Members)
+	}
+	return snap
+}
+
+// changes explains, with the trail's events, the latest change the
+// exporter saw of each image: of its members, or of its visibility.
+func changes(p *audit.Poller, v *engine.View) map[string]Change {
+	var out map[string]Change
+	for i := range v.Images {
+		im := &v.Images[i]
+		var best Change
+		found := false
+		try := func(from, to time.Time) {
+			if to.IsZero() {
+				return
+			}
+			if ev, ok := p.Explain(im.ID, from, to); ok && (!found || ev.Time.After(best.Time)) {
+				best, found = Change{EventName: ev.Name, UserID: ev.UserID, Time: ev.Time}, true
+			}
+		}
+		try(im.ChangedSince, im.ChangedAt)
+		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
+			try(vc.Since, vc.At)
+		}
+		if found {
+			if out == nil {
+				out = map[string]Change{}
+			}
+			out[im.ID] = best
+		}
+	}
+	return out
+}
+
+// Visibility is the last known visibility of an image of the account.
+func (s *Snapshot) Visibility(id string) (string, bool) {
+	v, ok := s.Members.Inventory.Visibility[id]
+	return v, ok && v != ""
+}
