@@ -89,11 +89,11 @@ func (r *Runtime) resolve(c *conn, s config.Settings, lastGood string) {
 		RetryInterval:    s.Timing.ResolveRetry,
 		MaxRetryInterval: s.Timing.ResolveMaxRetry,
 	}
-	first, cancel := context.WithTimeout(r.ctx, s.Timing.ResolveTimeout)
+	first, cancel := context.WithTimeout(r.tasks.ctx, s.Timing.ResolveTimeout)
 	done := c.client.Resolve(first, rc)
 	cancel()
 	if !done {
-		c.resolving = r.spawn(func(ctx context.Context) { c.client.KeepResolving(ctx, rc) })
+		c.resolving = r.tasks.spawn(func(ctx context.Context) { c.client.KeepResolving(ctx, rc) })
 	}
 }
 

@@ -3,74 +3,181 @@ package account
 import (
 	"context"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
-// listFile is one expected-list file the account's settings name, watched
-// so that security teams can edit it and see the change within one check,
-// without a reload.
+// ListFiles are the expected-list files of a process: one watcher per
+// path, however many accounts name it, so that a file's last good list is
+// the same for every account (an account added while the file is bad uses
+// it too), the file is read and logged once, and an edit reaches every
+// account that names it within one check, without a reload. The exporter
+// makes one and hands it to every runtime (Options.Lists).
+type ListFiles struct {
+	opts  ListFileOptions
+	tasks group
+
+	mu    sync.Mutex
+	files map[string]*listFile
+}
+
+// ListFileOptions configure ListFiles.
+type ListFileOptions struct {
+	// Interval is how often each file is checked (config.Timing's
+	// ListFileInterval).
+	Interval time.Duration
+	Now      func() time.Time
+	Logger   log.Logger
+	// Redact removes the running config's secrets from what is logged of
+	// a file (which may quote whatever was pasted into it).
+	Redact func(string) string
+}
+
+// listFile is one watched file and the runtimes that use it.
 type listFile struct {
 	watcher  *trustlist.Watcher
-	watching *task // nil until started
+	watching *task
+	users    map[*Runtime]bool
 }
 
-// start follows the file's changes. r.mu must be held.
-func (l *listFile) start(r *Runtime) {
-	if l.watching == nil {
-		l.watching = r.spawn(l.watcher.Run)
+// NewListFiles returns an empty set of watched files; Close stops them.
+func NewListFiles(o ListFileOptions) *ListFiles {
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
+	}
+	l := &ListFiles{opts: o, files: map[string]*listFile{}}
+	l.tasks.init()
+	return l
 }
 
-// syncLists makes sure every list file s names has a watcher, and reads
-// each now, so that what is built next uses the files as they are: a new
-// file is read for the first time, a kept one again (a reload asks for
-// it). Files s no longer names are dropped. A file that cannot be read
-// keeps its last good list (none at first), and says so in its status and
-// the log. r.mu must be held (or r not yet shared).
-func (r *Runtime) syncLists(s config.Settings) {
-	paths := slices.Concat(s.ExpectedMembersFiles, s.ExpectedImageOwnersFiles)
-	for path, l := range r.lists {
-		if !slices.Contains(paths, path) {
-			l.watching.stop()
-			delete(r.lists, path)
+// Close stops every watcher and waits for them.
+func (l *ListFiles) Close() { l.tasks.stop() }
+
+// use makes r a user of exactly paths: a file new to the set gets a
+// watcher and is read now, one r already used is read again (a reload
+// asks for it), and files r no longer names are dropped for it (and
+// stopped when no account names them). A file that cannot be read keeps
+// its last good list (none at first) and says so in its status and the
+// log.
+func (l *ListFiles) use(r *Runtime, paths []string) {
+	l.mu.Lock()
+	var reread []*trustlist.Watcher
+	var unused []*task
+	for path, f := range l.files {
+		if f.users[r] && !slices.Contains(paths, path) {
+			delete(f.users, r)
+			if len(f.users) == 0 {
+				unused = append(unused, f.watching)
+				delete(l.files, path)
+			}
 		}
 	}
 	for _, path := range paths {
-		l, ok := r.lists[path]
+		f, ok := l.files[path]
 		if !ok {
-			l = &listFile{watcher: trustlist.New(path, trustlist.Options{
-				Interval: s.Timing.ListFileInterval,
-				Now:      r.opts.Now,
-				Logger:   r.logger("lists"),
-				Changed:  r.signalLists,
-				Redact:   r.opts.Redact,
-			})}
-			r.lists[path] = l
+			f = &listFile{users: map[*Runtime]bool{}}
+			f.watcher = trustlist.New(path, trustlist.Options{
+				Interval: l.opts.Interval,
+				Now:      l.opts.Now,
+				Logger:   l.opts.Logger,
+				Changed:  func() { l.changed(path) },
+				Redact:   l.opts.Redact,
+			})
+			l.files[path] = f
 		}
-		_ = l.watcher.Reload() // a failure keeps the last good list, and is logged and exported
-		if r.started {
-			l.start(r)
+		f.users[r] = true
+		reread = append(reread, f.watcher)
+	}
+	l.mu.Unlock()
+	for _, t := range unused {
+		t.stop() // without l.mu: a check under way may be telling its users
+	}
+	for _, w := range reread {
+		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, path := range paths {
+		if f := l.files[path]; f != nil && f.watching == nil {
+			f.watching = l.tasks.spawn(f.watcher.Run)
 		}
 	}
-	// What these reads changed is what the caller builds next.
+}
+
+// release drops r from every file it used.
+func (l *ListFiles) release(r *Runtime) { l.use(r, nil) }
+
+// changed tells every runtime that uses the file that its list changed.
+func (l *ListFiles) changed(path string) {
+	l.mu.Lock()
+	var users []*Runtime
+	if f := l.files[path]; f != nil {
+		for r := range f.users {
+			users = append(users, r)
+		}
+	}
+	l.mu.Unlock()
+	for _, r := range users {
+		r.signalLists()
+	}
+}
+
+// ids is the list in use for a file: its last good list (none while the
+// file has never been good, or is not watched).
+func (l *ListFiles) ids(path string) []string {
+	l.mu.Lock()
+	f := l.files[path]
+	l.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f.watcher.IDs()
+}
+
+// statuses are what the watchers of paths know now, in path order.
+func (l *ListFiles) statuses(paths []string) []trustlist.Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []trustlist.Status
+	for _, path := range slices.Sorted(slices.Values(paths)) {
+		if f := l.files[path]; f != nil {
+			out = append(out, f.watcher.Status())
+		}
+	}
+	return out
+}
+
+// listPaths are the list files s names.
+func listPaths(s config.Settings) []string {
+	return slices.Compact(slices.Sorted(slices.Values(slices.Concat(s.ExpectedMembersFiles, s.ExpectedImageOwnersFiles))))
+}
+
+// syncLists uses the list files s names, reading each now, so that what
+// is built next uses the files as they are; then drops any signal those
+// reads caused (what they changed is what the caller builds next).
+// r.mu must be held (or r not yet shared).
+func (r *Runtime) syncLists(s config.Settings) {
+	r.lists.use(r, listPaths(s))
 	select {
 	case <-r.listsChanged:
 	default:
 	}
 }
 
-// listIDs is the list in use for a file: its watcher's last good list
-// (none while the file has never been good).
-func (r *Runtime) listIDs(path string) []string {
-	if l := r.lists[path]; l != nil {
-		return l.watcher.IDs()
-	}
-	return nil
-}
+// listIDs is the list in use for a file.
+func (r *Runtime) listIDs(path string) []string { return r.lists.ids(path) }
 
 func (r *Runtime) signalLists() {
 	select {

@@ -31,9 +31,9 @@ type Options struct {
 	Logger    log.Logger
 	Now       func() time.Time
 	UserAgent string
-	// Redact removes the running config's secrets from what is logged of a
-	// list file (which may quote whatever was pasted into it).
-	Redact func(string) string
+	// Lists are the process's expected-list files, which every runtime
+	// shares (see ListFiles).
+	Lists *ListFiles
 	// FallbackURL builds the Virtual Server host used while IAM's catalog
 	// gives none (scp.BaseURLFor); tests point it elsewhere.
 	FallbackURL func(region, environment string) string
@@ -45,9 +45,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Redact == nil {
-		o.Redact = func(s string) string { return s }
 	}
 	if o.FallbackURL == nil {
 		o.FallbackURL = scp.BaseURLFor
@@ -63,11 +60,10 @@ type Runtime struct {
 	name    string
 	metrics *scp.Metrics // outlives the clients: one per account
 
-	// ctx is the runtime's: every goroutine of the account runs under it,
-	// and Stop ends them all.
-	ctx    context.Context
-	cancel context.CancelFunc
-	tasks  sync.WaitGroup
+	// tasks are the account's goroutines, under one context: Stop ends
+	// them all.
+	tasks group
+	lists *ListFiles
 
 	mu       sync.Mutex
 	settings config.Settings
@@ -75,8 +71,8 @@ type Runtime struct {
 	engine   *engine.Engine
 	poller   *audit.Poller
 	polling  *task
-	lists    map[string]*listFile
 	owners   map[string]bool // expected image owners, with the list files' IDs
+	paths    []string        // the list files the settings name
 	limits   MaxMembers
 	started  bool
 	stopped  bool
@@ -94,14 +90,17 @@ type Runtime struct {
 // that cannot be read, for one) names the problem; nothing was built.
 func New(s config.Settings, o Options) (*Runtime, error) {
 	o = o.withDefaults()
-	r := &Runtime{opts: o, name: s.Name, metrics: scp.NewMetrics(), lists: map[string]*listFile{}, listsChanged: make(chan struct{}, 1), done: make(chan struct{})}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if o.Lists == nil {
+		o.Lists = NewListFiles(ListFileOptions{Interval: s.Timing.ListFileInterval, Now: o.Now, Logger: log.With(o.Logger, "component", "lists")})
+	}
+	r := &Runtime{opts: o, name: s.Name, metrics: scp.NewMetrics(), lists: o.Lists, listsChanged: make(chan struct{}, 1), done: make(chan struct{})}
+	r.tasks.init()
 	c, err := r.newConn(s)
 	if err != nil {
-		r.cancel()
+		r.tasks.stop()
 		return nil, err
 	}
-	r.settings, r.conn, r.limits = s, c, maxMembers(s)
+	r.settings, r.conn, r.limits, r.paths = s, c, maxMembers(s), listPaths(s)
 	r.syncLists(s)
 	r.owners = s.ExpectedOwners(r.listIDs)
 	r.engine = engine.New(r.engineOptions(s))
@@ -127,11 +126,8 @@ func (r *Runtime) Start() {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.spawn(r.engine.Run)
-	r.spawn(r.followLists)
-	for _, l := range r.lists {
-		l.start(r)
-	}
+	r.tasks.spawn(r.engine.Run)
+	r.tasks.spawn(r.followLists)
 	r.follow(r.settings)
 	r.loaded(r.settings)
 }
@@ -214,7 +210,7 @@ func (r *Runtime) Apply(c Plan) {
 		old.stopResolving()
 		r.conn, retired = c.conn, old
 	}
-	r.settings, r.limits = s, maxMembers(s)
+	r.settings, r.limits, r.paths = s, maxMembers(s), listPaths(s)
 	r.syncLists(s)
 	r.owners = s.ExpectedOwners(r.listIDs)
 	r.engine.Update(r.engineOptions(s))
@@ -240,8 +236,8 @@ func (r *Runtime) Stop() {
 	}
 	r.stopped = true
 	r.mu.Unlock()
-	r.cancel()
-	r.tasks.Wait()
+	r.tasks.stop()
+	r.lists.release(r)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.conn.budget.Report(nil)
@@ -253,31 +249,68 @@ func (r *Runtime) Stop() {
 func (r *Runtime) Done() <-chan struct{} { return r.done }
 
 // Wait lets the engine fetch for a scrape until it has tried every image
-// or ctx ends (on demand); it returns at once in background mode.
-func (r *Runtime) Wait(ctx context.Context) { r.engine.Wait(ctx) }
+// or ctx ends (on demand); it returns at once in background mode, and once
+// the runtime has stopped (a scrape that began before a reload removed the
+// account must not wait for work nobody does).
+func (r *Runtime) Wait(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	unhook := context.AfterFunc(r.tasks.ctx, cancel)
+	defer unhook()
+	r.engine.Wait(ctx)
+}
 
 // Ready reports whether the account's first listing has been tried, so a
 // scrape sees every image discovery lists.
 func (r *Runtime) Ready() bool { return r.engine.Inventory().Snapshot().Status.Tried }
 
-// task is one goroutine of the runtime that can be stopped on its own (the
-// audit poller when the trail is turned off, a list file's watcher when
-// the file is no longer named).
+// group runs goroutines under one context: the one way this package
+// starts and stops its background work.
+type group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex // orders spawn against stop
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func (g *group) init() { g.ctx, g.cancel = context.WithCancel(context.Background()) }
+
+// task is one goroutine of a group that can be stopped on its own (the
+// audit poller when the trail is turned off, a list file's watcher when no
+// account names the file).
 type task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// spawn runs f under the runtime's context until it ends or the returned
-// task is stopped; Stop waits for it.
-func (r *Runtime) spawn(f func(ctx context.Context)) *task {
-	ctx, cancel := context.WithCancel(r.ctx)
+// spawn runs f under the group's context until it returns, the task is
+// stopped or the group is; after the group stopped it runs nothing.
+func (g *group) spawn(f func(ctx context.Context)) *task {
+	ctx, cancel := context.WithCancel(g.ctx)
 	t := &task{cancel: cancel, done: make(chan struct{})}
-	r.tasks.Go(func() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		cancel()
+		close(t.done)
+		return t
+	}
+	g.wg.Go(func() {
 		defer close(t.done)
 		f(ctx)
 	})
 	return t
+}
+
+// stop ends every goroutine of the group and waits for them.
+func (g *group) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.cancel()
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // stop ends the task and waits for it.
@@ -315,7 +348,7 @@ func (r *Runtime) follow(s config.Settings) {
 		var p *audit.Poller
 		if p, err = audit.New(o); err == nil {
 			r.poller = p
-			r.polling = r.spawn(p.Run)
+			r.polling = r.tasks.spawn(p.Run)
 		}
 	}
 	if err != nil {

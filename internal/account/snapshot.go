@@ -1,7 +1,6 @@
 package account
 
 import (
-	"slices"
 	"time"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/audit"
@@ -89,16 +88,9 @@ func (r *Runtime) Snapshot() Snapshot {
 		ExpectedOwners: r.owners,
 		MaxMembers:     r.limits,
 	}
-	poller := r.poller
-	paths := make([]string, 0, len(r.lists))
-	for path := range r.lists {
-		paths = append(paths, path)
-	}
-	slices.Sort(paths)
-	for _, path := range paths {
-		snap.Lists = append(snap.Lists, r.lists[path].watcher.Status())
-	}
+	poller, paths := r.poller, r.paths
 	r.mu.Unlock()
+	snap.Lists = r.lists.statuses(paths)
 
 	snap.Members = r.engine.Snapshot()
 	if poller != nil {

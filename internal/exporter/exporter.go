@@ -39,6 +39,7 @@ type Exporter struct {
 	opts      Options
 	multi     bool // the accounts form; fixed at start, as it shapes the labels
 	collector *collector.Collector
+	lists     *account.ListFiles // shared by every account
 	reloads   coalescer
 
 	mu       sync.Mutex // serialises reloads and Close
@@ -72,11 +73,18 @@ func New(o Options) (*Exporter, error) {
 		return nil, err
 	}
 	e := &Exporter{opts: o, multi: cfg.MultiAccount(), accounts: map[string]*account.Runtime{}}
+	interval := cfg.Settings()[0].Timing.ListFileInterval // the same for every account
+	if listFileInterval > 0 {
+		interval = listFileInterval
+	}
+	e.lists = account.NewListFiles(account.ListFileOptions{Interval: interval, Now: o.Now, Redact: e.redact,
+		Logger: log.With(o.Logger, "component", "lists")})
 	e.collector = collector.New(collector.Scope{MultiAccount: e.multi, Series: o.Series, Process: e.families()},
 		log.With(o.Logger, "component", "collector"))
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.apply(cfg); err != nil {
+		e.lists.Close()
 		return nil, err
 	}
 	return e, nil
@@ -114,6 +122,7 @@ func (e *Exporter) Close() {
 		delete(e.accounts, name)
 	}
 	wg.Wait()
+	e.lists.Close()
 }
 
 // Reload re-reads the config file (and secret_key_file). On failure the
@@ -147,9 +156,10 @@ func (e *Exporter) reload() error {
 
 // apply takes cfg into use: it prepares every account first (a new client
 // for a new account or a changed scp block) and changes nothing running
-// unless all of them are good; then removed accounts stop, kept ones take
-// their settings and new ones start, in parallel (each may wait up to one
-// request timeout for its endpoint). e.mu must be held.
+// unless all of them are good; then kept accounts take their settings and
+// new ones start, in parallel (each may wait up to one request timeout for
+// its endpoint), scrapes read the new set, and removed accounts stop.
+// e.mu must be held.
 func (e *Exporter) apply(cfg *config.Config) error {
 	e.status.Lock()
 	running := e.status.cfg
@@ -157,11 +167,6 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	e.status.Unlock()
 
 	settings := cfg.Settings()
-	if listFileInterval > 0 {
-		for i := range settings {
-			settings[i].Timing.ListFileInterval = listFileInterval
-		}
-	}
 	plans := map[string]account.Plan{}
 	fresh := map[string]*account.Runtime{}
 	for _, s := range settings {
@@ -190,13 +195,14 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		}
 	}
 
-	var wg sync.WaitGroup
+	var removed []*account.Runtime
 	for name, r := range e.accounts {
 		if _, kept := plans[name]; !kept {
-			wg.Go(r.Stop)
+			removed = append(removed, r)
 			delete(e.accounts, name)
 		}
 	}
+	var wg sync.WaitGroup
 	for name, p := range plans {
 		wg.Go(func() { e.accounts[name].Apply(p) })
 	}
@@ -220,6 +226,12 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	e.status.Lock()
 	e.status.reloadOK, e.status.lastSuccess, e.status.accounts = true, e.opts.Now(), runtimes
 	e.status.Unlock()
+	// Removed accounts stop once scrapes no longer read them (a scrape
+	// that began before still does: a stopped runtime's Wait returns).
+	for _, r := range removed {
+		wg.Go(r.Stop)
+	}
+	wg.Wait()
 	return nil
 }
 
@@ -237,7 +249,7 @@ func (e *Exporter) accountOptions() account.Options {
 		Logger:      e.opts.Logger,
 		Now:         e.opts.Now,
 		UserAgent:   e.opts.UserAgent,
-		Redact:      e.redact,
+		Lists:       e.lists,
 		FallbackURL: func(region, environment string) string { return fallbackURL(region, environment) },
 	}
 }

@@ -398,3 +398,42 @@ func TestReloadAddingAnAccountKeepsReadiness(t *testing.T) {
 		t.Error("a reload adding an account with discovery made the process not ready")
 	}
 }
+
+// A reload that removes an account and adds one whose endpoint takes a
+// request_timeout to resolve does not hold scrapes meanwhile: they read the
+// accounts running until the new set is in use, and the removed account
+// stops only then.
+func TestScrapesDoNotWaitForAReloadThatRemovesAnAccount(t *testing.T) {
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	hang := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+	old := fallbackURL
+	fallbackURL = func(string, string) string { return srv.URL }
+	defer func() { fallbackURL = old }()
+	account := func(name, scp string) string {
+		return "  - name: " + name + "\n    scp: {" + scp + ", access_key: ak, secret_key: sk}\n    images: [{id: " + image + "}]\n"
+	}
+	endpoint := `endpoint: "` + srv.URL + `"`
+	e, _ := start(t, "accounts:\n"+account("a", endpoint)+account("b", endpoint), time.Now())
+	e.Collector().Scrape(t.Context()) // a first pass of both accounts
+	cfg := "accounts:\n" + account("a", endpoint) +
+		account("c", `region: kr-west1, environment: e, iam_endpoint: "`+hang.URL+`", request_timeout: 3s`)
+	if err := os.WriteFile(e.opts.ConfigFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- e.Reload() }()
+	time.Sleep(300 * time.Millisecond) // the reload resolves c's endpoint
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	began := time.Now()
+	e.Collector().Scrape(ctx)
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("a scrape during the reload took %v, want it not held by the reload", took)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -232,9 +232,11 @@ func (e *Engine) Watches(id string) bool {
 // are fetched before any other image's, as soon as Concurrency (and the
 // budget) allow. In background mode the workers take them at once, even if
 // they were fetched a moment ago; on demand, the next scrape's pass (or the
-// one under way) fetches them first. A call under way for an image when
-// Prioritize is called does not count, as the image may have changed after
-// it was sent: the image is fetched again after it. Their visibility is
+// one under way, while it still has images to try) fetches them first. A
+// call under way for an image when Prioritize is called does not count, as
+// the image may have changed after it was sent: the image is fetched again
+// after it (on demand, by the next pass when the one under way ends with
+// that call). Their visibility is
 // looked up at once too (see inventory.Inventory.Prioritize). IDs that are
 // not watched are ignored; it returns how many distinct IDs were queued.
 func (e *Engine) Prioritize(ids ...string) int {
