@@ -272,9 +272,7 @@ func (e *Exporter) families() []metric.Family[struct{}] {
 			Name: "scp_exporter_config_last_reload_successful",
 			Help: "1 when the last config load succeeded, 0 when it failed and the previous config is still in use.",
 			Series: func(_ struct{}, s metric.Sink) {
-				e.status.Lock()
-				ok := e.status.reloadOK
-				e.status.Unlock()
+				ok, _ := e.reloadStatus()
 				s.Value(metric.Bool(ok))
 			},
 		},
@@ -282,13 +280,19 @@ func (e *Exporter) families() []metric.Family[struct{}] {
 			Name: "scp_exporter_config_last_reload_success_timestamp_seconds",
 			Help: "When the config was last loaded successfully, in Unix seconds.",
 			Series: func(_ struct{}, s metric.Sink) {
-				e.status.Lock()
-				at := e.status.lastSuccess
-				e.status.Unlock()
+				_, at := e.reloadStatus()
 				s.Value(metric.UnixSeconds(at))
 			},
 		},
 	}
+}
+
+// reloadStatus tells whether the last config load succeeded, and when one
+// last did.
+func (e *Exporter) reloadStatus() (ok bool, lastSuccess time.Time) {
+	e.status.Lock()
+	defer e.status.Unlock()
+	return e.status.reloadOK, e.status.lastSuccess
 }
 
 // coalescer lets requests that arrive while a reload runs share the one
