@@ -39,7 +39,8 @@ type endpointsJSON struct {
 }
 
 // ListEndpoints reads IAM's endpoint catalog (GET {iamBase}/v1/endpoints,
-// signed like every call), in one attempt bounded by the request timeout:
+// signed like every call; iamBase may end in /v1), in one attempt bounded
+// by the request timeout:
 // whoever resolves the endpoint retries on its own schedule. Entries that
 // are not objects are skipped.
 func (c *Client) ListEndpoints(ctx context.Context, iamBase string) ([]Endpoint, error) {
@@ -47,7 +48,9 @@ func (c *Client) ListEndpoints(ctx context.Context, iamBase string) ([]Endpoint,
 		return nil, fmt.Errorf("%s: iam %w", OpListEndpoints, err)
 	}
 	var body endpointsJSON
-	full := strings.TrimRight(iamBase, "/") + "/v1/endpoints"
+	// The provider's auth URL ends in /v1: an iam_endpoint copied from it
+	// is IAM's base URL all the same.
+	full := strings.TrimSuffix(strings.TrimRight(iamBase, "/"), "/v1") + "/v1/endpoints"
 	if _, err := c.budgeted(ctx, OpListEndpoints, full, true, &body); err != nil {
 		return nil, err
 	}

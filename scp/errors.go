@@ -1,6 +1,7 @@
 package scp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,36 +137,46 @@ func ReasonOf(err error) Reason {
 
 const maxDetailLen = 300
 
-// errorBody is the union of the error shapes the service is known to send.
+// errorBody is the union of the error shapes the services are known to
+// send (shared/scp-api.md, "Errors"): {"errors":[{"code","detail"}]},
+// {"message": …}, and FastAPI's {"detail": …}, whose detail is a string
+// or a list of validation errors.
 type errorBody struct {
 	Errors []struct {
 		Code   flexString      `json:"code"`
 		Detail json.RawMessage `json:"detail"`
 	} `json:"errors"`
 	Message json.RawMessage `json:"message"`
+	Detail  json.RawMessage `json:"detail"`
 }
 
 // parseErrorBody pulls a code and a human detail out of an error body. It
-// never fails: what it cannot read it leaves empty.
+// never fails: what it cannot read it leaves empty. A body that is a list
+// is read as a list of validation errors ([{"loc","msg","type"}]).
 func parseErrorBody(body []byte) (code, detail string) {
-	var eb errorBody
-	if json.Unmarshal(body, &eb) != nil {
-		return "", ""
-	}
 	var details []string
-	for _, e := range eb.Errors {
-		if code == "" {
-			code = e.Code.s
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil {
+		for _, e := range eb.Errors {
+			if code == "" {
+				code = e.Code.s
+			}
+			details = append(details, rawStrings(e.Detail)...)
 		}
-		details = append(details, rawStrings(e.Detail)...)
-	}
-	if len(details) == 0 {
-		details = rawStrings(eb.Message)
+		if len(details) == 0 {
+			details = rawStrings(eb.Detail)
+		}
+		if len(details) == 0 {
+			details = rawStrings(eb.Message)
+		}
+	} else {
+		details = rawStrings(body)
 	}
 	return sanitize(code, 64), sanitize(strings.Join(details, "; "), maxDetailLen)
 }
 
-// rawStrings reads a JSON string or a list of strings.
+// rawStrings reads a JSON string, a list of strings, or a list of
+// validation errors (objects with a "msg" or "message").
 func rawStrings(raw json.RawMessage) []string {
 	if len(raw) == 0 {
 		return nil
@@ -179,6 +190,19 @@ func rawStrings(raw json.RawMessage) []string {
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
+		return list
+	}
+	var objects []struct {
+		Msg     string `json:"msg"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &objects) == nil {
+		list = nil // the failed read above may have left empty entries
+		for _, o := range objects {
+			if m := cmp.Or(o.Msg, o.Message); m != "" {
+				list = append(list, m)
+			}
+		}
 		return list
 	}
 	return nil

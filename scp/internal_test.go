@@ -64,6 +64,10 @@ func TestParseErrorBody(t *testing.T) {
 		{"detail of another type", `{"errors":[{"detail":{"k":"v"}}]}`, "", ""},
 		{"not json", `<html>502</html>`, "", ""},
 		{"json array", `[1,2]`, "", ""},
+		{"fastapi detail", `{"detail":"Unsupported API version: loggingaudit 1.0"}`, "", "Unsupported API version: loggingaudit 1.0"},
+		{"fastapi validation errors", `{"detail":[{"loc":["header","Scp-Api-Version"],"msg":"unsupported api version","type":"value_error"}]}`, "", "unsupported api version"},
+		{"validation error list", `[{"ctx":{},"loc":["query","size"],"msg":"too large","type_":"value_error"},{"message":"and this"}]`, "", "too large; and this"},
+		{"errors win over detail", `{"errors":[{"detail":"new"}],"detail":"fastapi"}`, "", "new"},
 		{"null", `null`, "", ""},
 		{"empty", ``, "", ""},
 		{"control characters", `{"errors":[{"code":"a\u0000b","detail":"x\ny"}]}`, "a?b", "x?y"},
@@ -157,5 +161,25 @@ func TestDecodeErrorText(t *testing.T) {
 	e.Operation = "op"
 	if e.Error() != "op: malformed response: bad" {
 		t.Errorf("DecodeError with operation: %q", e.Error())
+	}
+}
+
+// A refusal naming the version is unsupported_version in every error shape
+// the services send.
+func TestVersionRefusalInEveryErrorShape(t *testing.T) {
+	for _, body := range []string{
+		`{"errors":[{"code":"UnsupportedApiVersion","detail":"no"}]}`,
+		`{"message":"Scp-Api-Version loggingaudit 1.0 is not supported"}`,
+		`{"detail":"unsupported API version"}`,
+		`{"detail":[{"loc":["header","scp-api-version"],"msg":"value is not a supported api_version","type":"value_error"}]}`,
+		`[{"loc":["header"],"msg":"bad api-version","type_":"value_error"}]`,
+	} {
+		code, detail := parseErrorBody([]byte(body))
+		if !refusesVersion(400, code, detail) {
+			t.Errorf("%s: not read as a version refusal (code %q, detail %q)", body, code, detail)
+		}
+	}
+	if code, detail := parseErrorBody([]byte(`{"detail":"image not found"}`)); refusesVersion(404, code, detail) {
+		t.Error("a refusal that does not name the version was read as one")
 	}
 }

@@ -229,3 +229,19 @@ func TestAPIVersionLatest(t *testing.T) {
 		t.Errorf("log:\n%s", logs)
 	}
 }
+
+// An iam_endpoint copied from the provider, whose auth URL ends in /v1,
+// reads the same catalog as the base URL (not /v1/v1/endpoints).
+func TestIAMEndpointWithOrWithoutV1(t *testing.T) {
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	fake.SetCatalog(scptest.Endpoint{Region: "kr-west1", ServiceType: "scp-virtualserver"})
+	for _, iam := range []string{srv.URL, srv.URL + "/v1", srv.URL + "/v1/"} {
+		e, _ := start(t, iamConfig(iam, ""), time.Now())
+		if info := serviceInfo(t, e); info.Source != scp.SourceCatalog || info.URL != srv.URL {
+			t.Errorf("iam_endpoint %s: %+v, want the catalog's URL", iam, info)
+		}
+		e.Close()
+	}
+}
