@@ -28,8 +28,8 @@ const (
 	// documented; 100 is modest enough for any server to accept.
 	AuditPageSize = 100
 	// MaxAuditPages bounds the pages read for one window, so a server that
-	// ignores page cannot keep the client paging: at most
-	// MaxAuditPages × AuditPageSize events a window.
+	// ignores page cannot keep the client paging: a window with more is
+	// read again as two halves (down to one second).
 	MaxAuditPages = 100
 	// maxAuditIDLen: a longer event ID is not an ID; the entry is skipped.
 	maxAuditIDLen = 256
@@ -57,8 +57,8 @@ var (
 	// ErrNoAuditCatalogEntry is wrapped when IAM's catalog has no usable
 	// Logging & Audit entry.
 	ErrNoAuditCatalogEntry = errors.New("no Logging & Audit entry in the endpoint catalog")
-	// ErrAuditTooManyEvents is wrapped when a window holds more than
-	// MaxAuditPages pages of events: the window is too large to read.
+	// ErrAuditTooManyEvents is wrapped when one second of the trail holds
+	// more than MaxAuditPages pages of events: too many to read.
 	ErrAuditTooManyEvents = errors.New("too many audit events in the window")
 )
 
@@ -95,8 +95,9 @@ type AuditEvents struct {
 	// Skipped counts the entries left out, by anomaly kind (see
 	// AuditAnomalies); they are also counted in the anomaly metric.
 	Skipped map[string]int
-	// Pages is how many pages were read.
-	Pages int
+	// Pages is how many pages were read; Splits how many times a window
+	// with more than MaxAuditPages pages was read again as two halves.
+	Pages, Splits int
 }
 
 // auditState is where the Logging & Audit URL comes from when
@@ -249,15 +250,21 @@ func allSame(list []string) bool {
 func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // ListAuditEvents lists the audit events of [start, end] (GET /v1/logs with
-// start_at and end_at), paging (page from 0, AuditPageSize a page) until a
-// page is short or empty or count entries have been read. start is rounded
-// down and end up to the second, so no event of the window is left out.
-// Each page is one call under the client's budget and retries, signed, with
-// Scp-Api-Version: loggingaudit 1.0. An entry that is not an object, or has
-// no id or no readable timestamp, is skipped, counted and logged at debug
-// level; the others are kept. A page that repeats the one before it (a
-// server that ignores page) is a *DecodeError; more than MaxAuditPages
-// pages wraps ErrAuditTooManyEvents.
+// start_at and end_at). start is rounded down and end up to the second, so
+// no event of the window is left out. Paging (page from 0, AuditPageSize a
+// page) ends at an empty page, or a page shorter than the page size the
+// server uses (the answer's size when it is smaller than asked: a server
+// may cap it); the answer's count is only a hint that more pages follow
+// (whether it is the window's total or the page's own is not documented).
+// A window of more than MaxAuditPages pages is read again as two halves
+// sharing their middle second, down to windows of one second; one with
+// that many wraps ErrAuditTooManyEvents. Each page is one call under the client's budget
+// and retries, signed, with Scp-Api-Version: loggingaudit 1.0. An entry
+// that is not an object, or has no id or no readable timestamp, is
+// skipped, counted and logged at debug level; the others are kept. A page
+// that repeats the one before it (a server that ignores page) is a
+// *DecodeError. Events of two halves that share their boundary second may
+// come twice: callers de-duplicate by ID.
 func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (AuditEvents, error) {
 	start, end = start.Truncate(time.Second), end.Add(time.Second-1).Truncate(time.Second)
 	if end.Before(start) {
@@ -268,12 +275,47 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 		return AuditEvents{}, err
 	}
 	out := AuditEvents{Skipped: map[string]int{}}
+	if err := c.listAuditWindow(ctx, base, start, end, &out); err != nil {
+		return AuditEvents{}, err
+	}
+	return out, nil
+}
+
+// listAuditWindow reads [start, end] into out, splitting it in two when it
+// holds more than MaxAuditPages pages.
+func (c *Client) listAuditWindow(ctx context.Context, base string, start, end time.Time, out *AuditEvents) error {
+	got := AuditEvents{Skipped: map[string]int{}}
+	err := c.listAuditPages(ctx, base, start, end, &got)
+	if errors.Is(err, ErrAuditTooManyEvents) && end.Sub(start) >= 2*time.Second {
+		// Bounds are whole seconds and inclusive: the halves share the
+		// second at mid (its events may come twice), and each is shorter.
+		out.Pages += got.Pages
+		out.Splits++
+		mid := start.Add((end.Sub(start) / 2).Truncate(time.Second))
+		if err := c.listAuditWindow(ctx, base, start, mid, out); err != nil {
+			return err
+		}
+		return c.listAuditWindow(ctx, base, mid, end, out)
+	}
+	if err != nil {
+		return err
+	}
+	out.Events = append(out.Events, got.Events...)
+	out.Pages += got.Pages
+	for k, n := range got.Skipped {
+		out.Skipped[k] += n
+	}
+	return nil
+}
+
+// listAuditPages reads the pages of [start, end] into out.
+func (c *Client) listAuditPages(ctx context.Context, base string, start, end time.Time, out *AuditEvents) error {
 	report := c.anomalies(OpListAuditLogs, "start_at", auditTime(start), "end_at", auditTime(end))
 	read := 0
 	var prev uint64
 	for page := 0; ; page++ {
 		if page == MaxAuditPages {
-			return AuditEvents{}, fmt.Errorf("%s: %w: more than %d pages of %d between %s and %s",
+			return fmt.Errorf("%s: %w: more than %d pages of %d between %s and %s",
 				OpListAuditLogs, ErrAuditTooManyEvents, MaxAuditPages, AuditPageSize, auditTime(start), auditTime(end))
 		}
 		q := url.Values{
@@ -284,18 +326,18 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 		}
 		var body auditLogsJSON
 		if err := c.getURL(ctx, OpListAuditLogs, base+"/v1/logs?"+q.Encode(), true, &body); err != nil {
-			return AuditEvents{}, err
+			return err
 		}
 		out.Pages++
 		list, err := rawList(body.Logs, "logs")
 		if err != nil {
 			c.opts.Metrics.decodeFailed(OpListAuditLogs)
-			return AuditEvents{}, &DecodeError{Operation: string(OpListAuditLogs), Err: err}
+			return &DecodeError{Operation: string(OpListAuditLogs), Err: err}
 		}
 		sum := pageSum(list)
 		if page > 0 && len(list) > 0 && sum == prev {
 			c.opts.Metrics.decodeFailed(OpListAuditLogs)
-			return AuditEvents{}, &DecodeError{Operation: string(OpListAuditLogs), Err: fmt.Errorf("page %d repeats page %d: the server seems to ignore page", page, page-1)}
+			return &DecodeError{Operation: string(OpListAuditLogs), Err: fmt.Errorf("page %d repeats page %d: the server seems to ignore page", page, page-1)}
 		}
 		prev = sum
 		for i, raw := range list {
@@ -307,12 +349,17 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 			out.Events = append(out.Events, ev)
 		}
 		read += len(list)
-		// With a count, page until it is read (a server may cap the page
-		// size below ours, and end pages short); without one, a short page
-		// is the last. An empty page always is.
+		// The page size the server uses: ours, or the smaller one its
+		// answer names. A page as long as that may have a next one; a
+		// shorter one is the last unless count (a hint: the window's total,
+		// or only the page's) says more follow. An empty page is the last.
+		size := AuditPageSize
+		if n, err := strconv.Atoi(body.Size.s); err == nil && n > 0 && n < size {
+			size = n
+		}
 		count, _ := strconv.Atoi(body.Count.s)
-		if len(list) == 0 || (count > 0 && read >= count) || (count <= 0 && len(list) < AuditPageSize) {
-			return out, nil
+		if len(list) == 0 || (len(list) < size && count <= read) {
+			return nil
 		}
 	}
 }
@@ -330,6 +377,7 @@ func pageSum(list []json.RawMessage) uint64 {
 type auditLogsJSON struct {
 	Logs  json.RawMessage `json:"logs"`
 	Count flexString      `json:"count"`
+	Size  flexString      `json:"size"`
 }
 
 type auditEventJSON struct {

@@ -187,18 +187,24 @@ func fullPage(first int) string {
 	return b.String()
 }
 
-// Paging ends at a short page, an empty page or count entries, and a server
-// that repeats a page or never ends is an error, not an endless loop.
+// Paging ends at a short page or an empty page (count is only a hint that
+// more follow), and a server that repeats a page or never ends is an
+// error, not an endless loop.
 func TestListAuditEventsPagingGuards(t *testing.T) {
 	window := func(c *scp.Client) (scp.AuditEvents, error) {
 		return c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
 	}
-	t.Run("count reached", func(t *testing.T) {
+	t.Run("count of the page only", func(t *testing.T) {
+		// count equal to a full page is not the window's end: with a count
+		// per page, stopping there read 100 of 250 events.
 		c, calls := fixedLogs(t, func(n int) string {
+			if n == 3 {
+				return `{"count":1,"logs":[{"id":"last","timestamp":"2026-03-01T12:00:00Z"}]}`
+			}
 			return strings.Replace(fullPage(n*1000), `{"logs"`, fmt.Sprintf(`{"count":%d,"logs"`, scp.AuditPageSize), 1)
 		})
-		if got, err := window(c); err != nil || len(got.Events) != scp.AuditPageSize || *calls != 1 {
-			t.Fatalf("%d events, %d calls, %v", len(got.Events), *calls, err)
+		if got, err := window(c); err != nil || len(got.Events) != 2*scp.AuditPageSize+1 || *calls != 3 {
+			t.Fatalf("%d events, %d calls, %v; want every page read", len(got.Events), *calls, err)
 		}
 	})
 	t.Run("pages capped below ours, with a count", func(t *testing.T) {
@@ -239,10 +245,12 @@ func TestListAuditEventsPagingGuards(t *testing.T) {
 		}
 	})
 	t.Run("never ends", func(t *testing.T) {
+		// The minute is read again in halves down to one second, which
+		// still never ends: an error after at most MaxAuditPages a halving.
 		c, calls := fixedLogs(t, func(n int) string { return fullPage(n * 1000) })
 		_, err := window(c)
-		if !errors.Is(err, scp.ErrAuditTooManyEvents) || *calls != scp.MaxAuditPages {
-			t.Fatalf("%d calls, %v; want ErrAuditTooManyEvents after %d", *calls, err, scp.MaxAuditPages)
+		if halvings := 7; !errors.Is(err, scp.ErrAuditTooManyEvents) || *calls < 2*scp.MaxAuditPages || *calls > (halvings+1)*scp.MaxAuditPages {
+			t.Fatalf("%d calls, %v; want ErrAuditTooManyEvents after at most %d", *calls, err, (halvings+1)*scp.MaxAuditPages)
 		}
 	})
 	t.Run("no logs key", func(t *testing.T) {
@@ -412,4 +420,61 @@ func TestPickAuditEndpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// However the server pages — the size asked for or a cap of its own, said
+// in the answer or not, count of the window or of the page — every event of
+// the window is read.
+func TestListAuditEventsReadsEveryPageHoweverTheServerPages(t *testing.T) {
+	const n = 250
+	for _, p := range []scptest.AuditPaging{
+		{},
+		{CountPerPage: true},
+		{PageCap: scp.AuditPageSize, CountPerPage: true},
+		{PageCap: 40, SizeShown: true},
+		{PageCap: 40, SizeShown: true, CountPerPage: true},
+		{PageCap: 40}, // the window's count says more follow
+	} {
+		t.Run(fmt.Sprintf("%+v", p), func(t *testing.T) {
+			e, _ := auditEnv(t)
+			e.fake.SetAuditPaging(p)
+			for i := range n {
+				e.fake.AddAuditEvents(auditEvent(i, auditBase.Add(time.Duration(i)*time.Second/10)))
+			}
+			got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := uniqueIDs(got.Events); ids != n {
+				t.Errorf("%d of %d events read in %d pages", ids, n, got.Pages)
+			}
+		})
+	}
+}
+
+// A window of more events than MaxAuditPages pages hold is read in halves,
+// not given up.
+func TestListAuditEventsSplitsAWindowTooLargeForThePages(t *testing.T) {
+	e, _ := auditEnv(t)
+	const n = scp.MaxAuditPages*scp.AuditPageSize + 50
+	events := make([]scptest.AuditEvent, n)
+	for i := range n {
+		events[i] = auditEvent(i, auditBase.Add(time.Duration(i)*time.Minute/n))
+	}
+	e.fake.AddAuditEvents(events...)
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := uniqueIDs(got.Events); ids != n || got.Splits == 0 {
+		t.Errorf("%d of %d events read, %d splits, %d pages", ids, n, got.Splits, got.Pages)
+	}
+}
+
+func uniqueIDs(events []scp.AuditEvent) int {
+	seen := map[string]bool{}
+	for _, ev := range events {
+		seen[ev.ID] = true
+	}
+	return len(seen)
 }

@@ -26,6 +26,26 @@ const (
 	MaxAuditPageSize     = 1000
 )
 
+// AuditPaging is how GET /v1/logs pages, where the API leaves it open.
+// The zero value serves the size asked for and counts the window's total.
+type AuditPaging struct {
+	// PageCap, when positive, caps a page at that many events whatever
+	// size the call asks for, as a server may; the answer's size says so
+	// only with SizeShown.
+	PageCap   int
+	SizeShown bool
+	// CountPerPage makes the answer's count the page's own length, not the
+	// window's total: the API does not say which it is.
+	CountPerPage bool
+}
+
+// SetAuditPaging sets how GET /v1/logs pages.
+func (f *Fake) SetAuditPaging(p AuditPaging) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auditPaging = p
+}
+
 // AuditEvent is an audit trail entry (GET /v1/logs), in the API's JSON
 // shape: every field a string, sent as null when empty.
 type AuditEvent struct {
@@ -127,7 +147,9 @@ func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
 		t time.Time // zero for raw or unparsable entries: served last
 	}
 	var list []timed
+	var paging AuditPaging
 	if f.arrive(w, r, scp.OpListAuditLogs, AuditLogsKey, func() {
+		paging = f.auditPaging
 		for _, e := range f.audit {
 			t, ok := auditTime(e.Timestamp)
 			switch {
@@ -141,13 +163,24 @@ func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].t.After(list[j].t) })
+	shown := size
+	if paging.PageCap > 0 && size > paging.PageCap {
+		size = paging.PageCap
+		if paging.SizeShown {
+			shown = size
+		}
+	}
 	logs := []AuditEvent{}
 	if from := page * size; from < len(list) {
 		for _, te := range list[from:min(from+size, len(list))] {
 			logs = append(logs, te.e)
 		}
 	}
-	writeJSON(w, map[string]any{"logs": logs, "count": len(list), "page": page, "size": size, "sort": []string{"timestamp:desc"}})
+	count := len(list)
+	if paging.CountPerPage {
+		count = len(logs)
+	}
+	writeJSON(w, map[string]any{"logs": logs, "count": count, "page": page, "size": shown, "sort": []string{"timestamp:desc"}})
 }
 
 // servesAuditVersion reports whether the Scp-Api-Version of a /v1/logs

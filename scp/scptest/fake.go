@@ -162,7 +162,8 @@ type Fake struct {
 	// versionCalls counts the unsigned GET / calls (not in total).
 	versionCalls int
 	// audit is the audit trail (GET /v1/logs), in the order added.
-	audit []AuditEvent
+	audit       []AuditEvent
+	auditPaging AuditPaging
 }
 
 // New returns a fake that accepts requests signed with the given keys.
