@@ -26,7 +26,7 @@ func (r *Runtime) newConn(s config.Settings) (*conn, error) {
 	c := s.SCP
 	httpClient, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{
 		TLSConfig:   c.TLSConfig,
-		ProxyConfig: commoncfg.ProxyConfig{ProxyURL: c.ProxyURL},
+		ProxyConfig: proxyConfig(c),
 		EnableHTTP2: true,
 	}, "scp_exporter", commoncfg.WithIdleConnTimeout(s.Timing.IdleConnTimeout))
 	if err != nil {
@@ -68,6 +68,18 @@ func (r *Runtime) newConn(s config.Settings) (*conn, error) {
 		return nil, fmt.Errorf("scp: %w", err)
 	}
 	return &conn{http: httpClient, client: client, budget: budget}, nil
+}
+
+// proxyConfig is how an account's calls reach the API: through proxy_url
+// when it is set, else as the environment says (HTTPS_PROXY, HTTP_PROXY,
+// NO_PROXY, read when the client is built), as the official SDK and the
+// Terraform provider do. Go never proxies calls to localhost or loopback
+// addresses.
+func proxyConfig(c config.SCP) commoncfg.ProxyConfig {
+	if c.ProxyURL.URL != nil {
+		return commoncfg.ProxyConfig{ProxyURL: c.ProxyURL}
+	}
+	return commoncfg.ProxyConfig{ProxyFromEnvironment: true}
 }
 
 // resolve points c's client at its Virtual Server URL and API version (see

@@ -2,9 +2,13 @@ package account_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,5 +114,53 @@ func TestAccountsShareAListFilesLastGoodList(t *testing.T) {
 		if len(sts) != 1 || sts[0].Err == nil || len(sts[0].IDs) != 1 {
 			t.Errorf("account %s: list status %+v, want the file's error with its last good list of 1", r.Name(), sts)
 		}
+	}
+}
+
+// With only HTTP_PROXY set (no proxy_url), every call of the account goes
+// through that proxy, signed for the URL it names.
+func TestCallsGoThroughTheEnvironmentsProxy(t *testing.T) {
+	fake := scptest.New(scptest.Options{AccessKey: "ak", SecretKey: "sk"})
+	fake.SetMembers(image, scptest.Member{MemberID: member, Status: "accepted"})
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	target, err := url.Parse(api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	proxied := map[string]int{}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	director := forward.Director
+	forward.Director = func(r *http.Request) {
+		host := r.Host // the host the exporter asked for, which it signed
+		director(r)
+		r.Host = host
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		proxied[r.URL.Path]++
+		mu.Unlock()
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("HTTPS_PROXY", proxy.URL)
+	t.Setenv("NO_PROXY", "")
+
+	// A host name no resolver knows: only the proxy can reach it.
+	cfg := "scp: {endpoint: \"http://virtualserver.scp-exporter.test\", access_key: ak, secret_key: sk}\nimages: [{id: " + image + "}]\n"
+	r := start(t, settings(t, t.TempDir(), cfg)[0], account.Options{})
+	r.Wait(t.Context())
+	if img := r.Snapshot().Members.Images[0]; img.Err != nil {
+		t.Fatalf("members through the proxy: %v", img.Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if proxied["/v1/images/"+image+"/members"] != 1 || proxied["/"] == 0 {
+		t.Errorf("the proxy saw %v; want the members call and the version list", proxied)
+	}
+	if fake.AuthFailures() != 0 {
+		t.Error("a call's signature did not verify through the proxy")
 	}
 }
