@@ -34,8 +34,8 @@ func TestProxyFromTheEnvironmentUnlessProxyURL(t *testing.T) {
 	env := proxyConfig(config.SCP{})
 	for target, want := range map[string]string{
 		"https://virtualserver.kr-west1.e.samsungsdscloud.com/v1/images": "http://proxy.corp.test:3128",
-		"http://virtualserver.internal.test/v1/images":                    "http://plain-proxy.corp.test:3128",
-		"https://iam.e.samsungsdscloud.com/v1/endpoints":                  "direct",
+		"http://virtualserver.internal.test/v1/images":                   "http://plain-proxy.corp.test:3128",
+		"https://iam.e.samsungsdscloud.com/v1/endpoints":                 "direct",
 	} {
 		if got := proxyOf(env, target); got != want {
 			t.Errorf("from the environment, %s goes %s, want %s", target, got, want)

@@ -130,13 +130,10 @@ func TestCallsGoThroughTheEnvironmentsProxy(t *testing.T) {
 	}
 	var mu sync.Mutex
 	proxied := map[string]int{}
-	forward := httputil.NewSingleHostReverseProxy(target)
-	director := forward.Director
-	forward.Director = func(r *http.Request) {
-		host := r.Host // the host the exporter asked for, which it signed
-		director(r)
-		r.Host = host
-	}
+	forward := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host // the host the exporter asked for, which it signed
+	}}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		proxied[r.URL.Path]++
