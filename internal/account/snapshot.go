@@ -102,7 +102,8 @@ func (r *Runtime) Snapshot() Snapshot {
 }
 
 // changes explains, with the trail's events, the latest change the
-// exporter saw of each image: of its members, or of its visibility.
+// exporter saw of each image: of its members (between two fetches, or
+// before the first that showed any), or of its visibility.
 func changes(p *audit.Poller, v *engine.View) map[string]Change {
 	var out map[string]Change
 	for i := range v.Images {
@@ -118,6 +119,13 @@ func changes(p *audit.Poller, v *engine.View) map[string]Change {
 			}
 		}
 		try(im.ChangedSince, im.ChangedAt)
+		if len(im.Members) > 0 {
+			// Members the first fetch showed appeared before it: an event
+			// since the image has been watched may explain them, as one
+			// between two fetches explains a change (an image shared before
+			// the exporter reached it, after a restart or a discovery).
+			try(im.Watched, im.FirstFetched)
+		}
 		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
 			try(vc.Since, vc.At)
 		}

@@ -204,3 +204,39 @@ func writeList(t *testing.T, file, content string, mtime time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// A share made, with its audit event, on an image the exporter watches but
+// has not fetched yet is attributed at the image's first fetch: there is no
+// change between two fetches to explain, but the members the first fetch
+// shows appeared since the image has been watched.
+func TestFirstFetchNamesTheUserOfAnEventSinceWatching(t *testing.T) {
+	const stranger = "ffee0011223344556677889900aabbcc"
+	fake := newFake()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/members") {
+			select { // the first fetch waits until the share and its event are made
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := "scp:\n  endpoint: " + srv.URL + "\n  audit_endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\n" +
+		"members:\n  refresh_interval: 1h\naudit:\n  enabled: true\n  poll_interval: 5s\nimages:\n  - id: " + image + "\n"
+	e, _ := start(t, cfg, time.Now())
+	fake.SetMembers(image, scptest.Member{MemberID: member, Status: "accepted"}, scptest.Member{MemberID: stranger, Status: "pending"})
+	fake.AddAuditEvents(scptest.AuditEvent{ID: "ev-first", Timestamp: time.Now().UTC().Format(time.RFC3339), EventName: "CreateImageMember",
+		ResourceID: image, UserID: "user-7"})
+	testwait.ForWithin(t, 15*time.Second, func() bool { return fake.Stats().Calls["list_audit_logs"] >= 2 }, "a poll that reads the event")
+	close(release)
+
+	share := `scp_image_member_info{expected="false",image_id="` + image + `",member_id="` + stranger + `",status="pending"} 1`
+	who := `scp_image_change_info{event_name="CreateImageMember",image_id="` + image + `",user_id="user-7"} 1`
+	testwait.For(t, func() bool {
+		body := scrape(t, e)
+		return strings.Contains(body, share) && strings.Contains(body, who)
+	}, "the first fetch's share and who made it")
+}

@@ -31,6 +31,13 @@ type ImageView struct {
 	// [ChangedSince, ChangedAt]. Both are zero until a change is seen.
 	ChangedAt    time.Time
 	ChangedSince time.Time
+	// Watched is when the engine began watching the image (at start, or
+	// when discovery or a reload added it); FirstFetched is when its first
+	// successful fetch ended, zero before. Members a first fetch shows
+	// appeared at some moment before it: an audit event in [Watched,
+	// FirstFetched] may explain them.
+	Watched      time.Time
+	FirstFetched time.Time
 }
 
 // View is what a scrape reads: every watched image, the listings, and how
@@ -88,8 +95,10 @@ type knowledge struct {
 	// (the image is gone); staleness counts from it, or from added.
 	answered time.Time
 	added    time.Time // first watched
-	err      error     // last attempt's failure; nil after a success
-	reason   scp.Reason
+	// firstFetched is when the first successful fetch ended.
+	firstFetched time.Time
+	err          error // last attempt's failure; nil after a success
+	reason       scp.Reason
 	// okStart is when the last successful fetch was started; changedAt and
 	// changedSince are the last change of members seen (see ImageView).
 	okStart      time.Time
@@ -107,6 +116,9 @@ func (k *knowledge) learn(started, now time.Time, members []scp.Member, err erro
 			k.changedAt, k.changedSince = now, k.okStart
 		}
 		k.okStart = started
+		if k.firstFetched.IsZero() {
+			k.firstFetched = now
+		}
 		k.members, k.known, k.fetched, k.answered, k.err, k.reason = members, true, now, now, nil, ""
 		return
 	}
@@ -141,7 +153,7 @@ func sameMembers(a, b []scp.Member) bool {
 // view is the image as a scrape sees it.
 func (k *knowledge) view(im Image) ImageView {
 	iv := ImageView{Image: im, Members: k.members, Known: k.known, Err: k.err, Reason: k.reason, Fetched: k.fetched,
-		ChangedAt: k.changedAt, ChangedSince: k.changedSince}
+		ChangedAt: k.changedAt, ChangedSince: k.changedSince, Watched: k.added, FirstFetched: k.firstFetched}
 	if k.fetched.IsZero() && k.err == nil {
 		iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
 	}
