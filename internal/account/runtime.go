@@ -76,6 +76,9 @@ type Runtime struct {
 	limits   MaxMembers
 	started  bool
 	stopped  bool
+	// startedAt is when Start ran: events since then may explain the
+	// members an image's first fetch shows.
+	startedAt time.Time
 	// version is the API version last warned about (with api_version
 	// latest, the server's choice), to warn again only on a change.
 	version string
@@ -119,7 +122,7 @@ func (r *Runtime) Start() {
 		r.mu.Unlock()
 		return
 	}
-	r.started = true
+	r.started, r.startedAt = true, r.opts.Now()
 	c, s := r.conn, r.settings
 	r.mu.Unlock()
 	r.resolve(c, s, "")

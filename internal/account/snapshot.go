@@ -88,7 +88,7 @@ func (r *Runtime) Snapshot() Snapshot {
 		ExpectedOwners: r.owners,
 		MaxMembers:     r.limits,
 	}
-	poller, paths := r.poller, r.paths
+	poller, paths, started := r.poller, r.paths, r.startedAt
 	r.mu.Unlock()
 	snap.Lists = r.lists.statuses(paths)
 
@@ -96,15 +96,16 @@ func (r *Runtime) Snapshot() Snapshot {
 	if poller != nil {
 		st := poller.Status()
 		snap.Audit = &st
-		snap.Changes = changes(poller, &snap.Members)
+		snap.Changes = changes(poller, &snap.Members, started)
 	}
 	return snap
 }
 
 // changes explains, with the trail's events, the latest change the
 // exporter saw of each image: of its members (between two fetches, or
-// before the first that showed any), or of its visibility.
-func changes(p *audit.Poller, v *engine.View) map[string]Change {
+// since the runtime started, before the first fetch that showed any), or of
+// its visibility.
+func changes(p *audit.Poller, v *engine.View, started time.Time) map[string]Change {
 	var out map[string]Change
 	for i := range v.Images {
 		im := &v.Images[i]
@@ -119,12 +120,13 @@ func changes(p *audit.Poller, v *engine.View) map[string]Change {
 			}
 		}
 		try(im.ChangedSince, im.ChangedAt)
-		if len(im.Members) > 0 {
+		if len(im.Members) > 0 && !started.IsZero() {
 			// Members the first fetch showed appeared before it: an event
-			// since the image has been watched may explain them, as one
+			// since the account's runtime started may explain them, as one
 			// between two fetches explains a change (an image shared before
-			// the exporter reached it, after a restart or a discovery).
-			try(im.Watched, im.FirstFetched)
+			// the first pass reached it, or before discovery listed it: the
+			// trail keeps events of images not watched yet).
+			try(started, im.FirstFetched)
 		}
 		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
 			try(vc.Since, vc.At)

@@ -240,3 +240,34 @@ func TestFirstFetchNamesTheUserOfAnEventSinceWatching(t *testing.T) {
 		return strings.Contains(body, share) && strings.Contains(body, who)
 	}, "the first fetch's share and who made it")
 }
+
+// An image created and shared, with its audit event, before the exporter
+// watches it: the trail keeps the event, and when the image is watched (a
+// reload here; discovery listing it does the same) its first fetch names
+// the user.
+func TestAnEventBeforeTheImageIsWatchedNamesTheUser(t *testing.T) {
+	const (
+		stranger = "ffee0011223344556677889900aabbcc"
+		later    = "0b7e1f4c-9d2a-4e36-8c51-2f6a7d8e9b10"
+	)
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := func(images ...string) string {
+		return "scp:\n  endpoint: " + srv.URL + "\n  audit_endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\n" +
+			"members:\n  refresh_interval: 1h\naudit:\n  enabled: true\n  poll_interval: 5s\nimages:\n  - id: " + strings.Join(images, "\n  - id: ") + "\n"
+	}
+	e, _ := start(t, cfg(image), time.Now())
+	fake.SetMembers(later, scptest.Member{MemberID: stranger, Status: "pending"})
+	fake.AddAuditEvents(scptest.AuditEvent{ID: "ev-before", Timestamp: time.Now().UTC().Format(time.RFC3339), EventName: "CreateImageMember",
+		ResourceID: later, UserID: "user-9"})
+	testwait.ForWithin(t, 15*time.Second, func() bool { return fake.Stats().Calls["list_audit_logs"] >= 2 }, "a poll that reads the event")
+	if err := os.WriteFile(e.opts.ConfigFile, []byte(cfg(image, later)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	who := `scp_image_change_info{event_name="CreateImageMember",image_id="` + later + `",user_id="user-9"} 1`
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), who) }, "who shared the image before it was watched")
+}

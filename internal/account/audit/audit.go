@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -52,6 +53,10 @@ const (
 	ExplainSkew = time.Minute
 	// MaxEventsPerImage is how many events are kept per image: the newest.
 	MaxEventsPerImage = 8
+	// MaxUnwatchedEvents bounds the events kept about images not watched
+	// (yet): an image created and shared before discovery lists it. The
+	// oldest kept go first; Status.UnwatchedDropped counts them.
+	MaxUnwatchedEvents = 10000
 	// MaxEventNames bounds the names counted in Status.Events; events of
 	// further names count under OtherEventName.
 	MaxEventNames = 100
@@ -173,9 +178,12 @@ type Status struct {
 	// (the client's anomaly kinds: entry_not_an_object, missing_id,
 	// missing_timestamp, bad_timestamp).
 	Skipped map[string]uint64
-	// NotWatched counts new events that name no watched image: not
-	// malformed, just of no interest.
+	// NotWatched counts new events that name no watched image: they are
+	// kept (MaxUnwatchedEvents) in case discovery lists the image later.
 	NotWatched uint64
+	// UnwatchedDropped counts events about images not watched that were
+	// dropped to keep within MaxUnwatchedEvents.
+	UnwatchedDropped uint64
 	// Duplicates counts events read again (overlapping windows).
 	Duplicates uint64
 	// Prioritized counts image IDs handed to Prioritize.
@@ -200,6 +208,9 @@ type Poller struct {
 	// seen maps event IDs to the end of the window that first returned them.
 	seen   map[string]time.Time
 	images map[string][]Event // image ID -> events, oldest first
+	// unwatched are the events kept about images not watched when they
+	// came, in the order kept, to drop the oldest past MaxUnwatchedEvents.
+	unwatched []eventRef
 	// logged is the errKey of the failure last logged at warning level
 	// ("" after a success).
 	logged string
@@ -333,11 +344,11 @@ func (p *Poller) Poll(ctx context.Context) error {
 	fresh := p.succeeded(o, start, now, got)
 	// Watched may take the caller's locks, which may be held while the
 	// caller calls Explain: it runs without p.mu.
-	named := make([][]string, len(fresh))
+	watched, others := make([][]string, len(fresh)), make([][]string, len(fresh))
 	for i, ev := range fresh {
-		named[i] = watchedImages(o.Watched, ev)
+		watched[i], others[i] = namedImages(o.Watched, ev)
 	}
-	ids := p.keep(o, now, fresh, named)
+	ids := p.keep(o, now, fresh, watched, others)
 	if len(ids) > 0 && o.Prioritize != nil {
 		o.Prioritize(ids)
 	}
@@ -441,40 +452,79 @@ func (p *Poller) countName(name string) {
 	p.status.Events[name]++
 }
 
-// watchedImages returns the watched images an event names, each once.
-func watchedImages(watched func(string) bool, ev scp.AuditEvent) []string {
-	var out []string
-	for _, id := range []string{ev.ResourceID, ev.RootResourceID} {
-		if id != "" && (len(out) == 0 || out[0] != id) && watched(id) {
-			out = append(out, id)
-		}
-	}
-	return out
+// eventRef names one kept event.
+type eventRef struct {
+	image, id string
+	at        time.Time
 }
 
-// keep stores the events of watched images, drops what is past Retention,
-// and returns the images named, each once, in the order first named.
-func (p *Poller) keep(o Options, now time.Time, fresh []scp.AuditEvent, named [][]string) []string {
+// namedImages returns the images an event names, each once: those
+// watched, and the others that may be images (an image ID is a UUID; the
+// trail names volumes, servers and more too), which discovery may list
+// later.
+func namedImages(watched func(string) bool, ev scp.AuditEvent) (watchedIDs, others []string) {
+	for i, id := range []string{ev.ResourceID, ev.RootResourceID} {
+		switch {
+		case id == "" || (i == 1 && id == ev.ResourceID):
+		case watched(id):
+			watchedIDs = append(watchedIDs, id)
+		case scp.ValidateImageID(id) == nil:
+			others = append(others, id)
+		}
+	}
+	return watchedIDs, others
+}
+
+// keep stores the events of every image they name — those of images not
+// watched yet within MaxUnwatchedEvents, so that an image discovery lists
+// later finds them — drops what is past Retention, and returns the watched
+// images named, each once, in the order first named.
+func (p *Poller) keep(o Options, now time.Time, fresh []scp.AuditEvent, watched, others [][]string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var ids []string
 	listed := map[string]bool{}
 	oldest := now.Add(-o.Retention)
 	for i, ev := range fresh {
-		if len(named[i]) == 0 {
+		if len(watched[i]) == 0 {
 			p.status.NotWatched++
-			continue
 		}
-		for _, id := range named[i] {
-			if !ev.Timestamp.Before(oldest) {
-				p.images[id] = insert(p.images[id], Event{ID: ev.ID, Time: ev.Timestamp, Name: ev.EventName, Type: ev.EventType,
-					Status: ev.Status, UserID: ev.UserID, UserName: ev.UserName})
+		if !ev.Timestamp.Before(oldest) {
+			kept := Event{ID: ev.ID, Time: ev.Timestamp, Name: ev.EventName, Type: ev.EventType,
+				Status: ev.Status, UserID: ev.UserID, UserName: ev.UserName}
+			for _, id := range watched[i] {
+				p.images[id] = insert(p.images[id], kept)
 			}
+			for _, id := range others[i] {
+				p.images[id] = insert(p.images[id], kept)
+				p.unwatched = append(p.unwatched, eventRef{image: id, id: ev.ID, at: ev.Timestamp})
+			}
+		}
+		for _, id := range watched[i] {
 			if !listed[id] {
 				listed[id] = true
 				ids = append(ids, id)
 			}
 		}
+	}
+	// Past Retention they go anyway (below); beyond the bound, the oldest
+	// kept go first.
+	p.unwatched = slices.DeleteFunc(p.unwatched, func(r eventRef) bool { return r.at.Before(oldest) })
+	if over := len(p.unwatched) - MaxUnwatchedEvents; over > 0 {
+		for _, ref := range p.unwatched[:over] {
+			list := p.images[ref.image]
+			kept := slices.DeleteFunc(slices.Clone(list), func(e Event) bool { return e.ID == ref.id })
+			if len(kept) == len(list) {
+				continue // already gone: crowded out by newer events of its image
+			}
+			p.status.UnwatchedDropped++
+			if len(kept) == 0 {
+				delete(p.images, ref.image)
+			} else {
+				p.images[ref.image] = kept
+			}
+		}
+		p.unwatched = slices.Delete(p.unwatched, 0, over)
 	}
 	p.status.Prioritized += uint64(len(ids))
 	for id, list := range p.images {

@@ -148,7 +148,9 @@ func TestRunReadsEventsAddedWhileRunning(t *testing.T) {
 		t.Errorf("prioritized %v, want images 1 and 2", got)
 	}
 	st := h.poller.Status()
-	if st.NotWatched != 2 || st.Events["CreateImageMember"] != 2 || st.Events["SomethingNew"] != 1 || st.Events["Login"] != 1 || st.Prioritized != 2 || st.Images != 2 {
+	// Images 1 and 2 have their events kept, and so does image 7, not
+	// watched (yet): discovery may list it later. vol-1 is no image ID.
+	if st.NotWatched != 2 || st.Events["CreateImageMember"] != 2 || st.Events["SomethingNew"] != 1 || st.Events["Login"] != 1 || st.Prioritized != 2 || st.Images != 3 {
 		t.Errorf("status %+v", st)
 	}
 	ev, ok := h.poller.Explain(imageID(2), now.Add(-time.Second), time.Now())
@@ -455,5 +457,28 @@ func TestUpdateKeepsState(t *testing.T) {
 	}
 	if _, err := audit.New(audit.Options{}); err == nil {
 		t.Error("a poller without a lister was accepted")
+	}
+}
+
+// Events about images not watched yet are kept (an image created and shared
+// before discovery lists it), bounded: past MaxUnwatchedEvents the oldest
+// go, and are counted.
+func TestEventsOfImagesNotWatchedYetAreKeptWithinABound(t *testing.T) {
+	unwatched := func(i int) string { return fmt.Sprintf("11111111-1111-4111-8111-%012d", i) }
+	events := make([]scp.AuditEvent, audit.MaxUnwatchedEvents+1)
+	for i := range events {
+		events[i] = scp.AuditEvent{ID: fmt.Sprintf("u%d", i), Timestamp: base.Add(-time.Duration(len(events)-i) * time.Millisecond),
+			EventName: "CreateImageMember", ResourceID: unwatched(i), UserID: "carol"}
+	}
+	p := fixed(t, events...)
+	st := p.Status()
+	if st.UnwatchedDropped != 1 || st.Images != audit.MaxUnwatchedEvents || st.NotWatched != uint64(len(events)) {
+		t.Errorf("dropped %d, images %d, not watched %d; want 1, %d, %d", st.UnwatchedDropped, st.Images, st.NotWatched, audit.MaxUnwatchedEvents, len(events))
+	}
+	if _, ok := p.Explain(unwatched(0), base.Add(-time.Hour), base); ok {
+		t.Error("the oldest event about an image not watched was kept past the bound")
+	}
+	if ev, ok := p.Explain(unwatched(len(events)-1), base.Add(-time.Hour), base); !ok || ev.UserID != "carol" {
+		t.Errorf("the newest event about an image not watched yet: %+v %v, want it kept", ev, ok)
 	}
 }

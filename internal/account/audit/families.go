@@ -40,6 +40,11 @@ var Families = []metric.Family[*Status]{
 		},
 	},
 	{
+		Name: "scp_audit_unwatched_events_dropped_total", Type: metric.Counter,
+		Help: "Audit events about images not watched (yet) that were dropped to keep at most 10,000 such events (the oldest first); an image discovery lists later cannot be attributed from them.",
+		Series: func(st *Status, s metric.Sink) { s.Value(float64(st.UnwatchedDropped)) },
+	},
+	{
 		Name: "scp_audit_events_skipped_total", Type: metric.Counter, Labels: []string{"reason"},
 		Help: "Audit trail entries skipped as malformed, by reason (entry_not_an_object, missing_id, missing_timestamp, bad_timestamp); entries with a field of an odd type are cleaned and kept (scp_api_answer_anomalies_total).",
 		Series: func(st *Status, s metric.Sink) {

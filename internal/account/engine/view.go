@@ -31,12 +31,8 @@ type ImageView struct {
 	// [ChangedSince, ChangedAt]. Both are zero until a change is seen.
 	ChangedAt    time.Time
 	ChangedSince time.Time
-	// Watched is when the engine began watching the image (at start, or
-	// when discovery or a reload added it); FirstFetched is when its first
-	// successful fetch ended, zero before. Members a first fetch shows
-	// appeared at some moment before it: an audit event in [Watched,
-	// FirstFetched] may explain them.
-	Watched      time.Time
+	// FirstFetched is when the image's first successful fetch ended, zero
+	// before: members it showed appeared at some moment before it.
 	FirstFetched time.Time
 }
 
@@ -153,7 +149,7 @@ func sameMembers(a, b []scp.Member) bool {
 // view is the image as a scrape sees it.
 func (k *knowledge) view(im Image) ImageView {
 	iv := ImageView{Image: im, Members: k.members, Known: k.known, Err: k.err, Reason: k.reason, Fetched: k.fetched,
-		ChangedAt: k.changedAt, ChangedSince: k.changedSince, Watched: k.added, FirstFetched: k.firstFetched}
+		ChangedAt: k.changedAt, ChangedSince: k.changedSince, FirstFetched: k.firstFetched}
 	if k.fetched.IsZero() && k.err == nil {
 		iv.Err, iv.Reason = errNotFetchedYet, ReasonNotFetchedYet
 	}
