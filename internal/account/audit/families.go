@@ -41,7 +41,7 @@ var Families = []metric.Family[*Status]{
 	},
 	{
 		Name: "scp_audit_unwatched_events_dropped_total", Type: metric.Counter,
-		Help: "Audit events about images not watched (yet) that were dropped to keep at most 10,000 such events (the oldest first); an image discovery lists later cannot be attributed from them.",
+		Help:   "Audit events about images not watched (yet) that were dropped to keep at most 10,000 such events (the oldest first); an image discovery lists later cannot be attributed from them.",
 		Series: func(st *Status, s metric.Sink) { s.Value(float64(st.UnwatchedDropped)) },
 	},
 	{
