@@ -706,15 +706,28 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 			}
 			return nil
 		},
+		// One row per service: the Virtual Server's 1.3 and, with the
+		// audit trail, the Logging & Audit service's CURRENT 1.1.
 		"API version in use": func(v []promSample) error {
-			if len(v) != 1 || v[0].Metric["version"] != "1.3" || v[0].Metric["state"] != "current" {
+			want := map[string]string{"virtualserver": "1.3", "loggingaudit": "1.1"}
+			for _, s := range v {
+				if want[s.Metric["service"]] != s.Metric["version"] || s.Metric["state"] != "current" {
+					return fmt.Errorf("got %v", v)
+				}
+			}
+			if len(v) == 0 || v[0].Metric["service"] == "" {
 				return fmt.Errorf("got %v", v)
 			}
 			return nil
 		},
 		"Guaranteed support ends in": func(v []promSample) error {
-			if len(v) != 1 || v[0].Metric["version"] != "1.3" || v[0].Value[1] != "NaN" {
-				return fmt.Errorf("got %v, want NaN (no end announced) for 1.3", v)
+			for _, s := range v {
+				if s.Value[1] != "NaN" {
+					return fmt.Errorf("got %v, want NaN (no end announced) for the CURRENT versions", v)
+				}
+			}
+			if len(v) == 0 {
+				return fmt.Errorf("got no row, want the versions in use")
 			}
 			return nil
 		},

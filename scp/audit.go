@@ -1,6 +1,7 @@
 package scp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-kit/log/level"
 )
 
 // The Logging & Audit service (shared/scp-api.md, "The audit trail"): a
@@ -21,9 +24,10 @@ const (
 	// catalog entry's service type or name must contain (ignoring case and
 	// anything but letters and digits) to name the service.
 	AuditService = "loggingaudit"
-	// AuditAPIVersion is the version of the service the client requests:
-	// the only one the official SDK carries.
-	AuditAPIVersion = "1.0"
+	// DefaultAuditAPIVersion is the Logging & Audit version requested when
+	// the service's version list names none the client reads: the one the
+	// official Terraform provider sends.
+	DefaultAuditAPIVersion = "1.1"
 	// AuditPageSize is the page size of GET /v1/logs. No maximum is
 	// documented; 100 is modest enough for any server to accept.
 	AuditPageSize = 100
@@ -35,8 +39,24 @@ const (
 	maxAuditIDLen = 256
 )
 
-// AuditHeaderValue is the Scp-Api-Version of the audit calls.
-const AuditHeaderValue = AuditService + " " + AuditAPIVersion
+// auditVersions are the Logging & Audit versions this client reads (their
+// answers are the same {logs, count, page, size, sort}): 1.0, whose support
+// the SDK's spec ends on 2026-02-23 (its not_before), and 1.1, which the
+// provider sends.
+var auditVersions = map[string]APIVersion{
+	"1.0": {Service: AuditService, ID: "1.0", State: StateDeprecated, SupportedUntil: day(2026, time.February, 23)},
+	"1.1": {Service: AuditService, ID: "1.1", State: StateCurrent},
+}
+
+// LookupAuditAPIVersion returns the Logging & Audit version with the given
+// ID ("1.1").
+func LookupAuditAPIVersion(id string) (APIVersion, error) {
+	v, ok := auditVersions[id]
+	if !ok {
+		return APIVersion{}, fmt.Errorf("unknown audit api_version %q (known: 1.0, 1.1, latest)", id)
+	}
+	return v, nil
+}
 
 // Kinds of anomaly that only audit answers have; AuditAnomalies lists those
 // the list_audit_logs operation can report.
@@ -112,6 +132,17 @@ type auditState struct {
 	// not ask IAM again until Resolve reads the catalog anew.
 	read    bool
 	pickErr error // why that catalog named none
+
+	// The version the audit calls request, chosen from the service's
+	// version list (see chooseAuditVersion); chosen is false until then,
+	// and reread set when the service refused it.
+	chosen       bool
+	reread       bool
+	version      APIVersion
+	offered      bool
+	versions     []ServerVersion
+	versionsRead bool
+	base         string // the URL whose list was read
 }
 
 // remember notes the IAM endpoint and region Resolve was given; a change
@@ -274,11 +305,131 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 	if err != nil {
 		return AuditEvents{}, err
 	}
+	c.chooseAuditVersion(ctx, base)
 	out := AuditEvents{Skipped: map[string]int{}}
 	if err := c.listAuditWindow(ctx, base, start, end, &out); err != nil {
+		if ReasonOf(err) == ReasonUnsupportedVersion {
+			// The service refuses the version: read its list again before
+			// the next call (it may have retired one since).
+			c.audit.mu.Lock()
+			c.audit.reread = true
+			c.audit.mu.Unlock()
+		}
 		return AuditEvents{}, err
 	}
 	return out, nil
+}
+
+// chooseAuditVersion picks, unless one is chosen for base already, the
+// Logging & Audit version the audit calls request: the configured one
+// (Options.AuditAPIVersion), or with "latest" the newest the service lists
+// as CURRENT among those this client reads, else the newest it offers of
+// those, else DefaultAuditAPIVersion. Support ends come from the list's
+// not_before for a version it does not call CURRENT (the provider reads it
+// so), the table otherwise. The list is the unsigned GET on base.
+func (c *Client) chooseAuditVersion(ctx context.Context, base string) {
+	c.audit.mu.Lock()
+	done := c.audit.chosen && !c.audit.reread && c.audit.base == base
+	c.audit.mu.Unlock()
+	if done {
+		return
+	}
+	list, err := c.listVersionsAt(ctx, OpListAuditVersions, base)
+	read := err == nil
+	requested := cmp.Or(c.opts.AuditAPIVersion, APIVersionLatest)
+	var pick *ServerVersion
+	if requested == APIVersionLatest {
+		for i := range list {
+			if _, known := auditVersions[list[i].ID]; known && list[i].Offered() &&
+				(pick == nil || list[i].Status == ServerStatusCurrent || pick.Status != ServerStatusCurrent) {
+				pick = &list[i] // the list is sorted: the newest wins, a CURRENT one over any other
+			}
+		}
+	}
+	id := DefaultAuditAPIVersion
+	switch {
+	case requested != APIVersionLatest:
+		id = requested
+	case pick != nil:
+		id = pick.ID
+	}
+	v, lookupErr := LookupAuditAPIVersion(id)
+	if lookupErr != nil {
+		v, _ = LookupAuditAPIVersion(DefaultAuditAPIVersion) // config validates the ID
+	}
+	for _, sv := range list {
+		if sv.ID == v.ID {
+			v = serverVersion(v, sv)
+		}
+	}
+	if !read {
+		level.Debug(c.opts.Logger).Log("msg", "cannot read the Logging & Audit version list; requesting the configured or default version", "version", v.ID, "err", err)
+	}
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	c.audit.chosen, c.audit.reread, c.audit.version, c.audit.base = true, false, v, base
+	c.audit.versions, c.audit.versionsRead, c.audit.offered = list, read, offered(list, v.ID)
+}
+
+// serverVersion is v as the service lists it: its status there, and for a
+// version the service does not call CURRENT, support ending on the list's
+// not_before when it is a date.
+func serverVersion(v APIVersion, sv ServerVersion) APIVersion {
+	if sv.Status == ServerStatusCurrent {
+		v.State, v.SupportedUntil = StateCurrent, time.Time{}
+		return v
+	}
+	if sv.Status != "" && sv.Status != "unknown" {
+		v.State = VersionState(sv.Status)
+	}
+	if d, ok := notBeforeDate(sv.NotBefore); ok {
+		v.SupportedUntil = d
+	}
+	return v
+}
+
+// notBeforeDate reads a version list's not_before: a date (YYYY-MM-DD) or
+// an RFC 3339 time, as the day it names.
+func notBeforeDate(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC().Truncate(24 * time.Hour), true
+	}
+	return time.Time{}, false
+}
+
+// auditHeader is the Scp-Api-Version of the audit calls.
+func (c *Client) auditHeader() string {
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	if !c.audit.chosen {
+		v, _ := LookupAuditAPIVersion(DefaultAuditAPIVersion)
+		return v.HeaderValue()
+	}
+	return c.audit.version.HeaderValue()
+}
+
+// AuditStatus is what a scrape shows of the Logging & Audit service: where
+// the audit calls go and which version they request; ok is false before
+// the first audit call chose one.
+func (c *Client) AuditStatus() (ServiceStatus, bool) {
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	if !c.audit.chosen {
+		return ServiceStatus{}, false
+	}
+	source := SourceCatalog
+	if c.opts.AuditEndpoint != "" {
+		source = SourceOverride
+	}
+	return ServiceStatus{
+		Info: ServiceInfo{URL: c.audit.base, Source: source, Requested: cmp.Or(c.opts.AuditAPIVersion, APIVersionLatest),
+			APIVersion: c.audit.version, VersionsRead: c.audit.versionsRead, Versions: c.audit.versions, Offered: c.audit.offered},
+		Resolved: true,
+		Client:   c.audit.version,
+	}, true
 }
 
 // listAuditWindow reads [start, end] into out, splitting it in two when it

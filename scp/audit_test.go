@@ -159,7 +159,11 @@ func fixedLogs(t *testing.T, page func(n int) string) (*scp.Client, *int) {
 	var mu sync.Mutex
 	calls := 0
 	e := newEnv(t, func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/" { // the version list, read before the first window
+				w.Write([]byte(`{"versions":[{"id":"v1.1","status":"CURRENT"}]}`))
+				return
+			}
 			mu.Lock()
 			calls++
 			n := calls
@@ -456,7 +460,11 @@ func TestListAuditEventsReadsEveryPageHoweverTheServerPages(t *testing.T) {
 // not given up.
 func TestListAuditEventsSplitsAWindowTooLargeForThePages(t *testing.T) {
 	e, _ := auditEnv(t)
-	const n = scp.MaxAuditPages*scp.AuditPageSize + 50
+	// Pages of 10 (the server's cap, said in its answers) keep the window
+	// small enough to read quickly: more than MaxAuditPages pages of them.
+	const pageCap = 10
+	e.fake.SetAuditPaging(scptest.AuditPaging{PageCap: pageCap, SizeShown: true})
+	const n = scp.MaxAuditPages*pageCap + 50
 	events := make([]scptest.AuditEvent, n)
 	for i := range n {
 		events[i] = auditEvent(i, auditBase.Add(time.Duration(i)*time.Minute/n))
@@ -477,4 +485,58 @@ func uniqueIDs(events []scp.AuditEvent) int {
 		seen[ev.ID] = true
 	}
 	return len(seen)
+}
+
+// With the audit version unset (latest), the client reads the Logging &
+// Audit service's version list and requests the newest CURRENT version it
+// reads: 1.1 against a service that lists 1.0 (past its date, refused) and
+// 1.1; the support end of a version the service does not call CURRENT is
+// the list's not_before.
+func TestAuditVersionFromTheServicesList(t *testing.T) {
+	e, _ := auditEnv(t)
+	e.fake.SetAuditVersionList(scptest.Version{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2026-02-23"}, scptest.Version{ID: "v1.1", Status: "CURRENT"})
+	e.fake.RetireAuditVersions("1.0")
+	e.fake.AddAuditEvents(auditEvent(1, auditBase))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	if err != nil || len(got.Events) != 1 {
+		t.Fatalf("%d events, %v; want the trail read with 1.1", len(got.Events), err)
+	}
+	st, ok := e.client.AuditStatus()
+	if !ok || st.APIVersion().HeaderValue() != "loggingaudit 1.1" || st.APIVersion().State != scp.StateCurrent || !st.Info.Offered || !st.Info.VersionsRead {
+		t.Errorf("audit status %+v %v; want loggingaudit 1.1, current, offered", st, ok)
+	}
+	if n := e.fake.VersionListRequests(); n != 1 {
+		t.Errorf("%d version list reads, want 1", n)
+	}
+
+	// Pinned to 1.0, retired: refused as unsupported_version, and the list
+	// is read again before the next call.
+	pinned := newEnv(t, nil, func(o *scp.Options) { o.AuditEndpoint = o.BaseURL; o.AuditAPIVersion = "1.0" })
+	pinned.fake.SetAuditVersionList(scptest.Version{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2026-02-23"}, scptest.Version{ID: "v1.1", Status: "CURRENT"})
+	pinned.fake.RetireAuditVersions("1.0")
+	for range 2 {
+		if _, err := pinned.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); scp.ReasonOf(err) != scp.ReasonUnsupportedVersion {
+			t.Fatalf("pinned to a retired version: %v, want unsupported_version", err)
+		}
+	}
+	if n := pinned.fake.VersionListRequests(); n != 2 {
+		t.Errorf("%d version list reads after two refusals, want 2 (read again after each)", n)
+	}
+	st, _ = pinned.client.AuditStatus()
+	if end := st.APIVersion().SupportEnd(); !end.Equal(time.Date(2026, 2, 24, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("support of 1.0 ends %v, want the day after the list's not_before (2026-02-23)", end)
+	}
+}
+
+// A service whose list names no version the client reads, or whose list
+// cannot be read, gets the default version (1.1).
+func TestAuditVersionDefault(t *testing.T) {
+	e, _ := auditEnv(t)
+	e.fake.SetFault(scptest.VersionsKey, scptest.Fault{Status: 500, Times: 1})
+	if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := e.client.AuditStatus(); !ok || st.APIVersion().ID != scp.DefaultAuditAPIVersion || st.Info.VersionsRead {
+		t.Errorf("audit status %+v, want the default %s without a list", st, scp.DefaultAuditAPIVersion)
+	}
 }

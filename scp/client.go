@@ -70,6 +70,10 @@ type Options struct {
 	// config's scp.audit_endpoint), used as is; otherwise ListAuditEvents
 	// takes it from IAM's endpoint catalog (see Resolve).
 	AuditEndpoint string
+	// AuditAPIVersion is the Logging & Audit version to request ("1.0",
+	// "1.1"), or "latest" (also when empty) for the newest the service
+	// lists as CURRENT among those the client reads.
+	AuditAPIVersion string
 }
 
 // Client calls the SCP Virtual Server API. It is safe for concurrent use.
@@ -402,6 +406,11 @@ func (c *Client) attempt(ctx context.Context, op Operation, full string, signed 
 		if c.opts.UserAgent != "" {
 			req.Header.Set("User-Agent", c.opts.UserAgent)
 		}
+		if op == OpListAuditVersions {
+			// Which service's list is asked for, for a host that serves
+			// several (the fake); a service's own host ignores it.
+			req.Header.Set(HeaderAPIVersion, c.versionHeader(op))
+		}
 	}
 
 	start := time.Now()
@@ -482,8 +491,8 @@ func (c *Client) versionHeader(op Operation) string {
 	switch op {
 	case OpListEndpoints:
 		return ""
-	case OpListAuditLogs:
-		return AuditHeaderValue
+	case OpListAuditLogs, OpListAuditVersions:
+		return c.auditHeader()
 	}
 	return c.version.Load().header
 }

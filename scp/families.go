@@ -2,8 +2,9 @@ package scp
 
 import "github.com/scp-exporter/scp_exporter/internal/metric"
 
-// ServiceStatus is what a scrape shows of an account's Virtual Server
-// service: where its calls go and which API version they request.
+// ServiceStatus is what a scrape shows of one of an account's services
+// (the Virtual Server, the Logging & Audit trail): where its calls go and
+// which API version they request.
 type ServiceStatus struct {
 	// Info is what resolution learned; meaningful when Resolved.
 	Info     ServiceInfo
@@ -27,6 +28,9 @@ func (s *ServiceStatus) APIVersion() APIVersion {
 	return s.Client
 }
 
+// service is the service's name in the metrics' service label.
+func (s *ServiceStatus) service() string { return s.APIVersion().ServiceName() }
+
 // ServiceFamilies are the families of an account's service status.
 var ServiceFamilies = []metric.Family[*ServiceStatus]{
 	{
@@ -34,7 +38,7 @@ var ServiceFamilies = []metric.Family[*ServiceStatus]{
 		Help: "The service URL the exporter calls and where it came from: override (scp.endpoint), catalog (IAM's endpoint catalog, or its last good answer) or fallback (the host built from region and environment, while the catalog gives none); always 1.",
 		Series: func(st *ServiceStatus, s metric.Sink) {
 			if st.Resolved {
-				s.Value(1, Service, string(st.Info.Source), st.Info.URL)
+				s.Value(1, st.service(), string(st.Info.Source), st.Info.URL)
 			}
 		},
 	},
@@ -44,7 +48,7 @@ var ServiceFamilies = []metric.Family[*ServiceStatus]{
 		Series: func(st *ServiceStatus, s metric.Sink) {
 			if st.Resolved && st.Info.VersionsRead {
 				for _, sv := range st.Info.Versions {
-					s.Value(1, Service, sv.ID, sv.Status)
+					s.Value(1, st.service(), sv.ID, sv.Status)
 				}
 			}
 		},
@@ -54,7 +58,7 @@ var ServiceFamilies = []metric.Family[*ServiceStatus]{
 		Help: "1 when the service lists the API version the exporter requests (and not as planned), 0 when it does not: its calls will likely be refused (reason unsupported_version). Absent until the list has been read.",
 		Series: func(st *ServiceStatus, s metric.Sink) {
 			if st.Resolved && st.Info.VersionsRead {
-				s.Value(metric.Bool(st.Info.Offered), Service, st.Info.APIVersion.ID)
+				s.Value(metric.Bool(st.Info.Offered), st.service(), st.Info.APIVersion.ID)
 			}
 		},
 	},
@@ -63,7 +67,7 @@ var ServiceFamilies = []metric.Family[*ServiceStatus]{
 		Help: "The SCP API version the exporter requests and its state in the API reference; always 1.",
 		Series: func(st *ServiceStatus, s metric.Sink) {
 			v := st.APIVersion()
-			s.Value(1, Service, v.ID, string(v.State))
+			s.Value(1, st.service(), v.ID, string(v.State))
 		},
 	},
 	{
@@ -72,7 +76,7 @@ var ServiceFamilies = []metric.Family[*ServiceStatus]{
 		Series: func(st *ServiceStatus, s metric.Sink) {
 			v := st.APIVersion()
 			if end := v.SupportEnd(); !end.IsZero() {
-				s.Value(float64(end.Unix()), Service, v.ID)
+				s.Value(float64(end.Unix()), st.service(), v.ID)
 			}
 		},
 	},

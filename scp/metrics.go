@@ -22,12 +22,15 @@ const (
 	// service's version list (unsigned).
 	OpListEndpoints Operation = "list_endpoints"
 	OpListVersions  Operation = "list_versions"
+	// OpListAuditVersions reads the Logging & Audit service's version list
+	// (unsigned, with that service's Scp-Api-Version).
+	OpListAuditVersions Operation = "list_audit_versions"
 	// OpListAuditLogs reads the Logging & Audit service's trail (GET /v1/logs).
 	OpListAuditLogs Operation = "list_audit_logs"
 )
 
 // Operations lists every operation, so metrics can start each at zero.
-var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages, OpListEndpoints, OpListVersions, OpListAuditLogs}
+var Operations = []Operation{OpListImageMembers, OpListImages, OpShowImage, OpListPendingImages, OpListEndpoints, OpListVersions, OpListAuditLogs, OpListAuditVersions}
 
 // answerOperations are the operations whose answers are read tolerantly,
 // counting anomalies; show_image reads one image, whose lacks fail it whole.

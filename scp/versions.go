@@ -24,10 +24,14 @@ const (
 	StateDeprecated VersionState = "deprecated"
 )
 
-// APIVersion is one version of the Virtual Server image members API.
+// APIVersion is one version of a service's API: the Virtual Server's
+// image members API, or the Logging & Audit service's.
 type APIVersion struct {
-	ID    string       // "1.3"
-	State VersionState // state in the API reference
+	// Service is the service name sent in Scp-Api-Version; empty is the
+	// Virtual Server (Service).
+	Service string
+	ID      string       // "1.3"
+	State   VersionState // state in the API reference
 	// SupportedUntil is the last day (UTC) support is guaranteed; zero when
 	// no end has been announced.
 	SupportedUntil time.Time
@@ -65,8 +69,16 @@ func LookupAPIVersion(id string) (APIVersion, error) {
 	return v, nil
 }
 
+// ServiceName is the service the version belongs to.
+func (v APIVersion) ServiceName() string {
+	if v.Service == "" {
+		return Service
+	}
+	return v.Service
+}
+
 // HeaderValue is the Scp-Api-Version header value, e.g. "virtualserver 1.3".
-func (v APIVersion) HeaderValue() string { return Service + " " + v.ID }
+func (v APIVersion) HeaderValue() string { return v.ServiceName() + " " + v.ID }
 
 // SupportEnd is the first instant support is no longer guaranteed: 00:00 UTC
 // on the day after SupportedUntil. It is zero when no end is announced.
@@ -126,14 +138,20 @@ type versionsJSON struct {
 // version number ("v1.3" or "1.3") are skipped; statuses are lower-cased
 // and cleaned for a label.
 func (c *Client) ListVersions(ctx context.Context) ([]ServerVersion, error) {
+	return c.listVersionsAt(ctx, OpListVersions, c.BaseURL())
+}
+
+// listVersionsAt reads the version list of the service at base (op says
+// which: OpListVersions or OpListAuditVersions).
+func (c *Client) listVersionsAt(ctx context.Context, op Operation, base string) ([]ServerVersion, error) {
 	var body versionsJSON
-	if _, err := c.budgeted(ctx, OpListVersions, c.BaseURL()+"/", false, &body); err != nil {
+	if _, err := c.budgeted(ctx, op, base+"/", false, &body); err != nil {
 		return nil, err
 	}
 	list, err := rawList(body.Versions, "versions")
 	if err != nil {
-		c.opts.Metrics.decodeFailed(OpListVersions)
-		return nil, &DecodeError{Operation: string(OpListVersions), Err: err}
+		c.opts.Metrics.decodeFailed(op)
+		return nil, &DecodeError{Operation: string(op), Err: err}
 	}
 	out := make([]ServerVersion, 0, len(list))
 	seen := map[string]bool{}

@@ -47,21 +47,22 @@ func (r *Runtime) newConn(s config.Settings) (*conn, error) {
 	budget := scp.NewBudget(c.RequestsPerSecond, c.MaxConcurrency, r.opts.Now) // config keeps concurrency in 1..256
 	budget.Report(r.metrics)
 	client, err := scp.NewClient(scp.Options{
-		BaseURL:        c.BaseURL(),
-		AuditEndpoint:  c.AuditEndpoint,
-		AccessKey:      c.AccessKey,
-		SecretKey:      string(c.SecretKey),
-		AccountID:      c.AccountID,
-		APIVersion:     version,
-		Language:       c.Language,
-		HTTPClient:     httpClient,
-		RequestTimeout: s.Timing.RequestTimeout,
-		MaxRetries:     *c.MaxRetries,
-		Budget:         budget,
-		Metrics:        r.metrics,
-		Now:            r.opts.Now,
-		UserAgent:      r.opts.UserAgent,
-		Logger:         r.logger("scp"),
+		BaseURL:         c.BaseURL(),
+		AuditEndpoint:   c.AuditEndpoint,
+		AuditAPIVersion: c.AuditAPIVersion,
+		AccessKey:       c.AccessKey,
+		SecretKey:       string(c.SecretKey),
+		AccountID:       c.AccountID,
+		APIVersion:      version,
+		Language:        c.Language,
+		HTTPClient:      httpClient,
+		RequestTimeout:  s.Timing.RequestTimeout,
+		MaxRetries:      *c.MaxRetries,
+		Budget:          budget,
+		Metrics:         r.metrics,
+		Now:             r.opts.Now,
+		UserAgent:       r.opts.UserAgent,
+		Logger:          r.logger("scp"),
 	})
 	if err != nil {
 		budget.Report(nil)

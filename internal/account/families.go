@@ -40,7 +40,12 @@ type SeriesOptions struct {
 // parts' state against the account's config (defined here).
 func Families(o SeriesOptions) []metric.Family[*Snapshot] {
 	fams := slices.Concat(
-		metric.Over(func(s *Snapshot) *scp.ServiceStatus { return &s.Service }, scp.ServiceFamilies...),
+		metric.OverEach(func(s *Snapshot) []*scp.ServiceStatus {
+			if s.AuditService == nil {
+				return []*scp.ServiceStatus{&s.Service}
+			}
+			return []*scp.ServiceStatus{&s.Service, s.AuditService}
+		}, scp.ServiceFamilies...),
 		metric.Over(func(s *Snapshot) *inventory.State { return &s.Members.Inventory }, inventory.Families...),
 		offerFamilies,
 		metric.Over(func(s *Snapshot) *engine.View { return &s.Members }, engine.Families...),

@@ -19,9 +19,12 @@ type Snapshot struct {
 	// last fetched, the listings (Members.Inventory) and how the refresh
 	// keeps up.
 	Members engine.View
-	// Service is where the account's calls go and which API version they
-	// request.
-	Service scp.ServiceStatus
+	// Service is where the account's Virtual Server calls go and which API
+	// version they request; Audit the same of its Logging & Audit calls,
+	// once the trail has chosen a version (nil before, or without the
+	// trail).
+	Service      scp.ServiceStatus
+	AuditService *scp.ServiceStatus
 	// Requests are the account's request counters, and Budget its rate
 	// now; both are read when the series are written.
 	Requests *scp.Metrics
@@ -88,12 +91,15 @@ func (r *Runtime) Snapshot() Snapshot {
 		ExpectedOwners: r.owners,
 		MaxMembers:     r.limits,
 	}
-	poller, paths, started := r.poller, r.paths, r.startedAt
+	poller, paths, started, client := r.poller, r.paths, r.startedAt, r.conn.client
 	r.mu.Unlock()
 	snap.Lists = r.lists.statuses(paths)
 
 	snap.Members = r.engine.Snapshot()
 	if poller != nil {
+		if st, ok := client.AuditStatus(); ok {
+			snap.AuditService = &st
+		}
 		st := poller.Status()
 		snap.Audit = &st
 		snap.Changes = changes(poller, &snap.Members, started)
@@ -125,8 +131,11 @@ func changes(p *audit.Poller, v *engine.View, started time.Time) map[string]Chan
 			// since the account's runtime started may explain them, as one
 			// between two fetches explains a change (an image shared before
 			// the first pass reached it, or before discovery listed it: the
-			// trail keeps events of images not watched yet).
-			try(started, im.FirstFetched)
+			// trail keeps events of images not watched yet). Only events
+			// before that fetch: Explain widens the window by the clock
+			// skew it allows, and an event after the first fetch explains
+			// a later change, not what the first fetch showed.
+			try(started, im.FirstFetched.Add(-audit.ExplainSkew))
 		}
 		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
 			try(vc.Since, vc.At)

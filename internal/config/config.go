@@ -143,11 +143,15 @@ type SCP struct {
 	// AuditEndpoint, when set, is the Logging & Audit service's URL, used
 	// as is; otherwise IAM's endpoint catalog names it. It is required for
 	// audit with Endpoint, which reads no catalog.
-	AuditEndpoint string           `yaml:"audit_endpoint"`
-	AccessKey     string           `yaml:"access_key"`
-	SecretKey     commoncfg.Secret `yaml:"secret_key"`
-	SecretKeyFile string           `yaml:"secret_key_file"`
-	AccountID     string           `yaml:"account_id"`
+	AuditEndpoint string `yaml:"audit_endpoint"`
+	// AuditAPIVersion is the Logging & Audit version to request ("1.0",
+	// "1.1"), or latest (the default) for the newest the service lists as
+	// CURRENT among those the exporter reads.
+	AuditAPIVersion string           `yaml:"audit_api_version"`
+	AccessKey       string           `yaml:"access_key"`
+	SecretKey       commoncfg.Secret `yaml:"secret_key"`
+	SecretKeyFile   string           `yaml:"secret_key_file"`
+	AccountID       string           `yaml:"account_id"`
 	// APIVersion is a version ID such as "1.3", or "latest" for the
 	// server's CURRENT version.
 	APIVersion string `yaml:"api_version"`

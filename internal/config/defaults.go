@@ -30,6 +30,9 @@ func (s *SCP) setDefaults() {
 	if s.APIVersion == "" {
 		s.APIVersion = scp.DefaultAPIVersion
 	}
+	if s.AuditAPIVersion == "" {
+		s.AuditAPIVersion = scp.APIVersionLatest
+	}
 	if s.Language == "" {
 		s.Language = scp.DefaultLanguage
 	}

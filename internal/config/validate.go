@@ -183,6 +183,9 @@ func (s *SCP) validate(prefix string, audit bool) []error {
 	if _, err := scp.LookupAPIVersion(s.APIVersion); err != nil && s.APIVersion != scp.APIVersionLatest {
 		add("scp.api_version: %w, or %s", err, scp.APIVersionLatest)
 	}
+	if _, err := scp.LookupAuditAPIVersion(s.AuditAPIVersion); err != nil && s.AuditAPIVersion != scp.APIVersionLatest {
+		add("scp.audit_api_version: %w", err)
+	}
 	if s.Language != "en-US" && s.Language != "ko-KR" {
 		add("scp.language: %q is not en-US or ko-KR", s.Language)
 	}

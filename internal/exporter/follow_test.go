@@ -271,3 +271,33 @@ func TestAnEventBeforeTheImageIsWatchedNamesTheUser(t *testing.T) {
 	who := `scp_image_change_info{event_name="CreateImageMember",image_id="` + later + `",user_id="user-9"} 1`
 	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), who) }, "who shared the image before it was watched")
 }
+
+// Against an audit service that lists 1.0 (past its date, refused) and 1.1
+// (current), the trail works with no audit version configured, and the
+// version metrics show both services.
+func TestAuditTrailChoosesTheServicesCurrentVersion(t *testing.T) {
+	fake := newFake()
+	fake.RetireAuditVersions("1.0")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := "scp:\n  endpoint: " + srv.URL + "\n  audit_endpoint: " + srv.URL + "\n  access_key: ak\n  secret_key: sk\n" +
+		"audit:\n  enabled: true\n  poll_interval: 5s\nimages:\n  - id: " + image + "\n"
+	e, _ := start(t, cfg, time.Now())
+	testwait.For(t, func() bool {
+		return strings.Contains(scrape(t, e), `scp_api_version_info{service="loggingaudit",state="current",version="1.1"} 1`)
+	}, "the audit service's version in use")
+	body := scrape(t, e)
+	for _, want := range []string{
+		`scp_api_version_info{service="virtualserver",state="current",version="1.3"} 1`,
+		`scp_api_version_offered{service="loggingaudit",version="1.1"} 1`,
+		`scp_api_server_version_info{service="loggingaudit",status="deprecated",version="1.0"} 1`,
+		`scp_api_request_errors_total{operation="list_audit_logs",reason="unsupported_version"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	if !strings.Contains(body, "scp_audit_last_success_timestamp_seconds ") || strings.Contains(body, "scp_audit_last_success_timestamp_seconds 0\n") {
+		t.Error("the trail was not read")
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -183,10 +185,44 @@ func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"logs": logs, "count": count, "page": page, "size": shown, "sort": []string{"timestamp:desc"}})
 }
 
+// AuditVersions are the Logging & Audit versions the fake serves: 1.0 and
+// 1.1, the versions the official SDK and provider send.
+var AuditVersions = []string{"1.0", "1.1"}
+
+// DefaultAuditVersionList is what GET / lists for the Logging & Audit
+// client unless SetAuditVersionList says otherwise: 1.0 with the SDK's
+// not_before (2026-02-23) and 1.1 CURRENT.
+var DefaultAuditVersionList = []Version{{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2026-02-23"}, {ID: "v1.1", Status: "CURRENT"}}
+
+// SetAuditVersionList sets what GET / lists for the Logging & Audit client
+// (a call whose Scp-Api-Version names loggingaudit): the fake is both
+// services on one host.
+func (f *Fake) SetAuditVersionList(list ...Version) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auditVersionList = append([]Version{}, list...)
+}
+
+// RetireAuditVersions makes the fake refuse /v1/logs calls of those
+// Logging & Audit versions (400, UnsupportedAPIVersionCode), as a service
+// does once a version's date has passed.
+func (f *Fake) RetireAuditVersions(ids ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auditRetired = append([]string{}, ids...)
+}
+
 // servesAuditVersion reports whether the Scp-Api-Version of a /v1/logs
-// call is one the fake serves: none (the latest) or loggingaudit 1.0.
-func servesAuditVersion(v string) bool {
-	return v == "" || v == scp.AuditHeaderValue
+// call is one the fake serves: none (the latest), or loggingaudit with one
+// of AuditVersions not retired.
+func (f *Fake) servesAuditVersion(v string) bool {
+	if v == "" {
+		return true
+	}
+	id, ok := strings.CutPrefix(v, scp.AuditService+" ")
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return ok && slices.Contains(AuditVersions, id) && !slices.Contains(f.auditRetired, id)
 }
 
 // TimedAuditEvent is an audit event of the fixtures. Event is added when the

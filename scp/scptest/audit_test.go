@@ -56,7 +56,7 @@ func TestAuditLogs(t *testing.T) {
 	}
 	window := url.Values{"start_at": {"2026-03-01T12:01:00Z"}, "end_at": {"2026-03-01T12:03:00Z"}}
 
-	code, a, body := getLogs(t, srv, window, scp.AuditHeaderValue)
+	code, a, body := getLogs(t, srv, window, scp.AuditService+" 1.1")
 	if code != 200 || a.Count != 3 || len(a.Logs) != 3 || a.Logs[0]["id"] != "ev3" || a.Logs[2]["id"] != "ev1" || a.Size != scptest.DefaultAuditPageSize {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -79,7 +79,7 @@ func TestAuditLogs(t *testing.T) {
 		"negative page": {"start_at": window["start_at"], "end_at": window["end_at"], "page": {"-1"}},
 		"size too big":  {"start_at": window["start_at"], "end_at": window["end_at"], "size": {"100000"}},
 	} {
-		if code, _, body := getLogs(t, srv, q, scp.AuditHeaderValue); code != 400 {
+		if code, _, body := getLogs(t, srv, q, scp.AuditService+" 1.1"); code != 400 {
 			t.Errorf("%s: %d %s, want 400", name, code, body)
 		}
 	}
@@ -94,11 +94,11 @@ func TestAuditLogs(t *testing.T) {
 	}
 
 	fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: 500})
-	if code, _, _ := getLogs(t, srv, window, scp.AuditHeaderValue); code != 500 {
+	if code, _, _ := getLogs(t, srv, window, scp.AuditService+" 1.1"); code != 500 {
 		t.Errorf("with the fault: %d, want 500", code)
 	}
 	fake.SetFault(scptest.AuditLogsKey, scptest.Fault{})
-	if code, _, _ := getLogs(t, srv, window, scp.AuditHeaderValue); code != 200 {
+	if code, _, _ := getLogs(t, srv, window, scp.AuditService+" 1.1"); code != 200 {
 		t.Errorf("fault cleared: %d, want 200", code)
 	}
 	// The calls refused for their query or version are not counted; the others are.

@@ -162,8 +162,11 @@ type Fake struct {
 	// versionCalls counts the unsigned GET / calls (not in total).
 	versionCalls int
 	// audit is the audit trail (GET /v1/logs), in the order added.
-	audit       []AuditEvent
-	auditPaging AuditPaging
+	audit        []AuditEvent
+	auditPaging  AuditPaging
+	auditRetired []string
+	// auditVersionList is GET / for the Logging & Audit client.
+	auditVersionList []Version
 }
 
 // New returns a fake that accepts requests signed with the given keys.
@@ -192,6 +195,7 @@ func New(o Options) *Fake {
 	if f.versions == nil {
 		f.versions = DefaultVersions()
 	}
+	f.auditVersionList = append([]Version{}, DefaultAuditVersionList...)
 	if o.ThrottleRate > 0 {
 		burst := o.ThrottleBurst
 		if burst <= 0 {
@@ -237,6 +241,11 @@ func (f *Fake) serveVersions(w http.ResponseWriter, r *http.Request) {
 	f.versionCalls++
 	f.requests[VersionsKey]++
 	list := append([]Version{}, f.versions...)
+	if strings.HasPrefix(r.Header.Get(scp.HeaderAPIVersion), scp.AuditService) {
+		// The fake is both services on one host: a list asked for by the
+		// Logging & Audit client is that service's.
+		list = append([]Version{}, f.auditVersionList...)
+	}
 	fault := f.takeFault(VersionsKey)
 	f.mu.Unlock()
 	if fault != nil && f.misbehave(w, r, fault) {
@@ -475,7 +484,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
 		return
 	}
-	if hv := r.Header.Get(scp.HeaderAPIVersion); r.URL.Path == "/v1/logs" && !servesAuditVersion(hv) ||
+	if hv := r.Header.Get(scp.HeaderAPIVersion); r.URL.Path == "/v1/logs" && !f.servesAuditVersion(hv) ||
 		r.URL.Path != "/v1/endpoints" && r.URL.Path != "/v1/logs" && !f.servesVersion(strings.TrimPrefix(hv, scp.Service+" ")) {
 		writeError(w, http.StatusBadRequest, UnsupportedAPIVersionCode, "unsupported Scp-Api-Version: "+hv)
 		return
