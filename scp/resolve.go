@@ -147,6 +147,15 @@ func (c *Client) Resolve(ctx context.Context, rc ResolveConfig) (done bool) {
 		level.Warn(logger).Log("msg", "cannot read the API's version list (unsigned GET on the Virtual Server URL); retrying in the background", "url", info.URL, "err", err)
 	}
 	info.APIVersion, info.Offered = c.chooseVersion(rc, info, !known)
+	for _, sv := range info.Versions {
+		if sv.ID == info.APIVersion.ID && sv.Status != ServerStatusCurrent {
+			// The server's not_before, where it gives one, is when support
+			// ends (the provider reads it so); the table only fills in.
+			if d, ok := notBeforeDate(sv.NotBefore); ok {
+				info.APIVersion.SupportedUntil = d
+			}
+		}
+	}
 	c.SetAPIVersion(info.APIVersion)
 	c.info.Store(&info)
 	return info.Source != SourceFallback && info.VersionsRead

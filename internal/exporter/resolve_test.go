@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -243,5 +244,25 @@ func TestIAMEndpointWithOrWithoutV1(t *testing.T) {
 			t.Errorf("iam_endpoint %s: %+v, want the catalog's URL", iam, info)
 		}
 		e.Close()
+	}
+}
+
+// The server's not_before is when a version's support ends (the provider
+// reads it so): it beats the table, which only fills in where the server
+// gives no date; a CURRENT version has no end.
+func TestSupportEndFromTheServersNotBefore(t *testing.T) {
+	fake := newFake()
+	fake.SetVersions(scptest.Version{ID: "v1.2", Status: "SUPPORTED", NotBefore: "2026-10-15"}, scptest.Version{ID: "v1.3", Status: "CURRENT", NotBefore: "2026-12-31"})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	e, _ := start(t, baseConfig(srv.URL, "  api_version: \"1.2\"\n"), time.Now())
+	end := time.Date(2026, 10, 16, 0, 0, 0, 0, time.UTC).Unix()
+	if got := series(t, e, "scp_api_version_support_end_timestamp_seconds"); !strings.Contains(got, fmt.Sprintf(`{service="virtualserver",version="1.2"} %d`, end)) &&
+		!strings.Contains(got, fmt.Sprintf(`{service="virtualserver",version="1.2"} %g`, float64(end))) {
+		t.Errorf("support end of 1.2: %s, want the day after the server's 2026-10-15", got)
+	}
+	e2, _ := start(t, baseConfig(srv.URL, "  api_version: \"1.3\"\n"), time.Now())
+	if got := series(t, e2, "scp_api_version_support_end_timestamp_seconds"); got != "" {
+		t.Errorf("a CURRENT version has a support end:\n%s", got)
 	}
 }

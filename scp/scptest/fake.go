@@ -109,13 +109,15 @@ func DefaultCatalog() []Endpoint {
 	return list
 }
 
-// DefaultVersions are the versions of the API reference (shared/scp-api.md).
+// DefaultVersions are the versions of the API reference (shared/scp-api.md),
+// each non-CURRENT one with its support end as not_before, as the provider
+// reads the field.
 func DefaultVersions() []Version {
 	return []Version{
-		{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2025-01-01T00:00:00Z"},
-		{ID: "v1.1", Status: "DEPRECATED", NotBefore: "2025-04-01T00:00:00Z"},
-		{ID: "v1.2", Status: "SUPPORTED", NotBefore: "2025-07-01T00:00:00Z"},
-		{ID: "v1.3", Status: "CURRENT", NotBefore: "2025-10-01T00:00:00Z"},
+		{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2025-12-31"},
+		{ID: "v1.1", Status: "DEPRECATED", NotBefore: "2026-05-31"},
+		{ID: "v1.2", Status: "SUPPORTED", NotBefore: "2026-08-31"},
+		{ID: "v1.3", Status: "CURRENT"},
 	}
 }
 
