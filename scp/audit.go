@@ -290,7 +290,7 @@ func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // A window of more than MaxAuditPages pages is read again as two halves
 // sharing their middle second, down to windows of one second; one with
 // that many wraps ErrAuditTooManyEvents. Each page is one call under the client's budget
-// and retries, signed, with Scp-Api-Version: loggingaudit 1.0. An entry
+// and retries, signed, with the Scp-Api-Version chosen from the service's list. An entry
 // that is not an object, or has no id or no readable timestamp, is
 // skipped, counted and logged at debug level; the others are kept. A page
 // that repeats the one before it (a server that ignores page) is a

@@ -473,7 +473,7 @@ func (f *Fake) Stats() Stats {
 // ServeHTTP authenticates the request, then routes it. The version list
 // (GET /) is unsigned; a call for a version the fake does not serve is
 // answered 400 after authentication (IAM's catalog takes any version; the
-// audit trail wants loggingaudit 1.0 or none).
+// audit trail wants a loggingaudit version of AuditVersions not retired, or none).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/" {
 		f.serveVersions(w, r)
