@@ -18,14 +18,6 @@ type Source interface {
 	Snapshot() engine.View
 }
 
-// explainer explains changes from an audit trail, as the account's audit
-// poller does.
-type explainer interface {
-	// Explain returns the latest event about the image in [from, to], if
-	// any.
-	Explain(imageID string, from, to time.Time) (account.Change, bool)
-}
-
 // testAccount is an Account built from its parts, the way the account
 // runtime's Snapshot puts them together, so that a test chooses each part:
 // an engine or a fixed view, a resolved service or none, a trail.
@@ -43,7 +35,7 @@ type testAccount struct {
 	MaxMembers     account.MaxMembers
 	// Changes, when set, names who changed an image: the account's audit
 	// trail.
-	Changes explainer
+	Changes account.Explainer
 	// Requests are the account's request counters (its client's
 	// scp.Options.Metrics); nil is an account whose client has made no
 	// call yet. Budget, when set, is the account's rate.
@@ -87,38 +79,7 @@ func (a *testAccount) Snapshot() account.Snapshot {
 		snap.Service.Info, snap.Service.Resolved = a.Service()
 	}
 	if a.Changes != nil {
-		snap.Changes = explainChanges(a.Changes, &snap.Members)
+		snap.Changes = account.ExplainChanges(a.Changes, &snap.Members, time.Time{})
 	}
 	return snap
-}
-
-// explainChanges explains, with the trail's events, the latest change the
-// exporter saw of each image: of its members, or of its visibility (as
-// internal/account's changes does).
-func explainChanges(e explainer, v *engine.View) map[string]account.Change {
-	var out map[string]account.Change
-	for i := range v.Images {
-		im := &v.Images[i]
-		var best account.Change
-		found := false
-		try := func(from, to time.Time) {
-			if to.IsZero() {
-				return
-			}
-			if ch, ok := e.Explain(im.ID, from, to); ok && (!found || ch.Time.After(best.Time)) {
-				best, found = ch, true
-			}
-		}
-		try(im.ChangedSince, im.ChangedAt)
-		if vc, ok := v.Inventory.VisibilityChanged[im.ID]; ok {
-			try(vc.Since, vc.At)
-		}
-		if found {
-			if out == nil {
-				out = map[string]account.Change{}
-			}
-			out[im.ID] = best
-		}
-	}
-	return out
 }

@@ -102,16 +102,30 @@ func (r *Runtime) Snapshot() Snapshot {
 		}
 		st := poller.Status()
 		snap.Audit = &st
-		snap.Changes = changes(poller, &snap.Members, started)
+		snap.Changes = ExplainChanges(trail{poller}, &snap.Members, started)
 	}
 	return snap
 }
 
-// changes explains, with the trail's events, the latest change the
+// Explainer names the audit event that explains a change of an image seen
+// between from and to: the account's audit trail.
+type Explainer interface {
+	Explain(imageID string, from, to time.Time) (Change, bool)
+}
+
+// trail is an audit poller as an Explainer.
+type trail struct{ p *audit.Poller }
+
+func (t trail) Explain(imageID string, from, to time.Time) (Change, bool) {
+	ev, ok := t.p.Explain(imageID, from, to)
+	return Change{EventName: ev.Name, UserID: ev.UserID, Time: ev.Time}, ok
+}
+
+// ExplainChanges explains, with the trail's events, the latest change the
 // exporter saw of each image: of its members (between two fetches, or
-// since the runtime started, before the first fetch that showed any), or of
-// its visibility.
-func changes(p *audit.Poller, v *engine.View, started time.Time) map[string]Change {
+// since started, before the first fetch that showed any), or of its
+// visibility.
+func ExplainChanges(ex Explainer, v *engine.View, started time.Time) map[string]Change {
 	var out map[string]Change
 	for i := range v.Images {
 		im := &v.Images[i]
@@ -121,12 +135,12 @@ func changes(p *audit.Poller, v *engine.View, started time.Time) map[string]Chan
 			if to.IsZero() {
 				return
 			}
-			if ev, ok := p.Explain(im.ID, from, to); ok && (!found || ev.Time.After(best.Time)) {
-				best, found = Change{EventName: ev.Name, UserID: ev.UserID, Time: ev.Time}, true
+			if ch, ok := ex.Explain(im.ID, from, to); ok && (!found || ch.Time.After(best.Time)) {
+				best, found = ch, true
 			}
 		}
 		try(im.ChangedSince, im.ChangedAt)
-		if len(im.Members) > 0 && !started.IsZero() {
+		if len(im.Members) > 0 && !started.IsZero() && !im.FirstFetched.IsZero() {
 			// Members the first fetch showed appeared before it: an event
 			// since the account's runtime started may explain them, as one
 			// between two fetches explains a change (an image shared before
