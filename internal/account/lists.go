@@ -65,15 +65,29 @@ func NewListFiles(o ListFileOptions) *ListFiles {
 // Close stops every watcher and waits for them.
 func (l *ListFiles) Close() { l.tasks.stop() }
 
+// Reread reads every watched file now, changed or not, once however many
+// accounts name it: a reload asks for it, before the accounts take their
+// new settings.
+func (l *ListFiles) Reread() {
+	l.mu.Lock()
+	ws := make([]*trustlist.Watcher, 0, len(l.files))
+	for _, f := range l.files {
+		ws = append(ws, f.watcher)
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
+	}
+}
+
 // use makes r a user of exactly paths: a file new to the set gets a
-// watcher and is read now, one r already used is read again (a reload
-// asks for it), and files r no longer names are dropped for it (and
-// stopped when no account names them). A file that cannot be read keeps
-// its last good list (none at first) and says so in its status and the
-// log.
+// watcher and is read now (one watched already was read by Reread), and
+// files r no longer names are dropped for it (and stopped when no account
+// names them). A file that cannot be read keeps its last good list (none
+// at first) and says so in its status and the log.
 func (l *ListFiles) use(r *Runtime, paths []string) {
 	l.mu.Lock()
-	var reread []*trustlist.Watcher
+	var fresh []*trustlist.Watcher
 	var unused []*task
 	for path, f := range l.files {
 		if f.users[r] && !slices.Contains(paths, path) {
@@ -96,15 +110,15 @@ func (l *ListFiles) use(r *Runtime, paths []string) {
 				Redact:   l.opts.Redact,
 			})
 			l.files[path] = f
+			fresh = append(fresh, f.watcher)
 		}
 		f.users[r] = true
-		reread = append(reread, f.watcher)
 	}
 	l.mu.Unlock()
 	for _, t := range unused {
 		t.stop() // without l.mu: a check under way may be telling its users
 	}
-	for _, w := range reread {
+	for _, w := range fresh {
 		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
 	}
 	l.mu.Lock()
@@ -164,9 +178,10 @@ func listPaths(s config.Settings) []string {
 	return slices.Compact(slices.Sorted(slices.Values(slices.Concat(s.ExpectedMembersFiles, s.ExpectedImageOwnersFiles))))
 }
 
-// syncLists uses the list files s names, reading each now, so that what
-// is built next uses the files as they are; then drops any signal those
-// reads caused (what they changed is what the caller builds next).
+// syncLists uses the list files s names (a new one is read now; a reload
+// has read the others, see ListFiles.Reread), so that what is built next
+// uses the files as they are; then drops any signal those reads caused
+// (what they changed is what the caller builds next).
 // r.mu must be held (or r not yet shared).
 func (r *Runtime) syncLists(s config.Settings) {
 	r.lists.use(r, listPaths(s))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +106,7 @@ func TestAccountsShareAListFilesLastGoodList(t *testing.T) {
 	if err := os.WriteFile(file, []byte("not an account id\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	lists.Reread() // as the reload that adds account b does
 	b := start(t, all[1], account.Options{Lists: lists})
 	if !expected(b) {
 		t.Error("account b, added while the file is bad, does not trust the file's last good list")
@@ -159,5 +161,41 @@ func TestCallsGoThroughTheEnvironmentsProxy(t *testing.T) {
 	}
 	if fake.AuthFailures() != 0 {
 		t.Error("a call's signature did not verify through the proxy")
+	}
+}
+
+// A file several accounts name is read once by a reload (ListFiles.Reread),
+// not once more per account taking its settings.
+func TestAReloadReadsASharedFileOnce(t *testing.T) {
+	url := fakeAPI(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "trusted.txt")
+	if err := os.WriteFile(file, []byte(trusted+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Every read of the file asks the clock when it succeeded.
+	var reads atomic.Int64
+	clock := func() time.Time { reads.Add(1); return time.Now() }
+	lists := account.NewListFiles(account.ListFileOptions{Interval: time.Hour, Now: clock})
+	t.Cleanup(lists.Close)
+	all := settings(t, dir, "expected_members_file: "+file+"\naccounts:\n"+accountYAML("a", url, "")+accountYAML("b", url, "")+accountYAML("c", url, ""))
+	var runtimes []*account.Runtime
+	for _, s := range all {
+		runtimes = append(runtimes, start(t, s, account.Options{Lists: lists}))
+	}
+	before := reads.Load()
+	lists.Reread()
+	one := reads.Load() - before
+	if one == 0 {
+		t.Fatal("Reread did not read the file")
+	}
+	before = reads.Load()
+	for i, r := range runtimes {
+		if err := r.Update(all[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.Load() - before; n != 0 {
+		t.Errorf("three accounts taking their settings read the file again (%d clock reads; one read is %d)", n, one)
 	}
 }

@@ -141,6 +141,7 @@ func (e *Exporter) reload() error {
 		err = errors.New("switching between the single-account form and accounts: changes the metrics' labels; restart the exporter instead")
 	}
 	if err == nil {
+		e.lists.Reread() // once, however many accounts name a file
 		err = e.apply(cfg)
 	}
 	if err != nil {
