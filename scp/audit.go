@@ -80,7 +80,38 @@ var (
 	// ErrAuditTooManyEvents is wrapped when one second of the trail holds
 	// more than MaxAuditPages pages of events: too many to read.
 	ErrAuditTooManyEvents = errors.New("too many audit events in the window")
+	// ErrAuditFilterRefused is wrapped when the service refuses a filtered
+	// GET /v1/logs with a client error (400, 422, …) that is not about the
+	// version: it does not take the filter, or not that value.
+	ErrAuditFilterRefused = errors.New("the Logging & Audit service refuses the filter")
 )
+
+// AuditFilter narrows GET /v1/logs with the service's own query filters
+// (shared/scp-api.md lists service_type and resource_type among them).
+// Their values are not documented: a value the service does not use may
+// match nothing, so callers verify a filter against an unfiltered read
+// before trusting it. The zero value filters nothing.
+type AuditFilter struct {
+	ServiceType  string
+	ResourceType string
+}
+
+// IsZero reports whether f filters nothing.
+func (f AuditFilter) IsZero() bool { return f.ServiceType == "" && f.ResourceType == "" }
+
+// String is the filter as query parameters ("service_type=scp-virtualserver").
+func (f AuditFilter) String() string { return f.query().Encode() }
+
+func (f AuditFilter) query() url.Values {
+	q := url.Values{}
+	if f.ServiceType != "" {
+		q.Set("service_type", f.ServiceType)
+	}
+	if f.ResourceType != "" {
+		q.Set("resource_type", f.ResourceType)
+	}
+	return q
+}
 
 // AuditEvent is one entry of the audit trail. Every field but ID and
 // Timestamp may be empty: the API declares them all nullable strings.
@@ -295,8 +326,10 @@ func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // skipped, counted and logged at debug level; the others are kept. A page
 // that repeats the one before it (a server that ignores page) is a
 // *DecodeError. Events of two halves that share their boundary second may
-// come twice: callers de-duplicate by ID.
-func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (AuditEvents, error) {
+// come twice: callers de-duplicate by ID. A non-zero filter is sent with
+// every page; a client error answering it that is not a version refusal
+// wraps ErrAuditFilterRefused.
+func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time, filter AuditFilter) (AuditEvents, error) {
 	start, end = start.Truncate(time.Second), end.Add(time.Second-1).Truncate(time.Second)
 	if end.Before(start) {
 		return AuditEvents{}, fmt.Errorf("%s: the window ends (%s) before it starts (%s)", OpListAuditLogs, auditTime(end), auditTime(start))
@@ -307,7 +340,10 @@ func (c *Client) ListAuditEvents(ctx context.Context, start, end time.Time) (Aud
 	}
 	c.chooseAuditVersion(ctx, base)
 	out := AuditEvents{Skipped: map[string]int{}}
-	if err := c.listAuditWindow(ctx, base, start, end, &out); err != nil {
+	if err := c.listAuditWindow(ctx, base, filter, start, end, &out); err != nil {
+		if !filter.IsZero() && ReasonOf(err) == ReasonClientError {
+			return AuditEvents{}, fmt.Errorf("%w (%s): %w", ErrAuditFilterRefused, sanitize(filter.String(), 200), err)
+		}
 		if ReasonOf(err) == ReasonUnsupportedVersion {
 			// The service refuses the version: read its list again before
 			// the next call (it may have retired one since).
@@ -434,19 +470,19 @@ func (c *Client) AuditStatus() (ServiceStatus, bool) {
 
 // listAuditWindow reads [start, end] into out, splitting it in two when it
 // holds more than MaxAuditPages pages.
-func (c *Client) listAuditWindow(ctx context.Context, base string, start, end time.Time, out *AuditEvents) error {
+func (c *Client) listAuditWindow(ctx context.Context, base string, filter AuditFilter, start, end time.Time, out *AuditEvents) error {
 	got := AuditEvents{Skipped: map[string]int{}}
-	err := c.listAuditPages(ctx, base, start, end, &got)
+	err := c.listAuditPages(ctx, base, filter, start, end, &got)
 	if errors.Is(err, ErrAuditTooManyEvents) && end.Sub(start) >= 2*time.Second {
 		// Bounds are whole seconds and inclusive: the halves share the
 		// second at mid (its events may come twice), and each is shorter.
 		out.Pages += got.Pages
 		out.Splits++
 		mid := start.Add((end.Sub(start) / 2).Truncate(time.Second))
-		if err := c.listAuditWindow(ctx, base, start, mid, out); err != nil {
+		if err := c.listAuditWindow(ctx, base, filter, start, mid, out); err != nil {
 			return err
 		}
-		return c.listAuditWindow(ctx, base, mid, end, out)
+		return c.listAuditWindow(ctx, base, filter, mid, end, out)
 	}
 	if err != nil {
 		return err
@@ -460,7 +496,7 @@ func (c *Client) listAuditWindow(ctx context.Context, base string, start, end ti
 }
 
 // listAuditPages reads the pages of [start, end] into out.
-func (c *Client) listAuditPages(ctx context.Context, base string, start, end time.Time, out *AuditEvents) error {
+func (c *Client) listAuditPages(ctx context.Context, base string, filter AuditFilter, start, end time.Time, out *AuditEvents) error {
 	report := c.anomalies(OpListAuditLogs, "start_at", auditTime(start), "end_at", auditTime(end))
 	read := 0
 	var prev uint64
@@ -469,12 +505,11 @@ func (c *Client) listAuditPages(ctx context.Context, base string, start, end tim
 			return fmt.Errorf("%s: %w: more than %d pages of %d between %s and %s",
 				OpListAuditLogs, ErrAuditTooManyEvents, MaxAuditPages, AuditPageSize, auditTime(start), auditTime(end))
 		}
-		q := url.Values{
-			"start_at": {auditTime(start)},
-			"end_at":   {auditTime(end)},
-			"page":     {strconv.Itoa(page)},
-			"size":     {strconv.Itoa(AuditPageSize)},
-		}
+		q := filter.query()
+		q.Set("start_at", auditTime(start))
+		q.Set("end_at", auditTime(end))
+		q.Set("page", strconv.Itoa(page))
+		q.Set("size", strconv.Itoa(AuditPageSize))
 		var body auditLogsJSON
 		if err := c.getURL(ctx, OpListAuditLogs, base+"/v1/logs?"+q.Encode(), true, &body); err != nil {
 			return err

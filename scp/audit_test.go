@@ -60,7 +60,7 @@ func TestListAuditEventsPages(t *testing.T) {
 	}
 	e.fake.AddAuditEvents(auditEvent(9000, auditBase.Add(-time.Hour)), auditEvent(9001, auditBase.Add(time.Hour)))
 
-	got, err := e.client.ListAuditEvents(context.Background(), auditBase.Add(500*time.Millisecond-time.Second), auditBase.Add(time.Minute-500*time.Millisecond))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase.Add(500*time.Millisecond-time.Second), auditBase.Add(time.Minute-500*time.Millisecond), scp.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +98,11 @@ func TestListAuditEventsPages(t *testing.T) {
 // An empty window is one call; an end before the start is refused unasked.
 func TestListAuditEventsEmptyAndBadWindow(t *testing.T) {
 	e, queries := auditEnv(t)
-	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	if err != nil || len(got.Events) != 0 || got.Pages != 1 {
 		t.Fatalf("empty window: %+v, %v", got, err)
 	}
-	if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(-time.Minute)); err == nil {
+	if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(-time.Minute), scp.AuditFilter{}); err == nil {
 		t.Fatal("a window ending before its start was accepted")
 	}
 	if len(queries()) != 1 {
@@ -124,7 +124,7 @@ func TestListAuditEventsReadTolerantly(t *testing.T) {
 		scptest.AuditEvent{Raw: []byte(`{"id":12345,"timestamp":"2026-03-01T21:00:03+09:00","root_resource_id":"` + imageID(2) + `","user_id":"u\u0007x"}`)},
 		auditEvent(3, auditBase.Add(4*time.Second)),
 	)
-	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func fullPage(first int) string {
 // error, not an endless loop.
 func TestListAuditEventsPagingGuards(t *testing.T) {
 	window := func(c *scp.Client) (scp.AuditEvents, error) {
-		return c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+		return c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	}
 	t.Run("count of the page only", func(t *testing.T) {
 		// count equal to a full page is not the window's end: with a count
@@ -271,7 +271,7 @@ func TestListAuditEventsPagingGuards(t *testing.T) {
 func TestListAuditEventsFailures(t *testing.T) {
 	e, _ := auditEnv(t)
 	e.fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: http.StatusInternalServerError})
-	_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	var apiErr *scp.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusInternalServerError || scp.ReasonOf(err) != scp.ReasonServerError || !strings.HasPrefix(err.Error(), "list_audit_logs: ") {
 		t.Fatalf("%v, want a 500 APIError", err)
@@ -290,7 +290,7 @@ func TestListAuditEventsFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
-	if _, err := c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); scp.ReasonOf(err) != scp.ReasonRateLimited {
+	if _, err := c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); scp.ReasonOf(err) != scp.ReasonRateLimited {
 		t.Fatalf("%v, want rate_limited", err)
 	}
 	if r := budget.Rate(); r >= 50 {
@@ -307,7 +307,7 @@ func TestListAuditEventsFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := small.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); !errors.Is(err, scp.ErrBodyTooLarge) || scp.ReasonOf(err) != scp.ReasonDecode {
+	if _, err := small.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); !errors.Is(err, scp.ErrBodyTooLarge) || scp.ReasonOf(err) != scp.ReasonDecode {
 		t.Errorf("%v, want ErrBodyTooLarge", err)
 	}
 
@@ -324,7 +324,7 @@ func TestAuditEndpointFromCatalog(t *testing.T) {
 		if _, _, ok := e.client.AuditEndpoint(); ok {
 			t.Fatal("an audit endpoint before any")
 		}
-		if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); !errors.Is(err, scp.ErrNoAuditEndpoint) {
+		if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); !errors.Is(err, scp.ErrNoAuditEndpoint) {
 			t.Fatalf("%v, want ErrNoAuditEndpoint", err)
 		}
 	})
@@ -335,7 +335,7 @@ func TestAuditEndpointFromCatalog(t *testing.T) {
 		if u, src, ok := e.client.AuditEndpoint(); !ok || u != e.srv.URL || src != scp.SourceCatalog {
 			t.Fatalf("audit endpoint %q %q %v", u, src, ok)
 		}
-		got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+		got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 		if err != nil || len(got.Events) != 1 {
 			t.Fatalf("%+v, %v", got, err)
 		}
@@ -355,7 +355,7 @@ func TestAuditEndpointFromCatalog(t *testing.T) {
 			t.Fatalf("%d catalog reads with an explicit endpoint", n)
 		}
 		for range 2 {
-			if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); err != nil {
+			if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -369,7 +369,7 @@ func TestAuditEndpointFromCatalog(t *testing.T) {
 		e.client.Resolve(context.Background(), scp.ResolveConfig{IAMEndpoint: e.srv.URL, Region: "kr-west1", Fallback: unusedURL, APIVersion: "1.3"})
 		catalogReads := e.fake.Requests(scptest.EndpointsKey)
 		for range 3 { // polls: the catalog Resolve read is not asked again
-			_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+			_, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 			if !errors.Is(err, scp.ErrNoAuditCatalogEntry) || !strings.HasPrefix(err.Error(), "list_audit_logs: ") {
 				t.Fatalf("%v, want ErrNoAuditCatalogEntry", err)
 			}
@@ -445,7 +445,7 @@ func TestListAuditEventsReadsEveryPageHoweverTheServerPages(t *testing.T) {
 			for i := range n {
 				e.fake.AddAuditEvents(auditEvent(i, auditBase.Add(time.Duration(i)*time.Second/10)))
 			}
-			got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+			got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -470,7 +470,7 @@ func TestListAuditEventsSplitsAWindowTooLargeForThePages(t *testing.T) {
 		events[i] = auditEvent(i, auditBase.Add(time.Duration(i)*time.Minute/n))
 	}
 	e.fake.AddAuditEvents(events...)
-	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func TestAuditVersionFromTheServicesList(t *testing.T) {
 	e.fake.SetAuditVersionList(scptest.Version{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2026-02-23"}, scptest.Version{ID: "v1.1", Status: "CURRENT"})
 	e.fake.RetireAuditVersions("1.0")
 	e.fake.AddAuditEvents(auditEvent(1, auditBase))
-	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute))
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
 	if err != nil || len(got.Events) != 1 {
 		t.Fatalf("%d events, %v; want the trail read with 1.1", len(got.Events), err)
 	}
@@ -515,7 +515,7 @@ func TestAuditVersionFromTheServicesList(t *testing.T) {
 	pinned.fake.SetAuditVersionList(scptest.Version{ID: "v1.0", Status: "DEPRECATED", NotBefore: "2026-02-23"}, scptest.Version{ID: "v1.1", Status: "CURRENT"})
 	pinned.fake.RetireAuditVersions("1.0")
 	for range 2 {
-		if _, err := pinned.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); scp.ReasonOf(err) != scp.ReasonUnsupportedVersion {
+		if _, err := pinned.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); scp.ReasonOf(err) != scp.ReasonUnsupportedVersion {
 			t.Fatalf("pinned to a retired version: %v, want unsupported_version", err)
 		}
 	}
@@ -533,10 +533,51 @@ func TestAuditVersionFromTheServicesList(t *testing.T) {
 func TestAuditVersionDefault(t *testing.T) {
 	e, _ := auditEnv(t)
 	e.fake.SetFault(scptest.VersionsKey, scptest.Fault{Status: 500, Times: 1})
-	if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute)); err != nil {
+	if _, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); err != nil {
 		t.Fatal(err)
 	}
 	if st, ok := e.client.AuditStatus(); !ok || st.APIVersion().ID != scp.DefaultAuditAPIVersion || st.Info.VersionsRead {
 		t.Errorf("audit status %+v, want the default %s without a list", st, scp.DefaultAuditAPIVersion)
+	}
+}
+
+// A filter is sent with every page of the window; a service that refuses
+// it answers ErrAuditFilterRefused (a client error), while a version
+// refusal stays unsupported_version whatever the filter.
+func TestAuditFilter(t *testing.T) {
+	e, queries := auditEnv(t)
+	e.fake.SetAuditPaging(scptest.AuditPaging{PageCap: 10, SizeShown: true})
+	for i := range 15 {
+		e.fake.AddAuditEvents(scptest.AuditEvent{ID: fmt.Sprintf("vs-%d", i), Timestamp: auditBase.Add(time.Second).Format(time.RFC3339),
+			ResourceID: "img", ServiceType: "scp-virtualserver", ResourceType: "Image"})
+	}
+	e.fake.AddAuditEvents(scptest.AuditEvent{ID: "other", Timestamp: auditBase.Add(time.Second).Format(time.RFC3339), ResourceID: "vol", ServiceType: "scp-blockstorage"})
+	filter := scp.AuditFilter{ServiceType: "scp-virtualserver", ResourceType: "Image"}
+	got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), filter)
+	if err != nil || len(got.Events) != 15 || got.Pages != 2 {
+		t.Fatalf("filtered: %d events in %d pages, %v; want the 15 Virtual Server events in 2 pages", len(got.Events), got.Pages, err)
+	}
+	for _, q := range queries() {
+		if q.Get("service_type") != "scp-virtualserver" || q.Get("resource_type") != "Image" {
+			t.Errorf("a page was asked for without the filter: %v", q)
+		}
+	}
+	if filter.String() != "resource_type=Image&service_type=scp-virtualserver" || !(scp.AuditFilter{}).IsZero() || filter.IsZero() {
+		t.Errorf("filter %q", filter.String())
+	}
+
+	e.fake.SetAuditFilters(scptest.AuditFilters{Refuse: true})
+	_, err = e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), filter)
+	if !errors.Is(err, scp.ErrAuditFilterRefused) || scp.ReasonOf(err) != scp.ReasonClientError || !strings.Contains(err.Error(), "service_type=scp-virtualserver") {
+		t.Fatalf("refused filter: %v; want ErrAuditFilterRefused naming the filter", err)
+	}
+	if got, err := e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); err != nil || len(got.Events) != 16 {
+		t.Fatalf("unfiltered after a refusal: %d events, %v; want all 16", len(got.Events), err)
+	}
+
+	e.fake.RetireAuditVersions("1.1")
+	_, err = e.client.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), filter)
+	if errors.Is(err, scp.ErrAuditFilterRefused) || scp.ReasonOf(err) != scp.ReasonUnsupportedVersion {
+		t.Errorf("a version refusal with a filter: %v; want unsupported_version, not a filter refusal", err)
 	}
 }

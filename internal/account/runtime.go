@@ -339,6 +339,7 @@ func (r *Runtime) follow(s config.Settings) {
 		Lister:     r.conn.client,
 		Interval:   s.Timing.AuditPollInterval,
 		Timeout:    s.Timing.AuditPollTimeout,
+		Filter:     auditFilter(s.Audit.Filter),
 		Watched:    en.Watches,
 		Prioritize: func(ids []string) { en.Prioritize(ids...) },
 		Now:        r.opts.Now,
@@ -357,6 +358,15 @@ func (r *Runtime) follow(s config.Settings) {
 	if err != nil {
 		level.Error(r.logger("audit")).Log("msg", "cannot follow the audit trail; the regular pass alone finds changes", "err", err)
 	}
+}
+
+// auditFilter is the service filter audit.filter asks for; none when it is
+// disabled.
+func auditFilter(f config.AuditFilter) scp.AuditFilter {
+	if !f.On() {
+		return scp.AuditFilter{}
+	}
+	return scp.AuditFilter{ServiceType: f.ServiceType, ResourceType: f.ResourceType}
 }
 
 // loaded logs what a config taken into use deserves a word about.

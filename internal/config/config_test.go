@@ -90,7 +90,8 @@ func TestInvalidConfigs(t *testing.T) {
 			"images[0].max_members: -2 is negative (0 or unset: no limit)"},
 		"invalid-audit.yml": {
 			`scp.audit_endpoint: "loggingaudit.example.com" is not an absolute http or https URL without user info, query or fragment`,
-			"audit.poll_interval: 2s is shorter than 5s"},
+			"audit.poll_interval: 2s is shorter than 5s",
+			`audit.filter.service_type: "scp virtualserver" is not a filter value (at most 64 printable characters, no spaces)`},
 		"invalid-audit-with-endpoint.yml": {
 			"scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set, so IAM's endpoint catalog, which names the audit service, is not read"},
 		"invalid-members.yml": {

@@ -18,6 +18,9 @@ const (
 	// MinAuditPollInterval the shortest allowed.
 	DefaultAuditPollInterval = 30 * time.Second
 	MinAuditPollInterval     = 5 * time.Second
+	// DefaultAuditServiceType is audit.filter.service_type when neither
+	// filter is set: the IAM catalog's service type of the Virtual Server.
+	DefaultAuditServiceType = "scp-virtualserver"
 )
 
 // DefaultRefreshInterval is discovery's default refresh interval.
@@ -54,6 +57,9 @@ func (s *SCP) setDefaults() {
 func (au *Audit) setDefaults() {
 	if au.PollInterval == 0 {
 		au.PollInterval = Duration(DefaultAuditPollInterval)
+	}
+	if au.Filter.ServiceType == "" && au.Filter.ResourceType == "" {
+		au.Filter.ServiceType = DefaultAuditServiceType
 	}
 }
 

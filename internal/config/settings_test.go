@@ -107,7 +107,7 @@ func TestSettings(t *testing.T) {
 		doc:  "scp: " + scpBlock + "\nimages: [{id: " + img1 + "}]\n",
 		want: []settingsView{{
 			MaxMembers: 0, AllowedVisibility: config.DefaultAllowedVisibility,
-			Audit:    config.Audit{PollInterval: poll(config.DefaultAuditPollInterval)},
+			Audit:    config.Audit{PollInterval: poll(config.DefaultAuditPollInterval), Filter: vsFilter},
 			Expected: []string{}, ExpectedOwners: []string{}, DiscoveredExpected: []string{},
 			AllowedVisibilityOf: []string{"private", "shared"}, DiscoveredAllowedVisibility: []string{"private", "shared"},
 		}},
@@ -130,7 +130,7 @@ images:
 			ExpectedMembersFiles: []string{"all.txt"}, ExpectedImageOwnersFiles: []string{"owners-all.txt"},
 			MaxMembers: 4, AllowedVisibility: []string{"private"},
 			Members: config.Members{RefreshInterval: poll(2 * time.Minute)},
-			Audit:   config.Audit{Enabled: true, PollInterval: poll(10 * time.Second)},
+			Audit:   config.Audit{Enabled: true, PollInterval: poll(10 * time.Second), Filter: vsFilter},
 			// The image's own list adds; its own max_members and
 			// allowed_visibility replace.
 			Expected: []string{"aaaa", "cccc", "f-all"}, ExpectedOwners: []string{"o-all", "oooo"},
@@ -172,7 +172,7 @@ accounts:
 			ExpectedMembersFiles: []string{"all.txt"}, ExpectedImageOwnersFiles: []string{"owners-all.txt"},
 			MaxMembers: 5, AllowedVisibility: []string{"private", "shared", "community"},
 			Members: config.Members{RefreshInterval: poll(2 * time.Minute)},
-			Audit:   config.Audit{Enabled: true, PollInterval: poll(10 * time.Second)},
+			Audit:   config.Audit{Enabled: true, PollInterval: poll(10 * time.Second), Filter: vsFilter},
 			// No image of its own: the first image is Image{} too.
 			Expected: []string{"aaaa", "f-all"}, ExpectedOwners: []string{"o-all", "oooo"},
 			DiscoveredExpected: []string{"aaaa", "f-all"},
@@ -187,7 +187,7 @@ accounts:
 			// to the default).
 			MaxMembers: 0, AllowedVisibility: []string{"private", "shared", "community"},
 			Members:  config.Members{},
-			Audit:    config.Audit{PollInterval: poll(config.DefaultAuditPollInterval)},
+			Audit:    config.Audit{PollInterval: poll(config.DefaultAuditPollInterval), Filter: vsFilter},
 			Expected: []string{"aaaa", "bbbb", "f-all", "f-prod"}, ExpectedOwners: []string{"o-all", "o-prod", "oooo", "pppp"},
 			DiscoveredExpected: []string{"aaaa", "bbbb", "f-all", "f-prod"},
 			MaxMembersOf:       9, DiscoveredMaxMembers: 0,
@@ -284,5 +284,28 @@ accounts:
 				}
 			}
 		})
+	}
+}
+
+// vsFilter is audit.filter's default.
+var vsFilter = config.AuditFilter{ServiceType: config.DefaultAuditServiceType}
+
+// audit.filter: the catalog's Virtual Server service type unless a filter
+// is set; enabled: false sends none.
+func TestAuditFilterSettings(t *testing.T) {
+	const head = "scp: {region: kr-west1, environment: e, access_key: AK, secret_key: sk}\nimages: [{id: 70a599e0-31e7-49b7-b260-868f441e862b}]\n"
+	for doc, want := range map[string]config.AuditFilter{
+		"audit: {enabled: true}":                                      {ServiceType: "scp-virtualserver"},
+		"audit: {enabled: true, filter: {resource_type: Image}}":      {ResourceType: "Image"},
+		"audit: {enabled: true, filter: {service_type: scp-compute}}": {ServiceType: "scp-compute"},
+	} {
+		c, _ := loadDoc(t, head+doc, map[string]string{})
+		if got := c.Settings()[0].Audit.Filter; got != want || !got.On() {
+			t.Errorf("%s: filter %+v (on %v), want %+v, on", doc, got, got.On(), want)
+		}
+	}
+	c, _ := loadDoc(t, head+"audit: {enabled: true, filter: {enabled: false}}", map[string]string{})
+	if c.Settings()[0].Audit.Filter.On() {
+		t.Error("filter: {enabled: false} is on")
 	}
 }

@@ -208,10 +208,17 @@ func (s *SCP) validate(prefix string, audit bool) []error {
 }
 
 func (au *Audit) validate() []error {
+	var errs []error
 	if au.PollInterval < Duration(MinAuditPollInterval) {
-		return []error{fmt.Errorf("audit.poll_interval: %s is shorter than %s", au.PollInterval, Duration(MinAuditPollInterval))}
+		errs = append(errs, fmt.Errorf("audit.poll_interval: %s is shorter than %s", au.PollInterval, Duration(MinAuditPollInterval)))
 	}
-	return nil
+	for field, v := range map[string]string{"service_type": au.Filter.ServiceType, "resource_type": au.Filter.ResourceType} {
+		if len(v) > 64 || strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+			errs = append(errs, fmt.Errorf("audit.filter.%s: %q is not a filter value (at most 64 printable characters, no spaces)", field, v))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
 }
 
 // validEndpoint reports whether u is an absolute http or https URL without

@@ -41,6 +41,25 @@ type AuditPaging struct {
 	CountPerPage bool
 }
 
+// AuditFilters is how GET /v1/logs treats its service_type and
+// resource_type filters, whose values the API does not document. The zero
+// value applies them: an event is served when every filter given equals
+// its ServiceType or ResourceType.
+type AuditFilters struct {
+	// Refuse answers a call with either filter 400, as a service that does
+	// not take them would.
+	Refuse bool
+	// Ignore serves every event whatever the filters say.
+	Ignore bool
+}
+
+// SetAuditFilters sets how GET /v1/logs treats its filters.
+func (f *Fake) SetAuditFilters(a AuditFilters) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auditFilters = a
+}
+
 // SetAuditPaging sets how GET /v1/logs pages.
 func (f *Fake) SetAuditPaging(p AuditPaging) {
 	f.mu.Lock()
@@ -68,6 +87,10 @@ type AuditEvent struct {
 	AccountID      string `json:"account_id"`
 	UserID         string `json:"user_id"`
 	UserName       string `json:"user_name"`
+	// ServiceType is what the fake matches a service_type filter against.
+	// It is not an answer field (shared/scp-api.md): fixtures may set it,
+	// answers never carry it. An event without one matches no such filter.
+	ServiceType string `json:"service_type"`
 	// Raw, when set, is sent instead of the fields, as is, in every window:
 	// a way to serve entries that are not objects or have odd fields.
 	Raw json.RawMessage `json:"-"`
@@ -150,11 +173,16 @@ func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	var list []timed
 	var paging AuditPaging
+	var filters AuditFilters
+	serviceType, resourceType := q.Get("service_type"), q.Get("resource_type")
+	filtered := serviceType != "" || resourceType != ""
 	if f.arrive(w, r, scp.OpListAuditLogs, AuditLogsKey, func() {
-		paging = f.auditPaging
+		paging, filters = f.auditPaging, f.auditFilters
 		for _, e := range f.audit {
 			t, ok := auditTime(e.Timestamp)
 			switch {
+			case filtered && !filters.Ignore && !filters.Refuse &&
+				(serviceType != "" && e.ServiceType != serviceType || resourceType != "" && e.ResourceType != resourceType):
 			case len(e.Raw) > 0, !ok:
 				list = append(list, timed{e: e})
 			case !t.Before(start) && !t.After(end):
@@ -162,6 +190,10 @@ func (f *Fake) serveAuditLogs(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}) {
+		return
+	}
+	if filtered && filters.Refuse {
+		writeError(w, http.StatusBadRequest, "BadRequest", "unknown query parameter: service_type, resource_type")
 		return
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].t.After(list[j].t) })

@@ -166,6 +166,7 @@ type Fake struct {
 	// audit is the audit trail (GET /v1/logs), in the order added.
 	audit        []AuditEvent
 	auditPaging  AuditPaging
+	auditFilters AuditFilters
 	auditRetired []string
 	// auditVersionList is GET / for the Logging & Audit client.
 	auditVersionList []Version

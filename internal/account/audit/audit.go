@@ -70,10 +70,36 @@ const (
 	dedupeMargin = time.Minute
 )
 
+// DefaultFilterCheckInterval is how often a filter in use is checked
+// again against an unfiltered read.
+const DefaultFilterCheckInterval = time.Hour
+
 // Lister is the part of the SCP client the poller uses.
 type Lister interface {
-	ListAuditEvents(ctx context.Context, start, end time.Time) (scp.AuditEvents, error)
+	ListAuditEvents(ctx context.Context, start, end time.Time, filter scp.AuditFilter) (scp.AuditEvents, error)
 }
+
+// FilterState says whether the polls use the service's filter
+// (Options.Filter). Its values are metric label values.
+type FilterState string
+
+// The states of the filter. A filter starts unverified: polls read
+// unfiltered until one returns an event on a watched image; that window is
+// then read again with the filter, which is trusted (active) only if it
+// returns every such event. A filter in use is checked so again every
+// FilterCheckInterval. A filter that misses an event (mismatch), or that
+// the service refuses (refused), is not used again until the
+// configuration changes it.
+const (
+	FilterOff        FilterState = "off"
+	FilterUnverified FilterState = "unverified"
+	FilterActive     FilterState = "active"
+	FilterMismatch   FilterState = "mismatch"
+	FilterRefused    FilterState = "refused"
+)
+
+// FilterStates lists every FilterState, so a metric can show each.
+var FilterStates = []FilterState{FilterOff, FilterUnverified, FilterActive, FilterMismatch, FilterRefused}
 
 // Options configure a Poller. Lister is required.
 type Options struct {
@@ -93,6 +119,12 @@ type Options struct {
 	// Timeout bounds one poll, all its pages (config.Timing's
 	// AuditPollTimeout); 0 leaves that to Run's context.
 	Timeout time.Duration
+	// Filter is the service's filter to read with once verified (see
+	// FilterState); the zero value reads unfiltered.
+	Filter scp.AuditFilter
+	// FilterCheckInterval is how often a filter in use is checked again.
+	// Default DefaultFilterCheckInterval.
+	FilterCheckInterval time.Duration
 	// Watched reports whether an image ID is one the exporter watches; nil
 	// watches nothing. It is called without the poller's lock held.
 	Watched func(imageID string) bool
@@ -129,6 +161,9 @@ func (o Options) withDefaults() Options {
 	o.MaxWindow = max(o.MaxWindow, o.Overlap+o.Interval)
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
+	}
+	if o.FilterCheckInterval <= 0 {
+		o.FilterCheckInterval = DefaultFilterCheckInterval
 	}
 	if o.Watched == nil {
 		o.Watched = func(string) bool { return false }
@@ -196,6 +231,10 @@ type Status struct {
 	Images, SeenIDs int
 	// Interval is how often the trail is read.
 	Interval time.Duration
+	// Filter is whether the polls use the service's filter; FilterChecks
+	// counts the windows read both with and without it to compare.
+	Filter       FilterState
+	FilterChecks uint64
 }
 
 // Poller follows one account's audit trail. Safe for concurrent use.
@@ -214,7 +253,11 @@ type Poller struct {
 	// logged is the errKey of the failure last logged at warning level
 	// ("" after a success).
 	logged string
-	wake   chan struct{}
+	// filter is the filter's state; checked when a read with it was last
+	// compared with an unfiltered one.
+	filter  FilterState
+	checked time.Time
+	wake    chan struct{}
 }
 
 // New returns a poller; Run starts it.
@@ -223,6 +266,7 @@ func New(o Options) (*Poller, error) {
 		return nil, err
 	}
 	return &Poller{
+		filter: initialFilterState(o.Filter),
 		opts:   o.withDefaults(),
 		status: Status{Events: map[string]uint64{}, Skipped: map[string]uint64{}},
 		seen:   map[string]time.Time{},
@@ -240,6 +284,9 @@ func (p *Poller) Update(o Options) error {
 	}
 	p.mu.Lock()
 	changed := p.opts.Interval != o.withDefaults().Interval
+	if p.opts.Filter != o.Filter {
+		p.filter, p.checked = initialFilterState(o.Filter), time.Time{}
+	}
 	p.opts = o.withDefaults()
 	p.mu.Unlock()
 	if changed {
@@ -283,7 +330,15 @@ func (p *Poller) Status() Status {
 	s.Events, s.Skipped = maps.Clone(s.Events), maps.Clone(s.Skipped)
 	s.Images, s.SeenIDs = len(p.images), len(p.seen)
 	s.Interval = p.opts.Interval
+	s.Filter = p.filter
 	return s
+}
+
+func initialFilterState(f scp.AuditFilter) FilterState {
+	if f.IsZero() {
+		return FilterOff
+	}
+	return FilterUnverified
 }
 
 // Explain returns the latest kept event for imageID whose timestamp is
@@ -331,7 +386,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	if o.Timeout > 0 {
 		pctx, cancel = context.WithTimeout(ctx, o.Timeout)
 	}
-	got, err := o.Lister.ListAuditEvents(pctx, start, now)
+	got, err := p.read(pctx, o, start, now)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -355,6 +410,87 @@ func (p *Poller) Poll(ctx context.Context) error {
 	level.Debug(o.Logger).Log("msg", "audit trail read", "from", start, "to", now, "pages", got.Pages,
 		"events", len(got.Events), "new", len(fresh), "images", len(ids))
 	return nil
+}
+
+// read lists [start, end]: with the filter when it is active, without it
+// otherwise; and, while the filter is unverified or its check is due,
+// without it first and then, when that names a watched image, with it, to
+// compare (see FilterState). A refused filter is dropped and the window
+// read without it.
+func (p *Poller) read(ctx context.Context, o Options, start, end time.Time) (scp.AuditEvents, error) {
+	p.mu.Lock()
+	state, due := p.filter, p.checked.IsZero() || !end.Before(p.checked.Add(o.FilterCheckInterval))
+	p.mu.Unlock()
+	if state == FilterActive && !due {
+		got, err := o.Lister.ListAuditEvents(ctx, start, end, o.Filter)
+		if errors.Is(err, scp.ErrAuditFilterRefused) {
+			p.dropFilter(o, FilterRefused, err.Error())
+			return o.Lister.ListAuditEvents(ctx, start, end, scp.AuditFilter{})
+		}
+		return got, err
+	}
+	all, err := o.Lister.ListAuditEvents(ctx, start, end, scp.AuditFilter{})
+	if err != nil || (state != FilterUnverified && state != FilterActive) {
+		return all, err
+	}
+	want := map[string]bool{}
+	for _, ev := range all.Events {
+		if w, _ := namedImages(o.Watched, ev); len(w) > 0 {
+			want[ev.ID] = true
+		}
+	}
+	if len(want) == 0 {
+		if state == FilterActive {
+			p.mu.Lock()
+			p.checked = end // nothing to compare: checked again in an interval
+			p.mu.Unlock()
+		}
+		return all, nil
+	}
+	got, ferr := o.Lister.ListAuditEvents(ctx, start, end, o.Filter)
+	switch {
+	case errors.Is(ferr, scp.ErrAuditFilterRefused):
+		p.dropFilter(o, FilterRefused, ferr.Error())
+		return all, nil
+	case ferr != nil:
+		// The unfiltered read stands; the comparison waits for a later window.
+		level.Debug(o.Logger).Log("msg", "reading the audit trail with the service's filter to compare failed", "err", ferr)
+		return all, nil
+	}
+	read := map[string]bool{}
+	for _, ev := range all.Events {
+		read[ev.ID] = true
+	}
+	for _, ev := range got.Events {
+		delete(want, ev.ID)
+		if !read[ev.ID] { // logged between the two reads
+			all.Events = append(all.Events, ev)
+		}
+	}
+	p.mu.Lock()
+	p.status.FilterChecks++
+	p.checked = end
+	p.mu.Unlock()
+	if len(want) > 0 {
+		p.dropFilter(o, FilterMismatch, fmt.Sprintf("the filtered read left out %d of the events on watched images", len(want)))
+	} else if state == FilterUnverified {
+		p.mu.Lock()
+		p.filter = FilterActive
+		p.mu.Unlock()
+		level.Info(o.Logger).Log("msg", "the audit service's filter returns every event on watched images; the trail is read with it",
+			"filter", o.Filter.String(), "check_every", o.FilterCheckInterval)
+	}
+	all.Pages += got.Pages
+	return all, nil
+}
+
+// dropFilter stops using the filter until the configuration changes it.
+func (p *Poller) dropFilter(o Options, state FilterState, why string) {
+	p.mu.Lock()
+	p.filter = state
+	p.mu.Unlock()
+	level.Warn(o.Logger).Log("msg", "the audit trail is read without the service's filter from now on: "+why,
+		"filter", o.Filter.String(), "state", state)
 }
 
 // window returns the start of the next window, cut to MaxWindow; cut says

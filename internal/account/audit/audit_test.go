@@ -303,10 +303,10 @@ func TestGapCappedAtMaxWindow(t *testing.T) {
 	}
 }
 
-// listerFunc is a Lister without an API.
+// listerFunc is a Lister without an API; it reads unfiltered.
 type listerFunc func(ctx context.Context, start, end time.Time) (scp.AuditEvents, error)
 
-func (f listerFunc) ListAuditEvents(ctx context.Context, start, end time.Time) (scp.AuditEvents, error) {
+func (f listerFunc) ListAuditEvents(ctx context.Context, start, end time.Time, _ scp.AuditFilter) (scp.AuditEvents, error) {
 	return f(ctx, start, end)
 }
 

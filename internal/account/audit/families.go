@@ -54,5 +54,18 @@ var Families = []metric.Family[*Status]{
 				}
 			}
 		},
+	}, {
+		Name: "scp_audit_filter_state", Labels: []string{"state"},
+		Help: "Whether the audit trail is read with the service's own filter (audit.filter), 1 for the current state: off (none configured), unverified (read unfiltered until a window with an event on a watched image shows the filter returns it), active (read with it; checked again hourly), mismatch (it left out such an event) or refused (the service answered it with an error): both read unfiltered until the configuration changes the filter.",
+		Series: func(st *Status, s metric.Sink) {
+			for _, state := range FilterStates {
+				s.Value(metric.Bool(st.Filter == state), string(state))
+			}
+		},
+	},
+	{
+		Name: "scp_audit_filter_checks_total", Type: metric.Counter,
+		Help:   "Windows of the audit trail read both with and without the service's filter, to compare before trusting it and hourly after.",
+		Series: func(st *Status, s metric.Sink) { s.Value(float64(st.FilterChecks)) },
 	},
 }
