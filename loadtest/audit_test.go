@@ -13,8 +13,15 @@ import (
 const auditUser = "loadtest-user"
 
 // auditScenario follows the audit trail (issue 16) in the background mode,
-// scraped as Prometheus would, as scenario does. In three phases:
+// scraped as Prometheus would, as scenario does. In four phases:
 //
+//  0. first fetch: while the first pass is under way (the trail read once,
+//     fewer than half the images known), an image the fake has not served
+//     yet is shared with an unexpected account, logged in the audit trail
+//     as auditUser at the same moment (issue 21). The trail must bring the
+//     image's first fetch forward: exported with expected="false" within
+//     target of the event, and the user named in that same scrape, though
+//     no earlier fetch saw the image without the share.
 //  1. trail: once the first pass is done, a share with an unexpected
 //     account is added to an image just after the fake served its members
 //     (the sweep comes back to it only a pass later), logged in the audit
@@ -155,15 +162,19 @@ func TestAuditTrail(t *testing.T) {
 		s.images, s.latency, cfg.withoutImages(), s.poll, s.interval, s.timeout, s.target, fmtDur(sweep), s.slack, fmtDur(physical), s.interval)
 
 	const (
-		warmup = iota
+		early = iota // phase 0: the share on an image not fetched yet
+		warmup
 		trail
 		failing // the fault is set, not yet seen
 		failed  // seen; the second share armed
 		recovered
 		done
 	)
-	phase := warmup
+	phase := early
 	var (
+		first                   auditShare // phase 0's
+		firstArmed              bool
+		knownAtFirst            int
 		trailed                 []auditShare // phase 1's, the last one under way
 		second                  auditShare
 		passes                  []float64
@@ -188,6 +199,24 @@ func TestAuditTrail(t *testing.T) {
 		now := time.Since(exp.started)
 		var note string
 		switch phase {
+		case early:
+			if !firstArmed {
+				if ob.lastSuccess <= 0 {
+					break
+				}
+				if ob.known >= s.images/2 || ob.pass > 0 {
+					t.Fatalf("the trail was first read after %d of %d images were known: too late for phase 0", ob.known, s.images)
+				}
+				shareUnfetched(t, fakeURL, memberNew, auditUser)
+				firstArmed, knownAtFirst = true, ob.known
+				note = fmt.Sprintf("; %d images known: an image not fetched yet shared, with its event", ob.known)
+				break
+			}
+			first.track(t, exp, fakeURL, ob)
+			note = shareProgress("the first-fetch share", first)
+			if first.added != 0 && (first.seen != 0 && first.named != 0 || now-first.added > sweep) {
+				phase = warmup
+			}
 		case warmup:
 			if ob.pass > 0 {
 				armShareLogged(t, fakeURL, memberNew, auditUser)
@@ -284,6 +313,11 @@ func TestAuditTrail(t *testing.T) {
 		t.Name(), s.images, s.rate, fmtDur(physical), s.refresh, s.poll, s.interval)
 	fmt.Fprintf(&b, "- passes (scp_image_members_pass_duration_seconds): %v s, last %.3f× images÷budget\n", passes, float64(pass)/float64(physical))
 	b.WriteString(scrapes.line())
+	fmt.Fprintf(&b, "- first fetch: with %d of %d images known, %s (not fetched yet) shared at %s with its event; the first poll whose window held it was answered %s after, the fake first served the image's members %s after the event\n",
+		knownAtFirst, s.images, first.image, fmtDur(first.added), fmtDur(first.polled), fmtDur(first.fetched))
+	fmt.Fprintf(&b, "  - exported with expected=\"false\" %s (target ≤ %s: %s)\n", ratios(first.seen), s.target, verdict(first.seen != 0 && first.seen <= s.target))
+	fmt.Fprintf(&b, "  - user %s (event_name %q) exported %s, in the same scrape: %v (target: %s)\n", auditUser, first.event, ratios(first.named),
+		first.named == first.seen, verdict(first.named != 0 && first.named == first.seen))
 	var worstSeen, worstNamed time.Duration
 	metTrail := true
 	for i, sh := range trailed {
@@ -316,6 +350,13 @@ func TestAuditTrail(t *testing.T) {
 		float64(audits)/total.Seconds(), fmtDur(total), 100*float64(audits)/total.Seconds()/s.rate, st.Calls["list_image_members"])
 	t.Log(b.String())
 
+	if first.seen == 0 || first.seen > s.target {
+		t.Errorf("the share on an image not fetched yet exported with expected=\"false\" %s after its event, want at most %s", fmtDur(first.seen), s.target)
+	}
+	if first.named == 0 || first.named != first.seen || first.event != shareEventName {
+		t.Errorf("the share on an image not fetched yet: its user exported %s after its event (event_name %q), want in the scrape that showed the share (%s), %q",
+			fmtDur(first.named), first.event, fmtDur(first.seen), shareEventName)
+	}
 	if len(trailed) != s.trailShares {
 		t.Errorf("phase 1 added %d shares, want %d", len(trailed), s.trailShares)
 	}

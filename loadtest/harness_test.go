@@ -46,7 +46,9 @@ const (
 	// sharePath: POST ?member=ID arms the fake to share the next image whose
 	// members it serves with ID, just after serving them (the old members),
 	// and forgets the last share added; with &user=U it also logs the share
-	// in the audit trail (GET /v1/logs) as U, at the same moment. GET
+	// in the audit trail (GET /v1/logs) as U, at the same moment; with
+	// &now=1 it shares at once the image of the highest index whose
+	// members it has not served yet (one the exporter never fetched). GET
 	// answers a shareAdded, empty until that happened.
 	sharePath = "/_loadtest/share"
 	// auditFaultPath: POST ?status=N makes GET /v1/logs answer N from now
@@ -155,19 +157,47 @@ func serveFake(spec string) int {
 		user   string // armed: log the share as this user
 		events int    // audit events logged so far
 		added  shareAdded
+		served map[string]bool // images whose members were served
 	}
+	share.served = map[string]bool{}
 	mux.HandleFunc(countPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, members.Load()) })
 	mux.HandleFunc(otherPath, func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, int64(fake.TotalRequests())-members.Load())
 	})
 	mux.HandleFunc(connsPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, conns.Load()) })
 	mux.HandleFunc(statsPath, func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(fake.Stats()) })
+	// add shares image i with share.member now, logged as share.user;
+	// share must be locked.
+	add := func(i int) {
+		id, now := imageID(i), time.Now()
+		fake.SetMembers(id, append(imageMembers(i), scptest.Member{MemberID: share.member, Status: "pending",
+			CreatedAt: now.UTC().Format(time.RFC3339), UpdatedAt: now.UTC().Format(time.RFC3339)})...)
+		share.added = shareAdded{Image: id, At: now.UnixNano()}
+		if share.user != "" {
+			share.events++
+			share.added.Event = fmt.Sprintf("loadtest-event-%d", share.events)
+			fake.AddAuditEvents(scptest.AuditEvent{ID: share.added.Event, Timestamp: now.UTC().Format(time.RFC3339Nano),
+				EventName: shareEventName, EventType: "MANAGEMENT", ResourceID: id, ResourceName: fmt.Sprintf("image-%d", i),
+				ResourceType: "Image", ProductName: "Virtual Server", Status: "SUCCESS", UserID: share.user, UserName: share.user,
+				ServiceType: "scp-virtualserver"})
+		}
+		share.member, share.user = "", ""
+	}
 	mux.HandleFunc("POST "+sharePath, func(w http.ResponseWriter, r *http.Request) {
 		share.Lock()
 		defer share.Unlock()
 		share.member = r.URL.Query().Get("member")
 		share.user = r.URL.Query().Get("user")
 		share.added = shareAdded{}
+		if r.URL.Query().Get("now") != "" {
+			for i := s.Images - 1; i >= 0; i-- {
+				if !share.served[imageID(i)] {
+					add(i)
+					return
+				}
+			}
+			http.Error(w, "every image has been served", http.StatusConflict)
+		}
 	})
 	mux.HandleFunc("POST "+auditFaultPath, func(w http.ResponseWriter, r *http.Request) {
 		status, _ := strconv.Atoi(r.URL.Query().Get("status"))
@@ -193,6 +223,7 @@ func serveFake(spec string) int {
 		share.Lock()
 		armed := share.member != ""
 		watch := share.added.Image != "" && share.added.Fetched == 0 && share.added.Image == r.PathValue("id")
+		share.served[r.PathValue("id")] = true
 		share.Unlock()
 		if !armed && !watch {
 			fake.ServeHTTP(w, r)
@@ -224,18 +255,7 @@ func serveFake(spec string) int {
 		if share.member == "" || err != nil {
 			return
 		}
-		now := time.Now()
-		fake.SetMembers(id, append(imageMembers(int(i)), scptest.Member{MemberID: share.member, Status: "pending",
-			CreatedAt: now.UTC().Format(time.RFC3339), UpdatedAt: now.UTC().Format(time.RFC3339)})...)
-		share.added = shareAdded{Image: id, At: now.UnixNano()}
-		if share.user != "" {
-			share.events++
-			share.added.Event = fmt.Sprintf("loadtest-event-%d", share.events)
-			fake.AddAuditEvents(scptest.AuditEvent{ID: share.added.Event, Timestamp: now.UTC().Format(time.RFC3339Nano),
-				EventName: shareEventName, EventType: "MANAGEMENT", ResourceID: id, ResourceName: fmt.Sprintf("image-%d", i),
-				ResourceType: "Image", ProductName: "Virtual Server", Status: "SUCCESS", UserID: share.user, UserName: share.user})
-		}
-		share.member, share.user = "", ""
+		add(int(i))
 	})
 	mux.Handle("/", fake)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -405,6 +425,20 @@ func armShareLogged(t *testing.T, fakeURL, member, user string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// shareUnfetched makes the fake share, at once, an image whose members it
+// has not served yet with member, logged in the audit trail as user.
+func shareUnfetched(t *testing.T, fakeURL, member, user string) {
+	t.Helper()
+	resp, err := counterClient.Post(fakeURL+sharePath+"?now=1&member="+member+"&user="+user, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sharing an image not fetched yet: %s", resp.Status)
+	}
 }
 
 // setAuditFault makes the fake's audit trail answer status (0: answer).
