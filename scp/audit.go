@@ -174,6 +174,10 @@ type auditState struct {
 	versions     []ServerVersion
 	versionsRead bool
 	base         string // the URL whose list was read
+
+	// pause is the service's own Retry-After: it stops the audit calls
+	// only (see Client.budgeted).
+	pause pause
 }
 
 // remember notes the IAM endpoint and region Resolve was given; a change

@@ -289,12 +289,27 @@ func TestListAuditEventsFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	// The audit service's throttling is its own (issue 22): it neither
+	// lowers the account's rate nor stops the Virtual Server calls; its
+	// Retry-After stops the audit calls alone, without a request.
+	e.fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
 	if _, err := c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{}); scp.ReasonOf(err) != scp.ReasonRateLimited {
 		t.Fatalf("%v, want rate_limited", err)
 	}
-	if r := budget.Rate(); r >= 50 {
-		t.Errorf("budget rate %v after a throttled audit call, want it lowered", r)
+	if r, left := budget.Rate(), budget.PauseLeft(); r != 50 || left != 0 {
+		t.Errorf("budget rate %v, paused %v after a throttled audit call; want 50, not paused", r, left)
+	}
+	e.fake.SetMembers(testImageID)
+	if _, err := c.ListImageMembers(context.Background(), testImageID); err != nil {
+		t.Errorf("a members call after the audit service's Retry-After: %v", err)
+	}
+	before := e.fake.Stats().Calls[scptest.AuditLogsKey]
+	_, err = c.ListAuditEvents(context.Background(), auditBase, auditBase.Add(time.Minute), scp.AuditFilter{})
+	if !errors.Is(err, scp.ErrPaused) || scp.ReasonOf(err) != scp.ReasonRateLimited {
+		t.Errorf("an audit call within the Retry-After: %v; want ErrPaused, rate_limited", err)
+	}
+	if n := e.fake.Stats().Calls[scptest.AuditLogsKey]; n != before {
+		t.Errorf("%d audit requests made within the Retry-After, want none", n-before)
 	}
 
 	// A body beyond the client's cap is a decode error, as for every call.

@@ -2,6 +2,7 @@ package scp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,6 +20,25 @@ const (
 	increasePerSecond = 0.01
 )
 
+// Bounds of what the API's throttling and prioritized work may take.
+const (
+	// MaxPause caps how long a Retry-After stops the calls it applies to:
+	// a longer one would blind the exporter for as long as the server
+	// asks (3600 has been seen); after MaxPause the calls resume, and a
+	// server still throttling answers another Retry-After.
+	MaxPause = 5 * time.Minute
+	// PriorityShare is the most of the account's effective rate that
+	// prioritized work (images an audit event names) may take: the sweep
+	// over every image always keeps the rest. PriorityBurst calls may go
+	// at once after a quiet spell.
+	PriorityShare = 0.25
+	PriorityBurst = 20
+)
+
+// ErrPaused is wrapped when a call is not made because the API asked,
+// with Retry-After, to wait past the call's deadline.
+var ErrPaused = errors.New("paused by the API's Retry-After")
+
 // Budget bounds every API call of one account, whatever makes it (member
 // fetches, listings, look-ups): at most concurrency attempts in flight and at
 // most the effective rate per second. The effective rate starts at the
@@ -27,7 +47,10 @@ const (
 // that is lower — and recovers additively with each call that goes through;
 // it never exceeds the maximum. Calls are spaced evenly (a burst of one):
 // the slots already bound how many are in flight, and a burst after an idle
-// moment is exactly what trips an API's throttling. Safe for concurrent use.
+// moment is exactly what trips an API's throttling. A Retry-After stops
+// every call until it has passed (Pause), at most MaxPause. Prioritized
+// work may take at most PriorityShare of the rate (PriorityDelay,
+// TakePriority). Safe for concurrent use.
 type Budget struct {
 	max     float64
 	minRate float64
@@ -40,6 +63,8 @@ type Budget struct {
 	rate         float64
 	lastDecrease time.Time
 	metrics      *Metrics
+	pausedUntil  time.Time
+	priority     *rate.Limiter // PriorityShare of rate
 	// The rate actually sent, measured over whole seconds.
 	windowStart       time.Time
 	windowCalls, sent float64
@@ -61,12 +86,17 @@ func NewBudget(requestsPerSecond float64, concurrency int, now func() time.Time)
 		now:     now,
 		rate:    requestsPerSecond,
 	}
+	b.priority = rate.NewLimiter(rate.Limit(requestsPerSecond*PriorityShare), PriorityBurst)
 	return b
 }
 
-// Acquire waits for a slot and a token. Call release when the attempt is
-// over. It fails only when ctx ends first.
+// Acquire waits for a pause to pass, a slot and a token. Call release when
+// the attempt is over. It fails when ctx ends first, and at once, wrapping
+// ErrPaused, when ctx ends before the pause does.
 func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
+	if err := b.waitPause(ctx); err != nil {
+		return nil, err
+	}
 	select {
 	case b.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -80,6 +110,70 @@ func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
 	b.count(b.now())
 	b.mu.Unlock()
 	return func() { <-b.slots }, nil
+}
+
+// waitPause waits until no pause holds the calls back.
+func (b *Budget) waitPause(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		until, now := b.pausedUntil, b.now()
+		b.mu.Unlock()
+		if !now.Before(until) {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			return fmt.Errorf("%w: the API asked to wait until %s", ErrPaused, until.UTC().Format(time.RFC3339))
+		}
+		t := time.NewTimer(until.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for the API's Retry-After: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Pause stops every call for d (a Retry-After), at most MaxPause; a pause
+// under way is only ever extended.
+func (b *Budget) Pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until := b.now().Add(min(d, MaxPause)); until.After(b.pausedUntil) {
+		b.pausedUntil = until
+		b.metrics.paused()
+	}
+}
+
+// PauseLeft is how long the calls are still paused; 0 when they are not.
+func (b *Budget) PauseLeft() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(0, b.pausedUntil.Sub(b.now()))
+}
+
+// PriorityDelay is how long from now until n prioritized calls fit in
+// PriorityShare of the rate; 0 when they fit now. now is the caller's
+// clock, the same for PriorityDelay and TakePriority.
+func (b *Budget) PriorityDelay(now time.Time, n int) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tokens := b.priority.TokensAt(now)
+	if tokens >= float64(n) {
+		return 0
+	}
+	return time.Duration((float64(n)-tokens)/float64(b.priority.Limit())*float64(time.Second)) + time.Millisecond
+}
+
+// TakePriority counts n prioritized calls made at now against
+// PriorityShare of the rate.
+func (b *Budget) TakePriority(now time.Time, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.priority.ReserveN(now, n)
 }
 
 // count measures the rate sent: calls per whole second, the last full
@@ -129,17 +223,24 @@ func (b *Budget) Succeeded() {
 func (b *Budget) set(r float64) {
 	b.rate = r
 	b.limiter.SetLimit(rate.Limit(r))
+	b.priority.SetLimitAt(b.now(), rate.Limit(r*PriorityShare))
 }
 
 // Continue starts b at the rate old had reached, when that is lower than
-// b's maximum: a reload that changes an account's client must not forget
-// that the API throttles it.
+// b's maximum, and with old's pause: a reload that changes an account's
+// client must not forget that the API throttles it.
 func (b *Budget) Continue(old *Budget) {
 	r := old.Rate()
+	old.mu.Lock()
+	until := old.pausedUntil
+	old.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if r < b.rate {
 		b.set(max(b.minRate, r))
+	}
+	if until.After(b.pausedUntil) {
+		b.pausedUntil = until
 	}
 }
 

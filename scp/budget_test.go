@@ -2,6 +2,7 @@ package scp_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"sync/atomic"
@@ -217,5 +218,50 @@ func TestBudgetContinuesFromTheOneItReplaces(t *testing.T) {
 	c.Continue(old)
 	if math.Abs(c.Rate()-140) > 1e-9 {
 		t.Errorf("rate %v, want the old budget's 140", c.Rate())
+	}
+}
+
+// A Retry-After stops every Virtual Server call of the account, not only
+// the retry of the call that got it (issue 22): 3600 s, capped at MaxPause.
+// A call whose deadline comes before the pause ends fails at once, without
+// a request; the wait is exported.
+func TestRetryAfterPausesTheWholeAccount(t *testing.T) {
+	budget := scp.NewBudget(100, 4, nil)
+	e := newEnv(t, nil, func(o *scp.Options) { o.Budget = budget; o.MaxRetries = 0; budget.Report(o.Metrics) })
+	e.reg.MustRegister(metric.NewCollector(func() *scp.Budget { return budget }, scp.BudgetFamilies...))
+	e.fake.SetMembers(testImageID)
+	e.fake.SetFault(testImageID, scptest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600", Times: 1})
+	if _, err := e.client.ListImageMembers(context.Background(), testImageID); scp.ReasonOf(err) != scp.ReasonRateLimited {
+		t.Fatalf("err = %v, want rate_limited", err)
+	}
+	if left := budget.PauseLeft(); left <= scp.MaxPause-time.Minute || left > scp.MaxPause {
+		t.Errorf("paused for %v, want Retry-After 3600 s capped at %v", left, scp.MaxPause)
+	}
+	if got := valueOf(t, e, "scp_api_rate_limit_pause_seconds"); got <= 240 || got > 300 {
+		t.Errorf("scp_api_rate_limit_pause_seconds = %v, want about 300", got)
+	}
+	if got := valueOf(t, e, "scp_api_rate_limit_pauses_total"); got != 1 {
+		t.Errorf("scp_api_rate_limit_pauses_total = %v, want 1", got)
+	}
+	before := e.fake.TotalRequests()
+	for _, call := range []func(ctx context.Context) error{
+		func(ctx context.Context) error { _, err := e.client.ListImageMembers(ctx, testImageID); return err },
+		func(ctx context.Context) error { _, err := e.client.ListImages(ctx, "private"); return err },
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := call(ctx)
+		cancel()
+		if !errors.Is(err, scp.ErrPaused) || scp.ReasonOf(err) != scp.ReasonRateLimited {
+			t.Errorf("a call within the pause: %v; want ErrPaused, rate_limited", err)
+		}
+	}
+	if n := e.fake.TotalRequests() - before; n != 0 {
+		t.Errorf("%d requests made within the pause, want none", n)
+	}
+	// A reload's new budget keeps the pause.
+	next := scp.NewBudget(100, 4, nil)
+	next.Continue(budget)
+	if left := next.PauseLeft(); left < scp.MaxPause-time.Minute {
+		t.Errorf("a reload's budget is paused for %v, want the pause carried over", left)
 	}
 }

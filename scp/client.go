@@ -312,6 +312,9 @@ func (c *Client) getURL(ctx context.Context, op Operation, full string, signed b
 		}
 		wait := backoff(attempt)
 		if retryAfter > 0 {
+			if op.audit() {
+				return err // the audit trail is paused (see budgeted): the next poll covers the gap
+			}
 			wait = min(retryAfter, maxRetryAfter)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
@@ -329,11 +332,23 @@ func (c *Client) getURL(ctx context.Context, op Operation, full string, signed b
 }
 
 // budgeted makes one attempt within the account's budget, and tells the
-// budget whether the API throttled it.
+// budget whether the API throttled it. The Logging & Audit service's
+// throttling is its own: it neither lowers the account's rate, which the
+// members refresh lives on, nor pauses the Virtual Server calls; its
+// Retry-After pauses the audit calls alone.
 func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed bool, out any) (time.Duration, error) {
+	if op.audit() {
+		if err := c.audit.pause.check(); err != nil {
+			return 0, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	b := c.opts.Budget
 	if b == nil {
-		return c.attempt(ctx, op, full, signed, out)
+		retryAfter, err := c.attempt(ctx, op, full, signed, out)
+		if op.audit() {
+			c.audit.pause.extend(retryAfter, time.Now())
+		}
+		return retryAfter, err
 	}
 	release, err := b.Acquire(ctx)
 	if err != nil {
@@ -345,12 +360,47 @@ func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed
 	}()
 	var apiErr *APIError
 	switch {
+	case op.audit():
+		c.audit.pause.extend(retryAfter, time.Now())
 	case retryAfter > 0, errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
 		b.Throttled()
+		b.Pause(retryAfter)
 	case err == nil:
 		b.Succeeded()
 	}
 	return retryAfter, err
+}
+
+// audit reports whether op is a call of the Logging & Audit service.
+func (op Operation) audit() bool { return op == OpListAuditLogs || op == OpListAuditVersions }
+
+// pause is a Retry-After stop of the calls of one service, at most
+// MaxPause. The zero value is not paused.
+type pause struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// extend stops the calls for d from now, unless a longer stop holds.
+func (p *pause) extend(d time.Duration, now time.Time) {
+	if d <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until := now.Add(min(d, MaxPause)); until.After(p.until) {
+		p.until = until
+	}
+}
+
+// check fails, wrapping ErrPaused, while the calls are stopped.
+func (p *pause) check() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Now().Before(p.until) {
+		return fmt.Errorf("%w: the Logging & Audit service asked to wait until %s", ErrPaused, p.until.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func retryable(err error) bool {

@@ -126,6 +126,8 @@ func ReasonOf(err error) Reason {
 		return ReasonDecode
 	case errors.Is(err, ErrInvalidID):
 		return ReasonClientError
+	case errors.Is(err, ErrPaused):
+		return ReasonRateLimited
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return ReasonTimeout
 	case errors.As(err, &netErr) && netErr.Timeout():

@@ -53,6 +53,7 @@ type Metrics struct {
 	retries   map[Operation]uint64
 	anomalies map[opLabel]uint64 // by operation and kind, every pair from 0
 	decreases uint64
+	pauses    uint64
 }
 
 // opLabel is an operation and its second label's value (a code, reason or
@@ -136,6 +137,14 @@ func (m *Metrics) rateDecreased() {
 	if m != nil {
 		m.mu.Lock()
 		m.decreases++
+		m.mu.Unlock()
+	}
+}
+
+func (m *Metrics) paused() {
+	if m != nil {
+		m.mu.Lock()
+		m.pauses++
 		m.mu.Unlock()
 	}
 }
@@ -279,6 +288,19 @@ var RequestFamilies = []metric.Family[*Metrics]{
 		},
 	},
 	{
+		Name: "scp_api_rate_limit_pauses_total", Type: metric.Counter,
+		Help: "Times a Retry-After stopped, or extended a stop of, every Virtual Server call of the account (at most 5m each; Logging & Audit pauses stop only the audit trail).",
+		Series: func(m *Metrics, s metric.Sink) {
+			if m == nil {
+				return
+			}
+			m.mu.Lock()
+			n := m.pauses
+			m.mu.Unlock()
+			s.Value(float64(n))
+		},
+	},
+	{
 		Name: "scp_api_answer_anomalies_total", Type: metric.Counter, Labels: []string{"operation", "kind"},
 		Help: "Parts of SCP API answers the exporter skipped or cleaned while keeping the rest, by operation and kind (entry_not_an_object, field_type, invalid_member_id, empty_status, odd_status, bad_timestamp, invalid_image_id, invalid_owner, invalid_visibility, missing_owner; for list_audit_logs also missing_id, missing_timestamp); the debug log names the image or the audit window.",
 		Series: func(m *Metrics, s metric.Sink) {
@@ -295,6 +317,15 @@ var BudgetFamilies = []metric.Family[*Budget]{
 		Series: func(b *Budget, s metric.Sink) {
 			if b != nil {
 				s.Value(b.Rate())
+			}
+		},
+	},
+	{
+		Name: "scp_api_rate_limit_pause_seconds",
+		Help: "How long every Virtual Server call of the account stays stopped by the API's Retry-After, in seconds (at most 300); 0 when none is.",
+		Series: func(b *Budget, s metric.Sink) {
+			if b != nil {
+				s.Value(b.PauseLeft().Seconds())
 			}
 		},
 	},
