@@ -236,9 +236,12 @@ func (e *Engine) Watches(id string) bool {
 // call under way for an image when Prioritize is called does not count, as
 // the image may have changed after it was sent: the image is fetched again
 // after it (on demand, by the next pass when the one under way ends with
-// that call). Their visibility is
-// looked up at once too (see inventory.Inventory.Prioritize). IDs that are
-// not watched are ignored; it returns how many distinct IDs were queued.
+// that call). When a worker takes a prioritized image, its visibility is
+// looked up too (see inventory.Inventory.Prioritize). Prioritized images
+// take at most the budget's priority share (scp.PriorityShare, each
+// PriorityCost calls): the sweep keeps the rest, so a burst of events on
+// many images is served in order without starving it. IDs that are not
+// watched are ignored; it returns how many distinct IDs were queued.
 func (e *Engine) Prioritize(ids ...string) int {
 	e.mu.Lock()
 	e.syncInventory()
@@ -255,7 +258,6 @@ func (e *Engine) Prioritize(ids ...string) int {
 		e.cond.Broadcast()
 	}
 	e.mu.Unlock()
-	e.inv.Prioritize(queued...)
 	return len(queued)
 }
 
@@ -385,6 +387,9 @@ func (e *Engine) work(ctx context.Context) {
 		if !ok {
 			return
 		}
+		if c.prioritized {
+			e.inv.Prioritize(c.image.id)
+		}
 		e.fetch(ctx, c)
 	}
 }
@@ -393,9 +398,12 @@ func (e *Engine) work(ctx context.Context) {
 type call struct {
 	image   *imageState
 	started time.Time
-	client  Client
-	timeout time.Duration
-	logger  log.Logger
+	// prioritized: an audit event named the image; its visibility is
+	// looked up beside the members call.
+	prioritized bool
+	client      Client
+	timeout     time.Duration
+	logger      log.Logger
 }
 
 // take waits until fewer than Concurrency calls are under way and the
@@ -415,6 +423,9 @@ func (e *Engine) take(ctx context.Context) (call, bool) {
 			if !c.due.IsZero() {
 				e.waitUntil(c.due, now)
 			}
+			if !c.retry.IsZero() {
+				e.wakeAt(c.retry, now)
+			}
 		}
 		e.cond.Wait()
 	}
@@ -426,7 +437,11 @@ func (e *Engine) take(ctx context.Context) (call, bool) {
 // later.
 func (e *Engine) start(c choice, now time.Time) call {
 	st := c.image
+	lookUp := st.prio // prioritized, even if the sweep took it first
 	e.queue.take(st)
+	if c.prioritized && e.opts.Budget != nil {
+		e.opts.Budget.TakePriority(now, PriorityCost)
+	}
 	if c.paced {
 		// From when this one was due, not from now: behind schedule (the
 		// budget is slower than the interval asks), the next is due at
@@ -437,7 +452,7 @@ func (e *Engine) start(c choice, now time.Time) call {
 	e.busy++
 	e.calls++
 	e.meter.attempted(now)
-	return call{image: st, started: now, client: e.opts.Client, timeout: e.opts.CallTimeout, logger: e.opts.Logger}
+	return call{image: st, started: now, prioritized: lookUp, client: e.opts.Client, timeout: e.opts.CallTimeout, logger: e.opts.Logger}
 }
 
 // fetch makes one members call and records its outcome. The bookkeeping is

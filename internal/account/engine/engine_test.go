@@ -821,3 +821,44 @@ func TestBackgroundPacingReadsTheEngineClock(t *testing.T) {
 	}
 	testwait.Holds(t, 100*time.Millisecond, func() bool { return len(c.callLog()) == 3 }, "the next turn is 30 minutes later")
 }
+
+// Prioritized images take at most the budget's priority share (issue 22):
+// a burst of events on every image is served in the order named, a burst's
+// worth at once, then at scp.PriorityShare of the rate, each image costing
+// PriorityCost calls; never the whole budget.
+func TestPrioritizedWorkTakesABoundedShare(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(30)
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	o := options(c, imgs)
+	o.Now = clock
+	o.Budget = scp.NewBudget(100, 4, clock) // priority: 25 calls/s, a burst of 20
+	o.RefreshInterval = time.Hour           // the next sweep turn is 2 minutes away
+	e := start(t, o)
+	testwait.For(t, func() bool { return len(c.callLog()) == 30 && e.idle() }, "the first pass")
+
+	named := make([]string, 0, len(imgs))
+	for i := len(imgs) - 1; i >= 0; i-- {
+		named = append(named, imgs[i].ID)
+	}
+	if n := e.Prioritize(named...); n != 30 {
+		t.Fatalf("Prioritize queued %d, want 30", n)
+	}
+	burst := scp.PriorityBurst / PriorityCost
+	testwait.For(t, func() bool { return len(c.callLog()) == 30+burst }, "a burst of prioritized images")
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 30+burst }, "no more until the share allows")
+	if got := c.callLog()[30:]; !slices.Equal(got, named[:burst]) {
+		t.Errorf("fetched %v, want the first %d named, in order", got, burst)
+	}
+	// 0.4 s later on the engine's clock: 0.4 × 25 = 10 calls, 5 images.
+	mu.Lock()
+	now = now.Add(400 * time.Millisecond)
+	mu.Unlock()
+	testwait.For(t, func() bool { return len(c.callLog()) == 30+burst+5 }, "five more prioritized images")
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 30+burst+5 }, "no more until the share allows")
+	if got := c.callLog()[30+burst:]; !slices.Equal(got, named[burst:burst+5]) {
+		t.Errorf("fetched %v, want the next 5 named, in order", got)
+	}
+}

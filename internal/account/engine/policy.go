@@ -10,20 +10,45 @@ import (
 // They choose and change nothing; take (engine.go) acts on their choice.
 
 // choice is a policy's answer: an image to fetch now, or none. Paced: the
-// image waited its turn, which was due. With no image, a non-zero due is
-// when the next turn comes.
+// image waited its turn, which was due. Prioritized: it is fetched ahead of
+// the others, within the budget's priority share. With no image, a
+// non-zero due is when the next turn comes, and a non-zero retry when the
+// priority share allows the next prioritized image.
 type choice struct {
-	image *imageState
-	paced bool
-	due   time.Time
+	image       *imageState
+	paced       bool
+	prioritized bool
+	due         time.Time
+	retry       time.Time
 }
+
+// PriorityCost is what one prioritized image costs the budget's priority
+// share: its members call and the look-up of its visibility.
+const PriorityCost = 2
 
 // next is what the mode's policy chooses now.
 func (e *Engine) next(now time.Time) choice {
 	if e.background() {
 		return e.nextInBackground(now)
 	}
-	return choice{image: e.nextOnDemand()}
+	return e.nextOnDemand(now)
+}
+
+// nextPrioritized is the first prioritized image, when the budget's
+// priority share (scp.PriorityShare) allows one now; ok is false when there
+// is none, or with retry set, when the share allows one only then. The
+// sweep keeps the rest of the budget whatever audit events say.
+func (e *Engine) nextPrioritized(now time.Time) (c choice, ok bool) {
+	st := e.queue.prioritized()
+	if st == nil {
+		return choice{}, false
+	}
+	if b := e.opts.Budget; b != nil {
+		if d := b.PriorityDelay(now, PriorityCost); d > 0 {
+			return choice{retry: now.Add(d)}, false
+		}
+	}
+	return choice{image: st, prioritized: true}, true
 }
 
 // On demand.
@@ -48,20 +73,21 @@ type pass struct {
 func (p *pass) takesWork() bool { return p.waiters > 0 }
 
 // nextOnDemand is the on-demand policy: while the pass takes work, the
-// prioritized images, then every image not yet tried in the pass, stalest
-// first.
-func (e *Engine) nextOnDemand() *imageState {
+// prioritized images (within the priority share), then every image not yet
+// tried in the pass, stalest first.
+func (e *Engine) nextOnDemand(now time.Time) choice {
 	p := e.pass
 	if p == nil || !p.takesWork() {
-		return nil
+		return choice{}
 	}
-	if st := e.queue.prioritized(); st != nil {
-		return st
+	pc, ok := e.nextPrioritized(now)
+	if ok {
+		return pc
 	}
 	if st := e.queue.head(); st != nil && st.taken <= p.start {
-		return st
+		return choice{image: st}
 	}
-	return nil
+	return choice{retry: pc.retry}
 }
 
 // beginPass ends the pass under way, if any, and begins one over every
@@ -110,11 +136,15 @@ func (e *Engine) endPass() {
 // nextInBackground is the background policy: the prioritized images and
 // those never tried at once; then the stalest, each at its turn.
 func (e *Engine) nextInBackground(now time.Time) choice {
-	if st := e.queue.prioritized(); st != nil {
-		return choice{image: st}
+	pc, ok := e.nextPrioritized(now)
+	if ok {
+		return pc
 	}
 	st := e.queue.head()
-	if st == nil || st.taken == 0 {
+	if st == nil {
+		return choice{retry: pc.retry}
+	}
+	if st.taken == 0 {
 		return choice{image: st}
 	}
 	due := e.pace.due
@@ -122,7 +152,7 @@ func (e *Engine) nextInBackground(now time.Time) choice {
 		due = now.Add(e.gap()) // the first image fetched again waits its turn
 	}
 	if now.Before(due) {
-		return choice{due: due}
+		return choice{due: due, retry: pc.retry}
 	}
 	return choice{image: st, paced: true, due: due}
 }
@@ -144,8 +174,13 @@ type pacer struct {
 
 // waitUntil keeps due as the next turn, and wakes the workers then.
 func (e *Engine) waitUntil(due, now time.Time) {
+	e.pace.due = due
+	e.wakeAt(due, now)
+}
+
+// wakeAt wakes the workers at t, unless an earlier wake-up is set.
+func (e *Engine) wakeAt(due, now time.Time) {
 	pc := &e.pace
-	pc.due = due
 	if pc.timer != nil && !pc.timerAt.After(due) {
 		return // an earlier wake-up is set
 	}
