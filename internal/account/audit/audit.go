@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"sort"
@@ -57,6 +58,9 @@ const (
 	// (yet): an image created and shared before discovery lists it. The
 	// oldest kept go first; Status.UnwatchedDropped counts them.
 	MaxUnwatchedEvents = 10000
+	// MaxSeenIDs bounds the event IDs kept for de-duplication, each as a
+	// 64-bit hash: under 10 MB with the map, however long the IDs.
+	MaxSeenIDs = 100000
 	// MaxEventNames bounds the names counted in Status.Events; events of
 	// further names count under OtherEventName.
 	MaxEventNames = 100
@@ -219,6 +223,9 @@ type Status struct {
 	// UnwatchedDropped counts events about images not watched that were
 	// dropped to keep within MaxUnwatchedEvents.
 	UnwatchedDropped uint64
+	// FutureDated counts events stamped more than ExplainSkew after the
+	// poll that read them: kept as if stamped then.
+	FutureDated uint64
 	// Duplicates counts events read again (overlapping windows).
 	Duplicates uint64
 	// Prioritized counts image IDs handed to Prioritize.
@@ -244,9 +251,13 @@ type Poller struct {
 	mu     sync.Mutex
 	opts   Options
 	status Status
-	// seen maps event IDs to the end of the window that first returned them.
-	seen   map[string]time.Time
-	images map[string][]Event // image ID -> events, oldest first
+	// seen maps the hashes of event IDs (idHash) to the end of the window
+	// that first returned them; seenOrder lists them in the order seen, to
+	// forget the oldest first. A hash keeps each entry the same size
+	// whatever the ID's length (up to 256 bytes).
+	seen      map[uint64]int64 // Unix seconds
+	seenOrder []seenRef
+	images    map[string][]Event // image ID -> events, oldest first
 	// unwatched are the events kept about images not watched when they
 	// came, in the order kept, to drop the oldest past MaxUnwatchedEvents.
 	unwatched []eventRef
@@ -269,7 +280,7 @@ func New(o Options) (*Poller, error) {
 		filter: initialFilterState(o.Filter),
 		opts:   o.withDefaults(),
 		status: Status{Events: map[string]uint64{}, Skipped: map[string]uint64{}},
-		seen:   map[string]time.Time{},
+		seen:   map[uint64]int64{},
 		images: map[string][]Event{},
 		wake:   make(chan struct{}, 1),
 	}, nil
@@ -555,25 +566,55 @@ func (p *Poller) succeeded(o Options, start, end time.Time, got scp.AuditEvents)
 	p.status.LastError = nil
 	p.status.LastSuccess = end
 	p.status.NextStart = end.Add(-o.Overlap)
-	for id, at := range p.seen {
-		if at.Add(dedupeMargin).Before(start) {
-			delete(p.seen, id)
-		}
-	}
 	for kind, n := range got.Skipped {
 		p.status.Skipped[kind] += uint64(n) //nolint:gosec // G115: a count of entries, never negative
 	}
 	var fresh []scp.AuditEvent
 	for _, ev := range got.Events {
-		if _, dup := p.seen[ev.ID]; dup {
+		h := idHash(ev.ID)
+		if _, dup := p.seen[h]; dup {
 			p.status.Duplicates++
 			continue
 		}
-		p.seen[ev.ID] = end
+		p.seen[h] = end.Unix()
+		p.seenOrder = append(p.seenOrder, seenRef{h, end.Unix()})
 		p.countName(ev.EventName)
 		fresh = append(fresh, ev)
 	}
+	p.forgetSeen(start)
 	return fresh
+}
+
+// seenRef is one entry of Poller.seen, in the order seen.
+type seenRef struct {
+	hash uint64
+	at   int64 // Unix seconds
+}
+
+// idHash is what de-duplication keeps of an event ID: 64 bits of FNV-1a.
+// Two IDs of one window sharing a hash (odds about n²/2⁶⁵ for n IDs kept,
+// 10⁻⁹ at MaxSeenIDs) would count the second as read before.
+func idHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
+}
+
+// forgetSeen forgets the event IDs no window from start on can return
+// again, and the oldest beyond MaxSeenIDs (a trail of more new events per
+// window than that: one forgotten too early, if read again, counts twice).
+// p.mu must be held.
+func (p *Poller) forgetSeen(start time.Time) {
+	n, oldest := 0, start.Add(-dedupeMargin).Unix()
+	for n < len(p.seenOrder) && (p.seenOrder[n].at < oldest || len(p.seenOrder)-n > MaxSeenIDs) {
+		if p.seen[p.seenOrder[n].hash] == p.seenOrder[n].at {
+			delete(p.seen, p.seenOrder[n].hash)
+		}
+		n++
+	}
+	if n > 0 {
+		p.seenOrder = slices.Delete(p.seenOrder, 0, n)
+	}
 }
 
 // countName counts an event under its name, within MaxEventNames. p.mu
@@ -625,15 +666,22 @@ func (p *Poller) keep(o Options, now time.Time, fresh []scp.AuditEvent, watched,
 		if len(watched[i]) == 0 {
 			p.status.NotWatched++
 		}
-		if !ev.Timestamp.Before(oldest) {
-			kept := Event{ID: ev.ID, Time: ev.Timestamp, Name: ev.EventName, Type: ev.EventType,
+		at := ev.Timestamp
+		if at.After(now.Add(ExplainSkew)) {
+			// Dated in the future: kept as read now, so that it ages like
+			// any other and cannot hold the newest places for good.
+			at = now
+			p.status.FutureDated++
+		}
+		if !at.Before(oldest) {
+			kept := Event{ID: ev.ID, Time: at, Name: ev.EventName, Type: ev.EventType,
 				Status: ev.Status, UserID: ev.UserID, UserName: ev.UserName}
 			for _, id := range watched[i] {
 				p.images[id] = insert(p.images[id], kept)
 			}
 			for _, id := range others[i] {
 				p.images[id] = insert(p.images[id], kept)
-				p.unwatched = append(p.unwatched, eventRef{image: id, id: ev.ID, at: ev.Timestamp})
+				p.unwatched = append(p.unwatched, eventRef{image: id, id: ev.ID, at: at})
 			}
 		}
 		for _, id := range watched[i] {

@@ -54,7 +54,13 @@ var Families = []metric.Family[*Status]{
 				}
 			}
 		},
-	}, {
+	},
+	{
+		Name: "scp_audit_events_future_dated_total", Type: metric.Counter,
+		Help:   "Audit events stamped more than a minute after the poll that read them (a clock ahead, or a forged date): kept as if stamped when read, so that they age like any other.",
+		Series: func(st *Status, s metric.Sink) { s.Value(float64(st.FutureDated)) },
+	},
+	{
 		Name: "scp_audit_filter_state", Labels: []string{"state"},
 		Help: "Whether the audit trail is read with the service's own filter (audit.filter), 1 for the current state: off (none configured), unverified (read unfiltered until a window with an event on a watched image shows the filter returns it), active (read with it; checked again hourly), mismatch (it left out such an event) or refused (the service answered it with an error): both read unfiltered until the configuration changes the filter.",
 		Series: func(st *Status, s metric.Sink) {
