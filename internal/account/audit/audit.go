@@ -74,36 +74,10 @@ const (
 	dedupeMargin = time.Minute
 )
 
-// DefaultFilterCheckInterval is how often a filter in use is checked
-// again against an unfiltered read.
-const DefaultFilterCheckInterval = time.Hour
-
 // Lister is the part of the SCP client the poller uses.
 type Lister interface {
 	ListAuditEvents(ctx context.Context, start, end time.Time, filter scp.AuditFilter) (scp.AuditEvents, error)
 }
-
-// FilterState says whether the polls use the service's filter
-// (Options.Filter). Its values are metric label values.
-type FilterState string
-
-// The states of the filter. A filter starts unverified: polls read
-// unfiltered until one returns an event on a watched image; that window is
-// then read again with the filter, which is trusted (active) only if it
-// returns every such event. A filter in use is checked so again every
-// FilterCheckInterval. A filter that misses an event (mismatch), or that
-// the service refuses (refused), is not used again until the
-// configuration changes it.
-const (
-	FilterOff        FilterState = "off"
-	FilterUnverified FilterState = "unverified"
-	FilterActive     FilterState = "active"
-	FilterMismatch   FilterState = "mismatch"
-	FilterRefused    FilterState = "refused"
-)
-
-// FilterStates lists every FilterState, so a metric can show each.
-var FilterStates = []FilterState{FilterOff, FilterUnverified, FilterActive, FilterMismatch, FilterRefused}
 
 // Options configure a Poller. Lister is required.
 type Options struct {
@@ -126,9 +100,9 @@ type Options struct {
 	// Filter is the service's filter to read with once verified (see
 	// FilterState); the zero value reads unfiltered.
 	Filter scp.AuditFilter
-	// FilterCheckInterval is how often a filter in use is checked again.
-	// Default DefaultFilterCheckInterval.
-	FilterCheckInterval time.Duration
+	// FilterCheckEvery is how many polls with the filter in use go by
+	// between two checks. Default DefaultFilterCheckEvery.
+	FilterCheckEvery int
 	// Watched reports whether an image ID is one the exporter watches; nil
 	// watches nothing. It is called without the poller's lock held.
 	Watched func(imageID string) bool
@@ -166,8 +140,8 @@ func (o Options) withDefaults() Options {
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
-	if o.FilterCheckInterval <= 0 {
-		o.FilterCheckInterval = DefaultFilterCheckInterval
+	if o.FilterCheckEvery <= 0 {
+		o.FilterCheckEvery = DefaultFilterCheckEvery
 	}
 	if o.Watched == nil {
 		o.Watched = func(string) bool { return false }
@@ -239,9 +213,9 @@ type Status struct {
 	// Interval is how often the trail is read.
 	Interval time.Duration
 	// Filter is whether the polls use the service's filter; FilterChecks
-	// counts the windows read both with and without it to compare.
+	// counts the windows read both with and without it, by FilterResult.
 	Filter       FilterState
-	FilterChecks uint64
+	FilterChecks map[FilterResult]uint64
 }
 
 // Poller follows one account's audit trail. Safe for concurrent use.
@@ -264,11 +238,9 @@ type Poller struct {
 	// logged is the errKey of the failure last logged at warning level
 	// ("" after a success).
 	logged string
-	// filter is the filter's state; checked when a read with it was last
-	// compared with an unfiltered one.
-	filter  FilterState
-	checked time.Time
-	wake    chan struct{}
+	// f is the filter's state (filter.go).
+	f    filterState
+	wake chan struct{}
 }
 
 // New returns a poller; Run starts it.
@@ -277,7 +249,7 @@ func New(o Options) (*Poller, error) {
 		return nil, err
 	}
 	return &Poller{
-		filter: initialFilterState(o.Filter),
+		f:      filterState{state: initialFilterState(o.Filter)},
 		opts:   o.withDefaults(),
 		status: Status{Events: map[string]uint64{}, Skipped: map[string]uint64{}},
 		seen:   map[uint64]int64{},
@@ -295,8 +267,10 @@ func (p *Poller) Update(o Options) error {
 	}
 	p.mu.Lock()
 	changed := p.opts.Interval != o.withDefaults().Interval
-	if p.opts.Filter != o.Filter {
-		p.filter, p.checked = initialFilterState(o.Filter), time.Time{}
+	if p.opts.Filter != o.Filter || p.opts.Lister != o.Lister {
+		// Another filter, or another service (a rebuilt client): what was
+		// learnt does not hold.
+		p.f = filterState{state: initialFilterState(o.Filter), gen: p.f.gen + 1}
 	}
 	p.opts = o.withDefaults()
 	p.mu.Unlock()
@@ -341,15 +315,8 @@ func (p *Poller) Status() Status {
 	s.Events, s.Skipped = maps.Clone(s.Events), maps.Clone(s.Skipped)
 	s.Images, s.SeenIDs = len(p.images), len(p.seen)
 	s.Interval = p.opts.Interval
-	s.Filter = p.filter
+	s.Filter, s.FilterChecks = p.f.state, maps.Clone(p.f.checks)
 	return s
-}
-
-func initialFilterState(f scp.AuditFilter) FilterState {
-	if f.IsZero() {
-		return FilterOff
-	}
-	return FilterUnverified
 }
 
 // Explain returns the latest kept event for imageID whose timestamp is
@@ -423,87 +390,6 @@ func (p *Poller) Poll(ctx context.Context) error {
 	return nil
 }
 
-// read lists [start, end]: with the filter when it is active, without it
-// otherwise; and, while the filter is unverified or its check is due,
-// without it first and then, when that names a watched image, with it, to
-// compare (see FilterState). A refused filter is dropped and the window
-// read without it.
-func (p *Poller) read(ctx context.Context, o Options, start, end time.Time) (scp.AuditEvents, error) {
-	p.mu.Lock()
-	state, due := p.filter, p.checked.IsZero() || !end.Before(p.checked.Add(o.FilterCheckInterval))
-	p.mu.Unlock()
-	if state == FilterActive && !due {
-		got, err := o.Lister.ListAuditEvents(ctx, start, end, o.Filter)
-		if errors.Is(err, scp.ErrAuditFilterRefused) {
-			p.dropFilter(o, FilterRefused, err.Error())
-			return o.Lister.ListAuditEvents(ctx, start, end, scp.AuditFilter{})
-		}
-		return got, err
-	}
-	all, err := o.Lister.ListAuditEvents(ctx, start, end, scp.AuditFilter{})
-	if err != nil || (state != FilterUnverified && state != FilterActive) {
-		return all, err
-	}
-	want := map[string]bool{}
-	for _, ev := range all.Events {
-		if w, _ := namedImages(o.Watched, ev); len(w) > 0 {
-			want[ev.ID] = true
-		}
-	}
-	if len(want) == 0 {
-		if state == FilterActive {
-			p.mu.Lock()
-			p.checked = end // nothing to compare: checked again in an interval
-			p.mu.Unlock()
-		}
-		return all, nil
-	}
-	got, ferr := o.Lister.ListAuditEvents(ctx, start, end, o.Filter)
-	switch {
-	case errors.Is(ferr, scp.ErrAuditFilterRefused):
-		p.dropFilter(o, FilterRefused, ferr.Error())
-		return all, nil
-	case ferr != nil:
-		// The unfiltered read stands; the comparison waits for a later window.
-		level.Debug(o.Logger).Log("msg", "reading the audit trail with the service's filter to compare failed", "err", ferr)
-		return all, nil
-	}
-	read := map[string]bool{}
-	for _, ev := range all.Events {
-		read[ev.ID] = true
-	}
-	for _, ev := range got.Events {
-		delete(want, ev.ID)
-		if !read[ev.ID] { // logged between the two reads
-			all.Events = append(all.Events, ev)
-		}
-	}
-	p.mu.Lock()
-	p.status.FilterChecks++
-	p.checked = end
-	p.mu.Unlock()
-	if len(want) > 0 {
-		p.dropFilter(o, FilterMismatch, fmt.Sprintf("the filtered read left out %d of the events on watched images", len(want)))
-	} else if state == FilterUnverified {
-		p.mu.Lock()
-		p.filter = FilterActive
-		p.mu.Unlock()
-		level.Info(o.Logger).Log("msg", "the audit service's filter returns every event on watched images; the trail is read with it",
-			"filter", o.Filter.String(), "check_every", o.FilterCheckInterval)
-	}
-	all.Pages += got.Pages
-	return all, nil
-}
-
-// dropFilter stops using the filter until the configuration changes it.
-func (p *Poller) dropFilter(o Options, state FilterState, why string) {
-	p.mu.Lock()
-	p.filter = state
-	p.mu.Unlock()
-	level.Warn(o.Logger).Log("msg", "the audit trail is read without the service's filter from now on: "+why,
-		"filter", o.Filter.String(), "state", state)
-}
-
 // window returns the start of the next window, cut to MaxWindow; cut says
 // it was. p.mu must be held.
 func (p *Poller) window(o Options, now time.Time) (start time.Time, cut bool) {
@@ -566,6 +452,11 @@ func (p *Poller) succeeded(o Options, start, end time.Time, got scp.AuditEvents)
 	p.status.LastError = nil
 	p.status.LastSuccess = end
 	p.status.NextStart = end.Add(-o.Overlap)
+	if r := p.f.rewind; !r.IsZero() {
+		// The filter missed events: read again, unfiltered, from the last
+		// check it passed (window cuts it to MaxWindow).
+		p.status.NextStart, p.f.rewind = r.Add(-o.Overlap), time.Time{}
+	}
 	for kind, n := range got.Skipped {
 		p.status.Skipped[kind] += uint64(n) //nolint:gosec // G115: a count of entries, never negative
 	}

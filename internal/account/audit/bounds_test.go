@@ -23,7 +23,7 @@ func TestDedupeStateIsBounded(t *testing.T) {
 	p, err := audit.New(audit.Options{
 		Interval: 5 * time.Second,
 		Now:      func() time.Time { return now },
-		Lister: listerFunc(func(_ context.Context, start, end time.Time) (scp.AuditEvents, error) {
+		Lister: listerFunc(func(_ context.Context, _, end time.Time) (scp.AuditEvents, error) {
 			// Every poll returns its own new events and the previous
 			// poll's again (the overlap).
 			var out scp.AuditEvents
@@ -54,7 +54,7 @@ func TestDedupeStateIsBounded(t *testing.T) {
 		}
 		now = now.Add(5 * time.Second)
 	}
-	grown := int64(heap()) - int64(before) //nolint:gosec // G115: heap sizes fit
+	grown := int64(heap()) - int64(before)
 	st := p.Status()
 	t.Logf("%d polls of %d new events (%d-byte IDs): %d IDs kept, heap grown by %.1f MB", polls, perPoll, idLen, st.SeenIDs, float64(grown)/1e6)
 	if st.SeenIDs > audit.MaxSeenIDs {

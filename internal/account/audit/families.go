@@ -62,7 +62,7 @@ var Families = []metric.Family[*Status]{
 	},
 	{
 		Name: "scp_audit_filter_state", Labels: []string{"state"},
-		Help: "Whether the audit trail is read with the service's own filter (audit.filter), 1 for the current state: off (none configured), unverified (read unfiltered until a window with an event on a watched image shows the filter returns it), active (read with it; checked again hourly), mismatch (it left out such an event) or refused (the service answered it with an error): both read unfiltered until the configuration changes the filter.",
+		Help: "1 for the state of audit.filter, the audit service's own filter: off, unverified (read unfiltered until a check passes), active (read with it, checked every 10 polls), mismatch or refused (read unfiltered until a reload changes it). See the README.",
 		Series: func(st *Status, s metric.Sink) {
 			for _, state := range FilterStates {
 				s.Value(metric.Bool(st.Filter == state), string(state))
@@ -70,8 +70,12 @@ var Families = []metric.Family[*Status]{
 		},
 	},
 	{
-		Name: "scp_audit_filter_checks_total", Type: metric.Counter,
-		Help:   "Windows of the audit trail read both with and without the service's filter, to compare before trusting it and hourly after.",
-		Series: func(st *Status, s metric.Sink) { s.Value(float64(st.FilterChecks)) },
+		Name: "scp_audit_filter_checks_total", Type: metric.Counter, Labels: []string{"result"},
+		Help: "Windows of the audit trail read both without and with the service's filter, by result: match, mismatch (it left out an event on a watched image), inconclusive (no such event to compare), error (the filtered read failed) or refused.",
+		Series: func(st *Status, s metric.Sink) {
+			for _, r := range FilterResults {
+				s.Value(float64(st.FilterChecks[r]), string(r))
+			}
+		},
 	},
 }
