@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -52,8 +53,12 @@ const (
 	// answers a shareAdded, empty until that happened.
 	sharePath = "/_loadtest/share"
 	// auditFaultPath: POST ?status=N makes GET /v1/logs answer N from now
-	// on; status=0 (or none) makes it answer again.
+	// on (with &retry_after=S, a Retry-After of S); status=0 (or none)
+	// makes it answer again.
 	auditFaultPath = "/_loadtest/audit-fault"
+	// auditStormPath: POST ?per=N logs, every 5 s from now on, an audit
+	// event on each of N images drawn at random from the fake's list.
+	auditStormPath = "/_loadtest/audit-storm"
 )
 
 const (
@@ -201,7 +206,27 @@ func serveFake(spec string) int {
 	})
 	mux.HandleFunc("POST "+auditFaultPath, func(w http.ResponseWriter, r *http.Request) {
 		status, _ := strconv.Atoi(r.URL.Query().Get("status"))
-		fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: status})
+		fake.SetFault(scptest.AuditLogsKey, scptest.Fault{Status: status, RetryAfter: r.URL.Query().Get("retry_after")})
+	})
+	mux.HandleFunc("POST "+auditStormPath, func(w http.ResponseWriter, r *http.Request) {
+		per, err := strconv.Atoi(r.URL.Query().Get("per"))
+		if err != nil || per <= 0 || s.Images == 0 {
+			http.Error(w, "per must be a positive number", http.StatusBadRequest)
+			return
+		}
+		go func() {
+			for n := 0; ; n++ {
+				now := time.Now().UTC()
+				events := make([]scptest.AuditEvent, per)
+				for k := range events {
+					i := rand.IntN(s.Images) //nolint:gosec // G404: which images a storm names needs no secrecy
+					events[k] = scptest.AuditEvent{ID: fmt.Sprintf("storm-%d-%d", n, k), Timestamp: now.Format(time.RFC3339Nano),
+						EventName: "UpdateImage", ResourceID: imageID(i), ResourceType: "Image", UserID: "storm", ServiceType: "scp-virtualserver"}
+				}
+				fake.AddAuditEvents(events...)
+				time.Sleep(5 * time.Second)
+			}
+		}()
 	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		end, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("end_at"))
@@ -427,6 +452,17 @@ func armShareLogged(t *testing.T, fakeURL, member, user string) {
 	resp.Body.Close()
 }
 
+// startAuditStorm makes the fake log, every 5 s, an event on each of per
+// images drawn at random.
+func startAuditStorm(t *testing.T, fakeURL string, per int) {
+	t.Helper()
+	resp, err := counterClient.Post(fakeURL+auditStormPath+"?per="+strconv.Itoa(per), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 // shareUnfetched makes the fake share, at once, an image whose members it
 // has not served yet with member, logged in the audit trail as user.
 func shareUnfetched(t *testing.T, fakeURL, member, user string) {
@@ -444,7 +480,13 @@ func shareUnfetched(t *testing.T, fakeURL, member, user string) {
 // setAuditFault makes the fake's audit trail answer status (0: answer).
 func setAuditFault(t *testing.T, fakeURL string, status int) {
 	t.Helper()
-	resp, err := counterClient.Post(fakeURL+auditFaultPath+"?status="+strconv.Itoa(status), "", nil)
+	setAuditFaultRetry(t, fakeURL, status, "")
+}
+
+// setAuditFaultRetry is setAuditFault with a Retry-After (none if empty).
+func setAuditFaultRetry(t *testing.T, fakeURL string, status int, retryAfter string) {
+	t.Helper()
+	resp, err := counterClient.Post(fakeURL+auditFaultPath+"?status="+strconv.Itoa(status)+"&retry_after="+retryAfter, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

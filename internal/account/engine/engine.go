@@ -439,8 +439,15 @@ func (e *Engine) start(c choice, now time.Time) call {
 	st := c.image
 	lookUp := st.prio // prioritized, even if the sweep took it first
 	e.queue.take(st)
-	if c.prioritized && e.opts.Budget != nil {
-		e.opts.Budget.TakePriority(now, PriorityCost)
+	if b := e.opts.Budget; b != nil {
+		switch {
+		case c.prioritized:
+			b.TakePriority(now, PriorityCost)
+		case lookUp:
+			// Taken by the sweep: its members call is the sweep's, but
+			// the look-up of its visibility is prioritized work.
+			b.TakePriority(now, PriorityCost-1)
+		}
 	}
 	if c.paced {
 		// From when this one was due, not from now: behind schedule (the
