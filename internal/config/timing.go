@@ -20,7 +20,7 @@ const (
 	// pages: at a short interval a busy trail still has time to page.
 	MinAuditPollTimeout = time.Minute
 	// DefaultListFileInterval is how often an expected-list file is
-	// checked for a change: a stat call, and a read only when it changed.
+	// checked: read (at most 4 MiB) and its content compared with the last.
 	DefaultListFileInterval = 5 * time.Second
 	// DefaultIdleConnTimeout closes API connections idle this long, as
 	// Go's default transport does (prometheus/common's would keep them 5

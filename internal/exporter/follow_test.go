@@ -157,6 +157,26 @@ func TestOwnersFileEditTakesEffectWithoutAReload(t *testing.T) {
 	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("true")) }, "the owner expected after the edit")
 }
 
+// An edit in place that keeps the file's size and modification time (and
+// so its inode) takes effect within a check, as any edit does.
+func TestListFileEditKeepingSizeAndTimeTakesEffect(t *testing.T) {
+	checkListsOften(t)
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "trusted.txt")
+	mtime := time.Now().Add(-time.Hour)
+	other := strings.Repeat("0", len(member)) // another account, as long
+	writeList(t, file, other+"\n", mtime)
+	e, _ := start(t, baseConfig(srv.URL, "expected_members_file: "+file+"\n"), time.Now())
+	info := func(expected string) string {
+		return `scp_image_member_info{expected="` + expected + `",image_id="` + image + `",member_id="` + member + `",status="accepted"} 1`
+	}
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("false")) }, "the member, not expected")
+	writeList(t, file, member+"\n", mtime)
+	testwait.For(t, func() bool { return strings.Contains(scrape(t, e), info("true")) }, "the member expected after the edit")
+}
+
 // A malformed list file at start is logged once (not again at a reload
 // that finds it unchanged), its secret hidden, and the rest of the config
 // runs.

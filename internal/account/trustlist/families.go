@@ -17,7 +17,7 @@ var Families = []metric.Family[*Status]{
 	},
 	{
 		Name: "scp_expected_list_file_last_read_successful", Labels: []string{"file"},
-		Help: "1 when the expected-list file was last found good, 0 when it is missing, unreadable or malformed and its last good list stays in use.",
+		Help: "1 when the expected-list file was found good at its last check, 0 when it is missing, unreadable, malformed, or changed since the check before with no newline ending its last line (perhaps half written), and its last good list stays in use.",
 		Series: func(st *Status, s metric.Sink) {
 			if st.read() {
 				s.Value(metric.Bool(st.Err == nil), st.Path)
@@ -26,7 +26,7 @@ var Families = []metric.Family[*Status]{
 	},
 	{
 		Name: "scp_expected_list_file_last_success_timestamp_seconds", Labels: []string{"file"},
-		Help: "When the expected-list file was last found good (read, or checked unchanged), in Unix seconds; 0 if never since start.",
+		Help: "When the expected-list file was last found good (read at a check and used), in Unix seconds; 0 if never since start.",
 		Series: func(st *Status, s metric.Sink) {
 			if st.read() {
 				s.Value(metric.Timestamp(st.LastSuccess), st.Path)

@@ -94,39 +94,53 @@ func Parse(r io.Reader, name string) ([]string, error) {
 // at most MaxFileSize bytes is read: a device, FIFO or directory is an error
 // (and is never opened, so a FIFO cannot block).
 func ReadFile(path string) ([]string, error) {
-	fi, err := os.Stat(path)
+	data, _, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ids, _, err := readFile(path, fi)
-	return ids, err
+	return Parse(bytes.NewReader(data), path)
 }
 
 // openFile opens a list file; tests replace it to refuse, as a file a
 // process may not read does (root reads any file).
 var openFile = os.Open
 
-// readFile reads the file whose os.Stat is fi. read is false when the
-// file could not be opened or read (as opposed to read and found wrong).
-func readFile(path string, fi os.FileInfo) (ids []string, read bool, err error) {
+// readFile returns the content of the regular file at path, of at most
+// MaxFileSize bytes, and its os.Stat from before the read.
+func readFile(path string) ([]byte, os.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !fi.Mode().IsRegular() {
-		return nil, true, fmt.Errorf("%s is not a regular file", path)
+		return nil, fi, fmt.Errorf("%s is not a regular file", path)
 	}
 	if fi.Size() > MaxFileSize {
-		return nil, true, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
+		return nil, fi, fmt.Errorf("%s is larger than %d bytes, the most a list file may have", path, MaxFileSize)
 	}
 	f, err := openFile(path)
 	if err != nil {
-		return nil, false, err
+		return nil, fi, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", path, err)
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + 512) // room for a little growth since fi, and for ReadFrom's end-of-file check
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
+		return nil, fi, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if len(data) > MaxFileSize { // it grew since fi
-		return nil, true, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
+	if buf.Len() > MaxFileSize { // it grew since fi
+		return nil, fi, fmt.Errorf("%s is larger than %d bytes, the most a list file may have", path, MaxFileSize)
 	}
-	ids, err = Parse(bytes.NewReader(data), path)
-	return ids, true, err
+	return buf.Bytes(), fi, nil
+}
+
+// partialLastLine reports whether data ends in a line without its newline
+// that holds more than white space and a comment: what a writer pausing in
+// the middle of an account ID leaves.
+func partialLastLine(data []byte) bool {
+	last := data[bytes.LastIndexByte(data, '\n')+1:]
+	if i := bytes.IndexByte(last, '#'); i >= 0 {
+		last = last[:i]
+	}
+	return len(bytes.TrimSpace(bytes.TrimPrefix(last, []byte("\uFEFF")))) > 0
 }

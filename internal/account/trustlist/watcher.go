@@ -1,8 +1,11 @@
 package trustlist
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -12,13 +15,22 @@ import (
 	"github.com/go-kit/log/level"
 )
 
+// ErrUnsettled is why a file whose last line has no newline is not used
+// yet: it changed since the check before (at the first read, its
+// modification time is recent), and may be a writer paused in the middle
+// of an account ID. It is used once found the same half a check interval
+// or more later: at the next check.
+var ErrUnsettled = errors.New("its last line has no newline and the file changed since the check before: not used until found the same at the next check (end the file with a newline, or replace it atomically)")
+
 // Options configure a Watcher. Every field but Interval is optional.
 type Options struct {
 	// Interval is how often Run checks the file (config.Timing's
-	// ListFileInterval): a stat call, and a read only when the file
-	// changed. Run needs it positive.
+	// ListFileInterval): each check reads the file (at most MaxFileSize
+	// bytes) and compares its content with the last. Run needs it
+	// positive.
 	Interval time.Duration
-	// Now is the clock of Status.LastSuccess; default time.Now.
+	// Now is the clock of Status.LastSuccess and of how long a file has
+	// stayed the same; default time.Now.
 	Now func() time.Time
 	// Logger receives one warning per distinct failure and one line when
 	// the file is good again; default none.
@@ -39,27 +51,38 @@ type Status struct {
 	// IDs is the last good list, sorted; empty until a read succeeded
 	// (see Generation). It is shared: do not modify it.
 	IDs []string
-	// LastSuccess is when the file was last found good: read, or checked
-	// and unchanged since a good read. Zero until a read succeeded.
+	// LastSuccess is when the file was last found good: read, parsed and
+	// settled. Zero until a read succeeded.
 	LastSuccess time.Time
 	// Err is why the file cannot be used now (missing, unreadable,
-	// malformed: the last good list is kept), or nil.
+	// malformed, or ErrUnsettled: the last good list is kept), or nil.
 	Err error
 	// Generation counts the lists taken into use: 0 until a read
 	// succeeded, then one more each time a read gives a different list.
 	Generation uint64
 }
 
-// Watcher holds the last good list of one file and reads the file again
-// when its modification time, size or identity (a file renamed over it)
-// changes. A file that goes missing, becomes unreadable or malformed leaves
-// the last good list in use. It is safe for concurrent use.
+// Watcher holds the last good list of one file and reads the file at every
+// check, so that any failure to read it is seen, and any change of its
+// content, even one that keeps its size, modification time and inode. A
+// file that goes missing, becomes unreadable or malformed leaves the last
+// good list in use; so does one whose last line has no newline until it
+// has stayed the same for half a check interval (ErrUnsettled). It is safe
+// for concurrent use.
 type Watcher struct {
 	path string
 	opts Options
 
-	readMu sync.Mutex  // one read at a time
-	stamp  os.FileInfo // the file as last read and parsed; nil to read again
+	readMu sync.Mutex // one check at a time; guards the fields up to mu
+	// seen is the hash of the content last read (whatever the reads that
+	// failed since), valid when seenOnce; since is when it was first read,
+	// or at the watcher's first read its modification time when earlier;
+	// ids and parseErr are what it parses to.
+	seen     [sha256.Size]byte
+	seenOnce bool
+	since    time.Time
+	ids      []string
+	parseErr error
 
 	mu sync.Mutex
 	st Status
@@ -105,62 +128,56 @@ func (w *Watcher) Run(ctx context.Context) {
 	}
 }
 
-// Check reads the file if it changed since it was last read (or could not
-// be read), and returns why it cannot be used now, or nil.
-func (w *Watcher) Check() error { return w.poll(false) }
-
-// Reload reads the file now, changed or not, as on a config reload, and
-// returns why it cannot be used, or nil.
-func (w *Watcher) Reload() error { return w.poll(true) }
-
-func (w *Watcher) poll(force bool) error {
-	changed, err := w.read(force)
+// Check reads the file and returns why it cannot be used now, or nil.
+func (w *Watcher) Check() error {
+	changed, err := w.read()
 	if changed && w.opts.Changed != nil {
 		w.opts.Changed()
 	}
 	return err
 }
 
+// Reload is Check, as on a config reload: every check reads the file.
+func (w *Watcher) Reload() error { return w.Check() }
+
 // read does one check under readMu; it reports whether the list changed.
-func (w *Watcher) read(force bool) (bool, error) {
+func (w *Watcher) read() (bool, error) {
 	w.readMu.Lock()
 	defer w.readMu.Unlock()
-	fi, err := os.Stat(w.path)
-	if err != nil {
-		w.stamp = nil
-		return false, w.fail(err)
-	}
-	if !force && w.stamp != nil && sameFile(w.stamp, fi) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.st.Err == nil {
-			w.st.LastSuccess = w.opts.Now()
-		}
-		return false, w.st.Err
-	}
-	ids, read, err := readFile(w.path, fi)
+	data, fi, err := readFile(w.path)
 	for range 2 {
 		// A file written while it was read is read again, so a list cut
 		// short by a writer is not taken into use.
 		after, serr := os.Stat(w.path)
-		if serr != nil || sameFile(fi, after) {
+		if err != nil || serr != nil || sameFile(fi, after) {
 			break
 		}
-		fi = after
-		ids, read, err = readFile(w.path, fi)
-	}
-	if read {
-		// Read whole (good or not): read it again only when it changes.
-		w.stamp = fi
-	} else {
-		// Not read (permissions, I/O): try again at the next check, as a
-		// fix such as chmod leaves the modification time alone.
-		w.stamp = nil
+		data, fi, err = readFile(w.path)
 	}
 	if err != nil {
 		return false, w.fail(err)
 	}
-	return w.succeed(ids), nil
+	now := w.opts.Now()
+	if sum := sha256.Sum256(data); !w.seenOnce || sum != w.seen {
+		w.since = now
+		if !w.seenOnce && fi.ModTime().Before(now) {
+			// No earlier check to compare with: the modification time
+			// says since when the file has been the same.
+			w.since = fi.ModTime()
+		}
+		w.seen, w.seenOnce = sum, true
+		w.ids, w.parseErr = Parse(bytes.NewReader(data), w.path)
+	}
+	if partialLastLine(data) && now.Sub(w.since) < w.opts.Interval/2 {
+		// Half an interval: the next check (an interval later, give or take
+		// the scheduling) finds it settled; a check soon after this one (a
+		// reload, Run's first check after Reload) does not.
+		return false, w.fail(fmt.Errorf("%s: %w", w.path, ErrUnsettled))
+	}
+	if w.parseErr != nil {
+		return false, w.fail(w.parseErr)
+	}
+	return w.succeed(w.ids, now), nil
 }
 
 // sameFile reports whether b is the file a was, unchanged.
@@ -187,12 +204,12 @@ func (w *Watcher) fail(err error) error {
 
 // succeed takes ids into use and reports whether they differ from the list
 // held.
-func (w *Watcher) succeed(ids []string) bool {
+func (w *Watcher) succeed(ids []string, now time.Time) bool {
 	w.mu.Lock()
 	recovered := w.st.Err != nil
 	changed := w.st.Generation == 0 || !slices.Equal(w.st.IDs, ids)
 	w.st.Err = nil
-	w.st.LastSuccess = w.opts.Now()
+	w.st.LastSuccess = now
 	if changed {
 		w.st.IDs = ids
 		w.st.Generation++

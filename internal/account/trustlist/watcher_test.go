@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/metric"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 )
@@ -149,20 +151,27 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 	}
 }
 
-// Check reads only a file that changed; Reload reads it whatever.
-func TestCheckReadsOnlyAChangedFileReloadAlways(t *testing.T) {
+// An edit in place that keeps the size, the modification time and the
+// inode is seen at the next check: the content is compared, not the stat.
+func TestWatcherSeesAnEditKeepingSizeAndModificationTime(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa\n", base)
 	if err := f.w.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	// Rewritten in place with the same size and modification time.
-	write(t, f.path, "bbbb\n", base)
-	if err := f.w.Check(); err != nil {
+	before, err := os.Stat(f.path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	f.wantStatus(t, []string{"aaaa"}, 1, 1)
-	if err := f.w.Reload(); err != nil {
+	write(t, f.path, "bbbb\n", base) // os.WriteFile truncates and writes the same file
+	after, err := os.Stat(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		t.Fatalf("the edit changed the file's identity, size or modification time: %v, %v", before, after)
+	}
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	f.wantStatus(t, []string{"bbbb"}, 2, 2)
@@ -303,6 +312,217 @@ func TestWatcherRetriesAnUnreadableFile(t *testing.T) {
 	f.wantStatus(t, []string{"aaaa"}, 1, 1)
 }
 
+// gauges are a status's scp_expected_list_file_* series, by name.
+func gauges(st trustlist.Status) map[string]float64 {
+	out := map[string]float64{}
+	for _, fam := range trustlist.Families {
+		fam.Series(&st, sink(func(v float64) { out[fam.Name] = v }))
+	}
+	return out
+}
+
+type sink func(float64)
+
+func (s sink) Value(v float64, _ ...string)                { s(v) }
+func (s sink) Histogram(*metric.HistogramValue, ...string) {}
+
+// wantFailing checks that the last check found the file unusable (its
+// gauge 0, its last success still at good) while ids stay in use.
+func (f *fixture) wantFailing(t *testing.T, ids []string, good time.Time) {
+	t.Helper()
+	st := f.w.Status()
+	g := gauges(st)
+	if st.Err == nil || g["scp_expected_list_file_last_read_successful"] != 0 {
+		t.Errorf("the file is reported good: Err %v, gauges %v", st.Err, g)
+	}
+	if !slices.Equal(st.IDs, ids) || g["scp_expected_list_file_entries"] != float64(len(ids)) {
+		t.Errorf("list in use %q (gauge %v), want the last good %q", st.IDs, g["scp_expected_list_file_entries"], ids)
+	}
+	if !st.LastSuccess.Equal(good) {
+		t.Errorf("LastSuccess %v, want %v (the last good read)", st.LastSuccess, good)
+	}
+}
+
+// A file made unreadable (chmod 000) keeps its size, modification time and
+// inode: the failure is still seen at the next check, logged once, and the
+// last good list stays in use; fixed, it is good again.
+func TestWatcherNoticesAFileMadeUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root, which reads a file whatever its permissions; TestWatcherNoticesAReadFailureAfterAGoodRead covers the refused open")
+	}
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa\n", base)
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.logs.take()
+	if err := os.Chmod(f.path, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f.clock.Add(time.Minute)
+		if err := f.w.Check(); !errors.Is(err, fs.ErrPermission) {
+			t.Fatalf("Check = %v, want fs.ErrPermission", err)
+		}
+	}
+	f.wantFailing(t, []string{"aaaa"}, base)
+	want := "warn list file cannot be used; keeping its last good list err=open " + f.path + ": permission denied"
+	if got := f.logs.take(); !slices.Equal(got, []string{want}) {
+		t.Errorf("logged %q, want once %q", got, want)
+	}
+	if err := os.Chmod(f.path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa"}, 1, 1)
+	if got := f.logs.take(); !slices.Equal(got, []string{"info list file is good again err="}) {
+		t.Errorf("logged %q", got)
+	}
+}
+
+// The same as root: a read that fails after a good one, whatever the cause
+// (refused here, as chmod 000 does for anyone but root), is seen at every
+// check though the file's stat is unchanged; each distinct failure is
+// logged once.
+func TestWatcherNoticesAReadFailureAfterAGoodRead(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa\n", base)
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.logs.take()
+	restore := trustlist.RefuseOpen(f.path, fs.ErrPermission)
+	defer restore()
+	for range 2 {
+		f.clock.Add(time.Minute)
+		if err := f.w.Check(); !errors.Is(err, fs.ErrPermission) {
+			t.Fatalf("Check = %v, want fs.ErrPermission", err)
+		}
+	}
+	f.wantFailing(t, []string{"aaaa"}, base)
+	restore()
+	restore = trustlist.RefuseOpen(f.path, syscall.EIO) // another failure
+	for range 2 {
+		if err := f.w.Reload(); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Reload = %v, want EIO", err)
+		}
+	}
+	f.wantFailing(t, []string{"aaaa"}, base)
+	if got := f.logs.take(); len(got) != 2 || !strings.HasSuffix(got[0], "permission denied") || !strings.HasSuffix(got[1], "input/output error") {
+		t.Errorf("logged %q, want each failure once", got)
+	}
+	restore()
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa"}, 1, 1)
+}
+
+// A non-atomic writer that pauses in the middle of a line: the partial
+// account ID is not trusted; the file is not used until it stays the same
+// for a check interval, and the last good list stays in use meanwhile.
+func TestWatcherDoesNotTrustAPartialLastLine(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa\n", base.Add(-2*time.Hour))
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.logs.take()
+
+	f.clock.Add(time.Hour)
+	write(t, f.path, "aaaa\nbb", f.clock.Now()) // paused after "bb" of "bbbb\n"
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Check = %v, want ErrUnsettled", err)
+	}
+	f.wantFailing(t, []string{"aaaa"}, base)
+	// Checked again at once (a reload): not long enough.
+	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Reload = %v, want ErrUnsettled", err)
+	}
+	// At the next check it has changed again, still without its newline.
+	f.clock.Add(time.Hour)
+	write(t, f.path, "aaaa\nbbbb\ncc", f.clock.Now())
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Check = %v, want ErrUnsettled", err)
+	}
+	f.wantFailing(t, []string{"aaaa"}, base)
+	want := "warn list file cannot be used; keeping its last good list err=" + f.path + ": " + trustlist.ErrUnsettled.Error()
+	if got := f.logs.take(); !slices.Equal(got, []string{want}) {
+		t.Errorf("logged %q, want once %q", got, want)
+	}
+
+	f.clock.Add(time.Hour)
+	write(t, f.path, "aaaa\nbbbb\ncccc\n", f.clock.Now()) // done
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa", "bbbb", "cccc"}, 2, 2)
+	if got := f.logs.take(); !slices.Equal(got, []string{"info list file is good again err="}) {
+		t.Errorf("logged %q", got)
+	}
+}
+
+// A file that lacks its final newline but does not change is used at the
+// next check; a reload at once is not enough.
+func TestWatcherUsesAStableFileWithoutAFinalNewline(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa\n", base.Add(-2*time.Hour))
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, f.path, "aaaa\nbbbb", base)
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Check = %v, want ErrUnsettled", err)
+	}
+	f.clock.Add(time.Minute)
+	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Reload a minute later = %v, want ErrUnsettled", err)
+	}
+	f.clock.Add(time.Hour - time.Minute) // the next check
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa", "bbbb"}, 2, 2)
+	// A last line that holds no account ID (a comment) is not waited for.
+	write(t, f.path, "aaaa\nbbbb\n# end", base.Add(time.Second))
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// At start there is no earlier check: a file without its final newline is
+// used at once if it was last modified at least half a check interval ago,
+// and otherwise at the first check after that (an empty list meanwhile, as
+// for a missing file), never on a check right after the first read.
+func TestWatcherFirstReadOfAFileWithoutAFinalNewline(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa", base.Add(-time.Hour))
+	if err := f.w.Reload(); err != nil {
+		t.Fatalf("an old file: %v", err)
+	}
+	f.wantStatus(t, []string{"aaaa"}, 1, 1)
+
+	f = newFixture(t, time.Hour)
+	write(t, f.path, "aaaa", base.Add(-time.Minute)) // just written: perhaps half
+	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+		t.Fatalf("Reload of a fresh file = %v, want ErrUnsettled", err)
+	}
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) { // Run's first check
+		t.Fatalf("Check at once = %v, want ErrUnsettled", err)
+	}
+	st := f.wantStatus(t, nil, 0, 0)
+	if g := gauges(st); g["scp_expected_list_file_last_read_successful"] != 0 || g["scp_expected_list_file_last_success_timestamp_seconds"] != 0 {
+		t.Errorf("gauges %v, want the file shown as not good, never good", g)
+	}
+	f.clock.Add(time.Hour)
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa"}, 1, 1)
+}
+
 // Run follows edits by itself and calls Changed; it stops with its context.
 func TestRunFollowsEdits(t *testing.T) {
 	f := newFixture(t, time.Millisecond)
@@ -325,5 +545,34 @@ func TestRunFollowsEdits(t *testing.T) {
 	case <-done:
 	case <-time.After(testwait.Timeout):
 		t.Fatal("Run did not return when its context ended")
+	}
+}
+
+// BenchmarkCheck is the cost of one check (a read, a hash, no parse: the
+// content is unchanged) of a file of 1,000 account IDs and of one near
+// MaxFileSize.
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range []int{1000, trustlist.MaxFileSize / 33} {
+		b.Run(fmt.Sprint(n, "ids"), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "trusted.txt")
+			var text strings.Builder
+			for i := range n {
+				fmt.Fprintf(&text, "%032x\n", i)
+			}
+			if err := os.WriteFile(path, []byte(text.String()), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			w := trustlist.New(path, trustlist.Options{Interval: time.Second})
+			if err := w.Check(); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(text.Len()))
+			b.ResetTimer()
+			for range b.N {
+				if err := w.Check(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
