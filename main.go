@@ -31,6 +31,7 @@ import (
 	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/internal/exporter"
 	"github.com/scp-exporter/scp_exporter/internal/serve/httpserver"
+	"github.com/scp-exporter/scp_exporter/internal/serve/lifecycle"
 )
 
 const (
@@ -59,6 +60,7 @@ func run(args []string) int {
 			account.TimestampsPending, account.TimestampsPending, account.TimestampsAll, account.TimestampsNone)
 		imageVisibility = app.Flag("collector.image-visibility", "Also export scp_image_visibility (one more series per image; scp_image_visibility_unexpected carries the same visibility label).").Bool()
 		shutdownGrace   = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
+		lifecycleOn     = app.Flag(lifecycle.Flag, "Let any caller reload the config with POST /-/reload (at most one reload a second). Without it, /-/reload answers 403 unless the request was authenticated by --web.config.file (basic_auth_users, or a verified client certificate); SIGHUP reloads in any case.").Bool()
 		webFlags        = kingpinflag.AddFlags(app, defaultAddress)
 	)
 	app.Version(version.Print(programName))
@@ -130,7 +132,12 @@ func run(args []string) int {
 		EnableOpenMetrics: true,
 	})
 	mux.Handle(*metricsPath, httpserver.Metrics(metrics, *maxRequests, exp.Collector().ScrapeTimeout))
-	mux.Handle("/-/reload", exp.ReloadHandler())
+	mux.Handle("/-/reload", lifecycle.Handler(exp.ReloadHandler(), lifecycle.Options{
+		Enabled:       *lifecycleOn,
+		WebConfigFile: *webFlags.WebConfigFile,
+		Logger:        log.With(logger, "component", "lifecycle"),
+	}))
+	level.Info(logger).Log("msg", "POST /-/reload is "+lifecycle.Describe(*lifecycleOn, *webFlags.WebConfigFile))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "healthy") })
 	mux.Handle("/-/ready", exp.ReadyHandler())
 	if *metricsPath != "/" {

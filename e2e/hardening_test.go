@@ -125,16 +125,17 @@ func TestSIGTERMLetsTheScrapeFinish(t *testing.T) {
 	}
 }
 
-// 300 reloads, SIGHUP and POST mixed, of a good config with discovery on:
-// /-/ready never answers 503, and afterwards goroutines and open files
-// come back to within 25 of where they started.
+// 300 reload requests, SIGHUP and POST mixed, of a good config with
+// discovery on: /-/ready never answers 503, and afterwards goroutines and
+// open files come back to within 25 of where they started. (The POSTs come
+// faster than one a second: most answer 429, SIGHUP is never refused.)
 func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	fake, url := startFake(t, scptest.Options{Latency: 20 * time.Millisecond})
 	fake.SetMembers(imageA)
 	fake.AddImages(scptest.Image{ID: imageA, Name: "golden", Visibility: "private"})
 	cfg := writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil},
 		"discovery:\n  enabled: true\n  visibility: [private]\n"))
-	exp := startExporter(t, cfg)
+	exp := startExporter(t, cfg, "--web.enable-lifecycle")
 	testwait.ForWithin(t, 15*time.Second, func() bool { return ready(t, exp) == http.StatusOK }, "/-/ready to answer 200")
 	httpGet(t, exp.URL+"/metrics")
 	// goroutinesAndFDs reads go_goroutines and process_open_fds from one
@@ -159,16 +160,26 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+	posted := 0
 	for i := range 300 {
 		if i%2 == 0 {
 			if err := exp.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
-		} else if code, msg := post(t, exp.URL+"/-/reload"); code != http.StatusOK {
+			continue
+		}
+		switch code, msg := post(t, exp.URL+"/-/reload"); code {
+		case http.StatusOK:
+			posted++
+		case http.StatusTooManyRequests:
+		default:
 			t.Fatalf("reload %d: %d %s", i, code, msg)
 		}
 	}
 	wg.Wait()
+	if posted == 0 {
+		t.Error("no POST /-/reload was served")
+	}
 	if notReady > 0 {
 		t.Errorf("/-/ready answered other than 200 %d times during 300 reloads", notReady)
 	}
@@ -182,6 +193,55 @@ func TestManyReloadsKeepReadinessAndResources(t *testing.T) {
 	}
 	if n := strings.Count(exp.Output.String(), "config reloaded"); n > 300 || n == 0 {
 		t.Errorf("%d reloads logged for 300 requests", n)
+	}
+}
+
+// A flood of 500 POST /-/reload from 10 callers at once starts at most one
+// reload a second; the rest answer 429 with Retry-After, and the log gains
+// a line per reload and one for all the refusals (there was a reload and a
+// line per request).
+func TestReloadFloodIsRateLimitedAndLoggedOnce(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA)
+	exp := startExporter(t, writeFile(t, t.TempDir(), "config.yml", configYAML(url, map[string][]string{imageA: nil}, "")), "--web.enable-lifecycle")
+	linesBefore := strings.Count(exp.Output.String(), "\n")
+
+	var served, limited atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			for range 50 {
+				resp, err := http.Post(exp.URL+"/-/reload", "text/plain", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode == http.StatusOK:
+					served.Add(1)
+				case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "1":
+					limited.Add(1)
+				default:
+					t.Errorf("POST /-/reload: %d, Retry-After %q; want 200, or 429 with Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// A reload logs before it answers; the log is read from a pipe.
+	testwait.For(t, func() bool { return served.Load() == 0 || strings.Contains(exp.Output.String(), "config reloaded") }, "the reload's log line")
+	out := exp.Output.String()
+	reloads := strings.Count(out, "config reloaded")
+	most := int(elapsed/time.Second) + 1
+	if served.Load()+limited.Load() != 500 || reloads > most {
+		t.Errorf("500 requests in %v: %d reloads, %d served, %d answered 429; want at most %d reloads", elapsed, reloads, served.Load(), limited.Load(), most)
+	}
+	if lines := strings.Count(out, "\n") - linesBefore; lines > most+1 {
+		t.Errorf("500 requests in %v logged %d lines; want at most %d (one per reload, one for the refusals)", elapsed, lines, most+1)
 	}
 }
 

@@ -32,7 +32,7 @@ func TestBinaryEndpointFromCatalog(t *testing.T) {
 			fake.SetFault(scptest.EndpointsKey, scptest.Fault{})
 			dir := t.TempDir()
 			path := writeFile(t, dir, "config.yml", iamYAML(url, "kr-east1", ""))
-			exp := startExporter(t, path)
+			exp := startExporter(t, path, "--web.enable-lifecycle")
 			_, body := httpGet(t, exp.URL+"/metrics")
 			for _, want := range []string{
 				`scp_api_endpoint_info{service="virtualserver",source="catalog",url="` + url + `"} 1`,
@@ -47,7 +47,7 @@ func TestBinaryEndpointFromCatalog(t *testing.T) {
 			// IAM fails; a reload that changes the scp block keeps the last good URL.
 			fake.SetFault(scptest.EndpointsKey, scptest.Fault{Status: 503})
 			writeFile(t, dir, "config.yml", iamYAML(url, "kr-east1", "  request_timeout: 4s\n"))
-			if code, msg := post(t, exp.URL+"/-/reload"); code != http.StatusOK {
+			if code, msg := reload(t, exp); code != http.StatusOK {
 				t.Fatalf("reload: %d %s", code, msg)
 			}
 			_, body = httpGet(t, exp.URL+"/metrics")

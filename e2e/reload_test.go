@@ -23,6 +23,21 @@ func post(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// reload POSTs /-/reload and returns the answer; a 429 (a reload started
+// less than a second ago) is asked again until the exporter takes it.
+func reload(t *testing.T, exp *exporterProcess) (int, string) {
+	t.Helper()
+	var code int
+	var msg string
+	if !testwait.Until(5*time.Second, func() bool {
+		code, msg = post(t, exp.URL+"/-/reload")
+		return code != http.StatusTooManyRequests
+	}) {
+		t.Fatalf("POST /-/reload still answered 429 after 5 s: %s", msg)
+	}
+	return code, msg
+}
+
 func hasImage(body, id string) bool {
 	return strings.Contains(body, `scp_image_members_scrape_success{image_id="`+id+`"} 1`)
 }
@@ -38,7 +53,7 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 	writeFile(t, dir, "secret", "not-the-right-secret\n")
 	base := "scp:\n  endpoint: " + url + "\n  access_key: " + testAccessKey + "\n  secret_key_file: secret\n"
 	cfgPath := writeFile(t, dir, "config.yml", base+"images:\n  - id: "+imageA+"\n")
-	exp := startExporter(t, cfgPath)
+	exp := startExporter(t, cfgPath, "--web.enable-lifecycle")
 
 	// The key in the file is wrong: the API refuses the signature.
 	_, body := httpGet(t, exp.URL+"/metrics")
@@ -49,7 +64,7 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 	// Fix the secret file and add image B: a reload picks up both.
 	writeFile(t, dir, "secret", testSecretKey+"\n")
 	writeFile(t, dir, "config.yml", base+"images:\n  - id: "+imageA+"\n  - id: "+imageB+"\n")
-	if code, msg := post(t, exp.URL+"/-/reload"); code != http.StatusOK {
+	if code, msg := reload(t, exp); code != http.StatusOK {
 		t.Fatalf("reload of a good config: %d %s", code, msg)
 	}
 	_, body = httpGet(t, exp.URL+"/metrics")
@@ -64,7 +79,7 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 
 	// A broken config is refused with the reason; the running one stays.
 	writeFile(t, dir, "config.yml", base+"imagez:\n  - id: "+imageA+"\n")
-	code, msg := post(t, exp.URL+"/-/reload")
+	code, msg := reload(t, exp)
 	if code != http.StatusInternalServerError || !strings.Contains(msg, "imagez: unknown field") {
 		t.Errorf("reload of a broken config: %d %q, want 500 naming the unknown field", code, msg)
 	}
@@ -102,6 +117,41 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 	if strings.Contains(exp.Output.String(), testSecretKey) {
 		t.Error("the secret key appears in the exporter's output")
 	}
+}
+
+// Without --web.enable-lifecycle and without authentication in a web
+// config, POST /-/reload answers 403 naming the flag and reloads nothing;
+// SIGHUP still reloads.
+func TestReloadOverHTTPNeedsTheLifecycleFlag(t *testing.T) {
+	fake, url := startFake(t, scptest.Options{})
+	fake.SetMembers(imageA, scptest.Member{MemberID: memberOK, Status: "accepted"})
+	fake.SetMembers(imageB, scptest.Member{MemberID: memberOK, Status: "accepted"})
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "config.yml", configYAML(url, map[string][]string{imageA: nil}, ""))
+	exp := startExporter(t, cfg)
+	writeFile(t, dir, "config.yml", configYAML(url, map[string][]string{imageA: nil, imageB: nil}, ""))
+
+	code, msg := post(t, exp.URL+"/-/reload")
+	if code != http.StatusForbidden || !strings.HasPrefix(msg, "Lifecycle API is not enabled.") || !strings.Contains(msg, "--web.enable-lifecycle") {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %d %q; want 403 as Prometheus words it, naming the flag", code, msg)
+	}
+	if _, body := httpGet(t, exp.URL+"/metrics"); hasImage(body, imageB) {
+		t.Errorf("the refused reload took the new config:\n%s", grepSCP(body))
+	}
+	if strings.Contains(exp.Output.String(), "config reloaded") {
+		t.Errorf("a reload was logged:\n%s", exp.Output)
+	}
+	if !strings.Contains(exp.Output.String(), "POST /-/reload is disabled") {
+		t.Errorf("the start does not say that /-/reload is disabled:\n%s", exp.Output)
+	}
+
+	if err := exp.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, func() bool {
+		_, body := httpGet(t, exp.URL+"/metrics")
+		return hasImage(body, imageB)
+	}, "SIGHUP to reload the config")
 }
 
 // grepSCP keeps the scp_ lines of a metrics page, for failure messages.

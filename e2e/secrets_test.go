@@ -32,7 +32,7 @@ func TestSecretKeyNeverLeaks(t *testing.T) {
 	dir := t.TempDir()
 	good := configYAML(url, ids, "scrape_timeout: 2s\n")
 	cfg := writeFile(t, dir, "config.yml", good)
-	exp := startExporter(t, cfg, "--log.level=debug")
+	exp := startExporter(t, cfg, "--log.level=debug", "--web.enable-lifecycle")
 
 	var seen []string
 	for range 2 {
@@ -44,13 +44,13 @@ func TestSecretKeyNeverLeaks(t *testing.T) {
 
 	// A broken config that still carries the secret.
 	writeFile(t, dir, "config.yml", strings.Replace(good, "images:", "imagez:", 1))
-	_, reloadMsg := post(t, exp.URL+"/-/reload")
+	_, reloadMsg := reload(t, exp)
 	seen = append(seen, reloadMsg)
 	check, _ := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg).CombinedOutput()
 	seen = append(seen, string(check))
 	// And one with the secret where a number belongs.
 	writeFile(t, dir, "config.yml", good+"min_refresh_interval: "+testSecretKey+"\n")
-	_, reloadMsg = post(t, exp.URL+"/-/reload")
+	_, reloadMsg = reload(t, exp)
 	seen = append(seen, reloadMsg)
 
 	seen = append(seen, exp.Output.String())

@@ -70,8 +70,8 @@ func TestWebConfigServesTLSWithBasicAuth(t *testing.T) {
 		"\nbasic_auth_users:\n  prometheus: "+string(hash)+"\n")
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
-	get := func(base, path, user, pass string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	send := func(method, base, path, user, pass string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, nil)
 		if user != "" {
 			req.SetBasicAuth(user, pass)
 		}
@@ -83,6 +83,7 @@ func TestWebConfigServesTLSWithBasicAuth(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	get := func(base, path, user, pass string) (int, string) { return send(http.MethodGet, base, path, user, pass) }
 	exp := launchExporter(t, "https", func(base string) bool {
 		code, _ := get(base, "/-/healthy", "prometheus", "s3cret-web-password")
 		return code == http.StatusOK
@@ -97,6 +98,17 @@ func TestWebConfigServesTLSWithBasicAuth(t *testing.T) {
 	code, body := get(exp.URL, "/metrics", "prometheus", "s3cret-web-password")
 	if code != http.StatusOK || !strings.Contains(body, `scp_image_members{image_id="`+imageA+`",status="pending"} 1`) {
 		t.Errorf("with credentials: %d\n%s", code, grepSCP(body))
+	}
+	// basic_auth_users puts auth in front of /-/reload too: it reloads
+	// without --web.enable-lifecycle, for callers with credentials only.
+	if code, msg := send(http.MethodPost, exp.URL, "/-/reload", "prometheus", "s3cret-web-password"); code != http.StatusOK {
+		t.Errorf("POST /-/reload with credentials: %d %q, want 200", code, msg)
+	}
+	if code, _ := send(http.MethodPost, exp.URL, "/-/reload", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("POST /-/reload without credentials: %d, want 401", code)
+	}
+	if n := strings.Count(exp.Output.String(), "config reloaded"); n != 1 {
+		t.Errorf("%d reloads logged, want 1", n)
 	}
 	// Plain HTTP is not served.
 	if resp, err := http.Get(strings.Replace(exp.URL, "https://", "http://", 1) + "/metrics"); err == nil {

@@ -333,7 +333,8 @@ func (c *coalescer) do(lock sync.Locker, f func() error) error {
 }
 
 // ReloadHandler serves POST /-/reload: 200 when the new config is in use,
-// 500 with the reason when it is not, 405 for other methods.
+// 500 with the reason when it is not, 405 for other methods. Who may
+// reload, and how often, is decided in front of it (package lifecycle).
 func (e *Exporter) ReloadHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
