@@ -21,6 +21,7 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -154,6 +155,8 @@ func benchScope(b testing.TB, n int, latency time.Duration) (Scope, *scptest.Fak
 	t := Scope{
 		Accounts:      []Account{&testAccount{Source: e, APIVersion: v, Requests: requests, Budget: budget}},
 		ScrapeTimeout: 10 * time.Minute,
+		// As the exporter's: a secret key, the image names redacted.
+		Redact: config.NewRedactor("Qm8vT3xLp2Rk9WzYc4HnQm8vT3xLp2Rk9WzYc4Hn").Redact,
 	}
 	return t, fake, reg
 }

@@ -52,6 +52,11 @@ type Scope struct {
 	// Process are the exporter's own families (config loads), without an
 	// account label.
 	Process []metric.Family[struct{}]
+	// Redact, when set, removes the pieces of secrets from the label
+	// values that are free text from the API (freeText): an image named
+	// with a piece of a secret key shows <secret> there. Values from the
+	// config are refused by its load instead.
+	Redact func(string) string
 
 	// families are the families this scope writes, with their
 	// descriptors (set by Update): a scrape writes those of its scope.
@@ -178,6 +183,7 @@ func (c *Collector) logFailures(snap *account.Snapshot) {
 // of optional series, each with its descriptor.
 type families struct {
 	multi   bool
+	redact  func(string) string
 	scrape  []described[*Result]
 	account []described[*account.Snapshot]
 	process []described[struct{}]
@@ -187,6 +193,8 @@ type families struct {
 type described[T any] struct {
 	metric.Family[T]
 	desc *exposition.Desc
+	// freeText are the indices in Labels of the family's free-text labels.
+	freeText []int
 }
 
 // scrapeFamilies are the families of a scrape as a whole: how long it
@@ -217,11 +225,19 @@ func listFiles(res *Result) []*trustlist.Status {
 func newFamilies(s *Scope) *families {
 	return &families{
 		multi:   s.MultiAccount,
+		redact:  s.Redact,
 		scrape:  describe(scrapeFamilies, false),
 		account: describe(account.Families(s.Series), s.MultiAccount),
 		process: describe(s.Process, false),
 	}
 }
+
+// freeText are the labels whose values are free text from the API (an
+// image's name, which anyone who can create one chooses; a user's ID; a
+// URL from IAM's catalog): they are redacted (Scope.Redact), each in a
+// series whose other labels tell it apart. The others are IDs, the API's
+// vocabulary, or values of the config, which its load checks.
+var freeText = map[string]bool{"name": true, "user_id": true, "url": true}
 
 // describe builds each family's descriptor; with perAccount, an account
 // label comes first.
@@ -233,6 +249,11 @@ func describe[T any](fams []metric.Family[T], perAccount bool) []described[T] {
 			labels = append([]string{"account"}, labels...)
 		}
 		out[i] = described[T]{Family: f, desc: exposition.NewDesc(f.Name, f.Help, f.Type, labels...)}
+		for j, l := range f.Labels {
+			if freeText[l] {
+				out[i].freeText = append(out[i].freeText, j)
+			}
+		}
 	}
 	return out
 }
@@ -254,13 +275,15 @@ func (f *families) describe(ch chan<- *prometheus.Desc) {
 // for Collect, straight to the answer for /metrics.
 func (c *Collector) write(sink exposition.Sink, res *Result) {
 	f := res.Scope.families
-	out := &seriesSink{sink: sink}
+	out := &seriesSink{sink: sink, redact: f.redact}
 	for _, d := range f.scrape {
 		out.desc, out.account = d.desc, nil
+		out.freeText = d.freeText
 		d.Series(res, out)
 	}
 	for _, d := range f.account {
 		out.desc = d.desc
+		out.freeText = d.freeText
 		for i := range res.Accounts {
 			out.account = nil
 			if f.multi {
@@ -271,18 +294,23 @@ func (c *Collector) write(sink exposition.Sink, res *Result) {
 	}
 	for _, d := range f.process {
 		out.desc, out.account = d.desc, nil
+		out.freeText = d.freeText
 		d.Series(struct{}{}, out)
 	}
 }
 
 // seriesSink passes a family's series on to the exposition, with the
-// account label first when there is one, and label values made valid
-// UTF-8 (those from the API may not be; the formats need it).
+// account label first when there is one, label values made valid UTF-8
+// (those from the API may not be; the formats need it), and the free-text
+// ones redacted.
 type seriesSink struct {
 	sink    exposition.Sink
 	desc    *exposition.Desc
 	account *string
-	labels  []string // reused: the exposition copies what it keeps
+	redact  func(string) string // Scope.Redact, or nil
+	// freeText are the indices of the family's labels redact redacts.
+	freeText []int
+	labels   []string // reused: the exposition copies what it keeps
 }
 
 func (s *seriesSink) withAccount(labels []string) []string {
@@ -295,6 +323,14 @@ func (s *seriesSink) withAccount(labels []string) []string {
 			l = strings.ToValidUTF8(l, "\uFFFD")
 		}
 		s.labels = append(s.labels, l)
+	}
+	if s.redact != nil {
+		off := len(s.labels) - len(labels)
+		for _, j := range s.freeText {
+			if j < len(labels) {
+				s.labels[off+j] = s.redact(s.labels[off+j])
+			}
+		}
 	}
 	return s.labels
 }

@@ -232,3 +232,47 @@ func (c changesByWindow) Explain(id string, from, to time.Time) (account.Change,
 	}
 	return best, found
 }
+
+// Label values that are free text from the API (an image's name, listed,
+// offered or shared) go through the scope's redaction; the others (IDs,
+// statuses, the account's name, which the config load checks) do not, so
+// the redaction costs a scrape one call per name.
+func TestFreeTextLabelsAreRedacted(t *testing.T) {
+	const piece = "Qm8vT3xL"
+	view := estateView(2)
+	view.Images[1].Name = "build-" + piece + "-2"
+	view.Inventory.Pending = []scp.PendingImage{{ID: "11111111-1111-4111-8111-111111111111", Name: piece, Owner: acctOther}}
+	view.Inventory.Accepted = []scp.Image{{ID: "22222222-2222-4222-8222-222222222222", Name: "x" + piece, Owner: acctOther}}
+	var redacted []string
+	redact := func(s string) string {
+		redacted = append(redacted, s)
+		return strings.ReplaceAll(s, piece, "<secret>")
+	}
+	c := New(Scope{Accounts: []Account{&testAccount{Name: "prod", Source: newStaticSource(view)}}, MultiAccount: true,
+		ScrapeTimeout: time.Second, Redact: redact}, log.NewNopLogger())
+	names := map[string][]string{}
+	c.write(valueFunc(func(d *exposition.Desc, _ float64, labels ...string) {
+		for i, l := range labels {
+			if strings.Contains(l, piece) {
+				t.Errorf("%s: label %s is %q", d.Name(), d.Labels()[i], l)
+			}
+		}
+		if i := slices.Index(d.Labels(), "name"); i >= 0 {
+			names[d.Name()] = append(names[d.Name()], labels[i])
+		}
+	}), c.Scrape(context.Background()))
+	want := map[string][]string{
+		"scp_image_info":         {"img", "build-<secret>-2"},
+		"scp_pending_image_info": {"<secret>"},
+		"scp_shared_image_info":  {"x<secret>"},
+	}
+	for fam, w := range want {
+		if !slices.Equal(names[fam], w) {
+			t.Errorf("%s names %q, want %q", fam, names[fam], w)
+		}
+	}
+	slices.Sort(redacted)
+	if w := []string{piece, "build-" + piece + "-2", "img", "x" + piece}; !slices.Equal(redacted, w) {
+		t.Errorf("redacted %q, want only the names %q", redacted, w)
+	}
+}

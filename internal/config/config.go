@@ -65,6 +65,9 @@ type Config struct {
 	// reads them only to refuse a bad file; the running exporter's
 	// watchers read them again, so only tests look at what was read.
 	lists map[string][]string
+	// redactor hides the secrets the document held or pointed at when
+	// Load read it (see Redact).
+	redactor *Redactor
 }
 
 // Account is one SCP account (or one region of it) and the images watched there.

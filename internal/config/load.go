@@ -55,7 +55,7 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			// Not YAML at all: nothing further can be checked.
-			return nil, errors.New(secretsIn(data, dir, getenv).redact(strings.TrimPrefix(err.Error(), "yaml: ")))
+			return nil, errors.New(secretsIn(data, dir, getenv).Redact(strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
 		// A field of the wrong type or an unknown key: the decoder went on,
 		// so the rest of the file is checked too.
@@ -103,11 +103,13 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 	}
 	errs = append(errs, cfg.validate()...)
 	errs = append(errs, cfg.readLists(dir, !skipLists)...)
+	r := secretsIn(data, dir, getenv)
+	r.addResolved(cfg.Accounts)
+	errs = append(errs, cfg.checkLabels(r)...)
 	if len(errs) > 0 {
 		// Validation quotes values, and a secret can sit in the wrong field.
-		r := secretsIn(data, dir, getenv)
 		for i, err := range errs {
-			if msg := r.redact(err.Error()); msg != err.Error() {
+			if msg := r.Redact(err.Error()); msg != err.Error() {
 				errs[i] = errors.New(msg) // the cause is dropped with the secret
 			}
 		}
@@ -116,6 +118,7 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 	if cfg.single {
 		cfg.SCP = cfg.Accounts[0].SCP
 	}
+	cfg.redactor = r
 	return cfg, nil
 }
 

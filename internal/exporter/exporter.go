@@ -211,7 +211,8 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		wg.Go(r.Start)
 	}
 	wg.Wait()
-	scope := collector.Scope{MultiAccount: e.multi, ScrapeTimeout: time.Duration(cfg.ScrapeTimeout), Series: e.opts.Series, Process: e.families()}
+	scope := collector.Scope{MultiAccount: e.multi, ScrapeTimeout: time.Duration(cfg.ScrapeTimeout), Series: e.opts.Series, Process: e.families(),
+		Redact: cfg.Redactor().Redact}
 	runtimes := make([]*account.Runtime, 0, len(settings))
 	for _, s := range settings {
 		r, ok := e.accounts[s.Name]
