@@ -13,7 +13,7 @@ ARG VERSION=dev
 ARG REVISION=unknown
 ARG BRANCH=unknown
 ARG BUILD_DATE=unknown
-RUN make build VERSION="${VERSION}" REVISION="${REVISION}" BRANCH="${BRANCH}" BUILD_DATE="${BUILD_DATE}" BUILD_USER=docker BIN=/out/scp_exporter
+RUN mkdir -p /out/data && make build VERSION="${VERSION}" REVISION="${REVISION}" BRANCH="${BRANCH}" BUILD_DATE="${BUILD_DATE}" BUILD_USER=docker BIN=/out/scp_exporter
 
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="scp_exporter" \
@@ -21,6 +21,9 @@ LABEL org.opencontainers.image.title="scp_exporter" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /out/scp_exporter /bin/scp_exporter
 COPY LICENSE /LICENSE
+# --storage.path: the state kept across restarts; mount a volume here.
+COPY --from=build --chown=65532:65532 /out/data /data
+VOLUME /data
 USER 65532:65532
 EXPOSE 9857
 # The config file is an argument, not part of the entrypoint: any arguments
@@ -28,4 +31,4 @@ EXPOSE 9857
 # --config.file again when you pass other flags:
 #   docker run IMAGE --config.file=/etc/scp_exporter/config.yml --log.format=json
 ENTRYPOINT ["/bin/scp_exporter"]
-CMD ["--config.file=/etc/scp_exporter/config.yml"]
+CMD ["--config.file=/etc/scp_exporter/config.yml", "--storage.path=/data"]

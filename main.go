@@ -60,6 +60,9 @@ func run(args []string) int {
 			account.TimestampsPending, account.TimestampsPending, account.TimestampsAll, account.TimestampsNone)
 		imageVisibility = app.Flag("collector.image-visibility", "Also export scp_image_visibility (one more series per image; scp_image_visibility_unexpected carries the same visibility label).").Bool()
 		shutdownGrace   = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long scrapes under way may take to finish before the exporter exits.").Default("10s").Duration()
+		storagePath     = app.Flag("storage.path", "Directory where each account's state (last known members, listings, the audit trail's position, the adaptive rate) is kept across restarts, as Alertmanager keeps its own; \"\" keeps nothing.").Default("data/").String()
+		storageInterval = app.Flag("storage.snapshot-interval", "How often the state is written to --storage.path; it is also written on a graceful shutdown.").Default("1m").Duration()
+		auditCatchUp    = app.Flag("storage.audit-catch-up", "After a restart, how far back the audit trail is read at most, from where the last run left off.").Default("24h").Duration()
 		lifecycleOn     = app.Flag(lifecycle.Flag, "Let any caller reload the config with POST /-/reload (at most one reload a second). Without it, /-/reload answers 403 unless the request was authenticated by --web.config.file (basic_auth_users, or a verified client certificate); SIGHUP reloads in any case.").Bool()
 		webFlags        = kingpinflag.AddFlags(app, defaultAddress)
 	)
@@ -112,6 +115,7 @@ func run(args []string) int {
 		Logger:     logger,
 		UserAgent:  programName + "/" + version.Version,
 		Series:     account.SeriesOptions{MemberTimestamps: *memberTimes, ImageVisibility: *imageVisibility},
+		Storage:    account.Storage{Dir: *storagePath, Interval: *storageInterval, AuditCatchUp: *auditCatchUp},
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot load config", "err", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,11 @@ func startExporter(t testing.TB, configPath string, args ...string) *exporterPro
 func launchExporter(t testing.TB, scheme string, up func(base string) bool, args ...string) *exporterProcess {
 	t.Helper()
 	addr := freeAddr(t)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path") }) {
+		// A state of its own: tests never share one (nor write into the
+		// package directory).
+		args = append(args, "--storage.path="+t.TempDir())
+	}
 	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
 	proc := testproc.Start(t, "exporter", cmd, 5*time.Second)
 	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: proc.Output, Proc: proc}

@@ -309,8 +309,8 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("ENTRYPOINT fixes --config.file: %q", ep)
 		}
 	}
-	if !slices.Equal(cm, []string{"--config.file=/etc/scp_exporter/config.yml"}) {
-		t.Errorf("CMD %q, want [\"--config.file=/etc/scp_exporter/config.yml\"]", cm)
+	if !slices.Equal(cm, []string{"--config.file=/etc/scp_exporter/config.yml", "--storage.path=/data"}) {
+		t.Errorf("CMD %q, want [\"--config.file=/etc/scp_exporter/config.yml\", \"--storage.path=/data\"]", cm)
 	}
 	if len(froms) != 2 || !strings.HasSuffix(froms[1], "/distroless/static-debian12:nonroot") {
 		t.Errorf("stages %q: want a build stage and the distroless static nonroot base", froms)

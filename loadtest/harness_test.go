@@ -568,7 +568,7 @@ func startExporter(t *testing.T, bin, fakeURL string, c exporterConfig) *exporte
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr, "--log.level=warn")
+	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr, "--log.level=warn", "--storage.path="+filepath.Join(dir, "data"))
 	e := &exporter{url: "http://" + addr, cmd: cmd, client: &http.Client{Transport: &http.Transport{DisableCompression: true}}, started: time.Now()}
 	proc := testproc.Start(t, "exporter", cmd, 10*time.Second)
 	proc.WaitUntil(t, 30*time.Second, func() bool {

@@ -230,17 +230,25 @@ func (b *Budget) set(r float64) {
 // b's maximum, and with old's pause: a reload that changes an account's
 // client must not forget that the API throttles it.
 func (b *Budget) Continue(old *Budget) {
-	r := old.Rate()
+	b.ContinueAt(old.Rate())
 	old.mu.Lock()
 	until := old.pausedUntil
 	old.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if r < b.rate {
-		b.set(max(b.minRate, r))
-	}
 	if until.After(b.pausedUntil) {
 		b.pausedUntil = until
+	}
+}
+
+// ContinueAt starts b at rate r when that is lower than b's own (a rate
+// saved before a restart): the API that throttled the exporter then may
+// still.
+func (b *Budget) ContinueAt(r float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r > 0 && r < b.rate {
+		b.set(max(b.minRate, r))
 	}
 }
 

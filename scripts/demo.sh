@@ -23,7 +23,7 @@ sed "s#http://127.0.0.1:9858#http://${FAKE_ADDR}#" demo/config.yml > "$work/conf
 
 "$FAKE_BIN" --listen "$FAKE_ADDR" --fixtures demo/fixtures.json 2>"$work/fake.log" &
 pids+=($!)
-"$BIN" --config.file "$work/config.yml" --web.listen-address "$EXPORTER_ADDR" 2>"$work/exporter.log" &
+"$BIN" --config.file "$work/config.yml" --storage.path "$work/data" --web.listen-address "$EXPORTER_ADDR" 2>"$work/exporter.log" &
 pids+=($!)
 
 for _ in $(seq 1 100); do

@@ -422,8 +422,8 @@ func volumesByMount(t *testing.T, spec corev1.PodSpec, c corev1.Container) map[s
 		if !ok {
 			t.Errorf("mount %s names no volume", m.Name)
 		}
-		if !m.ReadOnly {
-			t.Errorf("mount %s is writable", m.MountPath)
+		if !m.ReadOnly && m.MountPath != stateDir {
+			t.Errorf("mount %s is writable: only the state directory %s may be", m.MountPath, stateDir)
 		}
 		out[m.MountPath] = v
 	}
@@ -465,5 +465,43 @@ func fileInTarGz(path, name string) ([]byte, error) {
 		if h.Name == name {
 			return io.ReadAll(tr)
 		}
+	}
+}
+
+// stateDir is where the chart keeps the exporter's state (--storage.path).
+const stateDir = "/data"
+
+// TestStorage: the state directory is an emptyDir by default, a claim of
+// the chart's own (or an existing one) with persistence, and then the
+// Deployment recreates its pod rather than roll it, so a ReadWriteOnce
+// volume is never wanted twice.
+func TestStorage(t *testing.T) {
+	r := template(t)
+	d := one(t, "Deployment", r.Deployments)
+	c := container(t, d)
+	if !slices.Contains(c.Args, "--storage.path="+stateDir) {
+		t.Errorf("args %v lack --storage.path=%s", c.Args, stateDir)
+	}
+	if v := volumesByMount(t, d.Spec.Template.Spec, c)[stateDir]; v.EmptyDir == nil {
+		t.Errorf("state volume %+v, want an emptyDir by default", v)
+	}
+	if len(r.Claims) != 0 || d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("claims %d, strategy %q by default; want none and a rolling update", len(r.Claims), d.Spec.Strategy.Type)
+	}
+
+	r = template(t, "--set", "persistence.enabled=true", "--set", "persistence.size=2Gi")
+	d = one(t, "Deployment", r.Deployments)
+	pvc := one(t, "PersistentVolumeClaim", r.Claims)
+	if v := volumesByMount(t, d.Spec.Template.Spec, container(t, d))[stateDir]; v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name {
+		t.Errorf("state volume %+v, want the claim %s", v, pvc.Name)
+	}
+	if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "2Gi" || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("claim of %s, strategy %q; want 2Gi and Recreate", q.String(), d.Spec.Strategy.Type)
+	}
+
+	r = template(t, "--set", "persistence.enabled=true", "--set", "persistence.existingClaim=mine")
+	d = one(t, "Deployment", r.Deployments)
+	if v := volumesByMount(t, d.Spec.Template.Spec, container(t, d))[stateDir]; len(r.Claims) != 0 || v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "mine" {
+		t.Errorf("with an existing claim: %d claims rendered, volume %+v; want none and the claim mine", len(r.Claims), v)
 	}
 }

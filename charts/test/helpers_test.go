@@ -67,6 +67,7 @@ type rendered struct {
 	Deployments     []appsv1.Deployment
 	ServiceMonitors []monitoringv1.ServiceMonitor
 	PrometheusRules []monitoringv1.PrometheusRule
+	Claims          []corev1.PersistentVolumeClaim
 	Kinds           []string // in the order rendered
 }
 
@@ -116,6 +117,8 @@ func decodeAll(t *testing.T, stream string) *rendered {
 			err = decodeAppend([]byte(doc), &r.ServiceMonitors)
 		case "monitoring.coreos.com/v1 PrometheusRule":
 			err = decodeAppend([]byte(doc), &r.PrometheusRules)
+		case "v1 PersistentVolumeClaim":
+			err = decodeAppend([]byte(doc), &r.Claims)
 		default:
 			t.Fatalf("unexpected object %s %s:\n%s", meta.APIVersion, meta.Kind, doc)
 		}

@@ -69,7 +69,41 @@ func Families(o SeriesOptions) []metric.Family[*Snapshot] {
 		}, audit.Families...),
 		metric.Over(func(s *Snapshot) *scp.Metrics { return s.Requests }, scp.RequestFamilies...),
 		metric.Over(func(s *Snapshot) *scp.Budget { return s.Budget }, scp.BudgetFamilies...),
+		metric.OverEach(func(s *Snapshot) []*StorageStatus {
+			if s.Storage == nil {
+				return nil
+			}
+			return []*StorageStatus{s.Storage}
+		}, storageFamilies...),
 	)
+}
+
+// storageFamilies are the account's state storage (--storage.path).
+var storageFamilies = []metric.Family[*StorageStatus]{
+	{
+		Name: "scp_storage_restore_result", Labels: []string{"result"},
+		Help: "1 for what the exporter's start found of the account's saved state (--storage.path): restored, missing (none yet), corrupt, foreign (another account's or endpoint's), old_format or unreadable; all but restored started fresh.",
+		Series: func(st *StorageStatus, s metric.Sink) {
+			for _, r := range RestoreResults {
+				s.Value(metric.Bool(st.Restored == r), string(r))
+			}
+		},
+	},
+	{
+		Name:   "scp_storage_last_write_success_timestamp_seconds",
+		Help:   "When the account's state was last written to --storage.path, in Unix seconds; 0 if never.",
+		Series: func(st *StorageStatus, s metric.Sink) { s.Value(metric.Timestamp(st.LastWrite)) },
+	},
+	{
+		Name: "scp_storage_write_failures_total", Type: metric.Counter,
+		Help:   "Writes of the account's state to --storage.path that failed (logged); a restart would start from the last good one.",
+		Series: func(st *StorageStatus, s metric.Sink) { s.Value(float64(st.WriteFailures)) },
+	},
+	{
+		Name:   "scp_storage_bytes",
+		Help:   "Size of the account's state file as last written, in bytes (gzip'd JSON).",
+		Series: func(st *StorageStatus, s metric.Sink) { s.Value(float64(st.Bytes)) },
+	},
 }
 
 // offerFamilies are the images other accounts offer to this one or share

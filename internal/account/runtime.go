@@ -37,6 +37,9 @@ type Options struct {
 	// FallbackURL builds the Virtual Server host used while IAM's catalog
 	// gives none (scp.BaseURLFor); tests point it elsewhere.
 	FallbackURL func(region, environment string) string
+	// Storage is where the state is kept across restarts; the zero value
+	// keeps nothing.
+	Storage Storage
 }
 
 func (o Options) withDefaults() Options {
@@ -86,6 +89,11 @@ type Runtime struct {
 	// changed; followLists re-evaluates what depends on them.
 	listsChanged chan struct{}
 	done         chan struct{} // closed when Stop has stopped everything
+	// storage is what the state's reads and writes achieved; savedAudit
+	// the audit trail's saved part, until follow starts the poller.
+	storage        StorageStatus
+	storageFailing bool // the last write failed (warned once)
+	savedAudit     *audit.Saved
 }
 
 // New builds the runtime of one account: its client, budget and engine.
@@ -129,8 +137,12 @@ func (r *Runtime) Start() {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.restore()
 	r.tasks.spawn(r.engine.Run)
 	r.tasks.spawn(r.followLists)
+	if r.opts.Storage.Dir != "" {
+		r.tasks.spawn(r.persist)
+	}
 	r.follow(r.settings)
 	r.loaded(r.settings)
 }
@@ -238,8 +250,12 @@ func (r *Runtime) Stop() {
 		return
 	}
 	r.stopped = true
+	started := r.started
 	r.mu.Unlock()
 	r.tasks.stop()
+	if started {
+		r.save() // graceful: what the last interval learnt is kept too
+	}
 	r.lists.release(r)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -351,6 +367,10 @@ func (r *Runtime) follow(s config.Settings) {
 	} else {
 		var p *audit.Poller
 		if p, err = audit.New(o); err == nil {
+			if r.savedAudit != nil {
+				p.Restore(*r.savedAudit, r.opts.Storage.AuditCatchUp)
+				r.savedAudit = nil
+			}
 			r.poller = p
 			r.polling = r.tasks.spawn(p.Run)
 		}

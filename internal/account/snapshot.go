@@ -41,6 +41,9 @@ type Snapshot struct {
 	// Changes are, by image ID, the audit events that explain the latest
 	// change the exporter saw of each image (its members or visibility).
 	Changes map[string]Change
+	// Storage is what the state's storage achieved; nil without
+	// --storage.path.
+	Storage *StorageStatus
 }
 
 // MaxMembers is the share-count limit of an account's images; 0 is none.
@@ -90,6 +93,10 @@ func (r *Runtime) Snapshot() Snapshot {
 		Budget:         r.conn.budget,
 		ExpectedOwners: r.owners,
 		MaxMembers:     r.limits,
+	}
+	if r.opts.Storage.Dir != "" {
+		st := r.storage
+		snap.Storage = &st
 	}
 	poller, paths, started, client := r.poller, r.paths, r.startedAt, r.conn.client
 	r.mu.Unlock()

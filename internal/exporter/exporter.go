@@ -31,6 +31,9 @@ type Options struct {
 	UserAgent  string
 	// Series chooses the optional series (--collector.* flags).
 	Series account.SeriesOptions
+	// Storage is where the accounts keep their state across restarts
+	// (--storage.*); the zero value keeps nothing.
+	Storage account.Storage
 }
 
 // Exporter owns the running config, its account runtimes and the
@@ -253,6 +256,7 @@ func (e *Exporter) accountOptions() account.Options {
 		UserAgent:   e.opts.UserAgent,
 		Lists:       e.lists,
 		FallbackURL: func(region, environment string) string { return fallbackURL(region, environment) },
+		Storage:     e.opts.Storage,
 	}
 }
 

@@ -239,8 +239,11 @@ type Poller struct {
 	// ("" after a success).
 	logged string
 	// f is the filter's state (filter.go).
-	f    filterState
-	wake chan struct{}
+	f filterState
+	// catchUp: the next window may reach past MaxWindow, to where the run
+	// before a restart left off (Restore).
+	catchUp bool
+	wake    chan struct{}
 }
 
 // New returns a poller; Run starts it.
@@ -397,7 +400,7 @@ func (p *Poller) window(o Options, now time.Time) (start time.Time, cut bool) {
 	if start.IsZero() || start.After(now) { // first poll, or the clock went back
 		start = now.Add(-o.Overlap)
 	}
-	if now.Sub(start) > o.MaxWindow {
+	if now.Sub(start) > o.MaxWindow && !p.catchUp {
 		start, cut = now.Add(-o.MaxWindow), true
 		p.status.WindowsCut++
 	}
@@ -452,6 +455,7 @@ func (p *Poller) succeeded(o Options, start, end time.Time, got scp.AuditEvents)
 	p.status.LastError = nil
 	p.status.LastSuccess = end
 	p.status.NextStart = end.Add(-o.Overlap)
+	p.catchUp = false
 	if r := p.f.rewind; !r.IsZero() {
 		// The filter missed events: read again, unfiltered, from the last
 		// check it passed (window cuts it to MaxWindow).

@@ -106,3 +106,49 @@ func TestFutureDatedEventsCannotCrowdOutRealOnes(t *testing.T) {
 		t.Errorf("Explain = %+v, %v; want the real event by alice", ev, ok)
 	}
 }
+
+// After a restart the first poll reads from where the last run left off,
+// past MaxWindow, within the catch-up limit; the kept events come back for
+// attribution.
+func TestRestoreReadsFromTheSavedPosition(t *testing.T) {
+	now := base
+	var starts []time.Time
+	lister := listerFunc(func(_ context.Context, start, _ time.Time) (scp.AuditEvents, error) {
+		starts = append(starts, start)
+		return scp.AuditEvents{Events: []scp.AuditEvent{{ID: "e1", Timestamp: base.Add(-10 * time.Second), ResourceID: imageID(1), UserID: "alice"}}}, nil
+	})
+	o := audit.Options{Interval: 30 * time.Second, Now: func() time.Time { return now }, Lister: lister, Watched: func(string) bool { return true }}
+	first, err := audit.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	saved := first.Save()
+
+	for _, tc := range []struct {
+		down, catchUp time.Duration
+		want          time.Time
+	}{
+		{3 * time.Hour, 0, saved.NextStart},                                 // past MaxWindow (1h), within a day
+		{3 * time.Hour, 2 * time.Hour, base.Add(3*time.Hour - 2*time.Hour)}, // cut to the catch-up limit
+	} {
+		now = base.Add(tc.down)
+		starts = nil
+		p, err := audit.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Restore(saved, tc.catchUp)
+		if ev, ok := p.Explain(imageID(1), base.Add(-time.Minute), base); !ok || ev.UserID != "alice" {
+			t.Errorf("down %v: the kept event did not come back: %+v %v", tc.down, ev, ok)
+		}
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(starts) != 1 || !starts[0].Equal(tc.want) {
+			t.Errorf("down %v, catch-up %v: the first poll read from %v, want %v", tc.down, tc.catchUp, starts, tc.want)
+		}
+	}
+}
