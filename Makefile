@@ -27,7 +27,7 @@ fake:
 	@mkdir -p .build
 	$(GO) build -o $(FAKE_BIN) ./scp/scptest/cmd/scp-fake-api
 
-## test: vet and race-enabled tests (end-to-end tests need promtool/prometheus; CI installs them)
+## test: vet and race-enabled tests (end-to-end tests need promtool/prometheus/amtool; CI installs them)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -426,27 +427,131 @@ func TestPrometheusExampleConfig(t *testing.T) {
 	}
 }
 
-const runbookBase = "https://github.com/scp-exporter/scp_exporter/blob/main/docs/runbook.md#"
+// TestAlertmanagerExampleConfig: examples/alertmanager.yml passes amtool as
+// shipped, and routes each alert of the rules file by its labels: security
+// findings to their own receiver, grouped by account and alert, the
+// exporter's operations to theirs, and SCPExporterDown to both (the
+// security alerts are blind while it fires).
+func TestAlertmanagerExampleConfig(t *testing.T) {
+	amtool := requireTool(t, "amtool", "apt-get install -y prometheus-alertmanager")
+	const cfg = "../examples/alertmanager.yml"
+	out, err := exec.CommandContext(t.Context(), amtool, "check-config", cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("amtool check-config %s: %v\n%s", cfg, err, out)
+	}
+	want := map[string]string{"security": "scp-security", "operations": "scp-operations"}
+	for _, a := range alertRules(t) {
+		receivers := want[a.Labels["category"]]
+		if a.Alert == "SCPExporterDown" {
+			receivers = "scp-security,scp-operations"
+		}
+		if receivers == "" {
+			continue // TestEveryAlertHasACategory says why
+		}
+		args := []string{"config", "routes", "test", "--config.file=" + cfg, "--verify.receivers=" + receivers,
+			"alertname=" + a.Alert, "account=prod"}
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			args = append(args, k+"="+a.Labels[k])
+		}
+		if out, err := exec.CommandContext(t.Context(), amtool, args...).CombinedOutput(); err != nil {
+			t.Errorf("%s (%v) is not routed to %s: %v\n%s", a.Alert, a.Labels, receivers, err, out)
+		}
+	}
 
-// TestEveryAlertHasARunbook: each alert's runbook_url points at its own
-// section of docs/runbook.md, which says what it means, how to confirm it
-// and what to do; the runbook has no section for an alert that is gone.
-func TestEveryAlertHasARunbook(t *testing.T) {
+	// One notification per account and kind of finding: the security
+	// route groups by exactly account and alertname.
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var am struct {
+		Route struct {
+			Routes []struct {
+				Matchers []string `yaml:"matchers"`
+				Receiver string   `yaml:"receiver"`
+				GroupBy  []string `yaml:"group_by"`
+				Continue bool     `yaml:"continue"`
+			} `yaml:"routes"`
+		} `yaml:"route"`
+	}
+	if err := yaml.Unmarshal(raw, &am); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range am.Route.Routes {
+		if slices.Equal(r.Matchers, []string{`category="security"`}) {
+			found = true
+			if got := slices.Sorted(slices.Values(r.GroupBy)); !slices.Equal(got, []string{"account", "alertname"}) {
+				t.Errorf("the security route groups by %v, want [account alertname]", r.GroupBy)
+			}
+		}
+	}
+	if !found {
+		t.Errorf(`%s has no route matching category="security"`, cfg)
+	}
+}
+
+// alertRule is one alerting rule of the rules file.
+type alertRule struct {
+	Alert       string            `yaml:"alert"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// alertRules returns the alerting rules of the rules file, in order.
+func alertRules(t *testing.T) []alertRule {
+	t.Helper()
 	raw, err := os.ReadFile(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var rules struct {
 		Groups []struct {
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
+			Rules []alertRule `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(raw, &rules); err != nil {
 		t.Fatal(err)
 	}
+	var alerts []alertRule
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts = append(alerts, r)
+			}
+		}
+	}
+	if len(alerts) < 10 {
+		t.Fatalf("%d alerts in %s; the test reads it wrong", len(alerts), rulesPath)
+	}
+	return alerts
+}
+
+// TestEveryAlertHasACategory: every alert says whose it is, with the
+// category label examples/alertmanager.yml routes on: security for the
+// findings about the images (the sharing alerts, all named SCPImage...),
+// operations for the exporter's own health.
+func TestEveryAlertHasACategory(t *testing.T) {
+	for _, a := range alertRules(t) {
+		want := "operations"
+		if strings.HasPrefix(a.Alert, "SCPImage") && a.Alert != "SCPImageMembersScrapeFailing" {
+			want = "security"
+		}
+		if got := a.Labels["category"]; got != want {
+			t.Errorf("%s: category %q, want %q", a.Alert, got, want)
+		}
+		if sev := a.Labels["severity"]; sev != "critical" && sev != "warning" {
+			t.Errorf("%s: severity %q, want critical or warning", a.Alert, sev)
+		}
+	}
+}
+
+const runbookBase = "https://github.com/scp-exporter/scp_exporter/blob/main/docs/runbook.md#"
+
+// TestEveryAlertHasARunbook: each alert's runbook_url points at its own
+// section of docs/runbook.md, which says what it means, how to confirm it
+// and what to do; the runbook has no section for an alert that is gone.
+func TestEveryAlertHasARunbook(t *testing.T) {
 	book, err := os.ReadFile("../docs/runbook.md")
 	if err != nil {
 		t.Fatal(err)
@@ -457,32 +562,24 @@ func TestEveryAlertHasARunbook(t *testing.T) {
 		heading, body, _ := strings.Cut(sec, "\n")
 		sections[githubAnchor(heading)] = body
 	}
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			if r.Alert == "" {
-				continue
-			}
-			alerts = append(alerts, r.Alert)
-			url := r.Annotations["runbook_url"]
-			anchor, ok := strings.CutPrefix(url, runbookBase)
-			if !ok || anchor != strings.ToLower(r.Alert) {
-				t.Errorf("%s: runbook_url %q, want %s%s", r.Alert, url, runbookBase, strings.ToLower(r.Alert))
-				continue
-			}
-			body, ok := sections[anchor]
-			if !ok {
-				t.Errorf("%s: docs/runbook.md has no section #%s", r.Alert, anchor)
-				continue
-			}
-			for _, part := range []string{"**What it means.**", "**How to confirm.**", "**What to do"} {
-				if !strings.Contains(body, part) {
-					t.Errorf("%s: its runbook section lacks %s", r.Alert, part)
-				}
+	for _, r := range alertRules(t) {
+		alerts = append(alerts, r.Alert)
+		url := r.Annotations["runbook_url"]
+		anchor, ok := strings.CutPrefix(url, runbookBase)
+		if !ok || anchor != strings.ToLower(r.Alert) {
+			t.Errorf("%s: runbook_url %q, want %s%s", r.Alert, url, runbookBase, strings.ToLower(r.Alert))
+			continue
+		}
+		body, ok := sections[anchor]
+		if !ok {
+			t.Errorf("%s: docs/runbook.md has no section #%s", r.Alert, anchor)
+			continue
+		}
+		for _, part := range []string{"**What it means.**", "**How to confirm.**", "**What to do"} {
+			if !strings.Contains(body, part) {
+				t.Errorf("%s: its runbook section lacks %s", r.Alert, part)
 			}
 		}
-	}
-	if len(alerts) < 10 {
-		t.Fatalf("%d alerts in %s; the test reads it wrong", len(alerts), rulesPath)
 	}
 	for anchor := range sections {
 		if strings.HasPrefix(anchor, "scp") && !slices.ContainsFunc(alerts, func(a string) bool { return strings.ToLower(a) == anchor }) {

@@ -270,7 +270,8 @@ type promServer struct {
 }
 
 // startPrometheus runs Prometheus with the rules file, scraping target every
-// second, with its storage in dir. It is stopped when the test ends.
+// second in job scp_exporter (the name SCPExporterDown looks for), with its
+// storage in dir. It is stopped when the test ends.
 func startPrometheus(t *testing.T, bin, dir, target string) *promServer {
 	t.Helper()
 	rules, err := filepath.Abs(rulesPath)
@@ -284,7 +285,7 @@ func startPrometheus(t *testing.T, bin, dir, target string) *promServer {
 rule_files:
   - %s
 scrape_configs:
-  - job_name: scp
+  - job_name: scp_exporter
     static_configs:
       - targets: ['%s']
 `, rules, target))
