@@ -162,13 +162,22 @@ func startExporter(t testing.TB, configPath string, args ...string) *exporterPro
 // until up(base URL) is true. scheme is http or https.
 func launchExporter(t testing.TB, scheme string, up func(base string) bool, args ...string) *exporterProcess {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := ""
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--web.listen-address="); ok {
+			addr = v // the caller's: a restart on the same address
+		}
+	}
+	if addr == "" {
+		addr = freeAddr(t)
+		args = append([]string{"--web.listen-address=" + addr}, args...)
+	}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path") }) {
 		// A state of its own: tests never share one (nor write into the
 		// package directory).
 		args = append(args, "--storage.path="+t.TempDir())
 	}
-	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(exporterBinary(t), args...)
 	proc := testproc.Start(t, "exporter", cmd, 5*time.Second)
 	p := &exporterProcess{URL: scheme + "://" + addr, Cmd: cmd, Output: proc.Output, Proc: proc}
 	proc.WaitUntil(t, 15*time.Second, func() bool { return up(p.URL) })

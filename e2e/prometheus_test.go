@@ -278,6 +278,12 @@ func startPrometheus(t *testing.T, bin, dir, target string) *promServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startPrometheusWithRules(t, bin, dir, target, rules)
+}
+
+// startPrometheusWithRules is startPrometheus with another rules file.
+func startPrometheusWithRules(t *testing.T, bin, dir, target, rules string) *promServer {
+	t.Helper()
 	cfg := writeFile(t, dir, "prometheus.yml", fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s

@@ -131,6 +131,13 @@ func TestTemplateRendersEveryObject(t *testing.T) {
 		t.Errorf("ServiceMonitor endpoint %+v", ep)
 	}
 
+	// One instance label whatever the pod: a replaced pod keeps the
+	// sharing alerts' identity.
+	if rc := ep.RelabelConfigs; len(rc) < 2 || rc[0].TargetLabel != "instance" || rc[0].Replacement == nil || *rc[0].Replacement != "scp-scp-exporter" ||
+		rc[1].Action != "labeldrop" || rc[1].Regex != "pod" {
+		t.Errorf("ServiceMonitor relabelings %+v, want instance set to the release's name and pod dropped", rc)
+	}
+
 	checkRules(t, one(t, "PrometheusRule", r.PrometheusRules))
 }
 
