@@ -81,6 +81,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: --web.max-requests %d must not be negative (0 means no limit)\n", programName, *maxRequests)
 		return 1
 	}
+	if *storageInterval <= 0 || *auditCatchUp <= 0 {
+		fmt.Fprintf(os.Stderr, "%s: --storage.snapshot-interval (%s) and --storage.audit-catch-up (%s) must be positive\n", programName, *storageInterval, *auditCatchUp)
+		return 1
+	}
 	logger, toolkitLogger := newLogger(*logFormat, *logLevel)
 
 	if *configCheck {

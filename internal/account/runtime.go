@@ -348,6 +348,7 @@ func (r *Runtime) follow(s config.Settings) {
 	if !s.Audit.Enabled {
 		r.polling.stop()
 		r.poller, r.polling = nil, nil
+		r.savedAudit = nil // a trail enabled later starts from then, not from a day back
 		return
 	}
 	en := r.engine

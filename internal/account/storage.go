@@ -1,7 +1,6 @@
 package account
 
 import (
-	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -43,9 +42,11 @@ const (
 	// is not read (it starts fresh).
 	storageFormat = 1
 	// maxStorageFile bounds the compressed file read, maxStorageJSON what
-	// it may expand to.
-	maxStorageFile = 64 << 20
-	maxStorageJSON = 1 << 30
+	// it may expand to: a state is about 100 bytes an image gzip'd, some
+	// 300 as JSON, so 64 MiB is over 200,000 images, and decoding it stays
+	// within the chart's memory limit.
+	maxStorageFile = 16 << 20
+	maxStorageJSON = 64 << 20
 	// DefaultStorageInterval is Storage.Interval when unset.
 	DefaultStorageInterval = time.Minute
 )
@@ -97,11 +98,17 @@ func storageFile(dir, name string) string {
 }
 
 // identity names the account and API a state belongs to: a hash of the
-// name, the Virtual Server or IAM endpoint, the region and the access key
-// (hashed, so the file holds no credential).
+// name, the Virtual Server or IAM endpoint, the region, and the account ID
+// (scp.account_id) or, without one, the access key ID (hashed, so the file
+// holds no credential). With account_id set, a rotated access key keeps
+// the state.
 func identity(s config.Settings) string {
+	who := s.SCP.AccountID
+	if who == "" {
+		who = "access-key:" + s.SCP.AccessKey
+	}
 	h := sha256.New()
-	for _, part := range []string{s.Name, s.SCP.Endpoint, s.SCP.IAMBaseURL(), s.SCP.Region, s.SCP.AccessKey, s.SCP.AccountID} {
+	for _, part := range []string{s.Name, s.SCP.Endpoint, s.SCP.IAMBaseURL(), s.SCP.Region, who} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -189,6 +196,15 @@ func writeState(path string, s saved) (int64, error) {
 	return fi.Size(), nil
 }
 
+// removeStaleTemps removes what a write cut short (a process killed in the
+// middle) left beside path.
+func removeStaleTemps(path string) {
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, tmp := range tmps {
+		_ = os.Remove(tmp) // best effort: a leftover costs only space
+	}
+}
+
 // restore reads the account's state, if storage is on, and starts the
 // engine and the budget from it; the audit trail's part is kept for
 // follow. r.mu must be held, before the engine runs.
@@ -198,6 +214,7 @@ func (r *Runtime) restore() {
 		return
 	}
 	path := storageFile(st.Dir, r.name)
+	removeStaleTemps(path)
 	s, result, err := readState(path, identity(r.settings))
 	r.storage.Restored = result
 	logger := r.logger("storage")
@@ -219,7 +236,11 @@ func (r *Runtime) restore() {
 // persist writes the account's state every interval until ctx ends; Stop
 // writes it once more.
 func (r *Runtime) persist(ctx context.Context) {
-	t := time.NewTicker(cmp.Or(r.opts.Storage.Interval, DefaultStorageInterval))
+	interval := r.opts.Storage.Interval
+	if interval <= 0 {
+		interval = DefaultStorageInterval
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -241,11 +262,13 @@ func (r *Runtime) save() {
 	s := saved{Format: storageFormat, Identity: identity(r.settings), Written: r.opts.Now().UTC(), Rate: r.conn.budget.Rate()}
 	eng, poller := r.engine, r.poller
 	r.mu.Unlock()
-	s.Engine = eng.Save()
+	// The trail's position first: an event it read after the engine's
+	// state was taken is read again after a restart, never lost.
 	if poller != nil {
 		a := poller.Save()
 		s.Audit = &a
 	}
+	s.Engine = eng.Save()
 	path := storageFile(st.Dir, r.name)
 	n, err := writeState(path, s)
 	r.mu.Lock()

@@ -179,3 +179,27 @@ func TestRestoreDropsImagesNoLongerWatched(t *testing.T) {
 		t.Errorf("watched after the restart %v, want only %s", ids, image)
 	}
 }
+
+// With scp.account_id set, a rotated access key keeps the state: the file
+// is the account's, whatever key reads it.
+func TestRotatedAccessKeyKeepsTheState(t *testing.T) {
+	s := newStored(t)
+	doc := func(key string) string {
+		return "accounts:\n  - name: a\n    scp: {endpoint: \"" + s.url + "\", access_key: " + key + ", secret_key: sk, account_id: 0123456789abcdef0123456789abcdef}\n    images: [{id: " + image + "}]\n"
+	}
+	first, err := account.New(settings(t, s.dir, doc("ak"))[0], account.Options{Storage: s.storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Start()
+	first.Stop()
+	second, err := account.New(settings(t, s.dir, doc("rotated"))[0], account.Options{Storage: s.storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Start()
+	defer second.Stop()
+	if st := second.Snapshot().Storage; st == nil || st.Restored != account.RestoreRestored {
+		t.Errorf("after a key rotation: %+v, want restored", st)
+	}
+}

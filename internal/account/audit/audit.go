@@ -240,9 +240,9 @@ type Poller struct {
 	logged string
 	// f is the filter's state (filter.go).
 	f filterState
-	// catchUp: the next window may reach past MaxWindow, to where the run
-	// before a restart left off (Restore).
-	catchUp bool
+	// catchUp, until a poll succeeds after a restart, is how far back the
+	// window may reach instead of MaxWindow (Restore).
+	catchUp time.Duration
 	wake    chan struct{}
 }
 
@@ -400,8 +400,8 @@ func (p *Poller) window(o Options, now time.Time) (start time.Time, cut bool) {
 	if start.IsZero() || start.After(now) { // first poll, or the clock went back
 		start = now.Add(-o.Overlap)
 	}
-	if now.Sub(start) > o.MaxWindow && !p.catchUp {
-		start, cut = now.Add(-o.MaxWindow), true
+	if longest := max(o.MaxWindow, p.catchUp); now.Sub(start) > longest {
+		start, cut = now.Add(-longest), true
 		p.status.WindowsCut++
 	}
 	return start, cut
@@ -455,7 +455,7 @@ func (p *Poller) succeeded(o Options, start, end time.Time, got scp.AuditEvents)
 	p.status.LastError = nil
 	p.status.LastSuccess = end
 	p.status.NextStart = end.Add(-o.Overlap)
-	p.catchUp = false
+	p.catchUp = 0
 	if r := p.f.rewind; !r.IsZero() {
 		// The filter missed events: read again, unfiltered, from the last
 		// check it passed (window cuts it to MaxWindow).
@@ -589,6 +589,23 @@ func (p *Poller) keep(o Options, now time.Time, fresh []scp.AuditEvent, watched,
 	// Past Retention they go anyway (below); beyond the bound, the oldest
 	// kept go first.
 	p.unwatched = slices.DeleteFunc(p.unwatched, func(r eventRef) bool { return r.at.Before(oldest) })
+	p.trimUnwatched()
+	p.status.Prioritized += uint64(len(ids))
+	for id, list := range p.images {
+		n := sort.Search(len(list), func(i int) bool { return !list[i].Time.Before(oldest) })
+		switch {
+		case n == len(list):
+			delete(p.images, id)
+		case n > 0:
+			p.images[id] = append([]Event(nil), list[n:]...)
+		}
+	}
+	return ids
+}
+
+// trimUnwatched drops the oldest events kept about images not watched
+// beyond MaxUnwatchedEvents. p.mu must be held.
+func (p *Poller) trimUnwatched() {
 	if over := len(p.unwatched) - MaxUnwatchedEvents; over > 0 {
 		for _, ref := range p.unwatched[:over] {
 			list := p.images[ref.image]
@@ -605,17 +622,6 @@ func (p *Poller) keep(o Options, now time.Time, fresh []scp.AuditEvent, watched,
 		}
 		p.unwatched = slices.Delete(p.unwatched, 0, over)
 	}
-	p.status.Prioritized += uint64(len(ids))
-	for id, list := range p.images {
-		n := sort.Search(len(list), func(i int) bool { return !list[i].Time.Before(oldest) })
-		switch {
-		case n == len(list):
-			delete(p.images, id)
-		case n > 0:
-			p.images[id] = append([]Event(nil), list[n:]...)
-		}
-	}
-	return ids
 }
 
 // insert adds ev to list (oldest first), keeping the newest

@@ -46,14 +46,19 @@ func (p *Poller) Restore(s Saved, catchUp time.Duration) {
 		if oldest := now.Add(-catchUp); p.status.NextStart.Before(oldest) {
 			p.status.NextStart = oldest
 		}
-		p.catchUp = true
+		p.catchUp = catchUp
 	}
 	oldest := now.Add(-p.opts.Retention)
 	for _, id := range slices.Sorted(maps.Keys(s.Images)) {
 		for _, ev := range s.Images[id] {
-			if !ev.Time.Before(oldest) && !ev.Time.After(now.Add(ExplainSkew)) {
-				p.images[id] = insert(p.images[id], ev)
+			if ev.Time.Before(oldest) || ev.Time.After(now.Add(ExplainSkew)) || slices.ContainsFunc(p.images[id], func(k Event) bool { return k.ID == ev.ID }) {
+				continue
 			}
+			p.images[id] = insert(p.images[id], ev)
+			// Events restored count within MaxUnwatchedEvents whatever
+			// their image: which are watched is not known yet.
+			p.unwatched = append(p.unwatched, eventRef{image: id, id: ev.ID, at: ev.Time})
 		}
 	}
+	p.trimUnwatched()
 }

@@ -14,6 +14,9 @@ import (
 type Saved struct {
 	Images    []SavedImage    `json:"images"`
 	Inventory inventory.Saved `json:"inventory"`
+	// Prioritized are the images an audit event named whose fetch had not
+	// ended: fetched first again after the restart.
+	Prioritized []string `json:"prioritized,omitempty"`
 }
 
 // SavedImage is what is known of one image's members (see ImageView).
@@ -44,6 +47,9 @@ func (e *Engine) Save() Saved {
 			Started: k.okStart, ChangedAt: k.changedAt, ChangedSince: k.changedSince})
 	}
 	slices.SortStableFunc(out.Images, func(a, b SavedImage) int { return a.Fetched.Compare(b.Fetched) })
+	for _, st := range e.queue.prio {
+		out.Prioritized = append(out.Prioritized, st.id)
+	}
 	return out
 }
 
@@ -63,6 +69,7 @@ func (e *Engine) Restore(s Saved) {
 	saved := slices.Clone(s.Images)
 	slices.SortStableFunc(saved, func(a, b SavedImage) int { return cmp.Compare(a.Fetched.UnixNano(), b.Fetched.UnixNano()) })
 	restored := 0
+	var stalest time.Time
 	for _, si := range saved {
 		st := e.images[si.ID]
 		if st == nil || st.known {
@@ -80,11 +87,26 @@ func (e *Engine) Restore(s Saved) {
 			added: clamp(cmp.Or(si.FirstFetched, si.Fetched)), firstFetched: clamp(cmp.Or(si.FirstFetched, si.Fetched)),
 			okStart: clamp(si.Started), changedAt: clamp(si.ChangedAt), changedSince: clamp(si.ChangedSince),
 		}
+		if restored == 0 {
+			stalest = fetched
+		}
 		restored++
 		e.queue.takes++
 		st.taken = e.queue.takes
 	}
 	if restored > 0 {
 		e.queue.rebuild(e.order, e.images)
+	}
+	for _, id := range s.Prioritized {
+		if st := e.images[id]; st != nil {
+			e.queue.prioritize(st)
+		}
+	}
+	if e.background() && restored > 0 {
+		// The stalest restored image's turn comes an interval after its
+		// fetch, and each next a gap after that: after a long outage the
+		// turns are all past, and the engine catches up as fast as the
+		// budget allows, as after a fresh start.
+		e.pace.due = stalest.Add(e.opts.RefreshInterval)
 	}
 }

@@ -46,14 +46,23 @@ func (d *Inventory) Save() Saved {
 // before Run: the listings are served at once, with the times they were
 // learnt, and refreshed as usual. The discovered list is kept only with
 // Discover (an image discovery no longer lists is not resurrected: the
-// next listing replaces the list), and visibility only for images watched
-// now. The first listing is still awaited for readiness.
+// next listing replaces the list) and only the images the current
+// visibility and name filters would list; visibility only for images
+// watched now. The first listing is still awaited for readiness.
 func (d *Inventory) Restore(s Saved) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.opts.Discover {
-		d.state.Discovered = slices.Clone(s.Discovered)
-		d.state.Status.Images, d.state.Status.LastSuccess = len(s.Discovered), s.LastSuccess
+		// Only what the discovery configured now would list: an image a
+		// visibility or name_regex since changed leaves out stays out.
+		var kept []scp.Image
+		for _, im := range s.Discovered {
+			if slices.Contains(d.opts.Visibility, im.Visibility) && (d.opts.Match == nil || d.opts.Match(im.Name)) {
+				kept = append(kept, im)
+			}
+		}
+		d.state.Discovered = kept
+		d.state.Status.Images, d.state.Status.LastSuccess = len(kept), s.LastSuccess
 	}
 	watched := d.watchedSet()
 	for id, v := range s.Visibility {
