@@ -78,8 +78,8 @@ type Options struct {
 	Inventory                inventory.Options
 	DefaultExpected          map[string]bool
 	DefaultAllowedVisibility map[string]bool
-	// RefreshInterval is 0 to fetch while scrapes wait, or how often each
-	// image should be fetched in the background.
+	// RefreshInterval is 0 to fetch on demand, in passes scrapes begin, or
+	// how often each image should be fetched in the background.
 	RefreshInterval time.Duration
 	// CallTimeout bounds one members call with its retries (scrape_timeout):
 	// a call outlives the scrape that wanted it, never this. It must be
@@ -263,7 +263,7 @@ func (e *Engine) Prioritize(ids ...string) int {
 	return len(queued)
 }
 
-// Wait, in on-demand mode, joins the pass under way, or begins one when
+// Wait joins, in on-demand mode, the pass under way, or begins one when
 // none is, and returns when that pass is done (every watched image tried
 // since it began) or ctx ends, whichever is first. The pass does not end
 // with ctx: it goes on until done, as fast as the budget allows, so what
@@ -290,7 +290,7 @@ func (e *Engine) Wait(ctx context.Context) {
 }
 
 // background reports the mode: true when the engine fetches on a pace of
-// its own, false when it fetches while scrapes wait.
+// its own, false when it fetches on demand, in passes scrapes begin.
 func (e *Engine) background() bool { return e.opts.RefreshInterval > 0 }
 
 // The watch list.
