@@ -65,7 +65,7 @@ const (
 	helpStalestAge = `# HELP scp_image_members_stalest_age_seconds Age of the oldest sure answer about the watched images' members (a successful fetch, or a 404 saying the image is gone; since it was first watched, for an image with neither), in seconds: how old cached member series can be.
 # TYPE scp_image_members_stalest_age_seconds gauge
 `
-	helpPassDuration = `# HELP scp_image_members_pass_duration_seconds How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes.
+	helpPassDuration = `# HELP scp_image_members_pass_duration_seconds How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand, a pass a scrape cannot finish goes on between scrapes, and its duration spans them. Absent until one completes.
 # TYPE scp_image_members_pass_duration_seconds gauge
 `
 	helpMinPassDuration = `# HELP scp_image_members_pass_min_duration_seconds The shortest full pass the account's API budget allows now (watched images over scp_api_rate_limit_requests_per_second), in seconds; above members.refresh_interval, the interval cannot be kept.

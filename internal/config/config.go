@@ -127,9 +127,10 @@ func (f AuditFilter) On() bool { return f.Enabled == nil || *f.Enabled }
 
 // Members configures how the members of images are refreshed.
 type Members struct {
-	// RefreshInterval is 0 (the default) to fetch while scrapes wait, or
-	// how often each image should be fetched in the background, scrapes
-	// then reading what is known without waiting.
+	// RefreshInterval is 0 (the default) to fetch on demand: a scrape
+	// begins a pass over every image, which goes on between scrapes until
+	// done. Otherwise it is how often each image should be fetched in the
+	// background, scrapes then reading what is known without waiting.
 	RefreshInterval Duration `yaml:"refresh_interval"`
 }
 

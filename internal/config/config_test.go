@@ -95,7 +95,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-audit-with-endpoint.yml": {
 			"scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set, so IAM's endpoint catalog, which names the audit service, is not read"},
 		"invalid-members.yml": {
-			"members.refresh_interval: 500ms is neither 0 (refresh while scrapes wait) nor at least 1s",
+			"members.refresh_interval: 500ms is neither 0 (on demand) nor at least 1s",
 			"min_refresh_interval: no longer supported: members are kept by a refresh engine and each scrape serves the last known state; for refresh in the background, set members.refresh_interval",
 		},
 		"invalid-discovery.yml": {

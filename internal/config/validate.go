@@ -106,7 +106,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 		add("discovery.refresh_interval: %s is shorter than %s", d.RefreshInterval, Duration(minDiscoveryRefreshInterval))
 	}
 	if m := a.Members.RefreshInterval; m < 0 || (m > 0 && m < Duration(minMembersRefreshInterval)) {
-		add("members.refresh_interval: %s is neither 0 (refresh while scrapes wait) nor at least %s", m, Duration(minMembersRefreshInterval))
+		add("members.refresh_interval: %s is neither 0 (on demand) nor at least %s", m, Duration(minMembersRefreshInterval))
 	}
 
 	if !single {

@@ -9,11 +9,13 @@
 // last attempt is oldest. One pool of Concurrency workers takes from it; a
 // policy per mode says when (policy.go):
 //
-//   - On demand (refresh interval 0), the engine fetches while a scrape
-//     waits: a scrape begins a pass over every image (or joins the one under
-//     way), and answers when the pass is done or its own deadline comes,
-//     whichever is first; what was not reached is stalest, so it goes first
-//     next time.
+//   - On demand (refresh interval 0), a scrape begins a pass over every
+//     image (or joins the one under way), and answers when the pass is done
+//     or its own deadline comes, whichever is first. A pass goes on until
+//     done, between scrapes too, as fast as the budget allows; the next
+//     scrape after it begins a new one. So a small estate is fetched whole
+//     at every scrape, and a large one at the budget's rate, with no
+//     interval to size.
 //   - In the background (refresh interval > 0), the workers take images on
 //     a pace of their own, so each image is fetched about once per interval,
 //     and scrapes wait for nothing.
@@ -76,8 +78,8 @@ type Options struct {
 	Inventory                inventory.Options
 	DefaultExpected          map[string]bool
 	DefaultAllowedVisibility map[string]bool
-	// RefreshInterval is 0 to fetch while scrapes wait, or how often each
-	// image should be fetched in the background.
+	// RefreshInterval is 0 to fetch on demand, in passes scrapes begin, or
+	// how often each image should be fetched in the background.
 	RefreshInterval time.Duration
 	// CallTimeout bounds one members call with its retries (scrape_timeout):
 	// a call outlives the scrape that wanted it, never this. It must be
@@ -130,7 +132,7 @@ type Engine struct {
 	queue queue
 	busy  int   // members calls under way: workers at work
 	calls int   // members calls under way for watched images
-	pass  *pass // on demand: the pass scrapes wait on, nil when none
+	pass  *pass // on demand: the pass under way, nil when none
 	pace  pacer // in the background: when the next image tried before may go
 	meter passMeter
 	// behind: the budget cannot fetch every image within the interval
@@ -261,10 +263,12 @@ func (e *Engine) Prioritize(ids ...string) int {
 	return len(queued)
 }
 
-// Wait fetches, in on-demand mode, until every watched image has been tried
-// in a pass that began no earlier than the one under way, or ctx ends. Calls
-// it started finish into the state even when ctx ends first. In background
-// mode it returns at once.
+// Wait joins, in on-demand mode, the pass under way, or begins one when
+// none is, and returns when that pass is done (every watched image tried
+// since it began) or ctx ends, whichever is first. The pass does not end
+// with ctx: it goes on until done, as fast as the budget allows, so what
+// ctx left unfetched is fetched before the next scrape. In background mode
+// it returns at once.
 func (e *Engine) Wait(ctx context.Context) {
 	e.mu.Lock()
 	if e.background() {
@@ -273,25 +277,20 @@ func (e *Engine) Wait(ctx context.Context) {
 	}
 	e.syncInventory()
 	p := e.pass
-	if p == nil || !p.takesWork() {
+	if p == nil {
 		p = e.beginPass()
+		e.cond.Broadcast()
 	}
-	p.waiters++
-	e.cond.Broadcast()
 	e.mu.Unlock()
 
 	select {
 	case <-p.done:
 	case <-ctx.Done():
 	}
-
-	e.mu.Lock()
-	p.waiters-- // the last to leave stops the pass taking work (see takesWork)
-	e.mu.Unlock()
 }
 
 // background reports the mode: true when the engine fetches on a pace of
-// its own, false when it fetches while scrapes wait.
+// its own, false when it fetches on demand, in passes scrapes begin.
 func (e *Engine) background() bool { return e.opts.RefreshInterval > 0 }
 
 // The watch list.

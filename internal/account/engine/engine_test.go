@@ -161,9 +161,155 @@ func TestOnDemandFetchesEveryImageOnEveryScrape(t *testing.T) {
 	}
 }
 
+// leaveAtFirstCall scrapes with a deadline that comes at the scrape's first
+// members call: the pass it begins is left unfinished by every scrape.
+func leaveAtFirstCall(e *Engine, c *fakeClient) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	c.set(func(f *fakeClient) { f.onCall = func() { once.Do(cancel) } })
+	e.Wait(ctx)
+	c.set(func(f *fakeClient) { f.onCall = nil })
+}
+
+// On demand, a pass a scrape could not finish goes on without it, with no
+// further scrape, until every image has been tried once since it began; the
+// images not reached go stalest first, and then the pass ends.
+func TestOnDemandPassGoesOnBetweenScrapes(t *testing.T) {
+	c := newFakeClient()
+	c.latency = 5 * time.Millisecond
+	imgs := images(6)
+	e := start(t, options(c, imgs))
+	leaveAtFirstCall(e, c)
+	testwait.For(t, e.idle, "the pass the scrape left to be done without another scrape")
+	want := make([]string, len(imgs))
+	for i, im := range imgs {
+		want[i] = im.ID
+	}
+	if got := c.callLog(); !slices.Equal(got, want) {
+		t.Errorf("the pass went %v, want every image once, in watch order %v", got, want)
+	}
+	for _, iv := range e.Snapshot().Images {
+		if iv.Err != nil || !iv.Known {
+			t.Errorf("after the pass went on alone, %s: err %v, known %v", iv.ID, iv.Err, iv.Known)
+		}
+	}
+	if v := e.Snapshot(); v.Passes != 1 {
+		t.Errorf("%d full passes, want 1", v.Passes)
+	}
+	testwait.Holds(t, 100*time.Millisecond, func() bool { return len(c.callLog()) == len(imgs) }, "no call once the pass is done, until a scrape")
+}
+
+// enteredWait is a scrape's context that tells when Wait has chosen the
+// pass it waits on: Wait reads Done only then.
+type enteredWait struct {
+	context.Context
+	once    sync.Once
+	entered chan struct{}
+}
+
+func (w *enteredWait) Done() <-chan struct{} {
+	w.once.Do(func() { close(w.entered) })
+	return w.Context.Done()
+}
+
+// On demand, a scrape that comes while a pass is under way joins it, even
+// when the scrape that began it has left: it waits for the images that pass
+// has not tried yet, and does not begin another pass that would fetch those
+// it has tried again.
+func TestOnDemandScrapeJoinsThePassUnderWay(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(4)
+	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	o := options(c, imgs)
+	o.Client = h
+	e := start(t, o)
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the engine stops
+
+	// The first scrape: the first image fetched, the second's call held;
+	// the scrape leaves.
+	first, cancel := context.WithCancel(context.Background())
+	go func() { <-h.entered; cancel() }()
+	e.Wait(first)
+
+	second := &enteredWait{Context: context.Background(), entered: make(chan struct{})}
+	done := make(chan struct{})
+	go func() { defer close(done); e.Wait(second) }()
+	<-second.entered
+	release()
+	select {
+	case <-done:
+	case <-time.After(testwait.Timeout):
+		t.Fatal("the second scrape did not return once the pass was done")
+	}
+	want := []string{imgs[0].ID, imgs[1].ID, imgs[2].ID, imgs[3].ID}
+	if got := c.callLog(); !slices.Equal(got, want) {
+		t.Errorf("when the second scrape returned, the calls were %v; want one pass, each image once, %v", got, want)
+	}
+	testwait.For(t, e.idle, "the engine idle")
+	if got := c.callLog(); len(got) != len(want) {
+		t.Errorf("calls %v after the second scrape; want one pass, %v", got, want)
+	}
+}
+
+// On demand, once the pass is done (between scrapes), the next scrape
+// begins a new one and waits for it: a small estate is fetched whole at
+// every scrape, never served from the pass before.
+func TestOnDemandScrapeAfterThePassBeginsANewOne(t *testing.T) {
+	c := newFakeClient()
+	c.latency = 5 * time.Millisecond
+	imgs := images(5)
+	o := options(c, imgs)
+	o.Concurrency = 2
+	e := start(t, o)
+	leaveAtFirstCall(e, c)
+	testwait.For(t, e.idle, "the first pass done between scrapes")
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Timeout)
+	defer cancel()
+	e.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the scrape ran out of time")
+	}
+	for _, im := range imgs {
+		if n := c.callsFor(im.ID); n != 2 {
+			t.Errorf("when the second scrape returned, %s had been fetched %d times, want 2: once by the pass done between scrapes, once by the scrape's own", im.ID, n)
+		}
+	}
+	if v := e.Snapshot(); v.Passes != 2 {
+		t.Errorf("%d full passes, want 2", v.Passes)
+	}
+}
+
+// A pass going on between scrapes stops with the engine: Run returns
+// promptly, with calls under way cancelled, and no call is made after.
+func TestOnDemandPassStopsWithTheEngine(t *testing.T) {
+	c := newFakeClient()
+	c.latency = time.Hour // every call lasts until the engine stops
+	imgs := images(20)
+	o := options(c, imgs)
+	o.Concurrency = 2
+	e := New(o)
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); e.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-stopped })
+	leaveAtFirstCall(e, c)
+	testwait.For(t, func() bool { return e.busyCalls() == 2 }, "two calls under way, the scrape gone")
+	stop()
+	select {
+	case <-stopped:
+	case <-time.After(testwait.Timeout):
+		t.Fatal("Run did not return: the pass going on between scrapes kept it")
+	}
+	if n := len(c.callLog()); n != 2 {
+		t.Errorf("%d calls, want the 2 under way when the engine stopped", n)
+	}
+}
+
 // Order of work: images never tried first, in watch order; then the one
-// whose last attempt is oldest. A scrape that runs out of time leaves the
-// rest first in line for the next.
+// whose last attempt is oldest.
 func TestOrderNewFirstThenStalest(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(4)
@@ -177,20 +323,6 @@ func TestOrderNewFirstThenStalest(t *testing.T) {
 	e.Wait(context.Background())
 	if got, want := c.callLog()[3:], []string{imgs[3].ID, imgs[0].ID, imgs[1].ID, imgs[2].ID}; !slices.Equal(got, want) {
 		t.Fatalf("after adding an image, the pass fetched %v, want the new one, then oldest first %v", got, want)
-	}
-
-	// A scrape whose deadline allows about two calls: the next one starts
-	// where it stopped, then goes round.
-	c.set(func(f *fakeClient) { f.latency = 40 * time.Millisecond })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
-	e.Wait(ctx)
-	cancel()
-	testwait.For(t, func() bool { return len(c.callLog()) >= 9 && e.idle() }, "the calls under way finish")
-	reached := c.callLog()[7:]
-	e.Wait(context.Background())
-	next := c.callLog()[7+len(reached):]
-	if len(next) != 4 || slices.Contains(next[:4-len(reached)], reached[0]) {
-		t.Errorf("after a short scrape reached %v, the next pass went %v: the images not reached must come first", reached, next)
 	}
 }
 
@@ -366,11 +498,12 @@ func TestBackgroundRefreshesWithoutScrapes(t *testing.T) {
 	}
 }
 
-// idle reports whether no members call is under way.
+// idle reports whether no members call is under way, nor an on-demand
+// pass that will make more.
 func (e *Engine) idle() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.busy == 0
+	return e.busy == 0 && e.pass == nil
 }
 
 // When the budget cannot fetch every image within the refresh interval, the
@@ -396,8 +529,9 @@ func TestBackgroundWarnsWhenTheBudgetCannotKeepTheInterval(t *testing.T) {
 }
 
 // A full pass lasts from its first call until every image's call has
-// finished; on demand it spans the scrapes it took and the time between
-// them. The clock moves 1 s per call here.
+// finished. On demand, a pass a scrape leaves unfinished goes on without it,
+// so its duration is that of its calls; the idle time until the next scrape
+// is no pass's. The clock moves 1 s per call here.
 func TestPassDuration(t *testing.T) {
 	c := newFakeClient()
 	var mu sync.Mutex
@@ -417,19 +551,22 @@ func TestPassDuration(t *testing.T) {
 		t.Errorf("after one scrape: %d passes, the last %v; want 1 of 3s (three calls of 1s)", v.Passes, v.PassDuration)
 	}
 
-	// A scrape that reaches one image, ten seconds idle, a scrape that does
-	// the rest: the pass spans both.
+	// A scrape that leaves at the first call: the pass goes on, and is done
+	// two calls later.
 	ctx, cancel := context.WithCancel(context.Background())
-	released := make(chan struct{})
-	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second); cancel(); <-released } })
-	e.Wait(ctx) // returns once its context ends; the call finishes after
-	close(released)
-	testwait.For(t, e.idle, "the call under way to finish")
+	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second); cancel() } })
+	e.Wait(ctx)
+	testwait.For(t, e.idle, "the pass the scrape left to be done")
+	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 3*time.Second {
+		t.Errorf("after a pass that went on without its scrape: %d passes, the last %v; want 2, the last 3s", v.Passes, v.PassDuration)
+	}
+
+	// Ten seconds idle, then a scrape: its pass does not count them.
 	advance(10 * time.Second)
 	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second) } })
 	e.Wait(context.Background())
-	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 13*time.Second {
-		t.Errorf("after a split pass: %d passes, the last %v; want 2, the last 13s (1s, 10s idle, 2s)", v.Passes, v.PassDuration)
+	if v := e.Snapshot(); v.Passes != 3 || v.PassDuration != 3*time.Second {
+		t.Errorf("after ten idle seconds and a scrape: %d passes, the last %v; want 3, the last 3s", v.Passes, v.PassDuration)
 	}
 }
 

@@ -21,12 +21,12 @@ var Families = []metric.Family[*View]{
 	},
 	{
 		Name:   "scp_image_members_refresh_interval_seconds",
-		Help:   "members.refresh_interval in seconds: how often each image should be fetched in the background; 0 when members are fetched while scrapes wait.",
+		Help:   "members.refresh_interval in seconds: how often each image should be fetched in the background; 0 on demand, where a scrape begins a pass over every image that goes on between scrapes until done.",
 		Series: func(v *View, s metric.Sink) { s.Value(v.RefreshInterval.Seconds()) },
 	},
 	{
 		Name: "scp_image_members_pass_duration_seconds",
-		Help: "How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand it includes the time between the scrapes it took. Absent until one completes.",
+		Help: "How long the last full pass took, in seconds: from its first members call until every watched image had been fetched (or tried) once; on demand, a pass a scrape cannot finish goes on between scrapes, and its duration spans them. Absent until one completes.",
 		Series: func(v *View, s metric.Sink) {
 			if v.Passes > 0 {
 				s.Value(v.PassDuration.Seconds())

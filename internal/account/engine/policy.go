@@ -53,31 +53,26 @@ func (e *Engine) nextPrioritized(now time.Time) (c choice, ok bool) {
 
 // On demand.
 
-// pass is an on-demand pass: a round over every watched image that scrapes
-// wait on. It is done when every image has been tried since it began;
-// calls under way when it began count as its own (it adopts them rather
-// than call again).
+// pass is an on-demand pass: a round over every watched image, begun by a
+// scrape when none is under way, that scrapes wait on (a scrape that comes
+// while it is under way joins it). It takes work until it is done, between
+// scrapes too, as fast as the budget allows: a scrape whose deadline comes
+// first leaves it going on. It is done when every image has been tried
+// since it began, which bounds it; calls under way when it began count as
+// its own (it adopts them rather than call again). The next scrape then
+// begins a new one.
 type pass struct {
-	start   uint64        // queue.takes when it began: images taken since are tried
-	waiters int           // scrapes waiting on it
-	done    chan struct{} // closed when it is done, or ended early
+	start uint64        // queue.takes when it began: images taken since are tried
+	done  chan struct{} // closed when it is done, or ended early
 }
 
-// takesWork reports whether the pass takes new work: only while a scrape
-// waits on it. A pass every scrape left stops, with its calls under way
-// finishing into the state, and the next scrape begins a pass of its own.
-//
-// This is the on-demand policy's one rule on when to call the API: a pass
-// that goes on between scrapes until done would answer true here (Wait
-// then joins it rather than begin another).
-func (p *pass) takesWork() bool { return p.waiters > 0 }
-
-// nextOnDemand is the on-demand policy: while the pass takes work, the
-// prioritized images (within the priority share), then every image not yet
-// tried in the pass, stalest first.
+// nextOnDemand is the on-demand policy: while a pass is under way (whether
+// or not a scrape still waits on it), the prioritized images (within the
+// priority share), then every image not yet tried in the pass, stalest
+// first. With no pass, nothing.
 func (e *Engine) nextOnDemand(now time.Time) choice {
 	p := e.pass
-	if p == nil || !p.takesWork() {
+	if p == nil {
 		return choice{}
 	}
 	pc, ok := e.nextPrioritized(now)
@@ -90,10 +85,9 @@ func (e *Engine) nextOnDemand(now time.Time) choice {
 	return choice{retry: pc.retry}
 }
 
-// beginPass ends the pass under way, if any, and begins one over every
-// watched image, adopting the calls under way.
+// beginPass begins a pass over every watched image, adopting the calls
+// under way; none may be under way.
 func (e *Engine) beginPass() *pass {
-	e.endPass()
 	p := &pass{start: e.queue.takes, done: make(chan struct{})}
 	e.pass = p
 	var inflight []*imageState

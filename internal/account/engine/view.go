@@ -47,8 +47,9 @@ type View struct {
 	StalestAge time.Duration
 	// PassDuration is how long the last full pass took: from its first
 	// attempt until every watched image had been fetched (or tried) once;
-	// on demand it includes the time between the scrapes it took. Passes
-	// is how many have completed; PassDuration means nothing before one.
+	// on demand, a pass a scrape could not finish goes on between scrapes,
+	// and its duration spans them. Passes is how many have completed;
+	// PassDuration means nothing before one.
 	PassDuration time.Duration
 	Passes       int
 	// MinPassDuration is the shortest full pass the budget allows now: the
@@ -169,9 +170,9 @@ func (k *knowledge) sureSince() time.Time {
 
 // passMeter measures full passes for View.PassDuration: a full pass lasts
 // from the start of its first attempt until an attempt for every watched
-// image has finished. It is counted apart from the pass a scrape waits on:
-// on demand, a full pass spans the scrapes (and their passes) it took, and
-// the time between them.
+// image has finished. It is counted apart from the on-demand pass: it also
+// measures the background mode, and a full pass that a reload's switch of
+// mode cut short goes on in the next mode's work.
 type passMeter struct {
 	start time.Time       // zero until the pass's first attempt
 	left  map[string]bool // watched images not yet tried in the pass
