@@ -105,7 +105,8 @@ func awkwardScope(multi bool) Scope {
 			Service:    func() (scp.ServiceInfo, bool) { return info, true },
 			MaxMembers: account.MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
 			Changes:    changesByWindow{imgA: {{EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}},
-			Requests:   awkwardRequests(), Budget: scp.NewBudget(12.5, 4, nil), Audit: trail, Lists: lists}
+			Requests:   awkwardRequests(), Budget: scp.NewBudget(12.5, 4, nil), Audit: trail, Lists: lists,
+			Storage: &account.StorageStatus{Restored: account.RestoreForeign, LastWrite: time.Unix(1.7e9, 0), WriteFailures: 2, Bytes: 1234}}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {

@@ -45,6 +45,8 @@ type testAccount struct {
 	// status, when the account has them.
 	Audit *audit.Status
 	Lists []trustlist.Status
+	// Storage is the state storage's status, when the account keeps one.
+	Storage *account.StorageStatus
 }
 
 var _ Account = (*testAccount)(nil)
@@ -71,6 +73,7 @@ func (a *testAccount) Snapshot() account.Snapshot {
 		Lists:          a.Lists,
 		ExpectedOwners: a.ExpectedOwners,
 		MaxMembers:     a.MaxMembers,
+		Storage:        a.Storage,
 	}
 	if snap.Requests == nil {
 		snap.Requests = noRequests

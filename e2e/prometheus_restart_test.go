@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func quickRules(t *testing.T, dir string, hold time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`\[1h(:?)\]`).ReplaceAllString(string(b), "["+fmt.Sprint(int(hold.Minutes()))+"m$1]")
+	s := regexp.MustCompile(`\[1h(:?)\]`).ReplaceAllString(string(b), "["+strconv.Itoa(int(hold.Minutes()))+"m$1]")
 	s = regexp.MustCompile(`(?m)^( +)for: ([0-9]+)m$`).ReplaceAllString(s, "${1}for: ${2}s")
 	return writeFile(t, dir, "quick.rules.yml", s)
 }
