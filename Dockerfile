@@ -13,7 +13,9 @@ ARG VERSION=dev
 ARG REVISION=unknown
 ARG BRANCH=unknown
 ARG BUILD_DATE=unknown
-RUN mkdir -p /out/data && make build VERSION="${VERSION}" REVISION="${REVISION}" BRANCH="${BRANCH}" BUILD_DATE="${BUILD_DATE}" BUILD_USER=docker BIN=/out/scp_exporter
+# The state directory (--storage.path), empty, for the final stage.
+RUN mkdir -p /out/data
+RUN make build VERSION="${VERSION}" REVISION="${REVISION}" BRANCH="${BRANCH}" BUILD_DATE="${BUILD_DATE}" BUILD_USER=docker BIN=/out/scp_exporter
 
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="scp_exporter" \
