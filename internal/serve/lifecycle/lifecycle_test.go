@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 )
 
 // reloads stands in for the exporter's reload handler: it counts the
@@ -57,34 +57,21 @@ func (s *timers) fire() int {
 	return len(due)
 }
 
-// syncBuffer is a log the handler may write from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.FieldsFunc(s.b.String(), func(r rune) bool { return r == '\n' })
+// logLines are the lines of a log.
+func logLines(b *testproc.Buffer) []string {
+	return strings.FieldsFunc(b.String(), func(r rune) bool { return r == '\n' })
 }
 
 type fixture struct {
 	next   *reloads
 	clock  *testclock.Clock
 	timers *timers
-	log    *syncBuffer
+	log    *testproc.Buffer
 	h      http.Handler
 }
 
 func newFixture(o Options) *fixture {
-	f := &fixture{next: &reloads{}, clock: testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), timers: &timers{}, log: &syncBuffer{}}
+	f := &fixture{next: &reloads{}, clock: testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), timers: &timers{}, log: &testproc.Buffer{}}
 	o.Now, o.AfterFunc, o.Logger = f.clock.Now, f.timers.after, log.NewLogfmtLogger(f.log)
 	f.h = Handler(f.next, o)
 	return f
@@ -211,7 +198,7 @@ func TestFloodStartsOneReloadASecondAndLogsOnce(t *testing.T) {
 	if n := f.next.n.Load(); n != 1 || count(http.StatusOK) != 1 || count(http.StatusTooManyRequests) != 499 {
 		t.Errorf("500 requests at one instant: %d reloads, %d answered 200, %d 429; want 1, 1, 499", n, count(http.StatusOK), count(http.StatusTooManyRequests))
 	}
-	if lines := f.log.lines(); len(lines) != 1 {
+	if lines := logLines(f.log); len(lines) != 1 {
 		t.Errorf("%d log lines for 499 refusals, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 
@@ -233,17 +220,17 @@ func TestFloodStartsOneReloadASecondAndLogsOnce(t *testing.T) {
 	if n := f.timers.fire(); n != 1 {
 		t.Fatalf("%d summaries scheduled, want 1", n)
 	}
-	lines := f.log.lines()
+	lines := logLines(f.log)
 	if len(lines) != 2 || !strings.Contains(lines[1], "499 reload requests refused in the last minute") || !strings.Contains(lines[1], "too_soon=499") {
 		t.Fatalf("after the minute, log:\n%s\nwant a second line summing up 499 refusals", strings.Join(lines, "\n"))
 	}
 	// A quiet minute: nothing logged, and the next refusal is logged at once.
 	f.timers.fire()
-	if n := f.timers.fire(); n != 0 || len(f.log.lines()) != 2 {
-		t.Errorf("after a quiet minute: %d summaries still scheduled, %d log lines; want 0, 2", n, len(f.log.lines()))
+	if n := f.timers.fire(); n != 0 || len(logLines(f.log)) != 2 {
+		t.Errorf("after a quiet minute: %d summaries still scheduled, %d log lines; want 0, 2", n, len(logLines(f.log)))
 	}
 	f.do(http.MethodPost, nil)
-	if lines := f.log.lines(); len(lines) != 3 || !strings.Contains(lines[2], "remote=") {
+	if lines := logLines(f.log); len(lines) != 3 || !strings.Contains(lines[2], "remote=") {
 		t.Errorf("a refusal after a quiet minute is not logged at once:\n%s", strings.Join(lines, "\n"))
 	}
 }
@@ -256,7 +243,7 @@ func TestForbiddenFloodIsLoggedOnce(t *testing.T) {
 		f.do(http.MethodPost, nil)
 	}
 	f.timers.fire()
-	lines := f.log.lines()
+	lines := logLines(f.log)
 	if len(lines) != 2 || !strings.Contains(lines[0], `reason="lifecycle API not enabled"`) ||
 		!strings.Contains(lines[1], "lifecycle_not_enabled=499 too_soon=0") {
 		t.Errorf("500 forbidden requests and a minute, log:\n%s\nwant 2 lines", strings.Join(lines, "\n"))
