@@ -54,7 +54,7 @@ func run(args []string) int {
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time to answer.").Default("0.5s").Duration()
 		logLevel      = enumFlag(app, "log.level", "Only log messages with the given severity or above. One of: debug, info, warn, error.", "info", "debug", "info", "warn", "error")
 		logFormat     = enumFlag(app, "log.format", "Output format of log messages. One of: logfmt, json.", "logfmt", "logfmt", "json")
-		maxRequests   = app.Flag("web.max-requests", "Maximum number of simultaneous scrapes; more answer 503 at once. 0 means no limit.").Default("40").Int()
+		maxRequests   = app.Flag("web.max-requests", "Maximum number of scrapes producing their page at once (waiting for the accounts, rendering); more answer 503 at once. A finished page is sent without holding one. 0 means no limit.").Default("40").Int()
 		noExporterMet = app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own process and Go runtime metrics (go_*, process_*) from /metrics.").Bool()
 		memberTimes   = enumFlag(app, "collector.member-timestamps", "Whose share timestamps to export: pending (scp_image_member_updated_timestamp_seconds for pending shares, which the pending-too-long alert needs), all (created and updated for every member: two more series per member), or none.",
 			account.TimestampsPending, account.TimestampsPending, account.TimestampsAll, account.TimestampsNone)
@@ -139,7 +139,7 @@ func run(args []string) int {
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	})
-	mux.Handle(*metricsPath, httpserver.Metrics(metrics, *maxRequests, exp.Collector().ScrapeTimeout))
+	mux.Handle(*metricsPath, httpserver.Metrics(metrics, *maxRequests))
 	mux.Handle("/-/reload", lifecycle.Handler(exp.ReloadHandler(), lifecycle.Options{
 		Enabled:       *lifecycleOn,
 		WebConfigFile: *webFlags.WebConfigFile,

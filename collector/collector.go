@@ -9,6 +9,7 @@ package collector
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,13 +81,17 @@ type Collector struct {
 
 	mu       sync.Mutex
 	reported map[string]string // last failure summary logged per account
+
+	// renders holds a token for each scrape reading the snapshots and
+	// writing its page (see Handler).
+	renders chan struct{}
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // New returns a collector for scope.
 func New(scope Scope, logger log.Logger) *Collector {
-	c := &Collector{logger: logger, reported: map[string]string{}}
+	c := &Collector{logger: logger, reported: map[string]string{}, renders: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	c.Update(scope)
 	return c
 }
@@ -119,6 +124,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // waits: calls under way finish into the accounts' state, each bounded by
 // its own timeouts.
 func (c *Collector) Scrape(ctx context.Context) *Result {
+	return c.read(c.wait(ctx))
+}
+
+// wait lets every account of the scope work for this scrape until ctx ends
+// or it is done, and says how long it waited.
+func (c *Collector) wait(ctx context.Context) (*Scope, time.Duration) {
 	s := c.scope.Load()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -126,7 +137,13 @@ func (c *Collector) Scrape(ctx context.Context) *Result {
 		wg.Go(func() { a.Wait(ctx) })
 	}
 	wg.Wait()
-	res := &Result{Scope: s, Accounts: make([]account.Snapshot, len(s.Accounts)), Duration: time.Since(start)}
+	return s, time.Since(start)
+}
+
+// read reads what every account of s knows, for a scrape that waited
+// waited.
+func (c *Collector) read(s *Scope, waited time.Duration) *Result {
+	res := &Result{Scope: s, Accounts: make([]account.Snapshot, len(s.Accounts)), Duration: waited}
 	names := make(map[string]bool, len(s.Accounts))
 	for i, a := range s.Accounts {
 		res.Accounts[i] = a.Snapshot()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -682,5 +683,66 @@ scp_image_member_info{expected="true",image_id="` + imgA + `",member_id="` + acc
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "scp_image_member_info",
 		"scp_image_member_created_timestamp_seconds", "scp_image_member_updated_timestamp_seconds"); err != nil {
 		t.Error(err)
+	}
+}
+
+// blockingSource answers Wait at once and holds each Snapshot until
+// released, counting the snapshots read at once.
+type blockingSource struct {
+	release       chan struct{}
+	mu            sync.Mutex
+	reading, most int
+	view          engine.View
+}
+
+func (s *blockingSource) Wait(context.Context) {}
+
+// counts are the snapshots being read now, and the most read at once.
+func (s *blockingSource) counts() struct{ reading, most int } {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return struct{ reading, most int }{s.reading, s.most}
+}
+
+func (s *blockingSource) Snapshot() engine.View {
+	s.mu.Lock()
+	s.reading++
+	s.most = max(s.most, s.reading)
+	s.mu.Unlock()
+	<-s.release
+	s.mu.Lock()
+	s.reading--
+	s.mu.Unlock()
+	return s.view
+}
+
+// Scrapes read the snapshots and write their pages at most GOMAXPROCS at
+// once, however many arrive together: the others wait their turn,
+// and every one is answered.
+func TestScrapesRenderAtMostGOMAXPROCSAtOnce(t *testing.T) {
+	src := &blockingSource{release: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(src.release) })
+	t.Cleanup(release)
+	c := New(sourceScope(src), log.NewNopLogger())
+	h := c.Handler(prometheus.NewRegistry(), 0, promhttp.HandlerOpts{})
+	limit := runtime.GOMAXPROCS(0)
+	codes := make(chan int, limit+2)
+	for range limit + 2 {
+		go func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			codes <- rec.Code
+		}()
+	}
+	testwait.For(t, func() bool { return src.counts().reading >= limit }, "GOMAXPROCS scrapes to read the snapshots")
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return src.counts().reading <= limit }, "at most GOMAXPROCS scrapes reading at once")
+	release()
+	for range limit + 2 {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("a scrape that waited its turn: %d", code)
+		}
+	}
+	if m := src.counts().most; m != limit {
+		t.Errorf("%d scrapes read the snapshots at once, want GOMAXPROCS = %d", m, limit)
 	}
 }

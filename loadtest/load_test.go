@@ -19,6 +19,10 @@
 // known within a small multiple of images ÷ budget. See BENCHMARKS.md for
 // how to read their figures.
 //
+// TestSlowReaders (slowreaders_test.go) has 40 clients ask for /metrics at
+// 10,000 images and never read, while a scraper scrapes every 2 s (issue
+// 22): its success and the exporter's peak memory.
+//
 // Three processes take part: the fake API (this test binary run again in a
 // fake-only mode, so its CPU counts for neither side), the exporter, and this
 // test, which scrapes the exporter and runs the reference client. Only one of

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -14,17 +15,14 @@ import (
 	"time"
 )
 
-// Timeouts of the server. A scrape's own write deadline is set per request
-// (see Metrics), longer than its scrape timeout.
+// Timeouts of the server. A scrape's own write deadline is set once its
+// page is ready (see Metrics and SendTimeout).
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second
 	// WriteTimeout bounds the answer of every endpoint but the metrics.
 	WriteTimeout = 30 * time.Second
 	IdleTimeout  = 2 * time.Minute
-	// writeMargin is added to a scrape's timeout for its write deadline: a
-	// scrape answers by its timeout, and then needs the time to send.
-	writeMargin = 30 * time.Second
 )
 
 // Reserved are the paths the exporter serves besides the metrics.
@@ -47,11 +45,19 @@ func CheckMetricsPath(p string) error {
 	return nil
 }
 
-// Metrics wraps the metrics handler: at most maxRequests scrapes at once
-// (more answer 503 at once rather than queue), and a write deadline of the
-// scrape's timeout plus a margin, read from timeout at each request (a
-// reload may change it).
-func Metrics(h http.Handler, maxRequests int, timeout func() time.Duration) http.Handler {
+// Metrics wraps the metrics handler: at most maxRequests pages produced at
+// once (more scrapes answer 503 at once rather than queue). A page is
+// produced in memory, compressed, and the slot freed before it is sent;
+// the client then has SendTimeout, plus a second a MiB, to read it, and is
+// cut after. A client that does not read holds neither a slot nor, for
+// long, the page.
+func Metrics(h http.Handler, maxRequests int) http.Handler {
+	return metrics(h, maxRequests, sendTime, nil)
+}
+
+// metrics is Metrics with how long a page of n bytes may take to be sent,
+// and sent, if not nil, called after each page is sent or cut.
+func metrics(h http.Handler, maxRequests int, deadline func(n int64) time.Duration, sent func()) http.Handler {
 	var slots chan struct{}
 	if maxRequests > 0 {
 		slots = make(chan struct{}, maxRequests)
@@ -60,18 +66,59 @@ func Metrics(h http.Handler, maxRequests int, timeout func() time.Duration) http
 		if slots != nil {
 			select {
 			case slots <- struct{}{}:
-				defer func() { <-slots }()
 			default:
 				http.Error(w, fmt.Sprintf("too many simultaneous scrapes (--web.max-requests=%d)", maxRequests), http.StatusServiceUnavailable)
 				return
 			}
 		}
-		// Errors mean the connection cannot take a deadline (HTTP/2 before
-		// Go supports it, a test recorder): the server's own then applies.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout() + writeMargin))
-		h.ServeHTTP(w, r)
+		p := produce(h, w, r, slots)
+		if err := p.send(w, deadline); err != nil {
+			reset(r)
+		}
+		if sent != nil {
+			sent()
+		}
 	})
 }
+
+// produce runs h into a page, and frees the slot taken in slots (if any)
+// however h ends.
+func produce(h http.Handler, w http.ResponseWriter, r *http.Request, slots chan struct{}) *page {
+	defer func() {
+		if slots != nil {
+			<-slots
+		}
+	}()
+	p := newPage(w)
+	h.ServeHTTP(p, r)
+	p.finish()
+	return p
+}
+
+// reset makes the server's closing of r's connection, after a write that
+// failed, a reset: what a client that did not read left in the kernel's
+// send queue (megabytes on the loopback) is dropped at once, not kept
+// until the client closes. HTTP/1 only: an HTTP/2 connection carries other
+// streams.
+func reset(r *http.Request) {
+	if r.ProtoMajor != 1 {
+		return
+	}
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn }) // TLS
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+}
+
+// connKey is the key of a request's connection in its context.
+type connKey struct{}
 
 // New returns a server with the timeouts above.
 func New(h http.Handler) *http.Server {
@@ -81,6 +128,9 @@ func New(h http.Handler) *http.Server {
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 }
 
