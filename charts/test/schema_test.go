@@ -1,0 +1,101 @@
+package charttest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSchemaRejectsTypos: values.schema.json refuses keys the chart does not
+// read (names from other exporters' charts among them) and values of the
+// wrong type, and helm's error names the key.
+func TestSchemaRejectsTypos(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // in helm's error
+	}{
+		{[]string{"--set", "serviceMonitor.labels.release=kube-prometheus-stack"}, "'labels'"},
+		{[]string{"--set", "replicaCount=2"}, "'replicaCount'"},
+		{[]string{"--set", "env[0].name=FOO"}, "'env'"},
+		{[]string{"--set", "prometheusRule.labels.release=x"}, "'labels'"},
+		{[]string{"--set", "image.repo=x"}, "'repo'"},
+		{[]string{"--set", "persistence.enable=true"}, "'enable'"},
+		{[]string{"--set", "webConfig.basicAuth.enable=true"}, "'enable'"},
+		{[]string{"--set", "serviceMonitor.enabled=yes"}, "/serviceMonitor/enabled"},
+		{[]string{"--set", "service.port=http"}, "/service/port"},
+		{[]string{"--set", "serviceMonitor.interval=1 minute"}, "/serviceMonitor/interval"},
+		{[]string{"--set", "log.level=verbose"}, "/log/level"},
+		{[]string{"--set", "extraArgs=--web.max-requests=20"}, "/extraArgs"},
+		{[]string{"--set", "podLabels.team=1"}, "/podLabels/team"},
+	} {
+		out, err := runHelm(t, append([]string{"template", "scp", chartDir}, c.args...)...)
+		if err == nil {
+			t.Errorf("helm template %v succeeded:\n%.300s", c.args, out)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "schema") {
+			t.Errorf("helm template %v: the error does not name %s:\n%v", c.args, c.want, err)
+		}
+	}
+}
+
+// TestDocumentedValuesRender: each combination of values that the chart's
+// README and docs/running.md show passes the schema, renders, decodes
+// strictly and lints cleanly.
+func TestDocumentedValuesRender(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	configFile := write("config.yml", "scp:\n  region: kr-west1\n  environment: e\n  secret_key_file: "+secretKeyPath+"\nexpected_members: [a8f10467abfc4b87b64614ab36eb9ae4]\ndiscovery: {enabled: true}\n")
+	for name, args := range map[string][]string{
+		// charts/scp-exporter/README.md, "Install".
+		"chart README install": {
+			"--set", "image.repository=registry.example.internal/scp_exporter",
+			"--set-file", "config=" + configFile,
+			"--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true",
+		},
+		// charts/scp-exporter/README.md, the accounts form.
+		"chart README accounts": {"-f", write("accounts.yaml", `config:
+  scp: null
+  images: null
+  discovery: null
+  accounts:
+    - name: prod
+      scp: {region: kr-west1, environment: e, secret_key_file: /run/secrets/scp_exporter/secret_key}
+      discovery: {enabled: true}
+`)},
+		// docs/running.md, "With Helm".
+		"docs/running.md my-values": {"-f", write("my-values.yaml", `image:
+  repository: registry.example.internal/scp_exporter
+config:
+  scp: {region: kr-west1, environment: e}
+  expected_members: [a8f10467abfc4b87b64614ab36eb9ae4]
+  images:
+    - {id: 70a599e0-31e7-49b7-b260-868f441e862b, name: golden-ubuntu}
+serviceMonitor:
+  enabled: true
+  additionalLabels: {release: kube-prometheus-stack}   # what your Prometheus selects
+prometheusRule:
+  enabled: true
+  additionalLabels: {release: kube-prometheus-stack}
+`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := template(t, args...)
+			one(t, "Deployment", r.Deployments)
+			out, err := runHelm(t, append([]string{"lint", "--strict", chartDir}, args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, "0 chart(s) failed") || strings.Contains(out, "[WARNING]") {
+				t.Errorf("helm lint --strict:\n%s", out)
+			}
+		})
+	}
+}
