@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart clean
+.PHONY: all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart chart-files clean
 
 all: build
 
@@ -112,6 +112,10 @@ $(HELM):
 ## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types (module charts/test, kept out of the main go.mod)
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
+
+## chart-files: copy alerts/scp_exporter.rules.yml into the chart (charts/scp-exporter/files/); make test-chart fails while the copy differs
+chart-files:
+	cp alerts/scp_exporter.rules.yml charts/scp-exporter/files/scp_exporter.rules.yml
 
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)

@@ -345,17 +345,25 @@ func TestNoSecretWired(t *testing.T) {
 	}
 }
 
-// TestRulesFileIsTheRepositoryOne: the chart's rules file is a symbolic link
-// to alerts/scp_exporter.rules.yml, and `helm package` stores that file's
-// content, so the packaged chart needs no repository.
+// TestRulesFileIsTheRepositoryOne: the chart's rules file is a plain file
+// (no symbolic link, which helm warns about on every command), the same as
+// alerts/scp_exporter.rules.yml (`make chart-files` copies it), and
+// `helm package` stores it, so the packaged chart needs no repository.
 func TestRulesFileIsTheRepositoryOne(t *testing.T) {
-	const link = "../scp-exporter/files/scp_exporter.rules.yml"
-	target, err := os.Readlink(link)
+	const copied = "../scp-exporter/files/scp_exporter.rules.yml"
+	fi, err := os.Lstat(copied)
 	if err != nil {
-		t.Fatalf("%s is not a symbolic link: %v", link, err)
+		t.Fatal(err)
 	}
-	if target != "../../../alerts/scp_exporter.rules.yml" {
-		t.Errorf("%s points at %s", link, target)
+	if !fi.Mode().IsRegular() {
+		t.Fatalf("%s is not a regular file (%v): helm warns about symbolic links; run make chart-files", copied, fi.Mode())
+	}
+	if inChart, err := os.ReadFile(copied); err != nil {
+		t.Fatal(err)
+	} else if want, err := os.ReadFile(rulesPath); err != nil {
+		t.Fatal(err)
+	} else if !bytes.Equal(inChart, want) {
+		t.Fatalf("%s differs from %s: run make chart-files", copied, rulesPath)
 	}
 	want, err := os.ReadFile(rulesPath)
 	if err != nil {

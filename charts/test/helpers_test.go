@@ -45,8 +45,8 @@ func helmBin(t *testing.T) string {
 	return ""
 }
 
-// runHelm runs helm with args and returns its stdout; stderr, which carries
-// helm's note about the rules file's symbolic link, goes into the error.
+// runHelm runs helm with args and returns its stdout; stderr goes into the
+// error.
 func runHelm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), helmBin(t), args...)
