@@ -47,7 +47,7 @@ func TestHelmLint(t *testing.T) {
 // Prometheus Operator installs it and checks each object.
 func TestTemplateRendersEveryObject(t *testing.T) {
 	r := template(t, withMonitoring...)
-	want := []string{"ConfigMap", "Deployment", "PrometheusRule", "Service", "ServiceMonitor"}
+	want := []string{"ConfigMap", "Deployment", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"}
 	if got := slices.Sorted(slices.Values(r.Kinds)); !slices.Equal(got, want) {
 		t.Fatalf("rendered %v, want one each of %v", r.Kinds, want)
 	}
@@ -210,7 +210,7 @@ func checkRules(t *testing.T, pr monitoringv1.PrometheusRule) {
 // options, only what any cluster accepts.
 func TestDefaultsRenderNoOperatorObjects(t *testing.T) {
 	r := template(t)
-	want := []string{"ConfigMap", "Deployment", "Service"}
+	want := []string{"ConfigMap", "Deployment", "Service", "ServiceAccount"}
 	if got := slices.Sorted(slices.Values(r.Kinds)); !slices.Equal(got, want) {
 		t.Fatalf("rendered %v, want %v", r.Kinds, want)
 	}

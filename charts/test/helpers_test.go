@@ -13,6 +13,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -68,6 +69,8 @@ type rendered struct {
 	ServiceMonitors []monitoringv1.ServiceMonitor
 	PrometheusRules []monitoringv1.PrometheusRule
 	Claims          []corev1.PersistentVolumeClaim
+	ServiceAccounts []corev1.ServiceAccount
+	NetworkPolicies []networkingv1.NetworkPolicy
 	Kinds           []string // in the order rendered
 }
 
@@ -119,6 +122,10 @@ func decodeAll(t *testing.T, stream string) *rendered {
 			err = decodeAppend([]byte(doc), &r.PrometheusRules)
 		case "v1 PersistentVolumeClaim":
 			err = decodeAppend([]byte(doc), &r.Claims)
+		case "v1 ServiceAccount":
+			err = decodeAppend([]byte(doc), &r.ServiceAccounts)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			err = decodeAppend([]byte(doc), &r.NetworkPolicies)
 		default:
 			t.Fatalf("unexpected object %s %s:\n%s", meta.APIVersion, meta.Kind, doc)
 		}

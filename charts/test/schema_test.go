@@ -28,6 +28,10 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{[]string{"--set", "log.level=verbose"}, "/log/level"},
 		{[]string{"--set", "extraArgs=--web.max-requests=20"}, "/extraArgs"},
 		{[]string{"--set", "podLabels.team=1"}, "/podLabels/team"},
+		{[]string{"--set", "serviceAccount.automount=true"}, "'automount'"},
+		{[]string{"--set", "networkPolicy.enable=true"}, "'enable'"},
+		{[]string{"--set", "networkPolicy.egress.scpApi.ports={https}"}, "/networkPolicy/egress/scpApi/ports/0"},
+		{[]string{"--set", "serviceMonitor.path=metrics"}, "/serviceMonitor/path"},
 	} {
 		out, err := runHelm(t, append([]string{"template", "scp", chartDir}, c.args...)...)
 		if err == nil {
@@ -40,17 +44,23 @@ func TestSchemaRejectsTypos(t *testing.T) {
 	}
 }
 
+// TestSchemaAcceptsTheRealKeys: the names other charts use that this chart
+// has too pass the schema.
+func TestSchemaAcceptsTheRealKeys(t *testing.T) {
+	template(t, "--set", "serviceAccount.create=false", "--set", "networkPolicy.enabled=true",
+		"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.namespace=prometheus",
+		"--set", "serviceMonitor.jobLabel=app.kubernetes.io/name", "--set", "global.imageRegistry=r.example",
+		"--set", "extraEnvFrom[0].configMapRef.name=x", "--set", "prometheusRule.enabled=true",
+		"--set", "prometheusRule.additionalRuleLabels.team=security")
+}
+
 // TestDocumentedValuesRender: each combination of values that the chart's
 // README and docs/running.md show passes the schema, renders, decodes
 // strictly and lints cleanly.
 func TestDocumentedValuesRender(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return writeFile(t, dir, name, text)
 	}
 	configFile := write("config.yml", "scp:\n  region: kr-west1\n  environment: e\n  secret_key_file: "+secretKeyPath+"\nexpected_members: [a8f10467abfc4b87b64614ab36eb9ae4]\ndiscovery: {enabled: true}\n")
 	for name, args := range map[string][]string{
@@ -98,4 +108,20 @@ prometheusRule:
 			}
 		})
 	}
+}
+
+// writeFile writes text to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeValues writes a values file and returns its path.
+func writeValues(t *testing.T, text string) string {
+	t.Helper()
+	return writeFile(t, t.TempDir(), "values.yaml", text)
 }

@@ -35,13 +35,45 @@ app.kubernetes.io/part-of: scp-exporter
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{/* image: repository:tag, or repository@digest. */}}
+{{/*
+  image: [registry/]repository:tag, or [registry/]repository@digest; the
+  registry is global.imageRegistry, else image.registry.
+*/}}
 {{- define "scp-exporter.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $registry := .Values.image.registry }}
+{{- with .Values.global }}{{ with .imageRegistry }}{{ $registry = . }}{{ end }}{{ end }}
+{{- $repository := .Values.image.repository }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}
 {{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount's name: serviceAccount.name, else the fullname when the chart creates it, else "default". */}}
+{{- define "scp-exporter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "scp-exporter.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+  The path of /metrics: serviceMonitor.path, else the last
+  --web.telemetry-path=... of extraArgs, else /metrics.
+*/}}
+{{- define "scp-exporter.metricsPath" -}}
+{{- $path := "/metrics" }}
+{{- range .Values.extraArgs }}
+{{- if hasPrefix "--web.telemetry-path=" . }}
+{{- $path = trimPrefix "--web.telemetry-path=" . }}
+{{- end }}
+{{- end }}
+{{- default $path .Values.serviceMonitor.path }}
 {{- end }}
 
 {{/* config.yml: .Values.config as YAML, or as is when it is a string. */}}
