@@ -33,11 +33,25 @@ func TestHelmLint(t *testing.T) {
 			"--set", "webConfig.basicAuth.enabled=true",
 			"--set", "webConfig.basicAuth.existingSecret=scp-exporter-scrape",
 			"--set", "webConfig.basicAuth.probeAuthorization=Basic cHJvYmU6c2VjcmV0"),
+		// Every optional piece at once.
+		append(slices.Clone(withMonitoring),
+			"--set", "networkPolicy.enabled=true",
+			"--set", "serviceAccount.annotations.a=b",
+			"--set", "global.imageRegistry=registry.example.internal",
+			"--set", "extraEnvFrom[0].secretRef.name=proxy",
+			"--set", "topologySpreadConstraints[0].maxSkew=1",
+			"--set", "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+			"--set", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+			"-f", writeValues(t, "extraObjects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: '{{ .Release.Name }}-extra'}}]"),
+			"--set", "serviceMonitor.namespace=prometheus", "--set", "serviceMonitor.jobLabel=app.kubernetes.io/name",
+			"--set", "serviceMonitor.targetLabels={app.kubernetes.io/instance}",
+			"--set", "extraArgs={--web.telemetry-path=/scp}",
+			"--set", "prometheusRule.namespace=prometheus", "--set", "prometheusRule.additionalRuleLabels.team=security"),
 	} {
 		out, err := runHelm(t, append([]string{"lint", "--strict", chartDir}, args...)...)
 		if err != nil {
 			t.Errorf("helm lint %v: %v", args, err)
-		} else if !strings.Contains(out, "0 chart(s) failed") {
+		} else if !strings.Contains(out, "0 chart(s) failed") || strings.Contains(out, "[WARNING]") {
 			t.Errorf("helm lint %v:\n%s", args, out)
 		}
 	}
