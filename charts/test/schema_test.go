@@ -1,10 +1,13 @@
 package charttest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestSchemaRejectsTypos: values.schema.json refuses keys the chart does not
@@ -124,4 +127,51 @@ func writeFile(t *testing.T, dir, name, text string) string {
 func writeValues(t *testing.T, text string) string {
 	t.Helper()
 	return writeFile(t, t.TempDir(), "values.yaml", text)
+}
+
+// TestSchemaMatchesValues: every key of values.yaml has a place in
+// values.schema.json, and every key the schema closes (additionalProperties:
+// false) is in values.yaml with its default, so neither drifts.
+func TestSchemaMatchesValues(t *testing.T) {
+	var values map[string]any
+	raw, err := os.ReadFile(chartDir + "/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if raw, err = os.ReadFile(chartDir + "/values.schema.json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatalf("values.schema.json: %v", err)
+	}
+	var walk func(path string, v map[string]any, s map[string]any)
+	walk = func(path string, v map[string]any, s map[string]any) {
+		props, _ := s["properties"].(map[string]any)
+		closed := s["additionalProperties"] == false
+		for k, val := range v {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if closed {
+					t.Errorf("values.yaml has %s%s, the schema does not", path, k)
+				}
+				continue
+			}
+			if m, ok := val.(map[string]any); ok && path+k != "config" {
+				walk(path+k+".", m, ps)
+			}
+		}
+		if !closed {
+			return
+		}
+		for k := range props {
+			if _, ok := v[k]; !ok {
+				t.Errorf("the schema has %s%s, values.yaml does not", path, k)
+			}
+		}
+	}
+	walk("", values, schema)
 }
