@@ -151,7 +151,8 @@ func TestSchemaMatchesValues(t *testing.T) {
 	var walk func(path string, v map[string]any, s map[string]any)
 	walk = func(path string, v map[string]any, s map[string]any) {
 		props, _ := s["properties"].(map[string]any)
-		closed := s["additionalProperties"] == false
+		additional, isBool := s["additionalProperties"].(bool)
+		closed := isBool && !additional
 		for k, val := range v {
 			ps, ok := props[k].(map[string]any)
 			if !ok {
