@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart chart-files clean
+.PHONY: lint-workflows all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart chart-files clean
 
 all: build
 
@@ -92,6 +92,15 @@ release:
 	done
 	cd $(RELEASE_DIR) && sha256sum $(BIN)-$(VERSION).*.tar.gz > sha256sums.txt
 	@cat $(RELEASE_DIR)/sha256sums.txt
+
+## lint-workflows: actionlint over .github/workflows (built from the Go module proxy into .build/)
+ACTIONLINT_VERSION ?= v1.7.12
+ACTIONLINT := .build/actionlint-$(ACTIONLINT_VERSION)/actionlint
+lint-workflows: $(ACTIONLINT)
+	$(ACTIONLINT) -no-color
+
+$(ACTIONLINT):
+	GOBIN=$(CURDIR)/$(dir $(ACTIONLINT)) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 HELM_VERSION ?= v3.22.0
 # The Kubernetes minor version of the k8s.io modules HELM_VERSION uses: what
