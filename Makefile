@@ -80,8 +80,11 @@ RELEASE_DIRS      := alerts dashboards examples/systemd mixin
 # A release is reproducible: the build date and every file time are the
 # commit's (SOURCE_DATE_EPOCH, as reproducible-builds.org defines it, wins
 # when set), the build user is this fixed name, and owners, modes and order
-# inside the archives are normalised. Inputs that remain: the commit, VERSION,
-# the branch name and the Go version.
+# inside the archives are normalised. -buildvcs=false: the revision is
+# stamped by -ldflags; Go's own VCS stamp would differ between a clone and a
+# git worktree of one commit (it finds no .git directory in a worktree), and
+# with untracked files. Inputs that remain: the commit, VERSION, the branch
+# name and the Go version.
 RELEASE_BUILD_USER ?= release
 
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
@@ -103,7 +106,7 @@ release: $(CYCLONEDX_GOMOD)
 	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
 	  echo ">> $$name.tar.gz (file times and build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  mkdir -p $(RELEASE_DIR)/$$name; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
 	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
 	    -o $(RELEASE_DIR)/$$name/$(BIN) .; \
 	  for f in $(RELEASE_FILES) $$files; do install -D -m 0644 "$$f" "$(RELEASE_DIR)/$$name/$$f"; done; \
