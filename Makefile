@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: lint-workflows all build fake test fuzz bench loadtest lint demo docker release helm test-chart lint-chart chart-files clean
+.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo docker release sbom-tool helm test-chart lint-chart chart-files clean
 
 all: build
 
@@ -72,26 +72,58 @@ docker:
 
 RELEASE_DIR       ?= .build/release
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
-RELEASE_FILES     := LICENSE README.md config.example.yml
+RELEASE_FILES     := LICENSE README.md CHANGELOG.md config.example.yml
+# Directories whose tracked files each archive carries: the alerting and
+# recording rules with their promtool tests, the Grafana dashboard, the
+# systemd unit, and the monitoring mixin once there is one.
+RELEASE_DIRS      := alerts dashboards examples/systemd mixin
+# A release is reproducible: the build date and every file time are the
+# commit's (SOURCE_DATE_EPOCH, as reproducible-builds.org defines it, wins
+# when set), the build user is this fixed name, and owners, modes and order
+# inside the archives are normalised. -buildvcs=false: the revision is
+# stamped by -ldflags; Go's own VCS stamp would differ between a clone and a
+# git worktree of one commit (it finds no .git directory in a worktree), and
+# with untracked files. Inputs that remain: the commit, VERSION, the branch
+# name and the Go version.
+RELEASE_BUILD_USER ?= release
 
-## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary (the build flags of `make build`), LICENSE, README.md and config.example.yml, and sha256sums.txt, in RELEASE_DIR (.build/release). On a tagged commit the tag must be v$(VERSION). Needs GNU tar and sha256sum.
-release:
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
+
+## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/ and examples/systemd/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
+release: $(CYCLONEDX_GOMOD)
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
 	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
 	  echo "release: HEAD is tagged $$tag but VERSION is $(VERSION) (want tag v$(VERSION))" >&2; exit 1; fi
 	rm -rf $(RELEASE_DIR)
 	@mkdir -p $(RELEASE_DIR)
-	@set -e; for platform in $(RELEASE_PLATFORMS); do \
+	@set -e; export LC_ALL=C TZ=UTC; \
+	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || true)}; \
+	case "$$epoch" in ''|*[!0-9]*) echo "release: no commit time (want a git checkout, or SOURCE_DATE_EPOCH in seconds; got '$$epoch')" >&2; exit 1;; esac; \
+	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S); \
+	files=$$(git ls-files -- $(RELEASE_DIRS)); \
+	for platform in $(RELEASE_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
-	  echo ">> $$name.tar.gz"; \
+	  echo ">> $$name.tar.gz (file times and build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  mkdir -p $(RELEASE_DIR)/$$name; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE_DIR)/$$name/$(BIN) .; \
-	  install -m 0644 $(RELEASE_FILES) $(RELEASE_DIR)/$$name/; \
-	  tar -C $(RELEASE_DIR) --sort=name --owner=0 --group=0 --numeric-owner -cf - $$name | gzip -9n > $(RELEASE_DIR)/$$name.tar.gz; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
+	    -o $(RELEASE_DIR)/$$name/$(BIN) .; \
+	  for f in $(RELEASE_FILES) $$files; do install -D -m 0644 "$$f" "$(RELEASE_DIR)/$$name/$$f"; done; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(CYCLONEDX_GOMOD) bin -json -noserial -notimestamp -version v$(VERSION) \
+	    -output $(RELEASE_DIR)/$$name.cdx.json $(RELEASE_DIR)/$$name/$(BIN) 2>/dev/null; \
+	  tar -C $(RELEASE_DIR) --format=gnu --sort=name --mtime="@$$epoch" --owner=0 --group=0 --numeric-owner \
+	    --mode=u+rwX,go+rX,go-w -cf - $$name | gzip -9n > $(RELEASE_DIR)/$$name.tar.gz; \
 	  rm -rf $(RELEASE_DIR)/$$name; \
-	done
-	cd $(RELEASE_DIR) && sha256sum $(BIN)-$(VERSION).*.tar.gz > sha256sums.txt
+	done; \
+	cd $(RELEASE_DIR) && sha256sum $(BIN)-$(VERSION).*.tar.gz $(BIN)-$(VERSION).*.cdx.json > sha256sums.txt
 	@cat $(RELEASE_DIR)/sha256sums.txt
+
+## sbom-tool: cyclonedx-gomod, which writes the release's SBOMs (pinned; built once into .build/ through the Go module proxy, -trimpath so that its own hash in each SBOM does not depend on where it was built)
+sbom-tool: $(CYCLONEDX_GOMOD)
+
+$(CYCLONEDX_GOMOD):
+	GOBIN=$(CURDIR)/$(dir $(CYCLONEDX_GOMOD)) $(GO) install -trimpath github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
 
 ## lint-workflows: actionlint over .github/workflows (built from the Go module proxy into .build/)
 ACTIONLINT_VERSION ?= v1.7.12

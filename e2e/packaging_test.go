@@ -26,10 +26,14 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 )
 
 // repoVersion is the VERSION file.
@@ -44,9 +48,9 @@ func repoVersion(t *testing.T) string {
 
 // TestMakeReleaseBuildsChecksummedArchives runs `make release` into a
 // temporary directory and checks each archive: its name, its one
-// top-level directory with the static binary for its platform, LICENSE,
-// README.md and config.example.yml; sha256sums.txt; and that the
-// linux/amd64 binary reports the VERSION. Cross-compiling four platforms
+// top-level directory with the static binary for its platform and the
+// files of releaseDocs, each as in the repository; the SBOM beside it;
+// sha256sums.txt; and that the linux/amd64 binary reports the VERSION. Cross-compiling four platforms
 // takes a few minutes the first time (the standard library for each), some
 // seconds with a warm build cache; -short skips it.
 func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
@@ -63,9 +67,10 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 	}
 
 	platforms := [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "amd64"}, {"darwin", "arm64"}}
-	var want []string
+	var want, sboms []string
 	for _, p := range platforms {
 		want = append(want, fmt.Sprintf("scp_exporter-%s.%s-%s.tar.gz", version, p[0], p[1]))
+		sboms = append(sboms, fmt.Sprintf("scp_exporter-%s.%s-%s.cdx.json", version, p[0], p[1]))
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -75,7 +80,7 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Name())
 	}
-	if wantAll := append(slices.Clone(want), "sha256sums.txt"); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wantAll))) {
+	if wantAll := append(slices.Concat(want, sboms), "sha256sums.txt"); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wantAll))) {
 		t.Fatalf("%s holds %v, want %v", dir, got, wantAll)
 	}
 
@@ -92,8 +97,8 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 		}
 		listed[name] = sum
 	}
-	if len(listed) != len(want) {
-		t.Errorf("sha256sums.txt lists %d files, want %d:\n%s", len(listed), len(want), sums)
+	if len(listed) != len(want)+len(sboms) {
+		t.Errorf("sha256sums.txt lists %d files, want %d:\n%s", len(listed), len(want)+len(sboms), sums)
 	}
 	check := exec.CommandContext(t.Context(), "sha256sum", "--check", "--strict", "sha256sums.txt")
 	check.Dir = dir
@@ -101,12 +106,6 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 		t.Errorf("sha256sum --check: %v\n%s", err, out)
 	}
 
-	docs := map[string][]byte{}
-	for _, name := range []string{"LICENSE", "README.md", "config.example.yml"} {
-		if docs[name], err = os.ReadFile("../" + name); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i, p := range platforms {
 		archive := filepath.Join(dir, want[i])
 		raw, err := os.ReadFile(archive)
@@ -118,20 +117,8 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 		}
 		top := strings.TrimSuffix(want[i], ".tar.gz")
 		files := readTarGz(t, archive)
-		var names []string
-		for name := range files {
-			names = append(names, name)
-		}
-		wantNames := []string{top + "/LICENSE", top + "/README.md", top + "/config.example.yml", top + "/scp_exporter"}
-		if !slices.Equal(slices.Sorted(slices.Values(names)), wantNames) {
-			t.Errorf("%s holds %v, want %v", want[i], slices.Sorted(slices.Values(names)), wantNames)
-			continue
-		}
-		for name, content := range docs {
-			if !bytes.Equal(files[top+"/"+name].data, content) {
-				t.Errorf("%s: %s differs from the repository's", want[i], name)
-			}
-		}
+		checkReleaseDocs(t, want[i], top, files)
+		checkSBOM(t, filepath.Join(dir, sboms[i]), version, p[0], p[1])
 		bin := files[top+"/scp_exporter"]
 		if bin.mode&0o111 == 0 {
 			t.Errorf("%s: scp_exporter mode %o is not executable", want[i], bin.mode)
@@ -150,9 +137,195 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 	}
 }
 
+// releaseDocs are the files besides the binary that each release archive
+// must carry, as they are in the repository: the alerting and recording
+// rules, the dashboard and the systemd unit, so that an archive installs
+// all of it.
+var releaseDocs = []string{
+	"LICENSE", "README.md", "CHANGELOG.md", "config.example.yml",
+	"alerts/scp_exporter.rules.yml", "alerts/scp_exporter.rules.test.yml",
+	"dashboards/scp-image-sharing.json",
+	"examples/systemd/scp_exporter.service", "examples/systemd/README.md",
+}
+
+// checkReleaseDocs checks that an archive's files, all under top, are the
+// binary, each of releaseDocs, and maybe more files from the repository
+// (of the directories the Makefile ships), each equal to the repository's.
+func checkReleaseDocs(t *testing.T, archive, top string, files map[string]tarFile) {
+	t.Helper()
+	if _, ok := files[top+"/scp_exporter"]; !ok {
+		t.Errorf("%s has no %s/scp_exporter", archive, top)
+	}
+	for _, name := range releaseDocs {
+		if _, ok := files[top+"/"+name]; !ok {
+			t.Errorf("%s lacks %s/%s", archive, top, name)
+		}
+	}
+	for name, f := range files {
+		rel, ok := strings.CutPrefix(name, top+"/")
+		if !ok {
+			t.Errorf("%s: %s is outside %s/", archive, name, top)
+			continue
+		}
+		if rel == "scp_exporter" {
+			continue
+		}
+		content, err := os.ReadFile("../" + rel)
+		if err != nil {
+			t.Errorf("%s: %s is not a file of the repository: %v", archive, name, err)
+			continue
+		}
+		if !bytes.Equal(f.data, content) {
+			t.Errorf("%s: %s differs from the repository's", archive, name)
+		}
+		if f.mode != 0o644 {
+			t.Errorf("%s: %s has mode %o, want 644", archive, name, f.mode)
+		}
+	}
+}
+
+// checkSBOM checks the CycloneDX SBOM beside an archive: it names the
+// exporter's module at the release's version built for the platform, and
+// its dependencies, among them client_golang at the version go.mod asks.
+func checkSBOM(t *testing.T, name, version, goos, goarch string) {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var bom struct {
+		BOMFormat string `json:"bomFormat"`
+		Metadata  struct {
+			Timestamp string `json:"timestamp"`
+			Component struct {
+				Name    string `json:"name"`
+				Version string `json:"version"`
+				PURL    string `json:"purl"`
+			} `json:"component"`
+		} `json:"metadata"`
+		Components []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &bom); err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	c := bom.Metadata.Component
+	if bom.BOMFormat != "CycloneDX" || c.Name != "github.com/scp-exporter/scp_exporter" || c.Version != "v"+version {
+		t.Errorf("%s: format %q, component %s %s; want CycloneDX, github.com/scp-exporter/scp_exporter v%s", name, bom.BOMFormat, c.Name, c.Version, version)
+	}
+	if !strings.Contains(c.PURL, "goarch="+goarch) || !strings.Contains(c.PURL, "goos="+goos) {
+		t.Errorf("%s: purl %s, want goos=%s and goarch=%s", name, c.PURL, goos, goarch)
+	}
+	if bom.Metadata.Timestamp != "" {
+		t.Errorf("%s: timestamp %s: a release SBOM has none (it would differ between builds)", name, bom.Metadata.Timestamp)
+	}
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/prometheus/client_golang (v\S+)`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod does not require github.com/prometheus/client_golang")
+	}
+	if !slices.ContainsFunc(bom.Components, func(d struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}) bool {
+		return d.Name == "github.com/prometheus/client_golang" && d.Version == string(m[1])
+	}) {
+		t.Errorf("%s does not list github.com/prometheus/client_golang %s among %d components", name, m[1], len(bom.Components))
+	}
+}
+
+// TestMakeReleaseIsReproducible runs `make release` twice for this
+// machine's platform, the second time with another umask and time zone
+// and at least a second later, and wants identical sha256sums.txt; each
+// archive entry has the commit's time and root's numeric owner, and the
+// binary reports the commit's time as its build date.
+func TestMakeReleaseIsReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: make release builds twice")
+	}
+	requireTool(t, "make", "apt-get install -y make")
+	requireTool(t, "sha256sum", "apt-get install -y coreutils")
+	git := requireTool(t, "git", "apt-get install -y git")
+	version := repoVersion(t)
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	ct, err := exec.CommandContext(t.Context(), git, "-C", "..", "log", "-1", "--format=%ct").Output()
+	if err != nil {
+		t.Fatalf("git log: %v", err)
+	}
+	epoch, err := strconv.ParseInt(strings.TrimSpace(string(ct)), 10, 64)
+	if err != nil {
+		t.Fatalf("git log -1 --format=%%ct: %q: %v", ct, err)
+	}
+	commitTime := time.Unix(epoch, 0)
+
+	var dirs [2]string
+	var sums [2][]byte
+	for i, env := range [][]string{{"TZ=UTC"}, {"TZ=Asia/Seoul"}} {
+		dirs[i] = t.TempDir()
+		script := fmt.Sprintf("umask %s && exec make -C .. release RELEASE_DIR=%s RELEASE_PLATFORMS=%s", []string{"022", "077"}[i], dirs[i], platform)
+		cmd := exec.CommandContext(t.Context(), "sh", "-c", script)
+		cmd.Env = append(os.Environ(), env...)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		if sums[i], err = os.ReadFile(filepath.Join(dirs[i], "sha256sums.txt")); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			// A build date from the clock would differ in the second run.
+			testwait.ForWithin(t, 5*time.Second, func() bool {
+				return time.Now().Truncate(time.Second).After(start.Truncate(time.Second))
+			}, "a second to pass after the first release")
+		}
+	}
+	if !bytes.Equal(sums[0], sums[1]) {
+		t.Errorf("two `make release` runs of one commit differ:\n%s\n%s", sums[0], sums[1])
+	}
+	if n := strings.Count(string(sums[0]), "\n"); n != 2 {
+		t.Errorf("sha256sums.txt lists %d files, want the archive and its SBOM:\n%s", n, sums[0])
+	}
+
+	top := fmt.Sprintf("scp_exporter-%s.%s-%s", version, runtime.GOOS, runtime.GOARCH)
+	archive := filepath.Join(dirs[1], top+".tar.gz")
+	files := readTarGz(t, archive)
+	checkReleaseDocs(t, top+".tar.gz", top, files)
+	checkSBOM(t, filepath.Join(dirs[1], top+".cdx.json"), version, runtime.GOOS, runtime.GOARCH)
+	for name, f := range files {
+		if !f.modTime.Equal(commitTime) || f.uid != 0 || f.gid != 0 {
+			t.Errorf("%s: %s has time %v, owner %d:%d; want the commit's time %v and 0:0", top, name, f.modTime.UTC(), f.uid, f.gid, commitTime.UTC())
+		}
+	}
+	exe := filepath.Join(t.TempDir(), "scp_exporter")
+	if err := os.WriteFile(exe, files[top+"/scp_exporter"].data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), exe, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`build user: +release\n`,
+		`build date: +` + regexp.QuoteMeta(commitTime.UTC().Format("20060102-15:04:05")) + `\n`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("--version of the release binary does not match %s:\n%s", want, out)
+		}
+	}
+}
+
 type tarFile struct {
-	data []byte
-	mode int64
+	data     []byte
+	mode     int64
+	modTime  time.Time
+	uid, gid int
 }
 
 // readTarGz returns the regular files of a .tar.gz; a directory entry is
@@ -185,7 +358,7 @@ func readTarGz(t *testing.T, name string) map[string]tarFile {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files[path.Clean(h.Name)] = tarFile{data: data, mode: h.Mode}
+			files[path.Clean(h.Name)] = tarFile{data: data, mode: h.Mode, modTime: h.ModTime, uid: h.Uid, gid: h.Gid}
 		default:
 			t.Errorf("%s: %s is of tar type %c", name, h.Name, h.Typeflag)
 		}
