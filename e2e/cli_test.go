@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -134,5 +135,34 @@ images:
 	}
 	if n := fake.TotalRequests() + fake.AuthFailures(); n != 0 {
 		t.Errorf("--config.check made %d API calls", n)
+	}
+}
+
+// TestReadmeFlagTablesListEveryFlag compares the flags --help prints with
+// the rows of README.md's flag tables ("| `--name` |" or "| `--name=value` |"): a flag added to the
+// binary, or one a library brings (exporter-toolkit's), must be documented.
+func TestReadmeFlagTablesListEveryFlag(t *testing.T) {
+	out, err := exec.Command(exporterBinary(t), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagRE := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9.-]*)`)
+	flags := flagRE.FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found only %d flags in --help:\n%s", len(flags), out)
+	}
+	for _, m := range flags {
+		name := m[1]
+		if name == "help" || name == "help-long" || name == "help-man" {
+			continue
+		}
+		row := regexp.MustCompile("(?m)^\\| `--" + regexp.QuoteMeta(name) + "[`=]")
+		if !row.Match(readme) {
+			t.Errorf("README.md's flag tables have no row for --%s", name)
+		}
 	}
 }
