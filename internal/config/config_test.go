@@ -100,8 +100,12 @@ func TestInvalidConfigs(t *testing.T) {
 		},
 		"invalid-discovery.yml": {
 			`discovery.visibility[1]: "secret" is not one of public, community, shared, private`,
-			"discovery.name_regex: error parsing regexp: missing closing ): `^(?:golden-()$`",
+			`discovery.name_regex: "golden-(" is not a regular expression (Go RE2 syntax): missing closing )`,
 			"discovery.refresh_interval: 5s is shorter than 10s"},
+		// The expression as written, not the anchored one compiled.
+		"invalid-name-regex.yml": {
+			`accounts[0].discovery.name_regex: "golden)" is not a regular expression (Go RE2 syntax): unexpected )`,
+			`accounts[1].discovery.name_regex: "x\\8" is not a regular expression (Go RE2 syntax): invalid escape sequence in "\\8"`},
 		"invalid-accounts-mixed.yml": {"accounts: with accounts, move the top-level scp, images into each account"},
 		// Problems of each account are named by its index.
 		"invalid-accounts.yml": {
