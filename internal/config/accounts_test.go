@@ -261,7 +261,7 @@ accounts:
 		}
 	}
 	// The top-level block is one problem, however many accounts use it.
-	if n := strings.Count(msg, "audit.poll_interval: 3s"); n != 1 || !slices.Contains(strings.Split(msg, "\n"), "audit.poll_interval: 3s is shorter than 5s") {
+	if n := strings.Count(msg, "audit.poll_interval: 3s"); n != 1 || !slices.Contains(strings.Split(msg, "\n"), "line 2: audit.poll_interval: 3s is shorter than 5s") {
 		t.Errorf("the top-level audit block reported %d times:\n%s", n, msg)
 	}
 }
