@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: testprogress go test -json [flags] [packages]")
 		os.Exit(2)
 	}
-	cmd := exec.Command(os.Args[1], os.Args[2:]...) //nolint:gosec // G204: runs the command line it is given, as intended
+	// Ctrl-C reaches the go command through the terminal; no context.
+	cmd := exec.CommandContext(context.Background(), os.Args[1], os.Args[2:]...) //nolint:gosec // G204: runs the command line it is given, as intended
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
