@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,24 +25,33 @@ func TestVersionFlagPrintsBuildInformation(t *testing.T) {
 	}
 }
 
+// TestConfigCheckAcceptsTheExampleConfig runs --config.check on
+// config.example.yml as shipped, with the keys in the environment as its
+// first comment shows, and requires exit 0. Without them the check names
+// the two environment variables.
 func TestConfigCheckAcceptsTheExampleConfig(t *testing.T) {
-	example, err := os.ReadFile("../config.example.yml")
+	const example = "../config.example.yml"
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(exporterBinary(t), "--config.check", "--config.file="+example)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("SCP_ACCESS_KEY=example-access", "SCP_SECRET_KEY=example-secret")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("config.example.yml as shipped fails --config.check: %v\n%s", err, out)
 	}
-	dir := t.TempDir()
-	secret := writeFile(t, dir, "secret_key", "example-secret\n")
-	text := strings.Replace(string(example), "/etc/scp_exporter/secret_key", secret, 1)
-	if text == string(example) {
-		t.Fatal("config.example.yml no longer names /etc/scp_exporter/secret_key; update this test")
-	}
-	cfg := writeFile(t, dir, "config.yml", text)
-	out, err := exec.Command(exporterBinary(t), "--config.check", "--config.file="+cfg).CombinedOutput()
-	if err != nil {
-		t.Fatalf("config.example.yml is not valid: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "is valid") {
+	if !strings.Contains(out, "is valid") {
 		t.Errorf("unexpected output: %s", out)
+	}
+	out, err = run()
+	if err == nil {
+		t.Fatalf("--config.check passed without any key:\n%s", out)
+	}
+	for _, want := range []string{"SCP_ACCESS_KEY", "SCP_SECRET_KEY"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("without keys, --config.check does not name %s:\n%s", want, out)
+		}
 	}
 }
 
@@ -125,5 +135,34 @@ images:
 	}
 	if n := fake.TotalRequests() + fake.AuthFailures(); n != 0 {
 		t.Errorf("--config.check made %d API calls", n)
+	}
+}
+
+// TestReadmeFlagTablesListEveryFlag compares the flags --help prints with
+// the rows of README.md's flag tables ("| `--name` |" or "| `--name=value` |"): a flag added to the
+// binary, or one a library brings (exporter-toolkit's), must be documented.
+func TestReadmeFlagTablesListEveryFlag(t *testing.T) {
+	out, err := exec.Command(exporterBinary(t), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagRE := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9.-]*)`)
+	flags := flagRE.FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found only %d flags in --help:\n%s", len(flags), out)
+	}
+	for _, m := range flags {
+		name := m[1]
+		if name == "help" || name == "help-long" || name == "help-man" {
+			continue
+		}
+		row := regexp.MustCompile("(?m)^\\| `--" + regexp.QuoteMeta(name) + "[`=]")
+		if !row.Match(readme) {
+			t.Errorf("README.md's flag tables have no row for --%s", name)
+		}
 	}
 }

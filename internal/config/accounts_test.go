@@ -118,7 +118,7 @@ accounts:
 			`accounts[0].images[0].id: invalid id: image id "nope" is not a UUID`,
 			`accounts[1].scp.access_key: missing`,
 			`accounts[1].discovery.visibility[1]: "secret" is not one of public, community, shared, private`,
-			`accounts[1].discovery.name_regex: error parsing regexp`,
+			`accounts[1].discovery.name_regex: "(" is not a regular expression (Go RE2 syntax): missing closing )`,
 			`accounts[1].discovery.refresh_interval: 1s is shorter than 10s`,
 			`accounts[2].images: no images configured and discovery is not enabled`,
 		}},
@@ -261,7 +261,7 @@ accounts:
 		}
 	}
 	// The top-level block is one problem, however many accounts use it.
-	if n := strings.Count(msg, "audit.poll_interval: 3s"); n != 1 || !slices.Contains(strings.Split(msg, "\n"), "audit.poll_interval: 3s is shorter than 5s") {
+	if n := strings.Count(msg, "audit.poll_interval: 3s"); n != 1 || !slices.Contains(strings.Split(msg, "\n"), "line 2: audit.poll_interval: 3s is shorter than 5s") {
 		t.Errorf("the top-level audit block reported %d times:\n%s", n, msg)
 	}
 }

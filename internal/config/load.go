@@ -107,6 +107,10 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 	r.addResolved(cfg.Accounts)
 	errs = append(errs, cfg.checkLabels(r)...)
 	if len(errs) > 0 {
+		paths := pathsOf(data)
+		for i, err := range errs {
+			errs[i] = paths.atLine(err)
+		}
 		// Validation quotes values, and a secret can sit in the wrong field.
 		for i, err := range errs {
 			if msg := r.Redact(err.Error()); msg != err.Error() {

@@ -151,3 +151,24 @@ func (fp fieldPaths) find(line int, s string, isKey bool) string {
 	}
 	return first
 }
+
+// atLine names the line of a validation error's field: "path: problem"
+// becomes "line N: path: problem" when the document has path (a key, or
+// an item of a list). An error that has its line already, or whose field
+// is not in the document (a missing key), is returned as is.
+func (fp fieldPaths) atLine(err error) error {
+	msg := err.Error()
+	if lineRE.MatchString(msg) {
+		return err
+	}
+	path, _, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return err
+	}
+	for _, p := range fp {
+		if p.path == path {
+			return fmt.Errorf("line %d: %w", p.line, err)
+		}
+	}
+	return err
+}

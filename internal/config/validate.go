@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -96,7 +98,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 	d := &a.Discovery
 	errs = append(errs, prefixErrs(prefix, validateVisibilities("discovery.visibility", d.Visibility))...)
 	if d.NameRegex != "" {
-		re, err := regexp.Compile("^(?:" + d.NameRegex + ")$")
+		re, err := compileNameRegex(d.NameRegex)
 		if err != nil {
 			add("discovery.name_regex: %w", err)
 		}
@@ -135,6 +137,27 @@ func (a *Account) validate(prefix string, single bool) []error {
 		errs = append(errs, prefixErrs(prefix, validateMaxMembers(field+".max_members", img.MaxMembers))...)
 	}
 	return errs
+}
+
+// compileNameRegex compiles name_regex to match whole names. Its error
+// speaks of the expression as written, not of the anchored one compiled.
+func compileNameRegex(expr string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(expr); err != nil {
+		var se *syntax.Error
+		if !errors.As(err, &se) {
+			return nil, fmt.Errorf("%q is not a regular expression: %w", expr, err)
+		}
+		msg := fmt.Sprintf("%q is not a regular expression (Go RE2 syntax): %s", expr, se.Code)
+		if se.Expr != "" && se.Expr != expr {
+			msg += fmt.Sprintf(" in %q", se.Expr)
+		}
+		return nil, errors.New(msg)
+	}
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("%q cannot be matched against whole names: %w", expr, err)
+	}
+	return re, nil
 }
 
 // validate checks an account's scp block; audit says whether the account
