@@ -672,18 +672,27 @@ func (e *exporter) cpu(t *testing.T) time.Duration {
 // hwm is the exporter's peak resident set size (VmHWM).
 func (e *exporter) hwm(t *testing.T) int64 {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	n, err := e.procStatus("VmHWM")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return n
+}
+
+// procStatus reads a size field of the exporter's /proc/<pid>/status, in
+// bytes.
+func (e *exporter) procStatus(field string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
 	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
 		}
 	}
-	t.Fatal("no VmHWM")
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, e.cmd.Process.Pid)
 }
 
 // rusage is this process's user+system CPU time so far.

@@ -244,17 +244,9 @@ func sendQueued(t *testing.T, port int) int64 {
 // rss is the exporter's resident set size now (VmRSS).
 func (e *exporter) rss(t *testing.T) int64 {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	n, err := e.procStatus("VmRSS")
 	if err != nil {
 		t.Error(err)
-		return 0
 	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Error("no VmRSS")
-	return 0
+	return n
 }

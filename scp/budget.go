@@ -63,7 +63,7 @@ type Budget struct {
 	rate         float64
 	lastDecrease time.Time
 	metrics      *Metrics
-	pausedUntil  time.Time
+	paused       pause
 	priority     *rate.Limiter // PriorityShare of rate
 	// The rate actually sent, measured over whole seconds.
 	windowStart       time.Time
@@ -115,16 +115,15 @@ func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
 // waitPause waits until no pause holds the calls back.
 func (b *Budget) waitPause(ctx context.Context) error {
 	for {
-		b.mu.Lock()
-		until, now := b.pausedUntil, b.now()
-		b.mu.Unlock()
-		if !now.Before(until) {
+		now := b.now()
+		left := b.paused.left(now)
+		if left <= 0 {
 			return nil
 		}
-		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
-			return fmt.Errorf("%w: the API asked to wait until %s", ErrPaused, until.UTC().Format(time.RFC3339))
+		if dl, ok := ctx.Deadline(); ok && dl.Before(now.Add(left)) {
+			return b.paused.check(now, "the API")
 		}
-		t := time.NewTimer(until.Sub(now))
+		t := time.NewTimer(left)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -137,22 +136,60 @@ func (b *Budget) waitPause(ctx context.Context) error {
 // Pause stops every call for d (a Retry-After), at most MaxPause; a pause
 // under way is only ever extended.
 func (b *Budget) Pause(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if until := b.now().Add(min(d, MaxPause)); until.After(b.pausedUntil) {
-		b.pausedUntil = until
+	if b.paused.extend(d, b.now()) {
+		b.mu.Lock()
 		b.metrics.paused()
+		b.mu.Unlock()
 	}
 }
 
 // PauseLeft is how long the calls are still paused; 0 when they are not.
-func (b *Budget) PauseLeft() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return max(0, b.pausedUntil.Sub(b.now()))
+func (b *Budget) PauseLeft() time.Duration { return b.paused.left(b.now()) }
+
+// pause is a Retry-After stop of the calls it applies to (an account's
+// Virtual Server calls, its audit calls), at most MaxPause. The zero value
+// is not paused. Safe for concurrent use.
+type pause struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// extend stops the calls for d from now, unless a longer stop holds; it
+// reports whether the stop was set or extended.
+func (p *pause) extend(d time.Duration, now time.Time) bool {
+	if d <= 0 {
+		return false
+	}
+	return p.extendTo(now.Add(min(d, MaxPause)))
+}
+
+// extendTo stops the calls until until, unless a longer stop holds.
+func (p *pause) extendTo(until time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !until.After(p.until) {
+		return false
+	}
+	p.until = until
+	return true
+}
+
+// left is how long the stop lasts from now; 0 or less when none holds.
+func (p *pause) left(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(0, p.until.Sub(now))
+}
+
+// check fails, wrapping ErrPaused and naming who asked, while the calls
+// are stopped.
+func (p *pause) check(now time.Time, who string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Before(p.until) {
+		return fmt.Errorf("%w: %s asked to wait until %s", ErrPaused, who, p.until.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // PriorityDelay is how long from now until n prioritized calls fit in
@@ -231,14 +268,10 @@ func (b *Budget) set(r float64) {
 // client must not forget that the API throttles it.
 func (b *Budget) Continue(old *Budget) {
 	b.ContinueAt(old.Rate())
-	old.mu.Lock()
-	until := old.pausedUntil
-	old.mu.Unlock()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if until.After(b.pausedUntil) {
-		b.pausedUntil = until
-	}
+	old.paused.mu.Lock()
+	until := old.paused.until
+	old.paused.mu.Unlock()
+	b.paused.extendTo(until)
 }
 
 // ContinueAt starts b at rate r when that is lower than b's own (a rate

@@ -338,7 +338,7 @@ func (c *Client) getURL(ctx context.Context, op Operation, full string, signed b
 // Retry-After pauses the audit calls alone.
 func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed bool, out any) (time.Duration, error) {
 	if op.audit() {
-		if err := c.audit.pause.check(); err != nil {
+		if err := c.audit.pause.check(time.Now(), "the Logging & Audit service"); err != nil {
 			return 0, fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -373,35 +373,6 @@ func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed
 
 // audit reports whether op is a call of the Logging & Audit service.
 func (op Operation) audit() bool { return op == OpListAuditLogs || op == OpListAuditVersions }
-
-// pause is a Retry-After stop of the calls of one service, at most
-// MaxPause. The zero value is not paused.
-type pause struct {
-	mu    sync.Mutex
-	until time.Time
-}
-
-// extend stops the calls for d from now, unless a longer stop holds.
-func (p *pause) extend(d time.Duration, now time.Time) {
-	if d <= 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if until := now.Add(min(d, MaxPause)); until.After(p.until) {
-		p.until = until
-	}
-}
-
-// check fails, wrapping ErrPaused, while the calls are stopped.
-func (p *pause) check() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Now().Before(p.until) {
-		return fmt.Errorf("%w: the Logging & Audit service asked to wait until %s", ErrPaused, p.until.UTC().Format(time.RFC3339))
-	}
-	return nil
-}
 
 func retryable(err error) bool {
 	var apiErr *APIError

@@ -44,13 +44,7 @@ func (s *stored) run(t *testing.T, extra string, logs *testproc.Buffer) *account
 	if logs != nil {
 		o.Logger = log.NewLogfmtLogger(logs)
 	}
-	r, err := account.New(settings(t, s.dir, "accounts:\n"+accountYAML("a", s.url, extra))[0], o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Start()
-	t.Cleanup(r.Stop)
-	return r
+	return start(t, settings(t, s.dir, "accounts:\n"+accountYAML("a", s.url, extra))[0], o)
 }
 
 // A restart serves the last known members at once, with when they were
