@@ -174,7 +174,14 @@ func (p *pause) extendTo(until time.Time) bool {
 	return true
 }
 
-// left is how long the stop lasts from now; 0 or less when none holds.
+// end is when the stop ends; zero when none was ever set.
+func (p *pause) end() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.until
+}
+
+// left is how long the stop lasts from now; 0 when none holds.
 func (p *pause) left(now time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -268,10 +275,7 @@ func (b *Budget) set(r float64) {
 // client must not forget that the API throttles it.
 func (b *Budget) Continue(old *Budget) {
 	b.ContinueAt(old.Rate())
-	old.paused.mu.Lock()
-	until := old.paused.until
-	old.paused.mu.Unlock()
-	b.paused.extendTo(until)
+	b.paused.extendTo(old.paused.end())
 }
 
 // ContinueAt starts b at rate r when that is lower than b's own (a rate

@@ -343,25 +343,25 @@ func (c *Client) budgeted(ctx context.Context, op Operation, full string, signed
 		}
 	}
 	b := c.opts.Budget
+	var retryAfter time.Duration
+	var err error
 	if b == nil {
-		retryAfter, err := c.attempt(ctx, op, full, signed, out)
-		if op.audit() {
-			c.audit.pause.extend(retryAfter, time.Now())
+		retryAfter, err = c.attempt(ctx, op, full, signed, out)
+	} else {
+		release, aerr := b.Acquire(ctx)
+		if aerr != nil {
+			return 0, fmt.Errorf("%s: %w", op, aerr)
 		}
-		return retryAfter, err
+		retryAfter, err = func() (time.Duration, error) {
+			defer release() // a panic in the attempt must not keep the slot
+			return c.attempt(ctx, op, full, signed, out)
+		}()
 	}
-	release, err := b.Acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", op, err)
-	}
-	retryAfter, err := func() (time.Duration, error) {
-		defer release() // a panic in the attempt must not keep the slot
-		return c.attempt(ctx, op, full, signed, out)
-	}()
 	var apiErr *APIError
 	switch {
 	case op.audit():
 		c.audit.pause.extend(retryAfter, time.Now())
+	case b == nil:
 	case retryAfter > 0, errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
 		b.Throttled()
 		b.Pause(retryAfter)

@@ -76,7 +76,7 @@ func (l *ListFiles) Reread() {
 	}
 	l.mu.Unlock()
 	for _, w := range ws {
-		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
+		_ = w.Check() // a failure keeps the last good list, and is logged and exported
 	}
 }
 
@@ -119,7 +119,7 @@ func (l *ListFiles) use(r *Runtime, paths []string) {
 		t.stop() // without l.mu: a check under way may be telling its users
 	}
 	for _, w := range fresh {
-		_ = w.Reload() // a failure keeps the last good list, and is logged and exported
+		_ = w.Check() // a failure keeps the last good list, and is logged and exported
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -252,7 +252,7 @@ func New(o Options) (*Poller, error) {
 		return nil, err
 	}
 	return &Poller{
-		f:      filterState{state: initialFilterState(o.Filter)},
+		f:      newFilterState(o.Filter, 0, nil),
 		opts:   o.withDefaults(),
 		status: Status{Events: map[string]uint64{}, Skipped: map[string]uint64{}},
 		seen:   map[uint64]int64{},
@@ -273,7 +273,7 @@ func (p *Poller) Update(o Options) error {
 	if p.opts.Filter != o.Filter || p.opts.Lister != o.Lister {
 		// Another filter, or another service (a rebuilt client): what was
 		// learnt does not hold.
-		p.f = filterState{state: initialFilterState(o.Filter), gen: p.f.gen + 1}
+		p.f = newFilterState(o.Filter, p.f.gen+1, p.f.checks)
 	}
 	p.opts = o.withDefaults()
 	p.mu.Unlock()

@@ -89,7 +89,17 @@ type filterState struct {
 	// passed is when the window of the last check the filter passed ended;
 	// rewind, when set, is where the next poll's window starts instead.
 	passed, rewind time.Time
-	checks         map[FilterResult]uint64
+	// checks counts the checks by result, across reloads (a counter).
+	checks map[FilterResult]uint64
+}
+
+// newFilterState is the state of a filter taken into use: unverified, or
+// off for none; checks carries the counts of the filters before it.
+func newFilterState(f scp.AuditFilter, gen uint64, checks map[FilterResult]uint64) filterState {
+	if checks == nil {
+		checks = map[FilterResult]uint64{}
+	}
+	return filterState{state: initialFilterState(f), gen: gen, checks: checks}
 }
 
 func initialFilterState(f scp.AuditFilter) FilterState {
@@ -190,14 +200,11 @@ func (p *Poller) checked(o Options, gen uint64, result FilterResult, end time.Ti
 	var from, to FilterState
 	var errorsInARow int
 	if !p.update(gen, func(f *filterState) {
-		if f.checks == nil {
-			f.checks = map[FilterResult]uint64{}
-		}
 		f.checks[result]++
 		from = f.state
 		switch result {
 		case FilterMatch:
-			f.state, f.passed, f.errors = FilterActive, end, 0
+			f.state, f.passed = FilterActive, end
 		case FilterMissed:
 			f.state = FilterMismatch
 			if !f.passed.IsZero() {
@@ -240,9 +247,6 @@ func (p *Poller) checked(o Options, gen uint64, result FilterResult, end time.Ti
 func (p *Poller) refused(o Options, gen uint64, err error) {
 	var dropped bool
 	p.update(gen, func(f *filterState) {
-		if f.checks == nil {
-			f.checks = map[FilterResult]uint64{}
-		}
 		f.checks[FilterRefusal]++
 		f.refusals++
 		if f.refusals >= refusalsToDrop {

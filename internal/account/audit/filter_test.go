@@ -155,6 +155,9 @@ func TestFilterThatMissesEventsIsDropped(t *testing.T) {
 	if err := h.poller.Update(o); err != nil || h.poller.Status().Filter != audit.FilterUnverified {
 		t.Errorf("after a reload with another filter: %s, %v; want unverified", h.poller.Status().Filter, err)
 	}
+	if n := h.poller.Status().FilterChecks[audit.FilterMissed]; n != 1 {
+		t.Errorf("scp_audit_filter_checks_total{result=\"mismatch\"} %d after the reload, want 1: a counter keeps its count", n)
+	}
 	o.Filter = scp.AuditFilter{}
 	if err := h.poller.Update(o); err != nil || h.poller.Status().Filter != audit.FilterOff {
 		t.Errorf("after a reload without a filter: %s, %v; want off", h.poller.Status().Filter, err)

@@ -32,7 +32,7 @@ type SavedImage struct {
 }
 
 // Save returns what Restore needs to continue after a restart: every
-// watched image with known members, stalest first.
+// watched image with known members, in watch order.
 func (e *Engine) Save() Saved {
 	inv := e.inv.Save()
 	e.mu.Lock()
@@ -46,7 +46,6 @@ func (e *Engine) Save() Saved {
 		out.Images = append(out.Images, SavedImage{ID: im.ID, Members: k.members, Fetched: k.fetched, FirstFetched: k.firstFetched,
 			Started: k.okStart, ChangedAt: k.changedAt, ChangedSince: k.changedSince})
 	}
-	slices.SortStableFunc(out.Images, func(a, b SavedImage) int { return a.Fetched.Compare(b.Fetched) })
 	for _, st := range e.queue.prio {
 		out.Prioritized = append(out.Prioritized, st.id)
 	}
@@ -70,21 +69,21 @@ func (e *Engine) Restore(s Saved) {
 	slices.SortStableFunc(saved, func(a, b SavedImage) int { return cmp.Compare(a.Fetched.UnixNano(), b.Fetched.UnixNano()) })
 	restored := 0
 	var stalest time.Time
+	clamp := func(t time.Time) time.Time {
+		if t.After(now) {
+			return now
+		}
+		return t
+	}
 	for _, si := range saved {
 		st := e.images[si.ID]
 		if st == nil || st.known {
 			continue
 		}
-		clamp := func(t time.Time) time.Time {
-			if t.After(now) {
-				return now
-			}
-			return t
-		}
-		fetched := clamp(si.Fetched)
+		fetched, first := clamp(si.Fetched), clamp(cmp.Or(si.FirstFetched, si.Fetched))
 		st.knowledge = knowledge{
 			members: slices.Clone(si.Members), known: true, fetched: fetched, answered: fetched,
-			added: clamp(cmp.Or(si.FirstFetched, si.Fetched)), firstFetched: clamp(cmp.Or(si.FirstFetched, si.Fetched)),
+			added: first, firstFetched: first,
 			okStart: clamp(si.Started), changedAt: clamp(si.ChangedAt), changedSince: clamp(si.ChangedSince),
 		}
 		if restored == 0 {

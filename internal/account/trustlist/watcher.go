@@ -137,9 +137,6 @@ func (w *Watcher) Check() error {
 	return err
 }
 
-// Reload is Check, as on a config reload: every check reads the file.
-func (w *Watcher) Reload() error { return w.Check() }
-
 // read does one check under readMu; it reports whether the list changed.
 func (w *Watcher) read() (bool, error) {
 	w.readMu.Lock()

@@ -112,7 +112,7 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 	if st := f.w.Status(); st.Generation != 0 || st.IDs != nil || !st.LastSuccess.IsZero() || st.Err != nil {
 		t.Fatalf("before any read: %+v", st)
 	}
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	st := f.wantStatus(t, []string{"aaaa", "bbbb"}, 1, 1)
@@ -156,7 +156,7 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 func TestWatcherSeesAnEditKeepingSizeAndModificationTime(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa\n", base)
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.Stat(f.path)
@@ -182,7 +182,7 @@ func TestWatcherSeesAnEditKeepingSizeAndModificationTime(t *testing.T) {
 func TestWatcherSeesAFileRenamedOverIt(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa\n", base)
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	replace(t, f.path, "bbbb\n", base)
@@ -197,7 +197,7 @@ func TestWatcherSeesAFileRenamedOverIt(t *testing.T) {
 func TestWatcherKeepsTheLastGoodListWhenTheFileGoes(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa\nbbbb\n", base)
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	f.logs.take()
@@ -210,7 +210,7 @@ func TestWatcherKeepsTheLastGoodListWhenTheFileGoes(t *testing.T) {
 			t.Fatalf("Check = %v, want fs.ErrNotExist", err)
 		}
 	}
-	if err := f.w.Reload(); !errors.Is(err, fs.ErrNotExist) {
+	if err := f.w.Check(); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Reload = %v", err)
 	}
 	st := f.wantStatus(t, []string{"aaaa", "bbbb"}, 1, 1)
@@ -240,7 +240,7 @@ func TestWatcherKeepsTheLastGoodListWhenTheFileGoes(t *testing.T) {
 func TestWatcherKeepsTheLastGoodListWhenTheFileIsMalformed(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa\n", base)
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatal(err)
 	}
 	f.logs.take()
@@ -280,7 +280,7 @@ func TestWatcherKeepsTheLastGoodListWhenTheFileIsMalformed(t *testing.T) {
 // A file missing from the start has no list, and an error, until it appears.
 func TestWatcherOfAMissingFile(t *testing.T) {
 	f := newFixture(t, time.Hour)
-	if err := f.w.Reload(); !errors.Is(err, fs.ErrNotExist) {
+	if err := f.w.Check(); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Reload = %v", err)
 	}
 	st := f.wantStatus(t, nil, 0, 0)
@@ -405,7 +405,7 @@ func TestWatcherNoticesAReadFailureAfterAGoodRead(t *testing.T) {
 	restore()
 	restore = trustlist.RefuseOpen(f.path, syscall.EIO) // another failure
 	for range 2 {
-		if err := f.w.Reload(); !errors.Is(err, syscall.EIO) {
+		if err := f.w.Check(); !errors.Is(err, syscall.EIO) {
 			t.Fatalf("Reload = %v, want EIO", err)
 		}
 	}
@@ -438,7 +438,7 @@ func TestWatcherDoesNotTrustAPartialLastLine(t *testing.T) {
 	}
 	f.wantFailing(t, []string{"aaaa"}, base)
 	// Checked again at once (a reload): not long enough.
-	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
 		t.Fatalf("Reload = %v, want ErrUnsettled", err)
 	}
 	// At the next check it has changed again, still without its newline.
@@ -477,7 +477,7 @@ func TestWatcherUsesAStableFileWithoutAFinalNewline(t *testing.T) {
 		t.Fatalf("Check = %v, want ErrUnsettled", err)
 	}
 	f.clock.Add(time.Minute)
-	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
 		t.Fatalf("Reload a minute later = %v, want ErrUnsettled", err)
 	}
 	f.clock.Add(time.Hour - time.Minute) // the next check
@@ -499,14 +499,14 @@ func TestWatcherUsesAStableFileWithoutAFinalNewline(t *testing.T) {
 func TestWatcherFirstReadOfAFileWithoutAFinalNewline(t *testing.T) {
 	f := newFixture(t, time.Hour)
 	write(t, f.path, "aaaa", base.Add(-time.Hour))
-	if err := f.w.Reload(); err != nil {
+	if err := f.w.Check(); err != nil {
 		t.Fatalf("an old file: %v", err)
 	}
 	f.wantStatus(t, []string{"aaaa"}, 1, 1)
 
 	f = newFixture(t, time.Hour)
 	write(t, f.path, "aaaa", base.Add(-time.Minute)) // just written: perhaps half
-	if err := f.w.Reload(); !errors.Is(err, trustlist.ErrUnsettled) {
+	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) {
 		t.Fatalf("Reload of a fresh file = %v, want ErrUnsettled", err)
 	}
 	if err := f.w.Check(); !errors.Is(err, trustlist.ErrUnsettled) { // Run's first check
