@@ -14,6 +14,7 @@ import (
 
 	"github.com/scp-exporter/scp_exporter/internal/account"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp/scptest"
 )
 
@@ -195,5 +196,38 @@ func TestRotatedAccessKeyKeepsTheState(t *testing.T) {
 	defer second.Stop()
 	if st := second.Snapshot().Storage; st == nil || st.Restored != account.RestoreRestored {
 		t.Errorf("after a key rotation: %+v, want restored", st)
+	}
+}
+
+// A storage directory that cannot be written: the runtime serves on, each
+// failed write is counted, and only the first is a warning (not one a
+// minute for as long as the disk is read-only).
+func TestUnwritableStorageWarnsOnce(t *testing.T) {
+	s := newStored(t)
+	blocker := filepath.Join(s.dir, "not-a-dir")
+	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.storage = account.Storage{Dir: filepath.Join(blocker, "data"), Interval: 10 * time.Millisecond}
+	logs := &testproc.Buffer{}
+	r := s.run(t, "", logs)
+	testwait.For(t, func() bool { return r.Snapshot().Storage.WriteFailures >= 3 }, "three failed writes")
+	var lines, warnings int
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(line, "cannot write the state") {
+			lines++
+			if strings.Contains(line, "level=warn") {
+				warnings++
+			}
+		}
+	}
+	if lines < 3 || warnings != 1 {
+		t.Errorf("%d lines about the failed writes, %d of them warnings; want each logged, one warning:\n%s", lines, warnings, logs)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	r.Wait(ctx)
+	cancel()
+	if got := r.Snapshot().Members.Images[0]; !got.Known {
+		t.Errorf("the runtime does not serve with its storage unwritable: %+v", got)
 	}
 }
