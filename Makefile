@@ -135,9 +135,11 @@ DOCKER_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 # buildah and its global flags: vfs storage works everywhere, without a
 # kernel overlay or fuse; add --root/--runroot for a storage of its own.
 BUILDAH          ?= buildah --storage-driver vfs
-# docker-push: where to (an image name, registry included) and which tags.
-DOCKER_REPOSITORY ?=
-DOCKER_PUSH_TAGS  ?= $(VERSION) latest
+# docker-push: where to (an image name, registry included), which tags, and
+# the transport (docker:// a registry; oci: a local OCI layout directory).
+DOCKER_REPOSITORY     ?=
+DOCKER_PUSH_TAGS      ?= $(VERSION) latest
+DOCKER_PUSH_TRANSPORT ?= docker://
 # The image's non-root user (the Dockerfile's USER), named as distroless names it.
 DOCKER_UID := 65532
 
@@ -166,7 +168,7 @@ docker-push:
 	@if [ -z "$(DOCKER_REPOSITORY)" ]; then echo "docker-push: set DOCKER_REPOSITORY to the image name to push to, registry included" >&2; exit 1; fi
 	@set -e; for tag in $(DOCKER_PUSH_TAGS); do \
 	  echo ">> $(DOCKER_REPOSITORY):$$tag"; \
-	  $(BUILDAH) manifest push --all $(DOCKER_IMAGE) docker://$(DOCKER_REPOSITORY):$$tag; \
+	  $(BUILDAH) manifest push --all $(DOCKER_IMAGE) $(DOCKER_PUSH_TRANSPORT)$(DOCKER_REPOSITORY):$$tag; \
 	done
 
 ## sbom-tool: cyclonedx-gomod, which writes the release's SBOMs (pinned; built once into .build/ through the Go module proxy, -trimpath so that its own hash in each SBOM does not depend on where it was built)

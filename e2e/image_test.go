@@ -8,6 +8,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,7 +63,8 @@ type imageConfig struct {
 // TestImage builds the image with `make docker` and checks it: a manifest
 // list of linux/amd64 and linux/arm64, each image with the binary of its
 // platform, a non-root user that owns /data, the entrypoint, command,
-// exposed port and labels; then it starts the entrypoint and command, as
+// exposed port and labels; make docker-push pushes the list and both images
+// (into an OCI layout, not a registry); then it starts the entrypoint and command, as
 // that user and chrooted into the host platform's image, against the fake
 // API on loopback and scrapes it. Needs buildah and root (chroot, and
 // buildah's vfs storage with the image's owners); about 15 s with a warm
@@ -134,6 +136,16 @@ func TestImage(t *testing.T) {
 	if len(list.Manifests) != 2 || digests["linux/amd64"] == "" || digests["linux/arm64"] == "" {
 		t.Fatalf("manifest list of %s: %+v, want linux/amd64 and linux/arm64 once each", image, list.Manifests)
 	}
+
+	// make docker-push pushes the list with both images: here into an
+	// OCI layout, the registry's format on disk.
+	layout := filepath.Join(store, "layout")
+	push := exec.CommandContext(t.Context(), "make", "-C", "..", "docker-push",
+		"BUILDAH="+strings.Join(b.flags, " "), "VERSION="+version, "DOCKER_PUSH_TRANSPORT=oci:", "DOCKER_REPOSITORY="+layout)
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("make docker-push: %v\n%s", err, out)
+	}
+	checkPushedLayout(t, layout, map[string]string{version: "", "latest": ""}, digests)
 
 	var rootfsHost string
 	var cfgHost imageConfig
@@ -297,4 +309,61 @@ func parseUser(t *testing.T, user string) (uid, gid int) {
 		t.Fatalf("USER %q: want numeric uid:gid", user)
 	}
 	return uid, gid
+}
+
+// checkPushedLayout checks that the OCI layout at dir holds, as each of
+// tags, an index of the images of digests (platform to digest).
+func checkPushedLayout(t *testing.T, dir string, tags, digests map[string]string) {
+	t.Helper()
+	type descriptor struct {
+		Digest      string            `json:"digest"`
+		Annotations map[string]string `json:"annotations"`
+		Platform    *struct {
+			Architecture string `json:"architecture"`
+			OS           string `json:"os"`
+		} `json:"platform"`
+	}
+	type index struct {
+		Manifests []descriptor `json:"manifests"`
+	}
+	read := func(name string) index {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("the pushed layout: %v", err)
+		}
+		var ix index
+		if err := json.Unmarshal(raw, &ix); err != nil {
+			t.Fatalf("the pushed layout's %s: %v", name, err)
+		}
+		return ix
+	}
+	for _, d := range read("index.json").Manifests {
+		tag := d.Annotations["org.opencontainers.image.ref.name"]
+		if _, ok := tags[tag]; !ok {
+			continue
+		}
+		algo, hex, _ := strings.Cut(d.Digest, ":")
+		got := map[string]string{}
+		for _, m := range read(filepath.Join("blobs", algo, hex)).Manifests {
+			if m.Platform != nil {
+				got[m.Platform.OS+"/"+m.Platform.Architecture] = m.Digest
+			}
+			// The image itself, not only the list naming it.
+			a, h, _ := strings.Cut(m.Digest, ":")
+			if _, err := os.Stat(filepath.Join(dir, "blobs", a, h)); err != nil {
+				t.Errorf("pushed %s: its image %s is missing: %v", tag, m.Digest, err)
+			}
+		}
+		// The digests change: a push compresses the layers.
+		if !slices.Equal(slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(digests))) {
+			t.Errorf("pushed %s: images for %v, want %v", tag, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(digests)))
+		}
+		tags[tag] = d.Digest
+	}
+	for tag, d := range tags {
+		if d == "" {
+			t.Errorf("make docker-push did not push the tag %s", tag)
+		}
+	}
 }
