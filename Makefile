@@ -12,9 +12,8 @@ BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
 BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/dev/null || echo unknown)
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
-DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo docker release sbom-tool helm test-chart lint-chart chart-files clean
+.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-push release sbom-tool helm test-chart lint-chart chart-files clean
 
 all: build
 
@@ -65,11 +64,6 @@ fuzz:
 demo: build fake
 	@BIN=./$(BIN) FAKE_BIN=./$(FAKE_BIN) ./scripts/demo.sh
 
-## docker: the container image (needs a Docker engine; none runs on the dev machines)
-docker:
-	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
-	  --build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILD_DATE) -t $(DOCKER_IMAGE) .
-
 RELEASE_DIR       ?= .build/release
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 RELEASE_FILES     := LICENSE README.md CHANGELOG.md config.example.yml
@@ -86,29 +80,43 @@ RELEASE_DIRS      := alerts dashboards examples/systemd mixin
 # with untracked files. Inputs that remain: the commit, VERSION, the branch
 # name and the Go version.
 RELEASE_BUILD_USER ?= release
+# The shell code that sets epoch (SOURCE_DATE_EPOCH, or the commit's time)
+# and date (the build date stamped into the binary), or fails.
+RELEASE_TIME = epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || true)}; \
+	case "$$epoch" in ''|*[!0-9]*) echo "$@: no commit time (want a git checkout, or SOURCE_DATE_EPOCH in seconds; got '$$epoch')" >&2; exit 1;; esac; \
+	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S)
+
+CROSSBUILD_PLATFORMS ?= $(RELEASE_PLATFORMS)
+
+## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in .build/<os>-<arch>/scp_exporter, where the release archives and the Dockerfile take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
+crossbuild:
+	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
+	for platform in $(CROSSBUILD_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; \
+	  echo ">> .build/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
+	    -o .build/$$os-$$arch/$(BIN) .; \
+	done
 
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
 ## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/ and examples/systemd/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
-release: $(CYCLONEDX_GOMOD)
+release: CROSSBUILD_PLATFORMS = $(RELEASE_PLATFORMS)
+release: $(CYCLONEDX_GOMOD) crossbuild
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
 	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
 	  echo "release: HEAD is tagged $$tag but VERSION is $(VERSION) (want tag v$(VERSION))" >&2; exit 1; fi
 	rm -rf $(RELEASE_DIR)
 	@mkdir -p $(RELEASE_DIR)
-	@set -e; export LC_ALL=C TZ=UTC; \
-	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || true)}; \
-	case "$$epoch" in ''|*[!0-9]*) echo "release: no commit time (want a git checkout, or SOURCE_DATE_EPOCH in seconds; got '$$epoch')" >&2; exit 1;; esac; \
-	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S); \
+	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	files=$$(git ls-files -- $(RELEASE_DIRS)); \
 	for platform in $(RELEASE_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
-	  echo ">> $$name.tar.gz (file times and build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  echo ">> $$name.tar.gz (file times $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  mkdir -p $(RELEASE_DIR)/$$name; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
-	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
-	    -o $(RELEASE_DIR)/$$name/$(BIN) .; \
+	  install -m 0755 .build/$$os-$$arch/$(BIN) $(RELEASE_DIR)/$$name/$(BIN); \
 	  for f in $(RELEASE_FILES) $$files; do install -D -m 0644 "$$f" "$(RELEASE_DIR)/$$name/$$f"; done; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(CYCLONEDX_GOMOD) bin -json -noserial -notimestamp -version v$(VERSION) \
 	    -output $(RELEASE_DIR)/$$name.cdx.json $(RELEASE_DIR)/$$name/$(BIN) 2>/dev/null; \
@@ -118,6 +126,50 @@ release: $(CYCLONEDX_GOMOD)
 	done; \
 	cd $(RELEASE_DIR) && sha256sum $(BIN)-$(VERSION).*.tar.gz $(BIN)-$(VERSION).*.cdx.json > sha256sums.txt
 	@cat $(RELEASE_DIR)/sha256sums.txt
+
+DOCKER_IMAGE     ?= scp_exporter:$(VERSION)
+DOCKER_PLATFORMS ?= linux/amd64 linux/arm64
+DOCKER_BASE      ?= scratch
+DOCKER_SOURCE    ?=
+DOCKER_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+# buildah and its global flags: vfs storage works everywhere, without a
+# kernel overlay or fuse; add --root/--runroot for a storage of its own.
+BUILDAH          ?= buildah --storage-driver vfs
+# docker-push: where to (an image name, registry included), which tags, and
+# the transport (docker:// a registry; oci: a local OCI layout directory).
+DOCKER_REPOSITORY     ?=
+DOCKER_PUSH_TAGS      ?= $(VERSION) latest
+DOCKER_PUSH_TRANSPORT ?= docker://
+# The image's non-root user (the Dockerfile's USER), named as distroless names it.
+DOCKER_UID := 65532
+
+## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), with the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user staged into .build/docker/
+docker: CROSSBUILD_PLATFORMS = $(DOCKER_PLATFORMS)
+docker: crossbuild
+	@set -e; rm -rf .build/docker; mkdir -p .build/docker/rootfs/etc/ssl/certs .build/docker/data; \
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:$(DOCKER_UID):$(DOCKER_UID):nonroot:/home/nonroot:/sbin/nologin\n' > .build/docker/rootfs/etc/passwd; \
+	printf 'root:x:0:\nnonroot:x:$(DOCKER_UID):\n' > .build/docker/rootfs/etc/group; \
+	cp $(DOCKER_CA_BUNDLE) .build/docker/rootfs/etc/ssl/certs/ca-certificates.crt
+	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
+	created=$$(date -u -d "@$$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$$epoch" +%Y-%m-%dT%H:%M:%SZ); \
+	if $(BUILDAH) manifest inspect $(DOCKER_IMAGE) >/dev/null 2>&1; then $(BUILDAH) manifest rm $(DOCKER_IMAGE) >/dev/null; fi; \
+	for platform in $(DOCKER_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; \
+	  echo ">> $(DOCKER_IMAGE) $$os/$$arch on $(DOCKER_BASE) (created $$created)"; \
+	  $(BUILDAH) build --quiet --platform $$os/$$arch --manifest $(DOCKER_IMAGE) --timestamp $$epoch --identity-label=false \
+	    --build-arg BASE=$(DOCKER_BASE) --build-arg OS=$$os --build-arg ARCH=$$arch \
+	    --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg CREATED=$$created \
+	    --build-arg SOURCE='$(DOCKER_SOURCE)' -f Dockerfile . >/dev/null; \
+	done
+	$(BUILDAH) manifest inspect $(DOCKER_IMAGE) | grep -E '"(architecture|os)"'
+
+## docker-push: push the manifest list built by make docker, with all its images, to DOCKER_REPOSITORY (an image name, registry included) as each of DOCKER_PUSH_TAGS ($(VERSION) and latest); log in first with buildah login
+docker-push:
+	@if [ -z "$(DOCKER_REPOSITORY)" ]; then echo "docker-push: set DOCKER_REPOSITORY to the image name to push to, registry included" >&2; exit 1; fi
+	@set -e; for tag in $(DOCKER_PUSH_TAGS); do \
+	  echo ">> $(DOCKER_REPOSITORY):$$tag"; \
+	  $(BUILDAH) manifest push --all $(DOCKER_IMAGE) $(DOCKER_PUSH_TRANSPORT)$(DOCKER_REPOSITORY):$$tag; \
+	done
 
 ## sbom-tool: cyclonedx-gomod, which writes the release's SBOMs (pinned; built once into .build/ through the Go module proxy, -trimpath so that its own hash in each SBOM does not depend on where it was built)
 sbom-tool: $(CYCLONEDX_GOMOD)
