@@ -154,9 +154,11 @@ $(HELM):
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
 
-## chart-files: copy alerts/scp_exporter.rules.yml into the chart (charts/scp-exporter/files/); make test-chart fails while the copy differs
+## chart-files: copy alerts/scp_exporter.rules.yml and dashboards/*.json into the chart (charts/scp-exporter/files/, the dashboards' old copies removed first); make test-chart fails while a copy differs
 chart-files:
 	cp alerts/scp_exporter.rules.yml charts/scp-exporter/files/scp_exporter.rules.yml
+	rm -f charts/scp-exporter/files/*.json
+	cp dashboards/*.json charts/scp-exporter/files/
 
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)
