@@ -107,9 +107,9 @@ func TestRuleSwitches(t *testing.T) {
 
 	for key, name := range map[string]string{
 		"prometheusRule.disabledAlerts." + allAlerts[0] + "x": allAlerts[0] + "x",
-		"prometheusRule.disabledAlerts." + allRecords[0]:     allRecords[0], // a recording rule is no alert
-		"prometheusRule.disabledGroups." + groups[0] + "x":   groups[0] + "x",
-		"prometheusRule.disabledGroups." + allAlerts[0]:      allAlerts[0], // an alert is no group
+		"prometheusRule.disabledAlerts." + allRecords[0]:      allRecords[0], // a recording rule is no alert
+		"prometheusRule.disabledGroups." + groups[0] + "x":    groups[0] + "x",
+		"prometheusRule.disabledGroups." + allAlerts[0]:       allAlerts[0], // an alert is no group
 	} {
 		_, err := runHelm(t, "template", "scp", chartDir, "--set", "prometheusRule.enabled=true", "--set", key+"=true")
 		if err == nil {
