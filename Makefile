@@ -150,7 +150,7 @@ helm: $(HELM)
 $(HELM):
 	GOBIN=$(CURDIR)/$(dir $(HELM)) $(GO) install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types (module charts/test, kept out of the main go.mod)
+## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types and validated against the Kubernetes OpenAPI schema and the prometheus-operator CRDs (both fetched once with go mod download, about 26 MB, a few seconds), the NOTES rendered (module charts/test, kept out of the main go.mod)
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
 

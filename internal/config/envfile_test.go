@@ -22,9 +22,7 @@ func TestSecretKeyFileFromEnvironment(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(envSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := func(vars map[string]string) func(string) string {
-		return envWith(vars)
-	}
+	env := envWith
 
 	c, err := config.Load("testdata/good-env-keys.yml", env(map[string]string{config.EnvAccessKey: envAccess, config.EnvSecretKeyFile: keyFile}))
 	if err != nil {
