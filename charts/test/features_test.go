@@ -346,3 +346,19 @@ func TestSetFileExampleConfig(t *testing.T) {
 		t.Errorf("config.example.yml passes --config.check without SCP_SECRET_KEY_FILE (%v): the test proves nothing\n%s", err, out)
 	}
 }
+
+// TestDashboardsOverAConfigMapFail: dashboards that one ConfigMap cannot
+// hold (1 MiB) fail the render with a message, rather than the install.
+func TestDashboardsOverAConfigMapFail(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "scp-exporter")
+	if err := os.CopyFS(dir, os.DirFS(chartDir)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "files"), "huge.json", `{"panels": "`+strings.Repeat("x", 1<<20)+`"}`)
+	if _, err := runHelm(t, "template", "scp", dir, "--set", "grafanaDashboard.enabled=true"); err == nil || !strings.Contains(err.Error(), "1 MiB") {
+		t.Errorf("dashboards over 1 MiB: %v, want an error saying so", err)
+	}
+	if _, err := runHelm(t, "template", "scp", dir); err != nil {
+		t.Errorf("with grafanaDashboard off the size does not matter: %v", err)
+	}
+}
