@@ -35,6 +35,11 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{[]string{"--set", "networkPolicy.enable=true"}, "'enable'"},
 		{[]string{"--set", "networkPolicy.egress.scpApi.ports={https}"}, "/networkPolicy/egress/scpApi/ports/0"},
 		{[]string{"--set", "serviceMonitor.path=metrics"}, "/serviceMonitor/path"},
+		{[]string{"--set", "grafanaDashboard.label.grafana_dashboard=1"}, "'label'"},
+		{[]string{"--set", "grafanaDashboards.enabled=true"}, "'grafanaDashboards'"},
+		{[]string{"--set", "exporter.enable=false"}, "'enable'"},
+		{[]string{"--set", "prometheusRule.disabled.SCPExporterDown=true"}, "'disabled'"},
+		{[]string{"--set", "prometheusRule.disabledGroups.scp_exporter=yes"}, "/prometheusRule/disabledGroups/scp_exporter"},
 	} {
 		out, err := runHelm(t, append([]string{"template", "scp", chartDir}, c.args...)...)
 		if err == nil {
