@@ -106,11 +106,12 @@ func TestTemplateRendersEveryObject(t *testing.T) {
 		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
 	}
 
-	// The access key as SCP_ACCESS_KEY, the secret key as a file, both from
-	// the existing Secret.
-	if len(c.Env) != 1 || c.Env[0].Name != "SCP_ACCESS_KEY" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.SecretKeyRef == nil ||
-		c.Env[0].ValueFrom.SecretKeyRef.Name != "scp-exporter-credentials" || c.Env[0].ValueFrom.SecretKeyRef.Key != "access_key" {
-		t.Errorf("env %+v: want SCP_ACCESS_KEY from scp-exporter-credentials/access_key", c.Env)
+	// The access key as SCP_ACCESS_KEY, the secret key as a file that
+	// SCP_SECRET_KEY_FILE names, both from the existing Secret.
+	if len(c.Env) != 2 || c.Env[0].Name != "SCP_ACCESS_KEY" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.SecretKeyRef == nil ||
+		c.Env[0].ValueFrom.SecretKeyRef.Name != "scp-exporter-credentials" || c.Env[0].ValueFrom.SecretKeyRef.Key != "access_key" ||
+		c.Env[1].Name != "SCP_SECRET_KEY_FILE" || c.Env[1].Value != secretKeyPath {
+		t.Errorf("env %+v: want SCP_ACCESS_KEY from scp-exporter-credentials/access_key and SCP_SECRET_KEY_FILE=%s", c.Env, secretKeyPath)
 	}
 	vols := volumesByMount(t, spec, c)
 	if v := vols["/run/secrets/scp_exporter"]; v.Secret == nil || v.Secret.SecretName != "scp-exporter-credentials" ||
@@ -124,7 +125,7 @@ func TestTemplateRendersEveryObject(t *testing.T) {
 	if sum := d.Spec.Template.Annotations["checksum/config"]; !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(sum) {
 		t.Errorf("checksum/config annotation %q", sum)
 	}
-	checkConfig(t, cm.Data["config.yml"])
+	checkConfig(t, r)
 
 	// The Service selects the pods on the metrics port; the ServiceMonitor
 	// selects the Service in the release's namespace.
@@ -251,11 +252,11 @@ func TestConfigAsAString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := one(t, "ConfigMap", template(t, "--set-file", "config=../../examples/kubernetes/config.yml").ConfigMaps)
-	if got := cm.Data["config.yml"]; strings.TrimSpace(got) != strings.TrimSpace(string(text)) {
+	r := template(t, "--set-file", "config=../../examples/kubernetes/config.yml")
+	if got := exporterConfig(t, r); strings.TrimSpace(got) != strings.TrimSpace(string(text)) {
 		t.Errorf("config.yml is not the file as given:\n%s", got)
 	}
-	checkConfig(t, cm.Data["config.yml"])
+	checkConfig(t, r)
 }
 
 // TestAccountsForm: the documented way to switch to the accounts form (null
@@ -277,8 +278,7 @@ func TestAccountsForm(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cm := one(t, "ConfigMap", template(t, "-f", values).ConfigMaps)
-	checkConfig(t, cm.Data["config.yml"])
+	checkConfig(t, template(t, "-f", values))
 }
 
 // TestBasicAuth: with basic_auth_users in the web config, liveness checks

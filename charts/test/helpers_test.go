@@ -186,14 +186,58 @@ func exporterBinary(t *testing.T) string {
 	return exporterPath
 }
 
-// checkConfig runs scp_exporter --config.check on config text that reads
-// the secret key from secretKeyPath and the access key from SCP_ACCESS_KEY,
-// as the pod does, with a dummy secret file in place of the mounted one.
-func checkConfig(t *testing.T, text string) {
+// checkConfig runs scp_exporter --config.check on the config the pod gets
+// (the ConfigMap's config.yml) with the environment the chart gives its
+// container: each variable from a Secret gets a dummy value, and the
+// mounted secret key (secretKeyPath, in the config or in a variable such
+// as SCP_SECRET_KEY_FILE) is a dummy file.
+func checkConfig(t *testing.T, r *rendered) {
 	t.Helper()
-	if !strings.Contains(text, secretKeyPath) {
-		t.Fatalf("the config does not read the mounted secret key %s:\n%s", secretKeyPath, text)
+	text := exporterConfig(t, r)
+	if out, err := runConfigCheck(t, text, podEnv(t, r)); err != nil {
+		t.Errorf("scp_exporter --config.check: %v\n%s\nconfig:\n%s", err, out, text)
 	}
+}
+
+// exporterConfig returns config.yml of the ConfigMap the pod mounts.
+func exporterConfig(t *testing.T, r *rendered) string {
+	t.Helper()
+	d := one(t, "Deployment", r.Deployments)
+	name := ""
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == "config" && v.ConfigMap != nil {
+			name = v.ConfigMap.Name
+		}
+	}
+	for _, cm := range r.ConfigMaps {
+		if cm.Name == name {
+			return cm.Data["config.yml"]
+		}
+	}
+	t.Fatalf("no ConfigMap %q for the pod's config", name)
+	return ""
+}
+
+// podEnv returns the container's environment as NAME=value, a dummy value
+// for each variable from a Secret.
+func podEnv(t *testing.T, r *rendered) []string {
+	t.Helper()
+	var env []string
+	for _, e := range container(t, one(t, "Deployment", r.Deployments)).Env {
+		v := e.Value
+		if e.ValueFrom != nil {
+			v = "dummy-" + strings.ToLower(e.Name)
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	return env
+}
+
+// runConfigCheck runs scp_exporter --config.check on text with env (and
+// the test's own environment less any SCP_ variable), secretKeyPath
+// replaced by a dummy secret key file in both.
+func runConfigCheck(t *testing.T, text string, env []string) ([]byte, error) {
+	t.Helper()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret_key")
 	if err := os.WriteFile(secret, []byte("dummy-secret-key\n"), 0o600); err != nil {
@@ -204,10 +248,15 @@ func checkConfig(t *testing.T, text string) {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(t.Context(), exporterBinary(t), "--config.check", "--config.file="+cfg)
-	cmd.Env = append(os.Environ(), "SCP_ACCESS_KEY=dummy-access-key")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("scp_exporter --config.check: %v\n%s\nconfig:\n%s", err, out, text)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "SCP_") {
+			cmd.Env = append(cmd.Env, e)
+		}
 	}
+	for _, e := range env {
+		cmd.Env = append(cmd.Env, strings.ReplaceAll(e, secretKeyPath, secret))
+	}
+	return cmd.CombinedOutput()
 }
 
 // container returns the Deployment's only container.

@@ -48,7 +48,7 @@ func TestKustomizeExample(t *testing.T) {
 	if cm.Data["config.yml"] != string(text) {
 		t.Errorf("the ConfigMap's config.yml is not config.yml:\n%s", cm.Data["config.yml"])
 	}
-	checkConfig(t, cm.Data["config.yml"])
+	checkConfig(t, r)
 
 	checkPodLockedDown(t, d)
 	c := container(t, d)

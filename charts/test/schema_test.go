@@ -35,6 +35,11 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{[]string{"--set", "networkPolicy.enable=true"}, "'enable'"},
 		{[]string{"--set", "networkPolicy.egress.scpApi.ports={https}"}, "/networkPolicy/egress/scpApi/ports/0"},
 		{[]string{"--set", "serviceMonitor.path=metrics"}, "/serviceMonitor/path"},
+		{[]string{"--set", "grafanaDashboard.label.grafana_dashboard=1"}, "'label'"},
+		{[]string{"--set", "grafanaDashboards.enabled=true"}, "'grafanaDashboards'"},
+		{[]string{"--set", "exporter.enable=false"}, "'enable'"},
+		{[]string{"--set", "prometheusRule.disabled.SCPExporterDown=true"}, "'disabled'"},
+		{[]string{"--set", "prometheusRule.disabledGroups.scp_exporter=yes"}, "/prometheusRule/disabledGroups/scp_exporter"},
 	} {
 		out, err := runHelm(t, append([]string{"template", "scp", chartDir}, c.args...)...)
 		if err == nil {
@@ -57,21 +62,28 @@ func TestSchemaAcceptsTheRealKeys(t *testing.T) {
 		"--set", "prometheusRule.additionalRuleLabels.team=security")
 }
 
-// TestDocumentedValuesRender: each combination of values that the chart's
-// README and docs/running.md show passes the schema, renders, decodes
-// strictly and lints cleanly.
-func TestDocumentedValuesRender(t *testing.T) {
+// documented returns each combination of values that the chart's README
+// and docs/running.md show, by name, as helm arguments.
+func documented(t *testing.T) map[string][]string {
+	t.Helper()
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		return writeFile(t, dir, name, text)
 	}
-	configFile := write("config.yml", "scp:\n  region: kr-west1\n  environment: e\n  secret_key_file: "+secretKeyPath+"\nexpected_members: [a8f10467abfc4b87b64614ab36eb9ae4]\ndiscovery: {enabled: true}\n")
-	for name, args := range map[string][]string{
+	accountsA := write("accounts-a.yml", `accounts:
+  - name: prod
+    scp: {region: kr-west1, environment: e}
+    expected_members: [a8f10467abfc4b87b64614ab36eb9ae4]
+    discovery: {enabled: true}
+`)
+	return map[string][]string{
 		// charts/scp-exporter/README.md, "Install".
 		"chart README install": {
 			"--set", "image.repository=registry.example.internal/scp_exporter",
-			"--set-file", "config=" + configFile,
-			"--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true",
+			"--set-file", "config=../../config.example.yml",
+			"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.additionalLabels.release=kube-prometheus-stack",
+			"--set", "prometheusRule.enabled=true", "--set", "prometheusRule.additionalLabels.release=kube-prometheus-stack",
+			"--set", "grafanaDashboard.enabled=true",
 		},
 		// charts/scp-exporter/README.md, the accounts form.
 		"chart README accounts": {"-f", write("accounts.yaml", `config:
@@ -82,6 +94,19 @@ func TestDocumentedValuesRender(t *testing.T) {
     - name: prod
       scp: {region: kr-west1, environment: e, secret_key_file: /run/secrets/scp_exporter/secret_key}
       discovery: {enabled: true}
+`)},
+		// charts/scp-exporter/README.md, "Several releases".
+		"chart README rules and dashboard": rulesAndDashboardOnly,
+		"chart README one group of accounts": append([]string{
+			"--set", "image.repository=registry.example.internal/scp_exporter",
+			"--set-file", "config=" + accountsA,
+		}, oneGroupOfAccounts...),
+		// charts/scp-exporter/README.md, "The PrometheusRule".
+		"chart README rule switches": {"-f", write("switches.yaml", `prometheusRule:
+  enabled: true
+  disabledGroups: {}
+  disabledAlerts:
+    SCPAPIVersionSupportEnding: true
 `)},
 		// docs/running.md, "With Helm".
 		"docs/running.md my-values": {"-f", write("my-values.yaml", `image:
@@ -98,10 +123,20 @@ prometheusRule:
   enabled: true
   additionalLabels: {release: kube-prometheus-stack}
 `)},
-	} {
+	}
+}
+
+// TestDocumentedValuesRender: each combination of values that the chart's
+// README and docs/running.md show passes the schema, renders, decodes
+// strictly, lints cleanly, and gives the pod a config that passes
+// --config.check with the environment the chart sets.
+func TestDocumentedValuesRender(t *testing.T) {
+	for name, args := range documented(t) {
 		t.Run(name, func(t *testing.T) {
 			r := template(t, args...)
-			one(t, "Deployment", r.Deployments)
+			if len(r.Deployments) > 0 {
+				checkConfig(t, r)
+			}
 			out, err := runHelm(t, append([]string{"lint", "--strict", chartDir}, args...)...)
 			if err != nil {
 				t.Fatal(err)

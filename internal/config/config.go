@@ -14,6 +14,12 @@ import (
 const (
 	EnvAccessKey = "SCP_ACCESS_KEY"
 	EnvSecretKey = "SCP_SECRET_KEY" //nolint:gosec // G101: the name of an environment variable, not a credential
+	// EnvSecretKeyFile names a file holding the secret key (as
+	// secret_key_file, re-read on every reload; a relative path is relative
+	// to the working directory), for an account whose config sets neither
+	// secret_key nor secret_key_file. It and EnvSecretKey may not both be
+	// set. The Helm chart sets it to the mounted Secret.
+	EnvSecretKeyFile = "SCP_SECRET_KEY_FILE" //nolint:gosec // G101: as above
 )
 
 // Config is the whole configuration file. It has one of two forms: a single

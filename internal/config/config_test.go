@@ -60,7 +60,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-endpoint-fragment.yml": {
 			`line 2: scp.endpoint: "https://virtualserver.example.com/#x" is not an absolute http or https URL without user info, query or fragment`},
 		"invalid-missing-access-key.yml": {"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)"},
-		"invalid-missing-secret.yml":     {"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)"},
+		"invalid-missing-secret.yml":     {"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY or SCP_SECRET_KEY_FILE)"},
 		"invalid-both-secrets.yml":       {"line 1: scp: set secret_key or secret_key_file, not both"},
 		"invalid-secret-file-unreadable.yml": {
 			"line 5: scp.secret_key_file: open " + filepath.Join("testdata", "does-not-exist.txt") + ": no such file or directory"},
@@ -112,13 +112,13 @@ func TestInvalidConfigs(t *testing.T) {
 			`line 10: accounts[1].name: "prod" is used again (first at accounts[0])`,
 			`line 15: accounts[1].expected_members[0]: invalid id: member id "not an account" ` + memberRE,
 			`line 18: accounts[2].name: "dev team" must match ^[A-Za-z0-9_.-]{1,64}$`,
-			"accounts[2].scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)",
+			"accounts[2].scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY or SCP_SECRET_KEY_FILE)",
 			"line 23: accounts[2].images: no images configured and discovery is not enabled"},
 		// Several problems are all reported at once.
 		"invalid-many.yml": {
 			`line 2: scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`,
 			"scp.access_key: missing (set it, or the environment variable SCP_ACCESS_KEY)",
-			"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY)",
+			"scp.secret_key: missing (set it, secret_key_file, or the environment variable SCP_SECRET_KEY or SCP_SECRET_KEY_FILE)",
 			`line 5: scp.api_version: unknown api_version "0.9" (known: 1.0, 1.1, 1.2, 1.3), or latest`,
 			`line 4: scp.language: "fr-FR" is not en-US or ko-KR`,
 			"line 6: scp.max_concurrency: 300 is not between 1 and 256",

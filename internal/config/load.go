@@ -126,7 +126,10 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 	return cfg, nil
 }
 
-// resolveKeys fills the keys from the environment or secret_key_file.
+// resolveKeys fills the keys from secret_key_file or the environment. A key
+// the file gives (access_key, secret_key or secret_key_file) wins over the
+// environment; without one the secret key comes from SCP_SECRET_KEY or the
+// file SCP_SECRET_KEY_FILE names, and both set is an error.
 func (s *SCP) resolveKeys(prefix, dir string, getenv func(string) string) error {
 	if s.AccessKey == "" {
 		s.AccessKey = getenv(EnvAccessKey)
@@ -139,16 +142,40 @@ func (s *SCP) resolveKeys(prefix, dir string, getenv func(string) string) error 
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dir, path)
 		}
-		data, err := os.ReadFile(path)
+		key, err := readSecretKeyFile(path)
 		if err != nil {
 			return fmt.Errorf("%sscp.secret_key_file: %w", prefix, err)
 		}
-		s.SecretKey = commoncfg.Secret(strings.TrimRight(string(data), "\r\n"))
-		if s.SecretKey == "" {
-			return fmt.Errorf("%sscp.secret_key_file: %s is empty", prefix, path)
-		}
+		s.SecretKey = key
 	case s.SecretKey == "":
-		s.SecretKey = commoncfg.Secret(getenv(EnvSecretKey))
+		// Neither key in the file: the environment, one way only.
+		envKey, envFile := getenv(EnvSecretKey), getenv(EnvSecretKeyFile)
+		switch {
+		case envKey != "" && envFile != "":
+			return fmt.Errorf("%sscp.secret_key: set the environment variable %s or %s, not both", prefix, EnvSecretKey, EnvSecretKeyFile)
+		case envFile != "":
+			key, err := readSecretKeyFile(envFile)
+			if err != nil {
+				return fmt.Errorf("%sscp.secret_key: the environment variable %s: %w", prefix, EnvSecretKeyFile, err)
+			}
+			s.SecretKey = key
+		default:
+			s.SecretKey = commoncfg.Secret(envKey)
+		}
 	}
 	return nil
+}
+
+// readSecretKeyFile reads a secret key file, its trailing newline trimmed;
+// an empty file is an error. The error names the path, never the contents.
+func readSecretKeyFile(path string) (commoncfg.Secret, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	key := commoncfg.Secret(strings.TrimRight(string(data), "\r\n"))
+	if key == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return key, nil
 }

@@ -90,7 +90,7 @@ func (r *Redactor) addResolved(accounts []Account) {
 
 // secretsIn finds every secret a config document carries or points at:
 // SCP_SECRET_KEY, the secret_key values, the contents of the
-// secret_key_file files, and the passwords of the endpoint, iam_endpoint,
+// secret_key_file files and of SCP_SECRET_KEY_FILE's, and the passwords of the endpoint, iam_endpoint,
 // audit_endpoint and proxy_url URLs. It reads them twice: from the raw
 // text (secretsInText), which works on a document the YAML parser refuses,
 // whose error may quote a secret; and as YAML nodes (aliases followed),
@@ -99,6 +99,9 @@ func secretsIn(data []byte, dir string, getenv func(string) string) *Redactor {
 	r := &Redactor{}
 	r.add(getenv(EnvSecretKey))
 	readFile := func(path string) {
+		if path == "" {
+			return
+		}
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dir, path)
 		}
@@ -126,6 +129,12 @@ func secretsIn(data []byte, dir string, getenv func(string) string) *Redactor {
 			for _, p := range urlPasswords(value) {
 				r.add(p)
 			}
+		}
+	}
+	// SCP_SECRET_KEY_FILE: relative to the working directory, as Load reads it.
+	if p := getenv(EnvSecretKeyFile); p != "" {
+		if abs, err := filepath.Abs(p); err == nil {
+			readFile(abs)
 		}
 	}
 	secretsInText(data, found)

@@ -198,7 +198,7 @@ func (s *SCP) validate(prefix string, audit bool) []error {
 		add("scp.access_key: missing (set it, or the environment variable %s)", EnvAccessKey)
 	}
 	if s.SecretKey == "" && s.SecretKeyFile == "" {
-		add("scp.secret_key: missing (set it, secret_key_file, or the environment variable %s)", EnvSecretKey)
+		add("scp.secret_key: missing (set it, secret_key_file, or the environment variable %s or %s)", EnvSecretKey, EnvSecretKeyFile)
 	}
 	if s.AccountID != "" && !printableASCII(s.AccountID, 64) {
 		add("scp.account_id: must be at most 64 printable ASCII characters")
