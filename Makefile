@@ -100,7 +100,7 @@ RELEASE_BUILD_USER ?= release
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
-## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/ and examples/systemd/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
+## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/, examples/systemd/ and mixin/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
 release: $(CYCLONEDX_GOMOD)
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
 	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
