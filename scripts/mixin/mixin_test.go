@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -287,5 +288,47 @@ func TestMixinIsFormatted(t *testing.T) {
 		} else if out != src {
 			t.Errorf("%s is not formatted as jsonnetfmt does: run make mixin", rel)
 		}
+	}
+}
+
+// TestAlertsReadOnlyTheRecordingGroup: the recording rules are all in the
+// first group, which records nothing else, and every recorded series an
+// alert reads (in its expression or its texts) is recorded there, so that
+// any alert group can be left out and none is left without its rules.
+func TestAlertsReadOnlyTheRecordingGroup(t *testing.T) {
+	groups, _ := rulesWith(t, "")
+	if groups[0].Name != "scp-exporter-recording" {
+		t.Fatalf("the first group is %s, want scp-exporter-recording", groups[0].Name)
+	}
+	recorded := map[string]bool{}
+	for _, r := range groups[0].Rules {
+		if r.Record == "" {
+			t.Errorf("alert %s is in the recording group", r.Alert)
+		}
+		recorded[r.Record] = true
+	}
+	name := regexp.MustCompile(`scp:[a-z_:]+[a-z_]`)
+	var read int
+	for _, g := range groups[1:] {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				t.Errorf("group %s records %s: recording rules belong in the first group", g.Name, r.Record)
+			}
+			texts := []string{r.Expr}
+			for _, v := range r.Annotations {
+				texts = append(texts, v)
+			}
+			for _, s := range texts {
+				for _, n := range name.FindAllString(s, -1) {
+					read++
+					if !recorded[n] {
+						t.Errorf("%s (group %s) reads %s, which the recording group does not record", r.Alert, g.Name, n)
+					}
+				}
+			}
+		}
+	}
+	if read < 10 {
+		t.Fatalf("the alerts read %d recorded series; the test reads them wrong", read)
 	}
 }
