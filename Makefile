@@ -13,7 +13,7 @@ BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/de
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 
-.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-push release sbom-tool helm test-chart lint-chart chart-files clean
+.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-push release sbom-tool helm test-chart lint-chart mixin lint-mixin clean
 
 all: build
 
@@ -30,6 +30,15 @@ fake:
 test:
 	$(GO) vet ./...
 	$(GO) run ./scripts/testprogress $(GO) test -race -count=1 -json ./...
+	@$(MAKE) --no-print-directory test-mixin
+
+## test-mixin: the checked-in rules, dashboards and the chart's copies are what the mixin makes ("run make mixin" when not), a _config change shows in the output, promtool accepts it (module scripts/mixin, about 15 s)
+test-mixin:
+	cd scripts/mixin && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## mixin: from the monitoring mixin (mixin/, jsonnet, through go-jsonnet in module scripts/mixin), write alerts/scp_exporter.rules.yml, dashboards/<name>.json and the chart's copies of both in charts/scp-exporter/files/; formats mixin/'s jsonnet files first
+mixin:
+	cd scripts/mixin && $(GO) run . -root $(CURDIR)
 
 BENCH      ?= .
 BENCH_PKGS ?= ./scp ./collector
@@ -69,7 +78,8 @@ RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 RELEASE_FILES     := LICENSE README.md CHANGELOG.md config.example.yml
 # Directories whose tracked files each archive carries: the alerting and
 # recording rules with their promtool tests, the Grafana dashboard, the
-# systemd unit, and the monitoring mixin once there is one.
+# systemd unit, and the monitoring mixin's jsonnet (mixin/; its generator,
+# scripts/mixin, is a build tool and stays out).
 RELEASE_DIRS      := alerts dashboards examples/systemd mixin
 # A release is reproducible: the build date and every file time are the
 # commit's (SOURCE_DATE_EPOCH, as reproducible-builds.org defines it, wins
@@ -102,7 +112,7 @@ crossbuild:
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
-## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/ and examples/systemd/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
+## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/, examples/systemd/ and mixin/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
 release: CROSSBUILD_PLATFORMS = $(RELEASE_PLATFORMS)
 release: $(CYCLONEDX_GOMOD) crossbuild
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
@@ -206,15 +216,13 @@ $(HELM):
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
 
-## chart-files: copy alerts/scp_exporter.rules.yml and dashboards/*.json into the chart (charts/scp-exporter/files/, the dashboards' old copies removed first); make test-chart fails while a copy differs
-chart-files:
-	cp alerts/scp_exporter.rules.yml charts/scp-exporter/files/scp_exporter.rules.yml
-	rm -f charts/scp-exporter/files/*.json
-	cp dashboards/*.json charts/scp-exporter/files/
-
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)
 	cd charts/test && $(CURDIR)/$(GOLANGCI_LINT) run ./...
+
+## lint-mixin: golangci-lint (as make lint) over the mixin generator's module
+lint-mixin: $(GOLANGCI_LINT)
+	cd scripts/mixin && $(CURDIR)/$(GOLANGCI_LINT) run ./...
 
 clean:
 	rm -rf $(BIN) .build

@@ -359,25 +359,35 @@ func TestNoSecretWired(t *testing.T) {
 	}
 }
 
-// TestRulesFileIsTheRepositoryOne: the chart's rules file is a plain file
-// (no symbolic link, which helm warns about on every command), the same as
-// alerts/scp_exporter.rules.yml (`make chart-files` copies it), and
-// `helm package` stores it, so the packaged chart needs no repository.
+// TestRulesFileIsTheRepositoryOne: the chart's rules file and dashboards
+// are plain files (no symbolic link, which helm warns about on every
+// command), the same as alerts/scp_exporter.rules.yml and dashboards/*.json
+// (`make mixin` writes them all), and `helm package` stores the rules, so
+// the packaged chart needs no repository.
 func TestRulesFileIsTheRepositoryOne(t *testing.T) {
-	const copied = "../scp-exporter/files/scp_exporter.rules.yml"
-	fi, err := os.Lstat(copied)
-	if err != nil {
-		t.Fatal(err)
+	dashboards, err := filepath.Glob("../../dashboards/*.json")
+	if err != nil || len(dashboards) == 0 {
+		t.Fatalf("no dashboards in ../../dashboards (%v)", err)
 	}
-	if !fi.Mode().IsRegular() {
-		t.Fatalf("%s is not a regular file (%v): helm warns about symbolic links; run make chart-files", copied, fi.Mode())
+	copies := map[string]string{"../scp-exporter/files/scp_exporter.rules.yml": rulesPath}
+	for _, d := range dashboards {
+		copies["../scp-exporter/files/"+filepath.Base(d)] = d
 	}
-	if inChart, err := os.ReadFile(copied); err != nil {
-		t.Fatal(err)
-	} else if want, err := os.ReadFile(rulesPath); err != nil {
-		t.Fatal(err)
-	} else if !bytes.Equal(inChart, want) {
-		t.Fatalf("%s differs from %s: run make chart-files", copied, rulesPath)
+	for copied, orig := range copies {
+		fi, err := os.Lstat(copied)
+		if err != nil {
+			t.Fatalf("%v: run make mixin", err)
+		}
+		if !fi.Mode().IsRegular() {
+			t.Fatalf("%s is not a regular file (%v): helm warns about symbolic links; run make mixin", copied, fi.Mode())
+		}
+		if inChart, err := os.ReadFile(copied); err != nil {
+			t.Fatal(err)
+		} else if want, err := os.ReadFile(orig); err != nil {
+			t.Fatal(err)
+		} else if !bytes.Equal(inChart, want) {
+			t.Fatalf("%s differs from %s: run make mixin", copied, orig)
+		}
 	}
 	want, err := os.ReadFile(rulesPath)
 	if err != nil {

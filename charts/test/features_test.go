@@ -199,7 +199,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 }
 
 // TestDashboardFilesAreTheRepositoryOnes: files/*.json of the chart are
-// exactly dashboards/*.json of the repository (`make chart-files`), and
+// exactly dashboards/*.json of the repository (`make mixin`), and
 // the packaged chart carries them.
 func TestDashboardFilesAreTheRepositoryOnes(t *testing.T) {
 	src, _ := filepath.Glob("../../dashboards/*.json")
@@ -212,7 +212,7 @@ func TestDashboardFilesAreTheRepositoryOnes(t *testing.T) {
 		return out
 	}
 	if !slices.Equal(base(src), base(copies)) || len(src) == 0 {
-		t.Fatalf("the chart's files/ has dashboards %v, the repository %v: run make chart-files", base(copies), base(src))
+		t.Fatalf("the chart's files/ has dashboards %v, the repository %v: run make mixin", base(copies), base(src))
 	}
 	dir := t.TempDir()
 	if _, err := runHelm(t, "package", chartDir, "--destination", dir); err != nil {
@@ -226,10 +226,10 @@ func TestDashboardFilesAreTheRepositoryOnes(t *testing.T) {
 		}
 		copied := filepath.Join(chartDir, "files", filepath.Base(f))
 		if fi, err := os.Lstat(copied); err != nil || !fi.Mode().IsRegular() {
-			t.Errorf("%s is not a regular file: run make chart-files", copied)
+			t.Errorf("%s is not a regular file: run make mixin", copied)
 		}
 		if got, err := os.ReadFile(copied); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s: run make chart-files", copied, f)
+			t.Errorf("%s differs from %s: run make mixin", copied, f)
 		}
 		if got, err := fileInTarGz(pkg, "scp-exporter/files/"+filepath.Base(f)); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("the packaged chart's %s differs from %s (%v)", filepath.Base(f), f, err)
