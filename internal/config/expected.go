@@ -20,11 +20,18 @@ type ExpectedAccount struct {
 	Name string // "" when none is given
 
 	// mapping and named say how the entry was written; problems are what
-	// its decoding found (an unknown key, a missing id), each with its
-	// line and a %s for the entry's path, reported by validation.
+	// its decoding found (an unknown key, a missing id), reported by
+	// validation with the entry's path.
 	mapping  bool
 	named    bool
-	problems []string
+	problems []entryProblem
+}
+
+// entryProblem is what is wrong with an entry as written: at line, in its
+// key (none: the entry itself).
+type entryProblem struct {
+	line     int
+	key, msg string
 }
 
 // UnmarshalYAML accepts a scalar (the ID) or a mapping of id and name. A
@@ -34,7 +41,7 @@ func (e *ExpectedAccount) UnmarshalYAML(n *yaml.Node) error {
 	*e = ExpectedAccount{}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		e.ID = n.Value
+		e.ID = scalar(n)
 	case yaml.MappingNode:
 		e.mapping = true
 		hasID := false
@@ -47,22 +54,31 @@ func (e *ExpectedAccount) UnmarshalYAML(n *yaml.Node) error {
 			case "name":
 				dst, e.named = &e.Name, true
 			default:
-				e.problems = append(e.problems, fmt.Sprintf("line %d: %%s.%s: unknown field (an entry has id and name)", k.Line, k.Value))
+				e.problems = append(e.problems, entryProblem{k.Line, k.Value, "unknown field (an entry has id and name)"})
 				continue
 			}
 			if v.Kind != yaml.ScalarNode {
-				e.problems = append(e.problems, fmt.Sprintf("line %d: %%s.%s: must be text", v.Line, k.Value))
+				e.problems = append(e.problems, entryProblem{v.Line, k.Value, "must be text"})
 				continue
 			}
-			*dst = v.Value
+			*dst = scalar(v)
 		}
 		if !hasID {
-			e.problems = append(e.problems, fmt.Sprintf("line %d: %%s: missing id (an entry is an account ID, or a mapping of id and name)", n.Line))
+			e.problems = append(e.problems, entryProblem{n.Line, "", "missing id (an entry is an account ID, or a mapping of id and name)"})
 		}
 	default:
-		e.problems = append(e.problems, fmt.Sprintf("line %d: %%s: must be an account ID, or a mapping of id and name", n.Line))
+		e.problems = append(e.problems, entryProblem{n.Line, "", "must be an account ID, or a mapping of id and name"})
 	}
 	return nil
+}
+
+// scalar is a scalar node's value as text; "" for null ("~", "null" or
+// nothing), as a string field decodes it.
+func scalar(n *yaml.Node) string {
+	if n.ShortTag() == "!!null" {
+		return ""
+	}
+	return n.Value
 }
 
 // ids returns the IDs of list, in order.
@@ -81,7 +97,11 @@ func validateExpected(field string, list []ExpectedAccount) []error {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		if len(e.problems) > 0 {
 			for _, p := range e.problems {
-				errs = append(errs, fmt.Errorf(p, at))
+				path := at
+				if p.key != "" {
+					path += "." + p.key
+				}
+				errs = append(errs, fmt.Errorf("line %d: %s: %s", p.line, path, p.msg))
 			}
 			continue
 		}

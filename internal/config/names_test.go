@@ -114,3 +114,12 @@ func TestListFileNameHoldingASecret(t *testing.T) {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+// An unknown key of an entry is named as written, whatever it holds.
+func TestExpectedEntryUnknownKeyAsWritten(t *testing.T) {
+	_, err := config.Parse([]byte("scp: {region: kr-west1, environment: e, access_key: a, secret_key: s}\n"+
+		"discovery: {enabled: true}\nexpected_members:\n  - {id: aaaa, \"50%s\": x}\n"), t.TempDir(), nil)
+	if want := "line 4: expected_members[0].50%s: unknown field (an entry has id and name)"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
