@@ -251,10 +251,12 @@ func newFamilies(s *Scope) *families {
 
 // freeText are the labels whose values are free text from the API (an
 // image's name, which anyone who can create one chooses; a user's ID; a
-// URL from IAM's catalog): they are redacted (Scope.Redact), each in a
-// series whose other labels tell it apart. The others are IDs, the API's
-// vocabulary, or values of the config, which its load checks.
-var freeText = map[string]bool{"name": true, "user_id": true, "url": true}
+// URL from IAM's catalog) or from the list files (the names given beside
+// account IDs, which their watchers check against the config of the time
+// they were read): they are redacted (Scope.Redact), each in a series whose
+// other labels tell it apart. The others are IDs, the API's vocabulary, or
+// values of the config, which its load checks.
+var freeText = map[string]bool{"name": true, "user_id": true, "url": true, "member_name": true, "owner_name": true}
 
 // describe builds each family's descriptor; with perAccount, an account
 // label comes first.

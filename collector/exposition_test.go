@@ -29,6 +29,7 @@ import (
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
 	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/internal/metric"
 	"github.com/scp-exporter/scp_exporter/internal/serve/exposition"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -106,7 +107,9 @@ func awkwardScope(multi bool) Scope {
 			MaxMembers: account.MaxMembers{Default: 3, PerImage: map[string]int{imgA: 2, imgB: 0}},
 			Changes:    changesByWindow{imgA: {{EventName: "UpdateImageMember", UserID: "user-\"7\"", Time: t2.Add(-time.Minute)}}},
 			Requests:   awkwardRequests(), Budget: scp.NewBudget(12.5, 4, nil), Audit: trail, Lists: lists,
-			Storage: &account.StorageStatus{Restored: account.RestoreForeign, LastWrite: time.Unix(1.7e9, 0), WriteFailures: 2, Bytes: 1234}}
+			ExpectedMembers:     []config.Named{{ID: acctExpected, Name: `Partner "Bank" \ é`}, {ID: acctOther}},
+			ExpectedImageOwners: []config.Named{{ID: acctExpected, Name: "Vendor"}},
+			Storage:             &account.StorageStatus{Restored: account.RestoreForeign, LastWrite: time.Unix(1.7e9, 0), WriteFailures: 2, Bytes: 1234}}
 	}
 	t := Scope{Accounts: []Account{acct("")}, ScrapeTimeout: 10 * time.Second}
 	if multi {

@@ -8,6 +8,7 @@ import (
 	"github.com/scp-exporter/scp_exporter/internal/account/audit"
 	"github.com/scp-exporter/scp_exporter/internal/account/engine"
 	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+	"github.com/scp-exporter/scp_exporter/internal/config"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -32,7 +33,10 @@ type testAccount struct {
 	// ExpectedOwners are accounts whose images (offered or accepted) are
 	// expected.
 	ExpectedOwners map[string]bool
-	MaxMembers     account.MaxMembers
+	// ExpectedMembers and ExpectedImageOwners are the expected accounts
+	// with their names (scp_expected_member_info, ..._owner_info).
+	ExpectedMembers, ExpectedImageOwners []config.Named
+	MaxMembers                           account.MaxMembers
 	// Changes, when set, names who changed an image: the account's audit
 	// trail.
 	Changes account.Explainer
@@ -74,6 +78,9 @@ func (a *testAccount) Snapshot() account.Snapshot {
 		ExpectedOwners: a.ExpectedOwners,
 		MaxMembers:     a.MaxMembers,
 		Storage:        a.Storage,
+
+		ExpectedMembers:     a.ExpectedMembers,
+		ExpectedImageOwners: a.ExpectedImageOwners,
 	}
 	if snap.Requests == nil {
 		snap.Requests = noRequests

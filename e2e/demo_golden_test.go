@@ -54,7 +54,7 @@ func TestDemoMetricsMatchGolden(t *testing.T) {
 	})
 	t.Run("accounts", func(t *testing.T) {
 		compareDemoMetrics(t, "testdata/demo_metrics_accounts.golden", func(dir string) string {
-			list := writeFile(t, dir, "trusted.txt", "# the platform team's second build account\n00112233445566778899aabbccddeeff\n")
+			list := writeFile(t, dir, "trusted.txt", "# the platform team's second build account\n00112233445566778899aabbccddeeff  Second build account  # named\n")
 			var b strings.Builder
 			b.WriteString("expected_members_file: " + list + "\naccounts:\n  - name: demo\n")
 			for _, line := range strings.Split(string(cfg), "\n") {

@@ -67,6 +67,15 @@ metrics | grep -E '^scp_(image_members|image_member_info|image_members_scrape_su
 
 cat <<MSG
 
+The accounts the config expects, with the names it gives them (a name may
+also follow an ID in an expected-members list file), for dashboards to show
+members and owners by name:
+
+MSG
+metrics | grep -E '^scp_expected_(member|image_owner)_info[{ ]'
+
+cat <<MSG
+
 A few seconds after it started, the fake's audit trail logs user "jane.doe"
 sharing "golden-rocky-9" with another account. The exporter reads the trail
 every 5s and re-checks that image at once (its regular refresh of members

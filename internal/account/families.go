@@ -48,6 +48,7 @@ func Families(o SeriesOptions) []metric.Family[*Snapshot] {
 		}, scp.ServiceFamilies...),
 		metric.Over(func(s *Snapshot) *inventory.State { return &s.Members.Inventory }, inventory.Families...),
 		offerFamilies,
+		expectedFamilies,
 		metric.Over(func(s *Snapshot) *engine.View { return &s.Members }, engine.Families...),
 		visibilityFamilies(o.ImageVisibility),
 		limitFamilies,
@@ -124,6 +125,30 @@ var offerFamilies = []metric.Family[*Snapshot]{
 		Series: func(snap *Snapshot, s metric.Sink) {
 			for _, im := range snap.Members.Inventory.Accepted {
 				s.Value(1, im.ID, im.Name, im.Owner, strconv.FormatBool(snap.ExpectedOwners[im.Owner]))
+			}
+		},
+	},
+}
+
+// expectedFamilies are the accounts of the expected lists in use, with the
+// names the user gave them, for dashboards to show names beside IDs: one
+// series per ID of the lists (bounded by them, not by the images).
+var expectedFamilies = []metric.Family[*Snapshot]{
+	{
+		Name: "scp_expected_member_info", Labels: []string{"member_id", "member_name"},
+		Help: "One per account ID in the account's expected-members lists in use: expected_members at the top level, of the account and of its configured images, and the expected_members_file lists (the last good read); member_name is the name given beside the ID (the config's, else the account's list file's, else the top level's; \"\" when none). Follows reloads and list-file edits. Always 1.",
+		Series: func(snap *Snapshot, s metric.Sink) {
+			for _, m := range snap.ExpectedMembers {
+				s.Value(1, m.ID, m.Name)
+			}
+		},
+	},
+	{
+		Name: "scp_expected_image_owner_info", Labels: []string{"owner", "owner_name"},
+		Help: "One per account ID in the account's expected-image-owners lists in use: expected_image_owners at the top level and of the account, and the expected_image_owners_file lists (the last good read); owner_name is the name given beside the ID (the config's, else the account's list file's, else the top level's; \"\" when none). Follows reloads and list-file edits. Always 1.",
+		Series: func(snap *Snapshot, s metric.Sink) {
+			for _, o := range snap.ExpectedImageOwners {
+				s.Value(1, o.ID, o.Name)
 			}
 		},
 	},

@@ -148,16 +148,16 @@ func (l *ListFiles) changed(path string) {
 	}
 }
 
-// ids is the list in use for a file: its last good list (none while the
+// list is the list in use for a file: its last good list (none while the
 // file has never been good, or is not watched).
-func (l *ListFiles) ids(path string) []string {
+func (l *ListFiles) list(path string) trustlist.List {
 	l.mu.Lock()
 	f := l.files[path]
 	l.mu.Unlock()
 	if f == nil {
-		return nil
+		return trustlist.List{}
 	}
-	return f.watcher.IDs()
+	return f.watcher.List()
 }
 
 // statuses are what the watchers of paths know now, in path order.
@@ -191,8 +191,16 @@ func (r *Runtime) syncLists(s config.Settings) {
 	}
 }
 
-// listIDs is the list in use for a file.
-func (r *Runtime) listIDs(path string) []string { return r.lists.ids(path) }
+// listOf is the list in use for a file.
+func (r *Runtime) listOf(path string) trustlist.List { return r.lists.list(path) }
+
+// expect takes the expected image owners and the names of every expected
+// account from s and the list files' lists in use. r.mu must be held (or
+// r not yet shared).
+func (r *Runtime) expect(s config.Settings) {
+	r.owners = s.ExpectedOwners(r.listOf)
+	r.names = expectedNames{members: s.NamedMembers(r.listOf), owners: s.NamedOwners(r.listOf)}
+}
 
 func (r *Runtime) signalLists() {
 	select {
@@ -201,8 +209,8 @@ func (r *Runtime) signalLists() {
 	}
 }
 
-// followLists re-evaluates the expected members and image owners whenever
-// a list file's IDs changed, until ctx ends.
+// followLists re-evaluates the expected members and image owners, and
+// their names, whenever a list file's list changed, until ctx ends.
 func (r *Runtime) followLists(ctx context.Context) {
 	for {
 		select {
@@ -212,10 +220,16 @@ func (r *Runtime) followLists(ctx context.Context) {
 		}
 		r.mu.Lock()
 		if !r.stopped {
-			r.owners = r.settings.ExpectedOwners(r.listIDs)
+			r.expect(r.settings)
 			r.engine.Update(r.engineOptions(r.settings))
 			level.Info(r.logger("lists")).Log("msg", "an expected-list file changed; expected members and image owners re-evaluated")
 		}
 		r.mu.Unlock()
 	}
+}
+
+// expectedNames are every account of the expected lists in use, with the
+// names given to them, as the snapshot shows them.
+type expectedNames struct {
+	members, owners []config.Named
 }

@@ -75,6 +75,7 @@ type Runtime struct {
 	poller   *audit.Poller
 	polling  *task
 	owners   map[string]bool // expected image owners, with the list files' IDs
+	names    expectedNames   // every expected account, with its name
 	paths    []string        // the list files the settings name
 	limits   MaxMembers
 	started  bool
@@ -113,7 +114,7 @@ func New(s config.Settings, o Options) (*Runtime, error) {
 	}
 	r.settings, r.conn, r.limits, r.paths = s, c, maxMembers(s), listPaths(s)
 	r.syncLists(s)
-	r.owners = s.ExpectedOwners(r.listIDs)
+	r.expect(s)
 	r.engine = engine.New(r.engineOptions(s))
 	return r, nil
 }
@@ -227,7 +228,7 @@ func (r *Runtime) Apply(c Plan) {
 	}
 	r.settings, r.limits, r.paths = s, maxMembers(s), listPaths(s)
 	r.syncLists(s)
-	r.owners = s.ExpectedOwners(r.listIDs)
+	r.expect(s)
 	r.engine.Update(r.engineOptions(s))
 	if r.started {
 		r.follow(s)
@@ -423,12 +424,12 @@ func warnVersion(logger log.Logger, v scp.APIVersion, now time.Time) {
 func (r *Runtime) engineOptions(s config.Settings) engine.Options {
 	// Images without lists of their own share one set each (read-only): a
 	// map per image would cost about 0.5 KiB an image.
-	expected, visibility := s.Expected(config.Image{}, r.listIDs), s.AllowedVisibilityOf(config.Image{})
+	expected, visibility := s.Expected(config.Image{}, r.listOf), s.AllowedVisibilityOf(config.Image{})
 	images := make([]engine.Image, len(s.Images))
 	for i, img := range s.Images {
 		images[i] = engine.Image{ID: img.ID, Name: img.Name, Expected: expected, AllowedVisibility: visibility}
 		if len(img.ExpectedMembers) > 0 {
-			images[i].Expected = s.Expected(img, r.listIDs)
+			images[i].Expected = s.Expected(img, r.listOf)
 		}
 		if img.AllowedVisibility != nil {
 			images[i].AllowedVisibility = s.AllowedVisibilityOf(img)

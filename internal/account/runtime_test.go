@@ -103,7 +103,7 @@ func TestAccountsShareAListFilesLastGoodList(t *testing.T) {
 	testwait.For(t, func() bool { return expected(a) }, "account a trusting the file's account")
 
 	// The file goes bad (a half-written edit); account b starts now.
-	if err := os.WriteFile(file, []byte("not an account id\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("not/an account id\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lists.Reread() // as the reload that adds account b does

@@ -36,6 +36,11 @@ type Snapshot struct {
 	// ExpectedOwners are the accounts whose images (offered or accepted)
 	// are expected.
 	ExpectedOwners map[string]bool
+	// ExpectedMembers and ExpectedImageOwners are every account ID of the
+	// expected lists in use (config and list files), sorted, each with the
+	// name given to it (config.Settings.NamedMembers, NamedOwners). Shared:
+	// do not modify them.
+	ExpectedMembers, ExpectedImageOwners []config.Named
 	// MaxMembers is how many accounts each image may be shared with.
 	MaxMembers MaxMembers
 	// Changes are, by image ID, the audit events that explain the latest
@@ -93,6 +98,9 @@ func (r *Runtime) Snapshot() Snapshot {
 		Budget:         r.conn.budget,
 		ExpectedOwners: r.owners,
 		MaxMembers:     r.limits,
+
+		ExpectedMembers:     r.names.members,
+		ExpectedImageOwners: r.names.owners,
 	}
 	if r.opts.Storage.Dir != "" {
 		st := r.storage

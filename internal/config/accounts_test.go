@@ -220,7 +220,7 @@ accounts:
 
 func TestAccountsFormListFilesLimitsAuditErrors(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte("aaaa\nb b\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte("aaaa\nb/b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := config.Parse([]byte(`
@@ -252,7 +252,7 @@ accounts:
 		"accounts[0].audit.poll_interval: 1s is shorter than 5s",
 		"accounts[0].max_members: -1 is negative (0 or unset: no limit)",
 		"accounts[1].expected_members_file: stat " + filepath.Join(dir, "missing.txt") + ": no such file or directory",
-		"accounts[1].expected_image_owners_file: " + filepath.Join(dir, "bad.txt") + ` line 2: invalid id: member id "b b"`,
+		"accounts[1].expected_image_owners_file: " + filepath.Join(dir, "bad.txt") + ` line 2: invalid id: member id "b/b"`,
 		"accounts[2].scp.audit_endpoint: missing: audit is enabled and scp.endpoint is set",
 		`line 20: accounts[3].audit: "true" is not a mapping of settings`,
 	} {

@@ -7,6 +7,7 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 	"github.com/scp-exporter/scp_exporter/scp"
 )
 
@@ -30,9 +31,9 @@ type Config struct {
 	SCP SCP `yaml:"scp"`
 	// ExpectedMembers are accounts every image may be shared with; in the
 	// accounts form they apply to every account.
-	ExpectedMembers []string  `yaml:"expected_members"`
-	Images          []Image   `yaml:"images"`
-	Discovery       Discovery `yaml:"discovery"`
+	ExpectedMembers []ExpectedAccount `yaml:"expected_members"`
+	Images          []Image           `yaml:"images"`
+	Discovery       Discovery         `yaml:"discovery"`
 	// Accounts is the several-accounts form; each has a unique name that
 	// becomes the account label of its series.
 	Accounts []Account `yaml:"accounts"`
@@ -41,7 +42,7 @@ type Config struct {
 	AllowedVisibility []string `yaml:"allowed_visibility"`
 	// ExpectedImageOwners are accounts whose offers of images (pending
 	// images) are expected; in the accounts form they apply to every account.
-	ExpectedImageOwners []string `yaml:"expected_image_owners"`
+	ExpectedImageOwners []ExpectedAccount `yaml:"expected_image_owners"`
 	// ScrapeTimeout caps a scrape's deadline; Prometheus's own timeout
 	// header, less the offset, is used when it is shorter. It also bounds
 	// each members call with its retries.
@@ -67,10 +68,10 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 
 	single bool // the single-account form, normalised into Accounts[0]
-	// lists holds the IDs Load read from each list file, by path. Load
+	// lists holds the lists Load read from each list file, by path. Load
 	// reads them only to refuse a bad file; the running exporter's
 	// watchers read them again, so only tests look at what was read.
-	lists map[string][]string
+	lists map[string]trustlist.List
 	// redactor hides the secrets the document held or pointed at when
 	// Load read it (see Redact).
 	redactor *Redactor
@@ -79,13 +80,13 @@ type Config struct {
 // Account is one SCP account (or one region of it) and the images watched there.
 type Account struct {
 	// Name labels the account's series; empty in the single-account form.
-	Name            string    `yaml:"name"`
-	SCP             SCP       `yaml:"scp"`
-	ExpectedMembers []string  `yaml:"expected_members"`
-	Images          []Image   `yaml:"images"`
-	Discovery       Discovery `yaml:"discovery"`
+	Name            string            `yaml:"name"`
+	SCP             SCP               `yaml:"scp"`
+	ExpectedMembers []ExpectedAccount `yaml:"expected_members"`
+	Images          []Image           `yaml:"images"`
+	Discovery       Discovery         `yaml:"discovery"`
 	// ExpectedImageOwners adds to the top-level list for this account.
-	ExpectedImageOwners []string `yaml:"expected_image_owners"`
+	ExpectedImageOwners []ExpectedAccount `yaml:"expected_image_owners"`
 	// Members, when set, replaces the top-level members block for this
 	// account; after Load it is always set.
 	Members *Members `yaml:"members"`
@@ -226,7 +227,7 @@ type Image struct {
 	Name string `yaml:"name"`
 	// ExpectedMembers are accounts this image may be shared with, besides
 	// the top-level list.
-	ExpectedMembers []string `yaml:"expected_members"`
+	ExpectedMembers []ExpectedAccount `yaml:"expected_members"`
 	// AllowedVisibility, when set, replaces the top-level list for this image.
 	AllowedVisibility []string `yaml:"allowed_visibility"`
 	// MaxMembers, when set, replaces the account's and top-level

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/scp-exporter/scp_exporter/internal/account/trustlist"
 	"github.com/scp-exporter/scp_exporter/internal/config"
 )
 
@@ -49,6 +50,21 @@ func TestInvalidConfigs(t *testing.T) {
 			`line 16: scrape_timeout: "soon" is not a duration (use e.g. 500ms, 30s, 10m, 1h)`,
 			`line 8: scp.language: "ja-JP" is not en-US or ko-KR`,
 		},
+		// Both forms of an entry, every problem of the mapping form, and an
+		// ID named differently in two lists of one account.
+		"invalid-member-names.yml": {
+			"line 3: expected_members[1]: missing id (an entry is an account ID, or a mapping of id and name)",
+			"line 4: expected_members[2].label: unknown field (an entry has id and name)",
+			`line 5: expected_members[3].id: invalid id: member id "not/an/account" must match ^[A-Za-z0-9-]{1,64}$`,
+			"line 7: expected_members[4].name: the name is empty",
+			"line 8: expected_members[5]: must be an account ID, or a mapping of id and name",
+			"line 9: expected_members[6].name: must be text",
+			"line 11: expected_image_owners[0].name: the name holds a control or other non-printable character",
+			"line 12: expected_image_owners[1].name: the name begins or ends with white space",
+			"line 24: accounts[0].images[0].expected_members[0].name: account a8f10467abfc4b87b64614ab36eb9ae4 is named differently at expected_members[0]: give it one name",
+			"line 27: accounts[0].images[0].expected_members[3].name: the name is longer than 128 bytes",
+			"line 33: accounts[1].expected_members[0].name: contains a piece of a secret key (6 or more of its characters in a row); /metrics would show it as the member_name label of scp_expected_member_info: choose another value",
+		},
 		"invalid-environment.yml": {`line 3: scp.environment: "x" is not one of s, g, e`},
 		"invalid-region.yml":      {`line 2: scp.region: "kr-south1" is not a region of environment "e" (known: kr-west1, kr-east1)`},
 		"invalid-no-location.yml": {"line 1: scp: set endpoint, or region and environment"},
@@ -82,7 +98,7 @@ func TestInvalidConfigs(t *testing.T) {
 		// file and the line.
 		"invalid-list-files.yml": {
 			"line 6: expected_members_file: stat " + filepath.Join("testdata", "no-such-list.txt") + ": no such file or directory",
-			"line 7: expected_image_owners_file: " + filepath.Join("testdata", "malformed-list.txt") + ` line 3: invalid id: member id "acct partner" ` + memberRE,
+			"line 7: expected_image_owners_file: " + filepath.Join("testdata", "malformed-list.txt") + ` line 3: invalid id: member id "acct:partner" ` + memberRE,
 			"line 7: expected_image_owners_file: " + filepath.Join("testdata", "malformed-list.txt") + ` line 5: invalid id: member id "../etc/passwd" ` + memberRE},
 		"invalid-max-members.yml": {
 			`line 11: images[1].max_members: "many" is not a whole number`,
@@ -308,7 +324,7 @@ func checkTrustFiles(t *testing.T, c *config.Config) {
 	if m, o := s.ExpectedMembersFiles, s.ExpectedImageOwnersFiles; !slices.Equal(m, []string{members}) || !slices.Equal(o, []string{owners}) {
 		t.Errorf("list files %q, %q", m, o)
 	}
-	if got := c.FileList(members); !slices.Equal(got, []string{"acct-dr-site", "ffee0011223344556677889900aabbcc"}) {
+	if got := c.FileList(members).IDs; !slices.Equal(got, []string{"acct-dr-site", "ffee0011223344556677889900aabbcc"}) {
 		t.Errorf("FileList(members) = %q", got)
 	}
 	// Inline lists and the file's, merged.
@@ -319,11 +335,11 @@ func checkTrustFiles(t *testing.T, c *config.Config) {
 		t.Errorf("ExpectedOwners = %q", got)
 	}
 	// With the files' current lists, as a watcher gives them.
-	now := func(p string) []string {
+	now := func(p string) trustlist.List {
 		if p == members {
-			return []string{"acct-new"}
+			return trustlist.List{IDs: []string{"acct-new"}}
 		}
-		return nil
+		return trustlist.List{}
 	}
 	if got := keys(s.Expected(config.Image{}, now)); !slices.Equal(got, []string{"a8f10467abfc4b87b64614ab36eb9ae4", "acct-new"}) {
 		t.Errorf("Expected with the current lists = %q", got)
@@ -567,8 +583,8 @@ func TestLoadSkippingListsLeavesTheFilesToTheWatchers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadSkippingLists: %v", err)
 	}
-	if want := filepath.Join("testdata", "no-such-list.txt"); cfg.ExpectedMembersFile != want || cfg.FileList(want) != nil {
-		t.Errorf("expected_members_file %q (read %q), want %q resolved and not read", cfg.ExpectedMembersFile, cfg.FileList(want), want)
+	if want := filepath.Join("testdata", "no-such-list.txt"); cfg.ExpectedMembersFile != want || cfg.FileList(want).IDs != nil {
+		t.Errorf("expected_members_file %q (read %q), want %q resolved and not read", cfg.ExpectedMembersFile, cfg.FileList(want).IDs, want)
 	}
 }
 

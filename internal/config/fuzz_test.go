@@ -31,6 +31,7 @@ func FuzzParseConfig(f *testing.F) {
 		"scp:\n  secret_key: s\n  bogus: 1\n",
 		"scp:\n  secret_key: |\n    s\n  max_concurrency: x\n",
 		"accounts:\n  - name: a\n    scp:\n      region: kr-west1\n      environment: e\n      access_key: AK\n      secret_key: s\n    images:\n      - id: 70a599e0-31e7-49b7-b260-868f441e862b\n",
+		"scp:\n  endpoint: https://proxy.example\n  access_key: AK\n  secret_key: s\nexpected_members:\n  - a1\n  - {id: b2, name: Build farm}\n  - {id: b2, name: Other, x: 1}\nexpected_image_owners:\n  - id: c3\n    name: [v]\nimages:\n  - id: 70a599e0-31e7-49b7-b260-868f441e862b\n    expected_members: [{name: no id}, [x]]\n",
 		"scp: [1, 2]\n",
 		"",
 		"---\n...\n",

@@ -8,12 +8,18 @@ import (
 )
 
 // readLists resolves the paths of the list files against dir and, with
-// read, reads each once: a file missing, unreadable or malformed is then a
-// config error (so --config.check finds a typo). A running exporter leaves
-// the files to its watchers (package trustlist), which keep the last good
-// list.
-func (c *Config) readLists(dir string, read bool) []error {
-	c.lists = map[string][]string{}
+// read, reads each once: a file missing, unreadable or malformed (a name
+// that r finds a piece of a secret in included) is then a config error (so
+// --config.check finds a typo). A running exporter leaves the files to its
+// watchers (package trustlist), which keep the last good list.
+func (c *Config) readLists(dir string, read bool, r *Redactor) []error {
+	c.lists = map[string]trustlist.List{}
+	check := func(name string) error {
+		if r.Holds(name) {
+			return fmt.Errorf("the name contains a piece of a secret key (%d or more of its characters in a row); /metrics would show it as a label value: choose another name", minSecretRun)
+		}
+		return nil
+	}
 	tried := map[string]error{}
 	var errs []error
 	do := func(field string, path *string) {
@@ -28,11 +34,11 @@ func (c *Config) readLists(dir string, read bool) []error {
 		}
 		err, done := tried[*path]
 		if !done {
-			var ids []string
-			ids, err = trustlist.ReadFile(*path)
+			var l trustlist.List
+			l, err = trustlist.ReadFile(*path, check)
 			tried[*path] = err
 			if err == nil {
-				c.lists[*path] = ids
+				c.lists[*path] = l
 			}
 		}
 		if err == nil {

@@ -102,9 +102,9 @@ func parse(data []byte, dir string, getenv func(string) string, skipLists bool) 
 		errs = append(errs, a.validate(prefix, cfg.single)...)
 	}
 	errs = append(errs, cfg.validate()...)
-	errs = append(errs, cfg.readLists(dir, !skipLists)...)
 	r := secretsIn(data, dir, getenv)
 	r.addResolved(cfg.Accounts)
+	errs = append(errs, cfg.readLists(dir, !skipLists, r)...)
 	errs = append(errs, cfg.checkLabels(r)...)
 	if len(errs) > 0 {
 		paths := pathsOf(data)

@@ -37,7 +37,7 @@ func TestErrorsShowNoPieceOfASecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A secret pasted into a list file, where it is a malformed line.
-	if err := os.WriteFile(filepath.Join(dir, "list"), []byte("aaaa\n"+inline+" x\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "list"), []byte("aaaa\n"+inline+",x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	getenv := func(k string) string {

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/scp-exporter/scp_exporter/internal/account/trustlist"
+
 // Settings is one account as its runtime needs it: the account's own
 // fields with what the top level gives every account folded in, and every
 // duration derived (Timing). Settings of an unchanged account compare equal
@@ -15,8 +17,8 @@ type Settings struct {
 	Members   Members
 	Audit     Audit
 	// Inline lists: the top level's, then the account's.
-	ExpectedMembers     []string
-	ExpectedImageOwners []string
+	ExpectedMembers     []ExpectedAccount
+	ExpectedImageOwners []ExpectedAccount
 	// List files that apply: the top level's, then the account's; paths as resolved by Load; no empty ones.
 	ExpectedMembersFiles     []string
 	ExpectedImageOwnersFiles []string
@@ -73,15 +75,35 @@ func (c *Config) allowedVisibility() []string {
 // with the paths in ExpectedMembersFiles; e.g. a lookup of the files'
 // watchers, so an edited file counts without a reload). A nil lists
 // counts no file.
-func (s *Settings) Expected(img Image, lists func(path string) []string) map[string]bool {
-	return setOf(append([][]string{s.ExpectedMembers, img.ExpectedMembers}, filesOf(lists, s.ExpectedMembersFiles)...)...)
+func (s *Settings) Expected(img Image, lists func(path string) trustlist.List) map[string]bool {
+	return setOf(append([][]string{ids(s.ExpectedMembers), ids(img.ExpectedMembers)}, filesOf(lists, s.ExpectedMembersFiles)...)...)
 }
 
 // ExpectedOwners is the set of accounts whose images offered to or
 // accepted by this account are expected (inline lists and owners list
 // files; lists as for Expected).
-func (s *Settings) ExpectedOwners(lists func(path string) []string) map[string]bool {
-	return setOf(append([][]string{s.ExpectedImageOwners}, filesOf(lists, s.ExpectedImageOwnersFiles)...)...)
+func (s *Settings) ExpectedOwners(lists func(path string) trustlist.List) map[string]bool {
+	return setOf(append([][]string{ids(s.ExpectedImageOwners)}, filesOf(lists, s.ExpectedImageOwnersFiles)...)...)
+}
+
+// NamedMembers are the account IDs of every expected-members list of the
+// account in use — the inline lists, every configured image's own and the
+// members list files (lists as for Expected) — sorted, each with the name
+// given to it: the config's, else the account's list file's, else the top
+// level's; "" when none.
+func (s *Settings) NamedMembers(lists func(path string) trustlist.List) []Named {
+	inline := [][]ExpectedAccount{s.ExpectedMembers}
+	for _, img := range s.Images {
+		inline = append(inline, img.ExpectedMembers)
+	}
+	return namedOf(inline, s.ExpectedMembersFiles, lists)
+}
+
+// NamedOwners are the account IDs of the expected image owners in use
+// (inline lists and owners list files), sorted, each with its name as for
+// NamedMembers.
+func (s *Settings) NamedOwners(lists func(path string) trustlist.List) []Named {
+	return namedOf([][]ExpectedAccount{s.ExpectedImageOwners}, s.ExpectedImageOwnersFiles, lists)
 }
 
 // MaxMembersOf is img's limit: its own max_members, else s.MaxMembers.
@@ -103,22 +125,22 @@ func (s *Settings) AllowedVisibilityOf(img Image) map[string]bool {
 }
 
 // filesOf returns the IDs lists gives for each path.
-func filesOf(lists func(path string) []string, paths []string) [][]string {
+func filesOf(lists func(path string) trustlist.List, paths []string) [][]string {
 	if lists == nil {
 		return nil
 	}
 	out := make([][]string, len(paths))
 	for i, p := range paths {
-		out[i] = lists(p)
+		out[i] = lists(p).IDs
 	}
 	return out
 }
 
 // concat returns a followed by b in a slice of its own (nil when both are
 // empty), so that no two accounts' Settings share an array to append to.
-func concat(a, b []string) []string {
+func concat[T any](a, b []T) []T {
 	if len(a)+len(b) == 0 {
 		return nil
 	}
-	return append(append(make([]string, 0, len(a)+len(b)), a...), b...)
+	return append(append(make([]T, 0, len(a)+len(b)), a...), b...)
 }

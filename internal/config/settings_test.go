@@ -45,6 +45,15 @@ type settingsView struct {
 	AllowedVisibilityOf, DiscoveredAllowedVisibility []string
 }
 
+// idsOf are the IDs of a list, in order; nil for none.
+func idsOf(list []config.ExpectedAccount) []string {
+	var out []string
+	for _, e := range list {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
 func viewOf(t *testing.T, c *config.Config, dir string, s *config.Settings) settingsView {
 	t.Helper()
 	rel := func(paths []string) []string {
@@ -64,8 +73,8 @@ func viewOf(t *testing.T, c *config.Config, dir string, s *config.Settings) sett
 	}
 	return settingsView{
 		Name:                        s.Name,
-		ExpectedMembers:             s.ExpectedMembers,
-		ExpectedImageOwners:         s.ExpectedImageOwners,
+		ExpectedMembers:             idsOf(s.ExpectedMembers),
+		ExpectedImageOwners:         idsOf(s.ExpectedImageOwners),
 		ExpectedMembersFiles:        rel(s.ExpectedMembersFiles),
 		ExpectedImageOwnersFiles:    rel(s.ExpectedImageOwnersFiles),
 		MaxMembers:                  s.MaxMembers,

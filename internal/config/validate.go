@@ -64,8 +64,9 @@ func (c *Config) validate() []error {
 	if c.MinRefreshInterval != nil {
 		add("min_refresh_interval: no longer supported: members are kept by a refresh engine and each scrape serves the last known state; for refresh in the background, set members.refresh_interval")
 	}
-	errs = append(errs, validateMembers("expected_members", c.ExpectedMembers)...)
-	errs = append(errs, validateMembers("expected_image_owners", c.ExpectedImageOwners)...)
+	errs = append(errs, validateExpected("expected_members", c.ExpectedMembers)...)
+	errs = append(errs, validateExpected("expected_image_owners", c.ExpectedImageOwners)...)
+	errs = append(errs, c.checkNames()...)
 	errs = append(errs, validateVisibilities("allowed_visibility", c.AllowedVisibility)...)
 	errs = append(errs, validateMaxMembers("max_members", &c.MaxMembers)...)
 	errs = append(errs, c.Audit.validate()...)
@@ -112,8 +113,8 @@ func (a *Account) validate(prefix string, single bool) []error {
 	}
 
 	if !single {
-		errs = append(errs, prefixErrs(prefix, validateMembers("expected_members", a.ExpectedMembers))...)
-		errs = append(errs, prefixErrs(prefix, validateMembers("expected_image_owners", a.ExpectedImageOwners))...)
+		errs = append(errs, prefixErrs(prefix, validateExpected("expected_members", a.ExpectedMembers))...)
+		errs = append(errs, prefixErrs(prefix, validateExpected("expected_image_owners", a.ExpectedImageOwners))...)
 		errs = append(errs, prefixErrs(prefix, validateMaxMembers("max_members", a.MaxMembers))...)
 	}
 	if len(a.Images) == 0 && !d.Enabled {
@@ -132,7 +133,7 @@ func (a *Account) validate(prefix string, single bool) []error {
 		if img.Name != "" && !printable(img.Name, 128) {
 			add("%s.name: must be at most 128 printable characters", field)
 		}
-		errs = append(errs, prefixErrs(prefix, validateMembers(field+".expected_members", img.ExpectedMembers))...)
+		errs = append(errs, prefixErrs(prefix, validateExpected(field+".expected_members", img.ExpectedMembers))...)
 		errs = append(errs, prefixErrs(prefix, validateVisibilities(field+".allowed_visibility", img.AllowedVisibility))...)
 		errs = append(errs, prefixErrs(prefix, validateMaxMembers(field+".max_members", img.MaxMembers))...)
 	}
@@ -254,16 +255,6 @@ func validateVisibilities(field string, list []string) []error {
 	for i, v := range list {
 		if !slices.Contains(Visibilities, v) {
 			errs = append(errs, fmt.Errorf("%s[%d]: %q is not one of %s", field, i, v, strings.Join(Visibilities, ", ")))
-		}
-	}
-	return errs
-}
-
-func validateMembers(field string, ids []string) []error {
-	var errs []error
-	for i, id := range ids {
-		if err := scp.ValidateMemberID(id); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %w", field, i, err))
 		}
 	}
 	return errs

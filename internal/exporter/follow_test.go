@@ -321,3 +321,72 @@ func TestAuditTrailChoosesTheServicesCurrentVersion(t *testing.T) {
 		t.Error("the trail was not read")
 	}
 }
+
+// The expected accounts and the names given to them are exported, and
+// follow a list file's edit within one check, without a reload, and a
+// reload's config: the config's name wins over the file's.
+func TestExpectedNamesFollowListFileEditsAndReloads(t *testing.T) {
+	checkListsOften(t)
+	fake := newFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	members, owners := filepath.Join(dir, "trusted.txt"), filepath.Join(dir, "owners.txt")
+	writeList(t, members, "aaaa First name\nbbbb\n"+member+" File name\n", time.Now().Add(-time.Hour))
+	writeList(t, owners, "oooo Vendor\n", time.Now().Add(-time.Hour))
+	path := filepath.Join(dir, "config.yml")
+	config := func(name string) {
+		t.Helper()
+		cfg := baseConfig(srv.URL, "expected_members:\n  - {id: "+member+", name: "+name+"}\n"+
+			"expected_members_file: "+members+"\nexpected_image_owners_file: "+owners+"\n")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config("Config name")
+	e, err := New(Options{ConfigFile: path, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	infos := func() string {
+		var out []string
+		for _, l := range strings.Split(scrape(t, e), "\n") {
+			if strings.HasPrefix(l, "scp_expected_member_info{") || strings.HasPrefix(l, "scp_expected_image_owner_info{") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	want := func(what string, lines ...string) {
+		t.Helper()
+		w := strings.Join(lines, "\n")
+		var got string
+		if !testwait.Until(testwait.Timeout, func() bool { got = infos(); return got == w }) {
+			t.Fatalf("%s:\n%s\nwant:\n%s", what, got, w)
+		}
+	}
+	want("at start",
+		`scp_expected_member_info{member_id="`+member+`",member_name="Config name"} 1`,
+		`scp_expected_member_info{member_id="aaaa",member_name="First name"} 1`,
+		`scp_expected_member_info{member_id="bbbb",member_name=""} 1`,
+		`scp_expected_image_owner_info{owner="oooo",owner_name="Vendor"} 1`)
+
+	writeList(t, members, "aaaa Renamed\ncccc Carol # new\n", time.Now())
+	writeList(t, owners, "oooo\n", time.Now())
+	want("after the edits",
+		`scp_expected_member_info{member_id="`+member+`",member_name="Config name"} 1`,
+		`scp_expected_member_info{member_id="aaaa",member_name="Renamed"} 1`,
+		`scp_expected_member_info{member_id="cccc",member_name="Carol"} 1`,
+		`scp_expected_image_owner_info{owner="oooo",owner_name=""} 1`)
+
+	config("Reloaded name")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	want("after the reload",
+		`scp_expected_member_info{member_id="`+member+`",member_name="Reloaded name"} 1`,
+		`scp_expected_member_info{member_id="aaaa",member_name="Renamed"} 1`,
+		`scp_expected_member_info{member_id="cccc",member_name="Carol"} 1`,
+		`scp_expected_image_owner_info{owner="oooo",owner_name=""} 1`)
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -37,13 +36,19 @@ type Options struct {
 	Logger log.Logger
 	// Changed, when set, is called after the list changed (its first read
 	// included), from the goroutine that read it and with no lock held; it
-	// may call Status or IDs.
+	// may call Status or List.
 	Changed func()
 	// Redact, when set, removes secrets from the messages of failures
 	// before they are logged or kept: a malformed line is quoted, and may
-	// be a secret pasted into the wrong file.
+	// be a secret pasted into the wrong file. A name it would change holds
+	// a piece of a secret: its line is malformed (ErrSecretName), as the
+	// name would be shown as a label value.
 	Redact func(string) string
 }
+
+// ErrSecretName is why a name that holds a piece of a secret is refused:
+// names are shown as label values.
+var ErrSecretName = errors.New("the name contains a piece of a secret key, and /metrics would show it as a label value: choose another name")
 
 // Status is what a Watcher knows of its file.
 type Status struct {
@@ -51,6 +56,9 @@ type Status struct {
 	// IDs is the last good list, sorted; empty until a read succeeded
 	// (see Generation). It is shared: do not modify it.
 	IDs []string
+	// Names are the names the last good list gives beside its IDs, by ID
+	// (see List.Names). Shared: do not modify it.
+	Names map[string]string
 	// LastSuccess is when the file was last found good: read, parsed and
 	// settled. Zero until a read succeeded.
 	LastSuccess time.Time
@@ -77,11 +85,11 @@ type Watcher struct {
 	// seen is the hash of the content last read (whatever the reads that
 	// failed since), valid when seenOnce; since is when it was first read,
 	// or at the watcher's first read its modification time when earlier;
-	// ids and parseErr are what it parses to.
+	// list and parseErr are what it parses to.
 	seen     [sha256.Size]byte
 	seenOnce bool
 	since    time.Time
-	ids      []string
+	list     List
 	parseErr error
 
 	mu sync.Mutex
@@ -107,11 +115,11 @@ func (w *Watcher) Status() Status {
 	return w.st
 }
 
-// IDs returns the last good list, sorted (shared: do not modify it).
-func (w *Watcher) IDs() []string {
+// List returns the last good list (shared: do not modify it).
+func (w *Watcher) List() List {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.st.IDs
+	return List{IDs: w.st.IDs, Names: w.st.Names}
 }
 
 // Run checks the file at once and then every Interval until ctx ends.
@@ -163,7 +171,7 @@ func (w *Watcher) read() (bool, error) {
 			w.since = fi.ModTime()
 		}
 		w.seen, w.seenOnce = sum, true
-		w.ids, w.parseErr = Parse(bytes.NewReader(data), w.path)
+		w.list, w.parseErr = Parse(bytes.NewReader(data), w.path, w.checkName)
 	}
 	if partialLastLine(data) && now.Sub(w.since) < w.opts.Interval/2 {
 		// Half an interval: the next check (an interval later, give or take
@@ -174,7 +182,15 @@ func (w *Watcher) read() (bool, error) {
 	if w.parseErr != nil {
 		return false, w.fail(w.parseErr)
 	}
-	return w.succeed(w.ids, now), nil
+	return w.succeed(w.list, now), nil
+}
+
+// checkName refuses a name that holds a piece of a secret (Options.Redact).
+func (w *Watcher) checkName(name string) error {
+	if w.opts.Redact != nil && w.opts.Redact(name) != name {
+		return ErrSecretName
+	}
+	return nil
 }
 
 // sameFile reports whether b is the file a was, unchanged.
@@ -199,16 +215,17 @@ func (w *Watcher) fail(err error) error {
 	return err
 }
 
-// succeed takes ids into use and reports whether they differ from the list
-// held.
-func (w *Watcher) succeed(ids []string, now time.Time) bool {
+// succeed takes l into use and reports whether it differs from the list
+// held (its IDs or their names).
+func (w *Watcher) succeed(l List, now time.Time) bool {
+	ids := l.IDs
 	w.mu.Lock()
 	recovered := w.st.Err != nil
-	changed := w.st.Generation == 0 || !slices.Equal(w.st.IDs, ids)
+	changed := w.st.Generation == 0 || !l.Equal(List{IDs: w.st.IDs, Names: w.st.Names})
 	w.st.Err = nil
 	w.st.LastSuccess = now
 	if changed {
-		w.st.IDs = ids
+		w.st.IDs, w.st.Names = ids, l.Names
 		w.st.Generation++
 	}
 	gen := w.st.Generation

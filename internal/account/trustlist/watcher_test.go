@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,7 +246,7 @@ func TestWatcherKeepsTheLastGoodListWhenTheFileIsMalformed(t *testing.T) {
 	}
 	f.logs.take()
 
-	write(t, f.path, "aaaa\n# partner\nb b\n", base.Add(time.Second))
+	write(t, f.path, "aaaa\n# partner\nb/b\n", base.Add(time.Second))
 	for range 3 {
 		err := f.w.Check()
 		var le *trustlist.LineError
@@ -534,7 +535,7 @@ func TestRunFollowsEdits(t *testing.T) {
 
 	testwait.For(t, func() bool { return f.w.Status().Generation == 1 }, "the first read")
 	replace(t, f.path, "aaaa\nbbbb\n", base.Add(time.Second))
-	testwait.For(t, func() bool { return slices.Equal(f.w.IDs(), []string{"aaaa", "bbbb"}) }, "the edit to be read")
+	testwait.For(t, func() bool { return slices.Equal(f.w.List().IDs, []string{"aaaa", "bbbb"}) }, "the edit to be read")
 	if err := os.Remove(f.path); err != nil {
 		t.Fatal(err)
 	}
@@ -574,5 +575,60 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A change of names alone is a change of the list: a new generation, and
+// Changed is called, so the names exported follow the file.
+func TestWatcherFollowsNameChanges(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	write(t, f.path, "aaaa Build farm\nbbbb\n", base)
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa", "bbbb"}, 1, 1)
+	write(t, f.path, "aaaa Build farm (old)\nbbbb Partner\n", base.Add(time.Second))
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.wantStatus(t, []string{"aaaa", "bbbb"}, 2, 2)
+	if want := map[string]string{"aaaa": "Build farm (old)", "bbbb": "Partner"}; !maps.Equal(st.Names, want) {
+		t.Errorf("names %q, want %q", st.Names, want)
+	}
+	// A comment added changes nothing in use.
+	write(t, f.path, "# team list\naaaa Build farm (old)\nbbbb Partner\n", base.Add(2*time.Second))
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.wantStatus(t, []string{"aaaa", "bbbb"}, 2, 2)
+}
+
+// A name holding a piece of a secret (what Options.Redact would change) is
+// a malformed line: the last good list stays, and the name is never kept
+// or logged.
+func TestWatcherRefusesNamesHoldingSecrets(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	const secret = "Qm8vT3xLp2Rk9WzYc4Hn"
+	f.w = trustlist.New(f.path, trustlist.Options{
+		Interval: time.Hour, Now: f.clock.Now, Logger: f.logs,
+		Changed: func() { f.changed.Add(1) },
+		Redact:  func(s string) string { return strings.ReplaceAll(s, "T3xLp2", "<secret>") },
+	})
+	write(t, f.path, "aaaa\n", base)
+	if err := f.w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, f.path, "aaaa\nbbbb key "+secret+"\n", base.Add(time.Second))
+	err := f.w.Check()
+	var le *trustlist.LineError
+	if !errors.As(err, &le) || le.Line != 2 || !errors.Is(err, trustlist.ErrSecretName) {
+		t.Fatalf("Check = %v, want ErrSecretName at line 2", err)
+	}
+	st := f.wantStatus(t, []string{"aaaa"}, 1, 1)
+	if st.Names != nil {
+		t.Errorf("names %q", st.Names)
+	}
+	if logged := strings.Join(f.logs.take(), "\n"); strings.Contains(logged, "T3xLp2") || !strings.Contains(logged, "line 2: account bbbb") {
+		t.Errorf("logged %q", logged)
 	}
 }
