@@ -14,7 +14,7 @@ LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PK
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 DOCKER_IMAGE ?= scp_exporter:$(VERSION)
 
-.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo docker release sbom-tool helm test-chart lint-chart chart-files clean
+.PHONY: all build fake test fuzz bench loadtest lint lint-workflows demo docker release sbom-tool helm test-chart lint-chart chart-files test-dashboard lint-dashboard clean
 
 all: build
 
@@ -161,6 +161,14 @@ chart-files:
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)
 	cd charts/test && $(CURDIR)/$(GOLANGCI_LINT) run ./...
+
+## test-dashboard: the dashboard the mixin makes (mixin/dashboards): its shape, its variables, the series its queries read, and the share queries run on a PromQL engine (module mixin/dashboards/test, kept out of the main go.mod)
+test-dashboard:
+	cd mixin/dashboards/test && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## lint-dashboard: golangci-lint (as make lint) over the dashboard tests' module
+lint-dashboard: $(GOLANGCI_LINT)
+	cd mixin/dashboards/test && $(CURDIR)/$(GOLANGCI_LINT) run ./...
 
 clean:
 	rm -rf $(BIN) .build
