@@ -79,7 +79,7 @@ local sel = g.sel;
     ),
     g.stat(
       'Config and list files',
-      "Whether each exporter's last config load succeeded (on failure it keeps running the previous config), and whether each account's expected-list file was found good at its last check (only where one is configured; on failure the last good list stays in use).",
+      "Whether each exporter's last config load succeeded (on failure it keeps running the previous config), and whether each account's expected-list file was found good at its last check (only where one is configured; on failure the last good list stays in use). SCPExporterConfigReloadFailed and SCPExpectedListFileUnreadable fire for the failures.",
       [g.target(
         'label_replace(min by (instance) (%s), "file", "config", "", "") or label_replace(min by (instance, account) (scp_expected_list_file_last_read_successful%s), "file", "expected-list file", "", "")'
         % [ofAccounts('scp_exporter_config_last_reload_successful' + sel(account=false)), sel()],
@@ -378,10 +378,13 @@ local sel = g.sel;
     ),
     g.table(
       'Time since the last successful listing',
-      'How long ago each exporter last listed the account\'s images (discovery, only when enabled) and the images offered to it; both run every discovery.refresh_interval (10m by default), and visibility is refreshed in the same round. "never": no listing has succeeded since the exporter started. SCPDiscoveryFailing fires after 35m (scp:discovery_max_age_seconds).',
+      'How long ago each exporter last listed the account\'s images (discovery, only when enabled), the images offered to it and those it accepted from others; all run every discovery.refresh_interval (10m by default), and visibility is refreshed in the same round. "never": no listing has succeeded since the exporter started. SCPDiscoveryFailing fires after 35m (scp:discovery_max_age_seconds).',
       [g.target(
-        listingAge('scp_discovery_last_success_timestamp_seconds', 'images (discovery)')
-        + ' or ' + listingAge('scp_pending_images_last_success_timestamp_seconds', 'images offered to us'),
+        std.join(' or ', [
+          listingAge('scp_discovery_last_success_timestamp_seconds', 'images (discovery)'),
+          listingAge('scp_pending_images_last_success_timestamp_seconds', 'images offered to us'),
+          listingAge('scp_shared_images_last_success_timestamp_seconds', 'images accepted from others'),
+        ]),
         table=true
       )],
       columns=[['instance', 'Exporter'], ['account', 'Account'], ['listing', 'Listing'], ['Value', 'Last success']],
