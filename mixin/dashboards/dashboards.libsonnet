@@ -54,7 +54,7 @@ local sel = g.sel;
       )],
       steps=[['red', null], ['green', 1]],
       mappings=g.valueMap([['0', 'down', 'red'], ['1', 'up', 'green']]),
-      w=6,
+      w=4,
     ),
     g.stat(
       'Stalest members answer',
@@ -62,7 +62,27 @@ local sel = g.sel;
       [g.target('max by (instance, account) (scp_image_members_stalest_age_seconds%s)' % sel(), '{{instance}} {{account}}')],
       unit='s',
       steps=[['green', null], ['orange', c.dashboardStalestAgeWarningSeconds]],
-      w=6,
+      w=5,
+    ),
+    g.stat(
+      'Oldest listing',
+      'Per exporter and account, how long ago the oldest of its listings last succeeded: the account\'s images (discovery, only when enabled), the images offered to it and those it accepted from others, each every discovery.refresh_interval (10m by default). "never": one has not succeeded since the exporter started. See "Time since the last successful listing" below for which.',
+      [g.target(
+        'max by (instance, account) (%s)' % std.join(' or ', [
+          'label_replace(time() - %s%s, "listing", "%s", "", "")' % [m[0], sel(), m[1]]
+          for m in [
+            ['scp_discovery_last_success_timestamp_seconds', 'images'],
+            ['scp_pending_images_last_success_timestamp_seconds', 'pending_images'],
+            ['scp_shared_images_last_success_timestamp_seconds', 'shared_images'],
+          ]
+        ]),
+        '{{instance}} {{account}}'
+      )],
+      unit='dtdurations',
+      steps=[['green', null], ['orange', 1260], ['red', 2100]],
+      // A listing that never succeeded has a timestamp of 0.
+      mappings=[{ type: 'range', options: { from: 1e9, to: null, result: { text: 'never', color: 'red', index: 0 } } }],
+      w=5,
     ),
     g.stat(
       'API errors',
@@ -75,7 +95,7 @@ local sel = g.sel;
       unit='percentunit',
       steps=[['green', null], ['orange', 0.01], ['red', 0.25]],
       mappings=g.nanAs('no calls', 'green'),
-      w=6,
+      w=5,
     ),
     g.stat(
       'Config and list files',
@@ -87,7 +107,7 @@ local sel = g.sel;
       )],
       steps=[['red', null], ['green', 1]],
       mappings=okFailed,
-      w=6,
+      w=5,
     ),
   ],
 

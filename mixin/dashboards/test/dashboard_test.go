@@ -202,7 +202,7 @@ func TestDashboardShape(t *testing.T) {
 		"Members fetched per image", "Latest fetch per image", "Coverage", "Stalest members fetch",
 		"Full pass over every image", "Effective API rate and 429s", "API requests", "API latency",
 		"API errors and retries", "Scrape duration", "Config loaded",
-		"Exporters up", "Stalest members answer", "API errors", "Config and list files", "Every share",
+		"Exporters up", "Stalest members answer", "Oldest listing", "API errors", "Config and list files", "Every share",
 	} {
 		if !titles[title] {
 			t.Errorf("no panel %q", title)
