@@ -16,13 +16,16 @@ local sel = g.sel;
     // '' for all) and the one it shows first ('' for Grafana's default).
     dashboardDatasourceRegex: '',
     dashboardDatasource: '',
-    // Above this age (seconds) the stalest members answer shows orange: keep
-    // it with scp:members_refresh_max_age_seconds, SCPMembersRefreshBehind's
-    // threshold (30m).
-    dashboardStalestAgeWarningSeconds: 30 * 60,
   },
 
+  // The panels colour ages by the alerts' thresholds of the mixin's _config
+  // (config.libsonnet): membersRefreshMaxAgeSeconds,
+  // discoveryMaxAgeSeconds and sharePendingMaxAgeSeconds.
   local c = $._config,
+  local minutes(seconds) = '%dm' % std.floor(seconds / 60),
+  // Listings run every discovery.refresh_interval (10m by default): orange
+  // after about two missed rounds, red when SCPDiscoveryFailing may fire.
+  local listingSteps = [['green', null], ['orange', 0.6 * c.discoveryMaxAgeSeconds], ['red', c.discoveryMaxAgeSeconds]],
 
   // Shares of the selected images with the selected members.
   local members(matchers=[]) =
@@ -58,10 +61,10 @@ local sel = g.sel;
     ),
     g.stat(
       'Stalest members answer',
-      'Per exporter and account, the age of the oldest sure answer about the watched images\' members (scp_image_members_stalest_age_seconds): how old the member series, and the sharing alerts that read them, can be. See "Stalest members fetch" below for its history.',
+      "Per exporter and account, the age of the oldest sure answer about the watched images' members (scp_image_members_stalest_age_seconds): how old the member series, and the sharing alerts that read them, can be; orange above SCPMembersRefreshBehind's threshold (%s). See \"Stalest members fetch\" below for its history." % minutes(c.membersRefreshMaxAgeSeconds),
       [g.target('max by (instance, account) (scp_image_members_stalest_age_seconds%s)' % sel(), '{{instance}} {{account}}')],
       unit='s',
-      steps=[['green', null], ['orange', c.dashboardStalestAgeWarningSeconds]],
+      steps=[['green', null], ['orange', c.membersRefreshMaxAgeSeconds]],
       w=5,
     ),
     g.stat(
@@ -79,7 +82,7 @@ local sel = g.sel;
         '{{instance}} {{account}}'
       )],
       unit='dtdurations',
-      steps=[['green', null], ['orange', 1260], ['red', 2100]],
+      steps=listingSteps,
       // A listing that never succeeded has a timestamp of 0.
       mappings=[{ type: 'range', options: { from: 1e9, to: null, result: { text: 'never', color: 'red', index: 0 } } }],
       w=5,
@@ -262,7 +265,7 @@ local sel = g.sel;
     ),
     g.table(
       'Pending shares and their age',
-      'Shares still waiting for the account to accept or reject them, and how long since their status last changed (since they were created when the API gives no update time). SCPImageSharePendingTooLong fires after 7 days by default.',
+      'Shares still waiting for the account to accept or reject them, and how long since their status last changed (since they were created when the API gives no update time). SCPImageSharePendingTooLong fires after %d days.' % std.floor(c.sharePendingMaxAgeSeconds / 86400),
       [g.target(
         'max by (account, image_id, name, member_id, expected) (%s)'
         % g.withImageName(
@@ -280,7 +283,7 @@ local sel = g.sel;
         ['account', 'Owning account'],
       ],
       unit='dtdurations',
-      steps=[['green', null], ['orange', 7 * 24 * 3600]],
+      steps=[['green', null], ['orange', c.sharePendingMaxAgeSeconds]],
       overrides=[g.colorText('Pending for')],
       sortBy=['Pending for', true],
     ),
@@ -398,7 +401,7 @@ local sel = g.sel;
     ),
     g.table(
       'Time since the last successful listing',
-      'How long ago each exporter last listed the account\'s images (discovery, only when enabled), the images offered to it and those it accepted from others; all run every discovery.refresh_interval (10m by default), and visibility is refreshed in the same round. "never": no listing has succeeded since the exporter started. SCPDiscoveryFailing fires after 35m (scp:discovery_max_age_seconds).',
+      'How long ago each exporter last listed the account\'s images (discovery, only when enabled), the images offered to it and those it accepted from others; all run every discovery.refresh_interval (10m by default), and visibility is refreshed in the same round. "never": no listing has succeeded since the exporter started. SCPDiscoveryFailing fires after %s (scp:discovery_max_age_seconds).' % minutes(c.discoveryMaxAgeSeconds),
       [g.target(
         std.join(' or ', [
           listingAge('scp_discovery_last_success_timestamp_seconds', 'images (discovery)'),
@@ -409,7 +412,7 @@ local sel = g.sel;
       )],
       columns=[['instance', 'Exporter'], ['account', 'Account'], ['listing', 'Listing'], ['Value', 'Last success']],
       unit='dtdurations',
-      steps=[['green', null], ['orange', 1260], ['red', 2100]],
+      steps=listingSteps,
       mappings=g.nanAs('never', 'red'),
       overrides=[g.colorText('Last success')],
       sortBy=['Last success', true],
@@ -478,7 +481,7 @@ local sel = g.sel;
     ),
     g.timeseries(
       'Stalest members fetch',
-      "Age of the oldest last successful members fetch among each account's watched images (for an image never fetched, since it was first watched): how old member series, and the sharing alerts that read them, can be. SCPMembersRefreshBehind fires when it stays above the red line for 15m; the line is scp:members_refresh_max_age_seconds (30m by default) from the alert rules, absent if they are not loaded.",
+      "Age of the oldest last successful members fetch among each account's watched images (for an image never fetched, since it was first watched): how old member series, and the sharing alerts that read them, can be. SCPMembersRefreshBehind fires when it stays above the red line for 15m; the line is scp:members_refresh_max_age_seconds (%s) from the alert rules, absent if they are not loaded." % minutes(c.membersRefreshMaxAgeSeconds),
       [
         g.target('max by (account, instance) (scp_image_members_stalest_age_seconds%s)' % sel(), perAccount),
         g.target(

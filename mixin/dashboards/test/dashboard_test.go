@@ -20,9 +20,11 @@ import (
 var update = flag.Bool("update", false, "write "+checkedIn+" as the mixin makes it with the default selector")
 
 const (
-	// selector is the scpExporterSelector of the tests (mixin/config.libsonnet
-	// gives the mixin's, which dashboards.libsonnet does not define).
+	// selector is the scpExporterSelector of the tests; mixin/config.libsonnet
+	// gives the mixin's, and the alerts' thresholds the dashboard colours
+	// ages by, which config gives here with their defaults.
 	selector  = `job=~".*scp[-_]exporter.*"`
+	config    = "scpExporterSelector: '" + selector + "', membersRefreshMaxAgeSeconds: 30 * 60, discoveryMaxAgeSeconds: 35 * 60, sharePendingMaxAgeSeconds: 7 * 86400"
 	key       = "scp-image-sharing.json"
 	checkedIn = "../../../dashboards/" + key
 )
@@ -66,6 +68,16 @@ type panel struct {
 		RefID string `json:"refId"`
 		Expr  string `json:"expr"`
 	} `json:"targets"`
+	FieldConfig struct {
+		Defaults struct {
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
 	Options struct {
 		SortBy []struct {
 			DisplayName string `json:"displayName"`
@@ -82,15 +94,19 @@ type panel struct {
 }
 
 // evaluate returns the JSON of the dashboard dashboards.libsonnet makes with
-// the _config fields given (jsonnet), and the dashboard decoded.
-func evaluate(t *testing.T, config string) ([]byte, dashboard) {
+// the _config fields given (jsonnet), each set overriding those before it,
+// and the dashboard decoded.
+func evaluate(t *testing.T, configs ...string) ([]byte, dashboard) {
 	t.Helper()
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{".."}})
-	snippet := fmt.Sprintf("((import 'dashboards.libsonnet') + { _config+:: { %s } }).grafanaDashboards", config)
-	out, err := vm.EvaluateAnonymousSnippet("dashboard_test.jsonnet", snippet)
+	snippet := "(import 'dashboards.libsonnet')"
+	for _, c := range configs {
+		snippet += " + { _config+:: { " + c + " } }"
+	}
+	out, err := vm.EvaluateAnonymousSnippet("dashboard_test.jsonnet", "("+snippet+").grafanaDashboards")
 	if err != nil {
-		t.Fatalf("evaluating the dashboards with _config {%s}: %v", config, err)
+		t.Fatalf("evaluating %s: %v", snippet, err)
 	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(out), &all); err != nil {
@@ -120,7 +136,7 @@ func evaluate(t *testing.T, config string) ([]byte, dashboard) {
 
 func defaultDashboard(t *testing.T) dashboard {
 	t.Helper()
-	out, d := evaluate(t, "scpExporterSelector: '"+selector+"'")
+	out, d := evaluate(t, config)
 	if *update {
 		if err := os.WriteFile(checkedIn, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -408,12 +424,12 @@ func TestQueriesReadKnownSeries(t *testing.T) {
 	})
 }
 
-// TestConfigKnobs: the selector and the dashboard's knobs show in what the
-// mixin makes; the selector reaches the job variable and the up query, the
-// only series not the exporter's own.
+// TestConfigKnobs: the selector, the thresholds and the dashboard's knobs
+// show in what the mixin makes; the selector reaches the job variable and
+// the up query, the only series not the exporter's own.
 func TestConfigKnobs(t *testing.T) {
 	const custom = `job="platform/scp", cluster="eu"`
-	out, d := evaluate(t, `scpExporterSelector: '`+custom+`',
+	out, d := evaluate(t, config, `scpExporterSelector: '`+custom+`', membersRefreshMaxAgeSeconds: 3600,
 		dashboardUID: 'scp-uid', dashboardTitle: 'SCP sharing (eu)', dashboardTags: ['eu'],
 		dashboardRefresh: '5m', dashboardTimezone: 'utc',
 		dashboardDatasourceRegex: '/^eu-.*/', dashboardDatasource: 'eu-prometheus'`)
@@ -437,6 +453,11 @@ func TestConfigKnobs(t *testing.T) {
 	}
 	ups := 0
 	walk(d.Panels, func(p panel) {
+		if p.Title == "Stalest members answer" {
+			if steps := p.FieldConfig.Defaults.Thresholds.Steps; len(steps) != 2 || steps[1].Value == nil || *steps[1].Value != 3600 {
+				t.Errorf("%s: thresholds %+v, want orange from membersRefreshMaxAgeSeconds", p.Title, p.FieldConfig.Defaults.Thresholds.Steps)
+			}
+		}
 		for _, q := range p.Targets {
 			e := parse(t, q.Expr)
 			for _, v := range selectors(e) {
