@@ -19,8 +19,8 @@ local sel = g.sel;
   },
 
   // The panels colour ages by the alerts' thresholds of the mixin's _config
-  // (config.libsonnet): membersRefreshMaxAgeSeconds,
-  // discoveryMaxAgeSeconds and sharePendingMaxAgeSeconds.
+  // (config.libsonnet): membersRefreshMaxAgeSeconds, discoveryMaxAgeSeconds,
+  // sharePendingMaxAgeSeconds and apiVersionSupportEndingSeconds.
   local c = $._config,
   local minutes(seconds) = '%dm' % std.floor(seconds / 60),
   // Listings run every discovery.refresh_interval (10m by default): orange
@@ -155,7 +155,7 @@ local sel = g.sel;
         '{{version}}'
       )],
       unit='dtdurations',
-      steps=[['red', null], ['orange', 0], ['green', 30 * 24 * 3600]],
+      steps=[['red', null], ['orange', 0], ['green', c.apiVersionSupportEndingSeconds]],
       mappings=g.nanAs('No end announced', 'green'),
     ),
   ],

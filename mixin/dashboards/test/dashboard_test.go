@@ -24,7 +24,7 @@ const (
 	// gives the mixin's, and the alerts' thresholds the dashboard colours
 	// ages by, which config gives here with their defaults.
 	selector  = `job=~".*scp[-_]exporter.*"`
-	config    = "scpExporterSelector: '" + selector + "', membersRefreshMaxAgeSeconds: 30 * 60, discoveryMaxAgeSeconds: 35 * 60, sharePendingMaxAgeSeconds: 7 * 86400"
+	config    = "scpExporterSelector: '" + selector + "', membersRefreshMaxAgeSeconds: 30 * 60, discoveryMaxAgeSeconds: 35 * 60, sharePendingMaxAgeSeconds: 7 * 86400, apiVersionSupportEndingSeconds: 30 * 86400"
 	key       = "scp-image-sharing.json"
 	checkedIn = "../../../dashboards/" + key
 )
