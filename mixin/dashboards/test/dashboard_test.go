@@ -100,10 +100,12 @@ func evaluate(t *testing.T, configs ...string) ([]byte, dashboard) {
 	t.Helper()
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{".."}})
-	snippet := "(import 'dashboards.libsonnet')"
+	var sb strings.Builder
+	sb.WriteString("(import 'dashboards.libsonnet')")
 	for _, c := range configs {
-		snippet += " + { _config+:: { " + c + " } }"
+		sb.WriteString(" + { _config+:: { " + c + " } }")
 	}
+	snippet := sb.String()
 	out, err := vm.EvaluateAnonymousSnippet("dashboard_test.jsonnet", "("+snippet+").grafanaDashboards")
 	if err != nil {
 		t.Fatalf("evaluating %s: %v", snippet, err)
