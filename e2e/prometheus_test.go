@@ -692,11 +692,14 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	if len(images) > 1 {
 		selected = "(" + selected + ")"
 	}
+	// Every member and both expected values: All.
 	subst = strings.NewReplacer(
 		"${image}", selected, "$image", selected,
 		"${job}", job, "$job", job,
 		"${instance}", instance, "$instance", instance,
 		"${account}", account, "$account", account,
+		"${member}", ".*", "$member", ".*",
+		"${expected}", ".*", "$expected", ".*",
 		"$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m",
 	)
 	leftover := regexp.MustCompile(`\$\{?[A-Za-z_]`)
@@ -710,6 +713,23 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 				if n := s.Metric["name"]; n != "" && n != "image-"+imageA[:8] {
 					return fmt.Errorf("image name %q", n)
 				}
+			}
+			return nil
+		},
+		"Exporters up": wantValue("1"),
+		// Every share of the images, the unexpected one among them, each
+		// beside its image's name.
+		"Every share": func(v []promSample) error {
+			unexpected := false
+			for _, s := range v {
+				m := s.Metric
+				if !slices.Contains(images, m["image_id"]) || m["name"] != "image-"+m["image_id"][:8] || m["member_id"] == "" || m["status"] == "" {
+					return fmt.Errorf("lists %v", m)
+				}
+				unexpected = unexpected || m["member_id"] == memberOdd && m["expected"] == "false"
+			}
+			if !unexpected {
+				return fmt.Errorf("the share with %s is not listed as unexpected: %v", memberOdd, v)
 			}
 			return nil
 		},
