@@ -15,10 +15,31 @@
     // to e.g. 'job="scp"' for a job named otherwise.
     //
     // The alerts and recording rules read the exporter's scp_* families
-    // without it: those names are the exporter's own, and its joins match
-    // on (account, image_id[, member_id]) or on every label, so a second
-    // job exporting them is compared with itself.
+    // without it (see scpSeriesSelector): those names are the exporter's
+    // own, and its joins match on (account, image_id[, member_id]) or on
+    // every label, so a second job exporting them is compared with itself.
     scpExporterSelector: 'job=~".*scp[-_]exporter.*"',
+
+    // PromQL label matchers (without braces) added to every selector of
+    // the exporter's scp_* series, and of the recorded scp:* series that
+    // keep its labels, in every recording rule and alert: '' (the default)
+    // adds none, and the rules read every scp_* series Prometheus has.
+    // Set it to scope the rules, e.g. 'job="scp-prod"' to alert only on the
+    // production exporter while a staging one is scraped by the same
+    // Prometheus; set scpExporterSelector to the same matchers then, so
+    // that SCPExporterDown watches that job, and fires (no target) if it
+    // is renamed. (The recorded image names and thresholds
+    // are left unselected: they carry no job or instance label, and are
+    // recorded from selected series.)
+    //
+    // It is empty by default, unlike scpExporterSelector, on purpose: a
+    // job that it does not select is not watched at all, and nothing says
+    // so (SCPExporterDown watches `up`, not these series). A job renamed
+    // (the Helm chart's serviceMonitor.jobLabel names it after a label of
+    // the Service) would silently mute every security alert. Leave it
+    // empty unless the same Prometheus scrapes exporters you do not want
+    // alerts from.
+    scpSeriesSelector: '',
 
     // The runbook of each alert: %s is the alert's name in lower case
     // (the anchor of its section in docs/runbook.md). Point it at your own

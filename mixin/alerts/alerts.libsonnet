@@ -27,7 +27,10 @@
 //
 // The knobs go into the expressions and texts below as $(name) (see vars);
 // each alert's `for:`, its runbook_url and the extra labels of _config are
-// added by finish.
+// added by finish, which also adds _config.scpSeriesSelector to every
+// series selector of an expression marked ${...} (lib/utils.libsonnet):
+// all of them but the recorded image names and thresholds, which carry
+// none of the exporter's labels (see rules/).
 //
 // Needs Prometheus 2.26 or later (last_over_time); tested with 2.42.
 local u = import '../lib/utils.libsonnet';
@@ -63,7 +66,7 @@ local u = import '../lib/utils.libsonnet';
       local f = c.alertFor[r.alert];
       local v = vars { forWords: if f == null then '' else u.durationWords(f) };
       r {
-        expr: u.subst(r.expr, v),
+        expr: u.series(u.subst(r.expr, v), c.scpSeriesSelector),
         [if f != null then 'for']: f,
         labels+: c.alertLabels + std.get(c.categoryLabels, r.labels.category, {}),
         annotations: {
@@ -106,7 +109,7 @@ local u = import '../lib/utils.libsonnet';
             alert: 'SCPImageSharedWithUnexpectedMember',
             expr: |||
               group without (expected) (
-                scp:image_member_info:last_successful_fetch{expected="false", status=~"pending|accepted"}
+                ${scp:image_member_info:last_successful_fetch{expected="false", status=~"pending|accepted"}}
               )
               * on (account, image_id) group_left (image_name)
                 scp:image_display_name:info
@@ -170,17 +173,17 @@ local u = import '../lib/utils.libsonnet';
                   (
                       count without (member_id) (
                         group without (status, expected) (
-                          scp:image_member_info:last_successful_fetch{status=~"pending|accepted"}
+                          ${scp:image_member_info:last_successful_fetch{status=~"pending|accepted"}}
                         )
                       )
                     >
                       (
                         (
-                            scp_image_member_limit
+                            ${scp_image_member_limit}
                           or
                             (
-                              last_over_time(scp_image_member_limit[$(hold)])
-                              unless ignoring (status) scp_image_members
+                              last_over_time(${scp_image_member_limit}[$(hold)])
+                              unless ignoring (status) ${scp_image_members}
                             )
                         )
                         > 0
@@ -191,26 +194,26 @@ local u = import '../lib/utils.libsonnet';
                       (
                         count without (member_id) (
                           group without (status, expected) (
-                            scp:image_member_info:last_successful_fetch{status=~"pending|accepted"}
+                            ${scp:image_member_info:last_successful_fetch{status=~"pending|accepted"}}
                           )
                         )
                         unless
                           (
-                              scp_image_member_limit
+                              ${scp_image_member_limit}
                             or
                               (
-                                last_over_time(scp_image_member_limit[$(hold)])
-                                unless ignoring (status) scp_image_members
+                                last_over_time(${scp_image_member_limit}[$(hold)])
+                                unless ignoring (status) ${scp_image_members}
                               )
                           )
                       )
                     > on (account, instance, job) group_left ()
                       (
-                          scp_image_member_limit_default
+                          ${scp_image_member_limit_default}
                         or
                           (
-                            last_over_time(scp_image_member_limit_default[$(hold)])
-                            unless on (account, instance, job) scp_image_members_stalest_age_seconds
+                            last_over_time(${scp_image_member_limit_default}[$(hold)])
+                            unless on (account, instance, job) ${scp_image_members_stalest_age_seconds}
                           )
                       )
                   )
@@ -248,14 +251,14 @@ local u = import '../lib/utils.libsonnet';
                   (
                       time()
                     - (
-                          last_over_time(scp_image_member_updated_timestamp_seconds[$(hold)])
+                          last_over_time(${scp_image_member_updated_timestamp_seconds}[$(hold)])
                         or
-                          last_over_time(scp_image_member_created_timestamp_seconds[$(hold)])
+                          last_over_time(${scp_image_member_created_timestamp_seconds}[$(hold)])
                       )
                   )
                   * on (account, image_id, member_id) group_left (expected)
                     max by (account, image_id, member_id, expected) (
-                      scp:image_member_info:last_successful_fetch{status="pending"}
+                      ${scp:image_member_info:last_successful_fetch{status="pending"}}
                     )
                 > on () group_left ()
                   scp:image_share_pending_max_age_seconds
@@ -307,7 +310,7 @@ local u = import '../lib/utils.libsonnet';
           {
             alert: 'SCPImageVisibilityUnexpected',
             expr: |||
-              (scp:image_visibility_unexpected:last_known == 1)
+              (${scp:image_visibility_unexpected:last_known} == 1)
               * on (account, image_id) group_left (image_name)
                 scp:image_display_name:info
             |||,
@@ -360,7 +363,7 @@ local u = import '../lib/utils.libsonnet';
             expr: |||
               group without (expected, name) (
                 label_replace(
-                  label_replace(scp:pending_image_info:last_listing{expected="false"}, "image_name", "$1", "image_id", "(.+)"),
+                  label_replace(${scp:pending_image_info:last_listing{expected="false"}}, "image_name", "$1", "image_id", "(.+)"),
                   "image_name", "$1", "name", "(.+)"
                 )
               )
@@ -411,7 +414,7 @@ local u = import '../lib/utils.libsonnet';
             expr: |||
               group without (expected, name) (
                 label_replace(
-                  label_replace(scp:shared_image_info:last_listing{expected="false"}, "image_name", "$1", "image_id", "(.+)"),
+                  label_replace(${scp:shared_image_info:last_listing{expected="false"}}, "image_name", "$1", "image_id", "(.+)"),
                   "image_name", "$1", "name", "(.+)"
                 )
               )
@@ -505,7 +508,7 @@ local u = import '../lib/utils.libsonnet';
           {
             alert: 'SCPImageMembersScrapeFailing',
             expr: |||
-              (scp_image_members_scrape_success == 0)
+              (${scp_image_members_scrape_success} == 0)
               * on (account, image_id) group_left (image_name)
                 scp:image_display_name:info
             |||,
@@ -546,7 +549,7 @@ local u = import '../lib/utils.libsonnet';
           {
             alert: 'SCPMembersRefreshBehind',
             expr: |||
-              scp_image_members_stalest_age_seconds
+              ${scp_image_members_stalest_age_seconds}
               > on () group_left ()
                 scp:members_refresh_max_age_seconds
             |||,
@@ -586,7 +589,7 @@ local u = import '../lib/utils.libsonnet';
             alert: 'SCPAPIAuthenticationFailing',
             expr: |||
               sum without (operation) (
-                rate(scp_api_request_errors_total{reason=~"unauthorized|forbidden"}[$(rateWindow)])
+                rate(${scp_api_request_errors_total{reason=~"unauthorized|forbidden"}}[$(rateWindow)])
               ) > $(authThreshold)
             |||,
             labels: {
@@ -615,7 +618,7 @@ local u = import '../lib/utils.libsonnet';
           {
             alert: 'SCPAPIVersionSupportEnding',
             expr: |||
-              scp_api_version_support_end_timestamp_seconds - time() < $(versionEnding)
+              ${scp_api_version_support_end_timestamp_seconds} - time() < $(versionEnding)
             |||,
             labels: {
               severity: 'warning',
@@ -639,7 +642,7 @@ local u = import '../lib/utils.libsonnet';
           // config, so a change (say, a new expected member) has not taken effect.
           {
             alert: 'SCPExporterConfigReloadFailed',
-            expr: 'scp_exporter_config_last_reload_successful == 0',
+            expr: '${scp_exporter_config_last_reload_successful} == 0',
             labels: {
               severity: 'warning',
               category: 'operations',
@@ -665,7 +668,7 @@ local u = import '../lib/utils.libsonnet';
           // file label and no account label (a file may serve several accounts).
           {
             alert: 'SCPExpectedListFileUnreadable',
-            expr: 'scp_expected_list_file_last_read_successful == 0',
+            expr: '${scp_expected_list_file_last_read_successful} == 0',
             labels: {
               severity: 'warning',
               category: 'operations',
@@ -714,46 +717,46 @@ local u = import '../lib/utils.libsonnet';
             expr: |||
               label_replace(
                   (
-                      max_over_time(scp_discovery_last_success_timestamp_seconds[$(lookback)])
+                      max_over_time(${scp_discovery_last_success_timestamp_seconds}[$(lookback)])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
                   (
-                      min_over_time(timestamp(scp_discovery_last_success_timestamp_seconds)[$(lookback):])
+                      min_over_time(timestamp(${scp_discovery_last_success_timestamp_seconds})[$(lookback):])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
-                  timestamp(scp_discovery_last_success_timestamp_seconds),
+                  timestamp(${scp_discovery_last_success_timestamp_seconds}),
                 "listing", "images", "", ""
               )
               or
               label_replace(
                   (
-                      max_over_time(scp_pending_images_last_success_timestamp_seconds[$(lookback)])
+                      max_over_time(${scp_pending_images_last_success_timestamp_seconds}[$(lookback)])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
                   (
-                      min_over_time(timestamp(scp_pending_images_last_success_timestamp_seconds)[$(lookback):])
+                      min_over_time(timestamp(${scp_pending_images_last_success_timestamp_seconds})[$(lookback):])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
-                  timestamp(scp_pending_images_last_success_timestamp_seconds),
+                  timestamp(${scp_pending_images_last_success_timestamp_seconds}),
                 "listing", "pending_images", "", ""
               )
               or
               label_replace(
                   (
-                      max_over_time(scp_shared_images_last_success_timestamp_seconds[$(lookback)])
+                      max_over_time(${scp_shared_images_last_success_timestamp_seconds}[$(lookback)])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
                   (
-                      min_over_time(timestamp(scp_shared_images_last_success_timestamp_seconds)[$(lookback):])
+                      min_over_time(timestamp(${scp_shared_images_last_success_timestamp_seconds})[$(lookback):])
                     < on () group_left () (time() - scp:discovery_max_age_seconds)
                   )
                 and
-                  timestamp(scp_shared_images_last_success_timestamp_seconds),
+                  timestamp(${scp_shared_images_last_success_timestamp_seconds}),
                 "listing", "shared_images", "", ""
               )
             |||,
@@ -809,16 +812,16 @@ local u = import '../lib/utils.libsonnet';
             alert: 'SCPAuditTrailFailing',
             expr: |||
               (
-                  max_over_time(scp_audit_last_success_timestamp_seconds[$(lookback)])
-                < time() - clamp_min($(auditPolls) * scp_audit_poll_interval_seconds, $(auditMin))
+                  max_over_time(${scp_audit_last_success_timestamp_seconds}[$(lookback)])
+                < time() - clamp_min($(auditPolls) * ${scp_audit_poll_interval_seconds}, $(auditMin))
               )
               and
               (
-                  min_over_time(timestamp(scp_audit_last_success_timestamp_seconds)[$(lookback):])
-                < time() - clamp_min($(auditPolls) * scp_audit_poll_interval_seconds, $(auditMin))
+                  min_over_time(timestamp(${scp_audit_last_success_timestamp_seconds})[$(lookback):])
+                < time() - clamp_min($(auditPolls) * ${scp_audit_poll_interval_seconds}, $(auditMin))
               )
               and
-              timestamp(scp_audit_last_success_timestamp_seconds)
+              timestamp(${scp_audit_last_success_timestamp_seconds})
             |||,
             labels: {
               severity: 'warning',

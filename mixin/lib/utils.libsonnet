@@ -52,4 +52,45 @@
     local out = std.foldl(function(acc, k) std.strReplace(acc, '$(' + k + ')', std.toString(vars[k])), std.objectFields(vars), s);
     assert std.length(std.findSubstr('$(', out)) == 0 : 'unknown $(...) in: ' + out;
     out,
+
+  // selector writes the PromQL selector of the series named metric with
+  // the label matchers of matchers, a list of matcher texts without braces
+  // ('a="1"', 'b=~"x|y", c!="z"'), those that are '' left out: the plain
+  // name when none is left, else metric{m1, m2}.
+  selector(metric, matchers=[])::
+    assert std.isString(metric) && std.length(metric) > 0 : 'want a metric name, got %s' % [metric];
+    local ms = [m for m in matchers if m != ''];
+    if ms == [] then metric else '%s{%s}' % [metric, std.join(', ', ms)],
+
+  // series writes each series selector marked in the expression s as
+  // ${metric} or ${metric{matchers}} with selector(), extra (label
+  // matchers without braces, such as _config.scpSeriesSelector, or '')
+  // added to its matchers. The rules and alerts mark every selector of an
+  // scp_* or recorded scp:* series this way, so that one knob reaches them
+  // all, in subqueries, joins and function arguments alike. Quoted matcher
+  // values may hold braces.
+  series(s, extra)::
+    local parts = std.split(s, '${');
+    // close is the index of the first } in p at or after i outside a
+    // double-quoted string (whose \ escapes the next character).
+    local close(p, i, quoted) =
+      assert i < std.length(p) : 'unclosed ${...} in: ' + s;
+      if quoted && p[i] == '\\' then close(p, i + 2, quoted)
+      else if p[i] == '"' then close(p, i + 1, !quoted)
+      else if !quoted && p[i] == '}' then i
+      else close(p, i + 1, quoted);
+    local mark(p) =
+      local braces = [i for i in std.range(0, std.length(p) - 1) if p[i] == '{' || p[i] == '}'];
+      assert braces != [] : 'unclosed ${...} in: ' + s;
+      local n = braces[0], metric = std.substr(p, 0, n);
+      assert std.length(metric) > 0 && std.all([std.member('abcdefghijklmnopqrstuvwxyz0123456789_:', ch) for ch in std.stringChars(metric)])
+             && (std.startsWith(metric, 'scp_') || std.startsWith(metric, 'scp:')) :
+             'want ${scp_name} or ${scp:name}, got ${%s in: %s' % [metric, s];
+      if p[n] == '}' then
+        $.selector(metric, [extra]) + std.substr(p, n + 1, std.length(p))
+      else
+        local end = close(p, n + 1, false);
+        assert end + 1 < std.length(p) && p[end + 1] == '}' : 'want } after the matchers of ${%s in: %s' % [metric, s];
+        $.selector(metric, [std.substr(p, n + 1, end - n - 1), extra]) + std.substr(p, end + 2, std.length(p));
+    parts[0] + std.join('', [mark(p) for p in parts[1:]]),
 }

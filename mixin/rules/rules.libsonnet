@@ -10,6 +10,13 @@ local u = import '../lib/utils.libsonnet';
   prometheusRules+:: {
     local c = $._config,
     local vars = { hold: c.holdDuration },
+    // expr puts the knobs into an expression: $(name) from vars, and
+    // _config.scpSeriesSelector into each series selector marked ${...}
+    // (lib/utils.libsonnet). The recorded series of image names and the
+    // thresholds below carry none of the exporter's labels (an aggregation
+    // by account, image_id and image_name; vector()), so the alerts read
+    // them unmarked: a job matcher on them would select nothing.
+    local expr(s) = u.series(u.subst(s, vars), c.scpSeriesSelector),
     groups+: [
       {
         name: 'scp-exporter-recording',
@@ -23,19 +30,19 @@ local u = import '../lib/utils.libsonnet';
           // "many-to-many matching".
           {
             record: 'scp:image_display_name:info',
-            expr: u.subst(|||
+            expr: expr(|||
               group by (account, image_id, image_name) (
                 label_replace(
                   label_replace(
                     topk by (account, image_id) (1,
-                      scp_image_info + 1 or last_over_time(scp_image_info[$(hold)])
+                      ${scp_image_info} + 1 or last_over_time(${scp_image_info}[$(hold)])
                     ),
                     "image_name", "$1", "image_id", "(.+)"
                   ),
                   "image_name", "$1", "name", "(.+)"
                 )
               )
-            |||, vars),
+            |||),
           },
           // Who each image is shared with, as of the image's last successful fetch.
           //
@@ -61,18 +68,18 @@ local u = import '../lib/utils.libsonnet';
           // exporter's scrape_interval.
           {
             record: 'scp:image_member_info:last_successful_fetch',
-            expr: u.subst(|||
-              scp_image_member_info
+            expr: expr(|||
+              ${scp_image_member_info}
               or
               (
                 group without () (
-                    max_over_time(timestamp(scp_image_member_info)[$(hold):])
+                    max_over_time(timestamp(${scp_image_member_info})[$(hold):])
                   >= on (account, image_id) group_left ()
-                    max by (account, image_id) (max_over_time(timestamp(scp_image_members)[$(hold):]))
+                    max by (account, image_id) (max_over_time(timestamp(${scp_image_members})[$(hold):]))
                 )
-                unless on (account, image_id) scp_image_members
+                unless on (account, image_id) ${scp_image_members}
               )
-            |||, vars),
+            |||),
           },
           // Each image's visibility, as of the last answer the exporter served.
           // The exporter keeps an image's last known visibility while the API
@@ -88,20 +95,20 @@ local u = import '../lib/utils.libsonnet';
           // serves wins at once.
           {
             record: 'scp:image_visibility_unexpected:last_known',
-            expr: u.subst(|||
-              scp_image_visibility_unexpected
+            expr: expr(|||
+              ${scp_image_visibility_unexpected}
               or
               (
-                last_over_time(scp_image_visibility_unexpected[$(hold)])
+                last_over_time(${scp_image_visibility_unexpected}[$(hold)])
                 and
                   (
-                      max_over_time(timestamp(scp_image_visibility_unexpected)[$(hold):])
+                      max_over_time(timestamp(${scp_image_visibility_unexpected})[$(hold):])
                     >= on (account, image_id) group_left ()
-                      max by (account, image_id) (max_over_time(timestamp(scp_image_visibility_unexpected)[$(hold):]))
+                      max by (account, image_id) (max_over_time(timestamp(${scp_image_visibility_unexpected})[$(hold):]))
                   )
-                unless on (account, image_id) scp_image_visibility_unexpected
+                unless on (account, image_id) ${scp_image_visibility_unexpected}
               )
-            |||, vars),
+            |||),
           },
           // The images offered to the account, as of the last listing the
           // exporter served: scp_pending_images is there whenever the exporter
@@ -112,18 +119,18 @@ local u = import '../lib/utils.libsonnet';
           // before the gap is not brought back.
           {
             record: 'scp:pending_image_info:last_listing',
-            expr: u.subst(|||
-              scp_pending_image_info == 1
+            expr: expr(|||
+              ${scp_pending_image_info} == 1
               or
               (
                 group without () (
-                    max_over_time(timestamp(scp_pending_image_info)[$(hold):])
+                    max_over_time(timestamp(${scp_pending_image_info})[$(hold):])
                   >= on (account, instance, job) group_left ()
-                    max by (account, instance, job) (max_over_time(timestamp(scp_pending_images)[$(hold):]))
+                    max by (account, instance, job) (max_over_time(timestamp(${scp_pending_images})[$(hold):]))
                 )
-                unless on (account, instance, job) scp_pending_images
+                unless on (account, instance, job) ${scp_pending_images}
               )
-            |||, vars),
+            |||),
           },
           // The images accepted from other accounts, as of the last listing the
           // exporter served. scp_shared_images is there whenever the exporter
@@ -134,18 +141,18 @@ local u = import '../lib/utils.libsonnet';
           // series that left the list before the gap is not brought back.
           {
             record: 'scp:shared_image_info:last_listing',
-            expr: u.subst(|||
-              scp_shared_image_info == 1
+            expr: expr(|||
+              ${scp_shared_image_info} == 1
               or
               (
                 group without () (
-                    max_over_time(timestamp(scp_shared_image_info)[$(hold):])
+                    max_over_time(timestamp(${scp_shared_image_info})[$(hold):])
                   >= on (account, instance, job) group_left ()
-                    max by (account, instance, job) (max_over_time(timestamp(scp_shared_images)[$(hold):]))
+                    max by (account, instance, job) (max_over_time(timestamp(${scp_shared_images})[$(hold):]))
                 )
-                unless on (account, instance, job) scp_shared_images
+                unless on (account, instance, job) ${scp_shared_images}
               )
-            |||, vars),
+            |||),
           },
           // The pending period after which SCPImageSharePendingTooLong fires, in
           // seconds. Default 7 days: an offer nobody accepted in a week is

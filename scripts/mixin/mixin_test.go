@@ -253,13 +253,8 @@ func TestFoldedTextsReadBack(t *testing.T) {
 // expression and template.
 func promtoolCheck(t *testing.T, raw []byte) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		msg := "promtool not found in PATH; install it with: apt-get install -y prometheus"
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must not skip this check: %s", msg)
-		}
-		t.Log("skipping promtool check rules: " + msg)
+	promtool := promtoolPath(t, "check rules")
+	if promtool == "" {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "rules.yml")
@@ -269,6 +264,22 @@ func promtoolCheck(t *testing.T, raw []byte) {
 	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
+}
+
+// promtoolPath returns promtool's path, or "" (after saying that check is
+// skipped) when it is not installed; under CI a missing promtool fails.
+func promtoolPath(t *testing.T, check string) string {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		msg := "promtool not found in PATH; install it with: apt-get install -y prometheus"
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must not skip this check: %s", msg)
+		}
+		t.Logf("skipping promtool %s: %s", check, msg)
+		return ""
+	}
+	return promtool
 }
 
 // TestMixinIsFormatted: every jsonnet file of the mixin is as jsonnetfmt
