@@ -13,7 +13,7 @@ BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/de
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 
-.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-push release sbom-tool helm test-chart lint-chart mixin lint-mixin clean
+.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-stage docker-push release sbom-tool helm test-chart lint-chart mixin lint-mixin clean
 
 all: build
 
@@ -96,16 +96,21 @@ RELEASE_TIME = epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/nul
 	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S)
 
 CROSSBUILD_PLATFORMS ?= $(RELEASE_PLATFORMS)
+# Where crossbuild writes the binaries (<os>-<arch>/scp_exporter), release
+# packs them from and docker stages its build context (DOCKER_STAGE); a
+# directory of its own keeps a build with another VERSION (a test's) out of
+# .build/.
+CROSSBUILD_DIR ?= .build
 
-## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in .build/<os>-<arch>/scp_exporter, where the release archives and the Dockerfile take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
+## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in CROSSBUILD_DIR/<os>-<arch>/scp_exporter (.build/), where the release archives and the image take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
 crossbuild:
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	for platform in $(CROSSBUILD_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \
-	  echo ">> .build/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  echo ">> $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
 	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
-	    -o .build/$$os-$$arch/$(BIN) .; \
+	    -o $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) .; \
 	done
 
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
@@ -125,7 +130,7 @@ release: $(CYCLONEDX_GOMOD) crossbuild
 	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
 	  echo ">> $$name.tar.gz (file times $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  mkdir -p $(RELEASE_DIR)/$$name; \
-	  install -m 0755 .build/$$os-$$arch/$(BIN) $(RELEASE_DIR)/$$name/$(BIN); \
+	  install -m 0755 $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) $(RELEASE_DIR)/$$name/$(BIN); \
 	  for f in $(RELEASE_FILES) $$files; do install -D -m 0644 "$$f" "$(RELEASE_DIR)/$$name/$$f"; done; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(CYCLONEDX_GOMOD) bin -json -noserial -notimestamp -version v$(VERSION) \
 	    -output $(RELEASE_DIR)/$$name.cdx.json $(RELEASE_DIR)/$$name/$(BIN) 2>/dev/null; \
@@ -151,14 +156,24 @@ DOCKER_PUSH_TAGS      ?= $(VERSION) latest
 DOCKER_PUSH_TRANSPORT ?= docker://
 # The image's non-root user (the Dockerfile's USER), named as distroless names it.
 DOCKER_UID := 65532
+# The build context: only what the Dockerfile copies, staged by docker-stage.
+DOCKER_STAGE ?= $(CROSSBUILD_DIR)/docker
 
-## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), with the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user staged into .build/docker/
-docker: CROSSBUILD_PLATFORMS = $(DOCKER_PLATFORMS)
-docker: crossbuild
-	@set -e; rm -rf .build/docker; mkdir -p .build/docker/rootfs/etc/ssl/certs .build/docker/data; \
-	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:$(DOCKER_UID):$(DOCKER_UID):nonroot:/home/nonroot:/sbin/nologin\n' > .build/docker/rootfs/etc/passwd; \
-	printf 'root:x:0:\nnonroot:x:$(DOCKER_UID):\n' > .build/docker/rootfs/etc/group; \
-	cp $(DOCKER_CA_BUNDLE) .build/docker/rootfs/etc/ssl/certs/ca-certificates.crt
+## docker-stage: the image's build context in DOCKER_STAGE (CROSSBUILD_DIR/docker): the crossbuild binary of each of DOCKER_PLATFORMS (linux-<arch>/scp_exporter), LICENSE, the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user (rootfs/), and the empty data/
+docker-stage: CROSSBUILD_PLATFORMS = $(DOCKER_PLATFORMS)
+docker-stage: crossbuild
+	@set -e; rm -rf $(DOCKER_STAGE); mkdir -p $(DOCKER_STAGE)/rootfs/etc/ssl/certs $(DOCKER_STAGE)/data; \
+	for platform in $(DOCKER_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; \
+	  install -D -m 0755 $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) $(DOCKER_STAGE)/$$os-$$arch/$(BIN); \
+	done; \
+	install -m 0644 LICENSE $(DOCKER_STAGE)/LICENSE; \
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:$(DOCKER_UID):$(DOCKER_UID):nonroot:/home/nonroot:/sbin/nologin\n' > $(DOCKER_STAGE)/rootfs/etc/passwd; \
+	printf 'root:x:0:\nnonroot:x:$(DOCKER_UID):\n' > $(DOCKER_STAGE)/rootfs/etc/group; \
+	cp $(DOCKER_CA_BUNDLE) $(DOCKER_STAGE)/rootfs/etc/ssl/certs/ca-certificates.crt
+
+## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), the build context DOCKER_STAGE that docker-stage writes
+docker: docker-stage
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	created=$$(date -u -d "@$$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$$epoch" +%Y-%m-%dT%H:%M:%SZ); \
 	if $(BUILDAH) manifest inspect $(DOCKER_IMAGE) >/dev/null 2>&1; then $(BUILDAH) manifest rm $(DOCKER_IMAGE) >/dev/null; fi; \
@@ -168,7 +183,7 @@ docker: crossbuild
 	  $(BUILDAH) build --quiet --platform $$os/$$arch --manifest $(DOCKER_IMAGE) --timestamp $$epoch --identity-label=false \
 	    --build-arg BASE=$(DOCKER_BASE) --build-arg OS=$$os --build-arg ARCH=$$arch \
 	    --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg CREATED=$$created \
-	    --build-arg SOURCE='$(DOCKER_SOURCE)' -f Dockerfile . >/dev/null; \
+	    --build-arg SOURCE='$(DOCKER_SOURCE)' -f Dockerfile $(DOCKER_STAGE) >/dev/null; \
 	done
 	$(BUILDAH) manifest inspect $(DOCKER_IMAGE) | grep -E '"(architecture|os)"'
 

@@ -108,7 +108,10 @@ func TestImage(t *testing.T) {
 	)
 	image := "scp_exporter:" + version
 	start := time.Now()
-	mk := exec.CommandContext(t.Context(), "make", "-C", "..", "docker",
+	// The binaries and the build context in the test's directory: its
+	// fake version and root-owned files stay out of the repository's
+	// .build/.
+	mk := exec.CommandContext(t.Context(), "make", "-C", "..", "docker", "CROSSBUILD_DIR="+filepath.Join(store, "build"),
 		"BUILDAH="+strings.Join(b.flags, " "), "VERSION="+version, "REVISION="+revision, "BRANCH=imagebranch",
 		"DOCKER_SOURCE="+source, "SOURCE_DATE_EPOCH="+strconv.Itoa(epoch))
 	if out, err := mk.CombinedOutput(); err != nil {
