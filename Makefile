@@ -108,6 +108,7 @@ crossbuild:
 	for platform in $(CROSSBUILD_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \
 	  echo ">> $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  rm -f $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN); \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
 	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
 	    -o $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) .; \
@@ -117,8 +118,12 @@ CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
 ## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/, examples/systemd/ and mixin/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
-release: CROSSBUILD_PLATFORMS = $(RELEASE_PLATFORMS)
-release: $(CYCLONEDX_GOMOD) crossbuild
+# release and docker-stage run crossbuild themselves, with their own
+# platforms, every time: as a prerequisite it would run once per make
+# invocation (make docker release), with the first goal's platforms, and
+# the second would take what an earlier build left in CROSSBUILD_DIR.
+release: $(CYCLONEDX_GOMOD)
+	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(RELEASE_PLATFORMS)'
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
 	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
 	  echo "release: HEAD is tagged $$tag but VERSION is $(VERSION) (want tag v$(VERSION))" >&2; exit 1; fi
@@ -160,8 +165,8 @@ DOCKER_UID := 65532
 DOCKER_STAGE ?= $(CROSSBUILD_DIR)/docker
 
 ## docker-stage: the image's build context in DOCKER_STAGE (CROSSBUILD_DIR/docker): the crossbuild binary of each of DOCKER_PLATFORMS (linux-<arch>/scp_exporter), LICENSE, the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user (rootfs/), and the empty data/
-docker-stage: CROSSBUILD_PLATFORMS = $(DOCKER_PLATFORMS)
-docker-stage: crossbuild
+docker-stage:
+	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(DOCKER_PLATFORMS)'
 	@set -e; rm -rf $(DOCKER_STAGE); mkdir -p $(DOCKER_STAGE)/rootfs/etc/ssl/certs $(DOCKER_STAGE)/data; \
 	for platform in $(DOCKER_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \

@@ -241,6 +241,57 @@ func checkSBOM(t *testing.T, name, version, goos, goarch string) {
 	}
 }
 
+// TestMakeReleasePacksOnlyWhatItBuilt: in one make invocation with another
+// goal before it (crossbuild with other platforms, as make docker release
+// would), make release still builds each of RELEASE_PLATFORMS itself and
+// never packs a binary left in the build directory by another build.
+func TestMakeReleasePacksOnlyWhatItBuilt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: make release cross-compiles")
+	}
+	requireTool(t, "make", "apt-get install -y make")
+	requireTool(t, "sha256sum", "apt-get install -y coreutils")
+	buildDir, releaseDir := t.TempDir(), t.TempDir()
+	stale := filepath.Join(buildDir, "darwin-arm64", "scp_exporter")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("a binary of another commit\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const version = "9.8.7-stale"
+	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "crossbuild", "release",
+		"CROSSBUILD_DIR="+buildDir, "RELEASE_DIR="+releaseDir, "VERSION="+version,
+		"CROSSBUILD_PLATFORMS=linux/amd64", "RELEASE_PLATFORMS=darwin/arm64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make crossbuild release: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(releaseDir, "scp_exporter-"+version+".darwin-arm64.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no binary in the darwin/arm64 archive: %v", err)
+		}
+		if path.Base(h.Name) == "scp_exporter" {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBinaryPlatform(t, "the darwin/arm64 archive's binary", data, "darwin", "arm64")
+			return
+		}
+	}
+}
+
 // TestMakeReleaseIsReproducible runs `make release` twice for this
 // machine's platform, the second time with another umask and time zone
 // and at least a second later, and wants identical sha256sums.txt; each
