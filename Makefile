@@ -156,8 +156,10 @@ DOCKER_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 BUILDAH          ?= buildah --storage-driver vfs
 # docker-push: where to (an image name, registry included), which tags, and
 # the transport (docker:// a registry; oci: a local OCI layout directory).
+# latest moves with releases only: a pre-release (a VERSION with "-", as
+# Prometheus' Makefile tells them apart) is pushed as its version alone.
 DOCKER_REPOSITORY     ?=
-DOCKER_PUSH_TAGS      ?= $(VERSION) latest
+DOCKER_PUSH_TAGS      ?= $(VERSION)$(if $(findstring -,$(VERSION)),, latest)
 DOCKER_PUSH_TRANSPORT ?= docker://
 # The image's non-root user (the Dockerfile's USER), named as distroless names it.
 DOCKER_UID := 65532
@@ -192,7 +194,7 @@ docker: docker-stage
 	done
 	$(BUILDAH) manifest inspect $(DOCKER_IMAGE) | grep -E '"(architecture|os)"'
 
-## docker-push: push the manifest list built by make docker, with all its images, to DOCKER_REPOSITORY (an image name, registry included) as each of DOCKER_PUSH_TAGS ($(VERSION) and latest); log in first with buildah login
+## docker-push: push the manifest list built by make docker, with all its images, to DOCKER_REPOSITORY (an image name, registry included) as each of DOCKER_PUSH_TAGS ($(VERSION), and latest unless VERSION is a pre-release, with a "-"); log in first with buildah login
 docker-push:
 	@if [ -z "$(DOCKER_REPOSITORY)" ]; then echo "docker-push: set DOCKER_REPOSITORY to the image name to push to, registry included" >&2; exit 1; fi
 	@set -e; for tag in $(DOCKER_PUSH_TAGS); do \

@@ -656,6 +656,31 @@ func checkDockerStage(t *testing.T, stage string, copies []string) {
 	}
 }
 
+// TestDockerPushTags: make docker-push pushes a release as its version and
+// latest, a pre-release (a VERSION with "-", as Prometheus' Makefile tells
+// them apart) as its version only, so that latest never moves to a release
+// candidate. buildah is replaced by echo: what it would run is printed.
+func TestDockerPushTags(t *testing.T) {
+	requireTool(t, "make", "apt-get install -y make")
+	for version, want := range map[string][]string{
+		"1.2.3":      {"1.2.3", "latest"},
+		"1.2.3-rc.1": {"1.2.3-rc.1"},
+	} {
+		out, err := exec.CommandContext(t.Context(), "make", "-s", "-C", "..", "docker-push", "BUILDAH=echo",
+			"VERSION="+version, "DOCKER_REPOSITORY=example.invalid/scp_exporter").CombinedOutput()
+		if err != nil {
+			t.Fatalf("make docker-push VERSION=%s: %v\n%s", version, err, out)
+		}
+		var pushed []string
+		for _, m := range regexp.MustCompile(`(?m)^manifest push --all scp_exporter:`+regexp.QuoteMeta(version)+` docker://example\.invalid/scp_exporter:(\S+)$`).FindAllStringSubmatch(string(out), -1) {
+			pushed = append(pushed, m[1])
+		}
+		if !slices.Equal(pushed, want) {
+			t.Errorf("make docker-push VERSION=%s pushes the tags %q, want %q:\n%s", version, pushed, want, out)
+		}
+	}
+}
+
 // TestPrometheusExampleConfig: examples/prometheus.yml passes promtool as
 // shipped, its rule file path resolving to alerts/ in the repository.
 func TestPrometheusExampleConfig(t *testing.T) {
