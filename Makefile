@@ -13,7 +13,7 @@ BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/de
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 
-.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-stage docker-push release sbom-tool helm test-chart lint-chart mixin lint-mixin clean
+.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-stage docker-push release sbom-tool helm chart-package test-chart lint-chart mixin lint-mixin clean
 
 all: build
 
@@ -236,6 +236,30 @@ $(HELM):
 ## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types and validated against the Kubernetes OpenAPI schema and the prometheus-operator CRDs (both fetched once with go mod download, about 26 MB, a few seconds), the NOTES rendered (module charts/test, kept out of the main go.mod)
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
+
+CHART_DIR         := charts/scp-exporter
+CHART_PACKAGE_DIR ?= .build/chart
+# The image the packaged chart runs by default: the repository the image was
+# pushed to (registry included); empty keeps the chart's placeholder.
+IMAGE_REPOSITORY  ?=
+
+## chart-package: the chart packaged (helm package) into CHART_PACKAGE_DIR (.build/chart), its image.repository set to IMAGE_REPOSITORY when given (in a copy; charts/scp-exporter is left as is), as the release workflow pushes it; fails when the chart's appVersion is not VERSION (the image tag it defaults to)
+chart-package: $(HELM)
+	@set -e; \
+	app=$$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART_DIR)/Chart.yaml); \
+	if [ "$$app" != "$(VERSION)" ]; then echo "chart-package: $(CHART_DIR)/Chart.yaml appVersion is '$$app', VERSION is $(VERSION)" >&2; exit 1; fi; \
+	case '$(IMAGE_REPOSITORY)' in *[!A-Za-z0-9._/:-]*) echo "chart-package: IMAGE_REPOSITORY '$(IMAGE_REPOSITORY)' is not an image name" >&2; exit 1;; esac; \
+	rm -rf $(CHART_PACKAGE_DIR); mkdir -p $(CHART_PACKAGE_DIR)/src; \
+	cp -R $(CHART_DIR) $(CHART_PACKAGE_DIR)/src/; \
+	values=$(CHART_PACKAGE_DIR)/src/$(notdir $(CHART_DIR))/values.yaml; \
+	if [ -n '$(IMAGE_REPOSITORY)' ]; then \
+	  sed -i.orig 's|^  repository: scp_exporter$$|  repository: $(IMAGE_REPOSITORY)|' "$$values"; \
+	  if cmp -s "$$values" "$$values.orig"; then echo "chart-package: no '  repository: scp_exporter' line under image: in $(CHART_DIR)/values.yaml" >&2; exit 1; fi; \
+	  rm "$$values.orig"; \
+	  echo ">> image.repository: $(IMAGE_REPOSITORY)"; \
+	fi; \
+	$(HELM) package $(CHART_PACKAGE_DIR)/src/$(notdir $(CHART_DIR)) --destination $(CHART_PACKAGE_DIR); \
+	rm -rf $(CHART_PACKAGE_DIR)/src
 
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)
