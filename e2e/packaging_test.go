@@ -61,7 +61,8 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 	requireTool(t, "sha256sum", "apt-get install -y coreutils")
 	version := repoVersion(t)
 	dir := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "release", "RELEASE_DIR="+dir)
+	// The binaries in a directory of the test's own, not the working tree's .build/.
+	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "release", "RELEASE_DIR="+dir, "CROSSBUILD_DIR="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
@@ -320,7 +321,7 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 	var sums [2][]byte
 	for i, env := range [][]string{{"TZ=UTC"}, {"TZ=Asia/Seoul"}} {
 		dirs[i] = t.TempDir()
-		script := fmt.Sprintf("umask %s && exec make -C .. release RELEASE_DIR=%s RELEASE_PLATFORMS=%s", []string{"022", "077"}[i], dirs[i], platform)
+		script := fmt.Sprintf("umask %s && exec make -C .. release RELEASE_DIR=%s RELEASE_PLATFORMS=%s CROSSBUILD_DIR=%s", []string{"022", "077"}[i], dirs[i], platform, t.TempDir())
 		cmd := exec.CommandContext(t.Context(), "sh", "-c", script)
 		cmd.Env = append(os.Environ(), env...)
 		start := time.Now()
