@@ -2,9 +2,12 @@
 # Prometheus' own images are: no compiler, no RUN step (so one build per
 # platform needs no emulation). Build it with `make docker`, which
 # cross-compiles .build/<os>-<arch>/scp_exporter (make crossbuild), stages
-# .build/docker/ (a CA bundle, and /etc/passwd and /etc/group naming the
-# non-root user 65532) and runs buildah once per platform into a manifest
-# list, passing the arguments below.
+# the build context in .build/docker/ (make docker-stage: each platform's
+# binary as <os>-<arch>/scp_exporter, LICENSE, data/, and rootfs/ with a CA
+# bundle and /etc/passwd and /etc/group naming the non-root user 65532) and
+# runs buildah once per platform into a manifest list, passing the
+# arguments below. The context is that directory, not the repository: it
+# holds only what is copied here.
 #
 # BASE is scratch: the binary is static and needs nothing else than what is
 # staged. Another base, a distroless static one for instance:
@@ -29,11 +32,11 @@ LABEL org.opencontainers.image.title="scp_exporter" \
       org.opencontainers.image.source="${SOURCE}"
 
 # /etc/passwd, /etc/group and /etc/ssl/certs/ca-certificates.crt.
-COPY .build/docker/rootfs/ /
-COPY .build/${OS}-${ARCH}/scp_exporter /bin/scp_exporter
+COPY rootfs/ /
+COPY ${OS}-${ARCH}/scp_exporter /bin/scp_exporter
 COPY LICENSE /LICENSE
 # --storage.path: the state kept across restarts; mount a volume here.
-COPY --chown=65532:65532 .build/docker/data /data
+COPY --chown=65532:65532 data /data
 VOLUME /data
 USER 65532:65532
 EXPOSE 9857

@@ -13,7 +13,7 @@ BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/de
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 
-.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-push release sbom-tool helm test-chart lint-chart mixin lint-mixin clean
+.PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-stage docker-push release sbom-tool helm chart-package test-chart lint-chart mixin lint-mixin clean
 
 all: build
 
@@ -96,24 +96,34 @@ RELEASE_TIME = epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/nul
 	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S)
 
 CROSSBUILD_PLATFORMS ?= $(RELEASE_PLATFORMS)
+# Where crossbuild writes the binaries (<os>-<arch>/scp_exporter), release
+# packs them from and docker stages its build context (DOCKER_STAGE); a
+# directory of its own keeps a build with another VERSION (a test's) out of
+# .build/.
+CROSSBUILD_DIR ?= .build
 
-## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in .build/<os>-<arch>/scp_exporter, where the release archives and the Dockerfile take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
+## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in CROSSBUILD_DIR/<os>-<arch>/scp_exporter (.build/), where the release archives and the image take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
 crossbuild:
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	for platform in $(CROSSBUILD_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \
-	  echo ">> .build/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  echo ">> $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
+	  rm -f $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN); \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
 	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
-	    -o .build/$$os-$$arch/$(BIN) .; \
+	    -o $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) .; \
 	done
 
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
 ## release: scp_exporter-$(VERSION).<os>-<arch>.tar.gz for each of RELEASE_PLATFORMS, each holding a directory with the static binary, LICENSE, README.md, CHANGELOG.md, config.example.yml, alerts/, dashboards/, examples/systemd/ and mixin/; beside each its CycloneDX SBOM (<archive name>.cdx.json, from the binary's module information); and sha256sums.txt; in RELEASE_DIR (.build/release). Reproducible: two runs of one commit give identical files. On a tagged commit the tag must be v$(VERSION). Needs git, GNU tar, gzip and sha256sum.
-release: CROSSBUILD_PLATFORMS = $(RELEASE_PLATFORMS)
-release: $(CYCLONEDX_GOMOD) crossbuild
+# release and docker-stage run crossbuild themselves, with their own
+# platforms, every time: as a prerequisite it would run once per make
+# invocation (make docker release), with the first goal's platforms, and
+# the second would take what an earlier build left in CROSSBUILD_DIR.
+release: $(CYCLONEDX_GOMOD)
+	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(RELEASE_PLATFORMS)'
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
 	if [ -n "$$tag" ] && [ "$$tag" != "v$(VERSION)" ]; then \
 	  echo "release: HEAD is tagged $$tag but VERSION is $(VERSION) (want tag v$(VERSION))" >&2; exit 1; fi
@@ -125,7 +135,7 @@ release: $(CYCLONEDX_GOMOD) crossbuild
 	  os=$${platform%/*}; arch=$${platform#*/}; name=$(BIN)-$(VERSION).$$os-$$arch; \
 	  echo ">> $$name.tar.gz (file times $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  mkdir -p $(RELEASE_DIR)/$$name; \
-	  install -m 0755 .build/$$os-$$arch/$(BIN) $(RELEASE_DIR)/$$name/$(BIN); \
+	  install -m 0755 $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) $(RELEASE_DIR)/$$name/$(BIN); \
 	  for f in $(RELEASE_FILES) $$files; do install -D -m 0644 "$$f" "$(RELEASE_DIR)/$$name/$$f"; done; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(CYCLONEDX_GOMOD) bin -json -noserial -notimestamp -version v$(VERSION) \
 	    -output $(RELEASE_DIR)/$$name.cdx.json $(RELEASE_DIR)/$$name/$(BIN) 2>/dev/null; \
@@ -146,19 +156,31 @@ DOCKER_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 BUILDAH          ?= buildah --storage-driver vfs
 # docker-push: where to (an image name, registry included), which tags, and
 # the transport (docker:// a registry; oci: a local OCI layout directory).
+# latest moves with releases only: a pre-release (a VERSION with "-", as
+# Prometheus' Makefile tells them apart) is pushed as its version alone.
 DOCKER_REPOSITORY     ?=
-DOCKER_PUSH_TAGS      ?= $(VERSION) latest
+DOCKER_PUSH_TAGS      ?= $(VERSION)$(if $(findstring -,$(VERSION)),, latest)
 DOCKER_PUSH_TRANSPORT ?= docker://
 # The image's non-root user (the Dockerfile's USER), named as distroless names it.
 DOCKER_UID := 65532
+# The build context: only what the Dockerfile copies, staged by docker-stage.
+DOCKER_STAGE ?= $(CROSSBUILD_DIR)/docker
 
-## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), with the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user staged into .build/docker/
-docker: CROSSBUILD_PLATFORMS = $(DOCKER_PLATFORMS)
-docker: crossbuild
-	@set -e; rm -rf .build/docker; mkdir -p .build/docker/rootfs/etc/ssl/certs .build/docker/data; \
-	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:$(DOCKER_UID):$(DOCKER_UID):nonroot:/home/nonroot:/sbin/nologin\n' > .build/docker/rootfs/etc/passwd; \
-	printf 'root:x:0:\nnonroot:x:$(DOCKER_UID):\n' > .build/docker/rootfs/etc/group; \
-	cp $(DOCKER_CA_BUNDLE) .build/docker/rootfs/etc/ssl/certs/ca-certificates.crt
+## docker-stage: the image's build context in DOCKER_STAGE (CROSSBUILD_DIR/docker): the crossbuild binary of each of DOCKER_PLATFORMS (linux-<arch>/scp_exporter), LICENSE, the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user (rootfs/), and the empty data/
+docker-stage:
+	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(DOCKER_PLATFORMS)'
+	@set -e; rm -rf $(DOCKER_STAGE); mkdir -p $(DOCKER_STAGE)/rootfs/etc/ssl/certs $(DOCKER_STAGE)/data; \
+	for platform in $(DOCKER_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; \
+	  install -D -m 0755 $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) $(DOCKER_STAGE)/$$os-$$arch/$(BIN); \
+	done; \
+	install -m 0644 LICENSE $(DOCKER_STAGE)/LICENSE; \
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:$(DOCKER_UID):$(DOCKER_UID):nonroot:/home/nonroot:/sbin/nologin\n' > $(DOCKER_STAGE)/rootfs/etc/passwd; \
+	printf 'root:x:0:\nnonroot:x:$(DOCKER_UID):\n' > $(DOCKER_STAGE)/rootfs/etc/group; \
+	cp $(DOCKER_CA_BUNDLE) $(DOCKER_STAGE)/rootfs/etc/ssl/certs/ca-certificates.crt
+
+## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), the build context DOCKER_STAGE that docker-stage writes
+docker: docker-stage
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	created=$$(date -u -d "@$$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$$epoch" +%Y-%m-%dT%H:%M:%SZ); \
 	if $(BUILDAH) manifest inspect $(DOCKER_IMAGE) >/dev/null 2>&1; then $(BUILDAH) manifest rm $(DOCKER_IMAGE) >/dev/null; fi; \
@@ -168,11 +190,11 @@ docker: crossbuild
 	  $(BUILDAH) build --quiet --platform $$os/$$arch --manifest $(DOCKER_IMAGE) --timestamp $$epoch --identity-label=false \
 	    --build-arg BASE=$(DOCKER_BASE) --build-arg OS=$$os --build-arg ARCH=$$arch \
 	    --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg CREATED=$$created \
-	    --build-arg SOURCE='$(DOCKER_SOURCE)' -f Dockerfile . >/dev/null; \
+	    --build-arg SOURCE='$(DOCKER_SOURCE)' -f Dockerfile $(DOCKER_STAGE) >/dev/null; \
 	done
 	$(BUILDAH) manifest inspect $(DOCKER_IMAGE) | grep -E '"(architecture|os)"'
 
-## docker-push: push the manifest list built by make docker, with all its images, to DOCKER_REPOSITORY (an image name, registry included) as each of DOCKER_PUSH_TAGS ($(VERSION) and latest); log in first with buildah login
+## docker-push: push the manifest list built by make docker, with all its images, to DOCKER_REPOSITORY (an image name, registry included) as each of DOCKER_PUSH_TAGS ($(VERSION), and latest unless VERSION is a pre-release, with a "-"); log in first with buildah login
 docker-push:
 	@if [ -z "$(DOCKER_REPOSITORY)" ]; then echo "docker-push: set DOCKER_REPOSITORY to the image name to push to, registry included" >&2; exit 1; fi
 	@set -e; for tag in $(DOCKER_PUSH_TAGS); do \
@@ -214,6 +236,30 @@ $(HELM):
 ## test-chart: helm lint and helm template of charts/scp-exporter, the rendered objects decoded strictly into the Kubernetes and prometheus-operator Go types and validated against the Kubernetes OpenAPI schema and the prometheus-operator CRDs (both fetched once with go mod download, about 26 MB, a few seconds), the NOTES rendered (module charts/test, kept out of the main go.mod)
 test-chart: $(HELM)
 	cd charts/test && $(GO) vet ./... && HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 ./...
+
+CHART_DIR         := charts/scp-exporter
+CHART_PACKAGE_DIR ?= .build/chart
+# The image the packaged chart runs by default: the repository the image was
+# pushed to (registry included); empty keeps the chart's placeholder.
+IMAGE_REPOSITORY  ?=
+
+## chart-package: the chart packaged (helm package) into CHART_PACKAGE_DIR (.build/chart), its image.repository set to IMAGE_REPOSITORY when given (in a copy; charts/scp-exporter is left as is), as the release workflow pushes it; fails when the chart's appVersion is not VERSION (the image tag it defaults to)
+chart-package: $(HELM)
+	@set -e; \
+	app=$$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART_DIR)/Chart.yaml); \
+	if [ "$$app" != "$(VERSION)" ]; then echo "chart-package: $(CHART_DIR)/Chart.yaml appVersion is '$$app', VERSION is $(VERSION)" >&2; exit 1; fi; \
+	case '$(IMAGE_REPOSITORY)' in *[!A-Za-z0-9._/:-]*) echo "chart-package: IMAGE_REPOSITORY '$(IMAGE_REPOSITORY)' is not an image name" >&2; exit 1;; esac; \
+	rm -rf $(CHART_PACKAGE_DIR); mkdir -p $(CHART_PACKAGE_DIR)/src; \
+	cp -R $(CHART_DIR) $(CHART_PACKAGE_DIR)/src/; \
+	values=$(CHART_PACKAGE_DIR)/src/$(notdir $(CHART_DIR))/values.yaml; \
+	if [ -n '$(IMAGE_REPOSITORY)' ]; then \
+	  sed -i.orig 's|^  repository: scp_exporter$$|  repository: $(IMAGE_REPOSITORY)|' "$$values"; \
+	  if cmp -s "$$values" "$$values.orig"; then echo "chart-package: no '  repository: scp_exporter' line under image: in $(CHART_DIR)/values.yaml" >&2; exit 1; fi; \
+	  rm "$$values.orig"; \
+	  echo ">> image.repository: $(IMAGE_REPOSITORY)"; \
+	fi; \
+	$(HELM) package $(CHART_PACKAGE_DIR)/src/$(notdir $(CHART_DIR)) --destination $(CHART_PACKAGE_DIR); \
+	rm -rf $(CHART_PACKAGE_DIR)/src
 
 ## lint-chart: golangci-lint (as make lint) over the chart tests' module
 lint-chart: $(GOLANGCI_LINT)

@@ -108,7 +108,10 @@ func TestImage(t *testing.T) {
 	)
 	image := "scp_exporter:" + version
 	start := time.Now()
-	mk := exec.CommandContext(t.Context(), "make", "-C", "..", "docker",
+	// The binaries and the build context in the test's directory: its
+	// fake version and root-owned files stay out of the repository's
+	// .build/.
+	mk := exec.CommandContext(t.Context(), "make", "-C", "..", "docker", "CROSSBUILD_DIR="+filepath.Join(store, "build"),
 		"BUILDAH="+strings.Join(b.flags, " "), "VERSION="+version, "REVISION="+revision, "BRANCH=imagebranch",
 		"DOCKER_SOURCE="+source, "SOURCE_DATE_EPOCH="+strconv.Itoa(epoch))
 	if out, err := mk.CombinedOutput(); err != nil {
@@ -145,7 +148,8 @@ func TestImage(t *testing.T) {
 	if out, err := push.CombinedOutput(); err != nil {
 		t.Fatalf("make docker-push: %v\n%s", err, out)
 	}
-	checkPushedLayout(t, layout, map[string]string{version: "", "latest": ""}, digests)
+	// A pre-release (the version has a "-"): its own tag, not latest.
+	checkPushedLayout(t, layout, map[string]string{version: ""}, digests)
 
 	var rootfsHost string
 	var cfgHost imageConfig
@@ -312,7 +316,8 @@ func parseUser(t *testing.T, user string) (uid, gid int) {
 }
 
 // checkPushedLayout checks that the OCI layout at dir holds, as each of
-// tags, an index of the images of digests (platform to digest).
+// tags and no other tag, an index of the images of digests (platform to
+// digest).
 func checkPushedLayout(t *testing.T, dir string, tags, digests map[string]string) {
 	t.Helper()
 	type descriptor struct {
@@ -341,6 +346,7 @@ func checkPushedLayout(t *testing.T, dir string, tags, digests map[string]string
 	for _, d := range read("index.json").Manifests {
 		tag := d.Annotations["org.opencontainers.image.ref.name"]
 		if _, ok := tags[tag]; !ok {
+			t.Errorf("make docker-push pushed the tag %s, want only %v", tag, slices.Sorted(maps.Keys(tags)))
 			continue
 		}
 		algo, hex, _ := strings.Cut(d.Digest, ":")

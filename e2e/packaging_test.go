@@ -61,7 +61,8 @@ func TestMakeReleaseBuildsChecksummedArchives(t *testing.T) {
 	requireTool(t, "sha256sum", "apt-get install -y coreutils")
 	version := repoVersion(t)
 	dir := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "release", "RELEASE_DIR="+dir)
+	// The binaries in a directory of the test's own, not the working tree's .build/.
+	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "release", "RELEASE_DIR="+dir, "CROSSBUILD_DIR="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
@@ -241,6 +242,57 @@ func checkSBOM(t *testing.T, name, version, goos, goarch string) {
 	}
 }
 
+// TestMakeReleasePacksOnlyWhatItBuilt: in one make invocation with another
+// goal before it (crossbuild with other platforms, as make docker release
+// would), make release still builds each of RELEASE_PLATFORMS itself and
+// never packs a binary left in the build directory by another build.
+func TestMakeReleasePacksOnlyWhatItBuilt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: make release cross-compiles")
+	}
+	requireTool(t, "make", "apt-get install -y make")
+	requireTool(t, "sha256sum", "apt-get install -y coreutils")
+	buildDir, releaseDir := t.TempDir(), t.TempDir()
+	stale := filepath.Join(buildDir, "darwin-arm64", "scp_exporter")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("a binary of another commit\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const version = "9.8.7-stale"
+	cmd := exec.CommandContext(t.Context(), "make", "-C", "..", "crossbuild", "release",
+		"CROSSBUILD_DIR="+buildDir, "RELEASE_DIR="+releaseDir, "VERSION="+version,
+		"CROSSBUILD_PLATFORMS=linux/amd64", "RELEASE_PLATFORMS=darwin/arm64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make crossbuild release: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(releaseDir, "scp_exporter-"+version+".darwin-arm64.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no binary in the darwin/arm64 archive: %v", err)
+		}
+		if path.Base(h.Name) == "scp_exporter" {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBinaryPlatform(t, "the darwin/arm64 archive's binary", data, "darwin", "arm64")
+			return
+		}
+	}
+}
+
 // TestMakeReleaseIsReproducible runs `make release` twice for this
 // machine's platform, the second time with another umask and time zone
 // and at least a second later, and wants identical sha256sums.txt; each
@@ -269,7 +321,7 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 	var sums [2][]byte
 	for i, env := range [][]string{{"TZ=UTC"}, {"TZ=Asia/Seoul"}} {
 		dirs[i] = t.TempDir()
-		script := fmt.Sprintf("umask %s && exec make -C .. release RELEASE_DIR=%s RELEASE_PLATFORMS=%s", []string{"022", "077"}[i], dirs[i], platform)
+		script := fmt.Sprintf("umask %s && exec make -C .. release RELEASE_DIR=%s RELEASE_PLATFORMS=%s CROSSBUILD_DIR=%s", []string{"022", "077"}[i], dirs[i], platform, t.TempDir())
 		cmd := exec.CommandContext(t.Context(), "sh", "-c", script)
 		cmd.Env = append(os.Environ(), env...)
 		start := time.Now()
@@ -518,82 +570,59 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("make docker passes --build-arg %v, the Dockerfile declares ARG %v", slices.Sorted(maps.Keys(passed)), slices.Sorted(maps.Keys(args)))
 	}
 
-	// The binary: make crossbuild's, for the platform in OS and ARCH.
-	const binCopy = ".build/${OS}-${ARCH}/scp_exporter /bin/scp_exporter"
+	// The binary: make crossbuild's, staged by make docker-stage into the
+	// build context for the platform in OS and ARCH; built into a
+	// directory of the test's own, so that its fake version stays out of
+	// .build/.
+	const binCopy = "${OS}-${ARCH}/scp_exporter /bin/scp_exporter"
 	if !slices.Contains(copies, binCopy) {
 		t.Fatalf("COPY %q: want %s", copies, binCopy)
 	}
 	requireTool(t, "make", "apt-get install -y make")
-	run := exec.CommandContext(t.Context(), "make", "-C", "..", "crossbuild", "CROSSBUILD_PLATFORMS=linux/"+runtime.GOARCH,
+	buildDir := t.TempDir()
+	stage := filepath.Join(buildDir, "docker")
+	run := exec.CommandContext(t.Context(), "make", "-C", "..", "docker-stage", "CROSSBUILD_DIR="+buildDir,
+		"DOCKER_PLATFORMS=linux/amd64 linux/arm64",
 		"VERSION=9.8.7-docker", "REVISION=dockerrev", "BRANCH=dockerbranch", "SOURCE_DATE_EPOCH=1767225600")
 	if o, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("make crossbuild: %v\n%s", err, o)
+		t.Fatalf("make docker-stage: %v\n%s", err, o)
 	}
-	out := filepath.Join("..", strings.NewReplacer("${OS}", "linux", "${ARCH}", runtime.GOARCH).Replace(strings.Fields(binCopy)[0]))
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkBinaryPlatform(t, "the Dockerfile's binary", data, "linux", runtime.GOARCH)
-	if runtime.GOOS != "linux" {
-		return
-	}
-	v, err := exec.CommandContext(t.Context(), out, "--version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("--version: %v\n%s", err, v)
-	}
-	for _, want := range []string{
-		`scp_exporter, version 9\.8\.7-docker \(branch: dockerbranch, revision: dockerrev\)`,
-		`build user: +release\n`, `build date: +20260101-00:00:00\n`,
-	} {
-		if !regexp.MustCompile(want).Match(v) {
-			t.Errorf("--version of the Dockerfile's binary does not match %s:\n%s", want, v)
+	checkDockerStage(t, stage, copies)
+	for _, arch := range []string{"amd64", "arm64"} {
+		out := filepath.Join(stage, strings.NewReplacer("${OS}", "linux", "${ARCH}", arch).Replace(strings.Fields(binCopy)[0]))
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBinaryPlatform(t, "the Dockerfile's binary", data, "linux", arch)
+		if runtime.GOOS != "linux" || arch != runtime.GOARCH {
+			continue
+		}
+		v, err := exec.CommandContext(t.Context(), out, "--version").CombinedOutput()
+		if err != nil {
+			t.Fatalf("--version: %v\n%s", err, v)
+		}
+		for _, want := range []string{
+			`scp_exporter, version 9\.8\.7-docker \(branch: dockerbranch, revision: dockerrev\)`,
+			`build user: +release\n`, `build date: +20260101-00:00:00\n`,
+		} {
+			if !regexp.MustCompile(want).Match(v) {
+				t.Errorf("--version of the Dockerfile's binary does not match %s:\n%s", want, v)
+			}
 		}
 	}
 }
 
-// TestDockerignoreKeepsWhatTheBuildNeeds: the build context holds what the
-// Dockerfile copies, for each platform of make docker, and nothing else of
-// the repository (a small context is a fast build on vfs storage).
-func TestDockerignoreKeepsWhatTheBuildNeeds(t *testing.T) {
-	raw, err := os.ReadFile("../.dockerignore")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type pattern struct {
-		glob    string
-		include bool // a "!" exception
-	}
-	var patterns []pattern
-	for line := range strings.Lines(string(raw)) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		glob, include := strings.CutPrefix(line, "!")
-		patterns = append(patterns, pattern{strings.Trim(glob, "/"), include})
-	}
-	// As Docker and buildah decide: the last pattern that matches the
-	// path or one of its parents wins.
-	excluded := func(p string) bool {
-		out := false
-		for _, pat := range patterns {
-			for prefix := p; prefix != "." && prefix != ""; prefix = path.Dir(prefix) {
-				if ok, _ := path.Match(pat.glob, prefix); ok {
-					out = !pat.include
-					break
-				}
-			}
-		}
-		return out
-	}
+// checkDockerStage: the build context make docker-stage wrote holds what
+// the Dockerfile copies, for each platform of make docker, and nothing else
+// (a small context is a fast build on vfs storage; nothing of the
+// repository or of another build gets in).
+func checkDockerStage(t *testing.T, stage string, copies []string) {
+	t.Helper()
 	var need []string
-	for _, in := range parseDockerfile(t, "../Dockerfile") {
-		if in.Cmd != "COPY" {
-			continue
-		}
+	for _, c := range copies {
 		var srcs []string
-		for _, f := range strings.Fields(in.Args) {
+		for _, f := range strings.Fields(c) {
 			if !strings.HasPrefix(f, "--") {
 				srcs = append(srcs, strings.TrimSuffix(f, "/"))
 			}
@@ -606,16 +635,49 @@ func TestDockerignoreKeepsWhatTheBuildNeeds(t *testing.T) {
 	}
 	slices.Sort(need)
 	need = slices.Compact(need)
-	// What make docker stages under .build/docker/rootfs/.
-	need = append(need, ".build/docker/rootfs/etc/passwd", ".build/docker/rootfs/etc/ssl/certs/ca-certificates.crt")
+	// What the rootfs/ copied to / holds.
+	need = append(need, "rootfs/etc/passwd", "rootfs/etc/group", "rootfs/etc/ssl/certs/ca-certificates.crt")
 	for _, p := range need {
-		if excluded(p) {
-			t.Errorf(".dockerignore excludes %s, which the Dockerfile copies", p)
+		if _, err := os.Stat(filepath.Join(stage, p)); err != nil {
+			t.Errorf("the build context lacks %s, which the Dockerfile copies: %v", p, err)
 		}
 	}
-	for _, p := range []string{"go.mod", "main.go", "config.example.yml", ".git/config", ".build/release/sha256sums.txt", ".build/darwin-arm64/scp_exporter", ".build/helm-v3.22.0/helm"} {
-		if !excluded(p) {
-			t.Errorf(".dockerignore lets %s into the build context, which the Dockerfile does not copy", p)
+	top := map[string]bool{}
+	for _, p := range need {
+		top[strings.Split(p, "/")[0]] = true
+	}
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !top[e.Name()] {
+			t.Errorf("the build context holds %s, which the Dockerfile does not copy", e.Name())
+		}
+	}
+}
+
+// TestDockerPushTags: make docker-push pushes a release as its version and
+// latest, a pre-release (a VERSION with "-", as Prometheus' Makefile tells
+// them apart) as its version only, so that latest never moves to a release
+// candidate. buildah is replaced by echo: what it would run is printed.
+func TestDockerPushTags(t *testing.T) {
+	requireTool(t, "make", "apt-get install -y make")
+	for version, want := range map[string][]string{
+		"1.2.3":      {"1.2.3", "latest"},
+		"1.2.3-rc.1": {"1.2.3-rc.1"},
+	} {
+		out, err := exec.CommandContext(t.Context(), "make", "-s", "-C", "..", "docker-push", "BUILDAH=echo",
+			"VERSION="+version, "DOCKER_REPOSITORY=example.invalid/scp_exporter").CombinedOutput()
+		if err != nil {
+			t.Fatalf("make docker-push VERSION=%s: %v\n%s", version, err, out)
+		}
+		var pushed []string
+		for _, m := range regexp.MustCompile(`(?m)^manifest push --all scp_exporter:`+regexp.QuoteMeta(version)+` docker://example\.invalid/scp_exporter:(\S+)$`).FindAllStringSubmatch(string(out), -1) {
+			pushed = append(pushed, m[1])
+		}
+		if !slices.Equal(pushed, want) {
+			t.Errorf("make docker-push VERSION=%s pushes the tags %q, want %q:\n%s", version, pushed, want, out)
 		}
 	}
 }

@@ -71,7 +71,8 @@ func inRule(pr monitoringv1.PrometheusRule) (alerts, records []string) {
 // TestRuleSwitches: prometheusRule.disabledAlerts leaves out exactly that
 // alert, disabledGroups exactly that group's alerts, recording rules stay
 // in both cases, false keeps the rule, and a name that is not in the rules
-// file fails the render with a message naming it.
+// file, or a group that holds no alert (the recording group), fails the
+// render with a message naming it.
 func TestRuleSwitches(t *testing.T) {
 	groups, alerts, records := ruleNames(t)
 	var allAlerts, allRecords []string
@@ -92,7 +93,21 @@ func TestRuleSwitches(t *testing.T) {
 			t.Errorf("disabledAlerts.%s: recording rules %v, want all of %v", name, gotRecords, allRecords)
 		}
 	}
+	recordingOnly := 0
 	for _, g := range groups {
+		if len(alerts[g]) == 0 {
+			// A group of recording rules only: switching it off would
+			// remove nothing (recording rules stay), so it fails.
+			recordingOnly++
+			key := "prometheusRule.disabledGroups." + g
+			_, err := runHelm(t, "template", "scp", chartDir, "--set", "prometheusRule.enabled=true", "--set", key+"=true")
+			if err == nil {
+				t.Errorf("%s=true renders, removing nothing: its recording rules stay, the alerts read them", key)
+			} else if !strings.Contains(err.Error(), key+":") || !strings.Contains(err.Error(), "holds no alert") {
+				t.Errorf("%s=true: the error does not say the group holds no alert:\n%v", key, err)
+			}
+			continue
+		}
 		gotAlerts, gotRecords := inRule(render("--set", "prometheusRule.disabledGroups."+g+"=true"))
 		want := slices.DeleteFunc(slices.Clone(allAlerts), func(a string) bool { return slices.Contains(alerts[g], a) })
 		if !slices.Equal(gotAlerts, want) {
@@ -101,6 +116,9 @@ func TestRuleSwitches(t *testing.T) {
 		if !slices.Equal(gotRecords, allRecords) {
 			t.Errorf("disabledGroups.%s: recording rules %v, want all of %v", g, gotRecords, allRecords)
 		}
+	}
+	if recordingOnly == 0 {
+		t.Errorf("%s: no group of recording rules only (groups %v): the test reads it wrong", rulesPath, groups)
 	}
 	// false is the same as not set: the file as it is.
 	checkRules(t, render("--set", "prometheusRule.disabledAlerts."+allAlerts[0]+"=false", "--set", "prometheusRule.disabledGroups."+groups[0]+"=false"))

@@ -93,3 +93,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- $scheme }}
 {{- end }}
+
+{{/*
+  The mixin's default scpExporterSelector, as the rules file carries it:
+  what prometheusRule.exporterSelector replaces.
+*/}}
+{{- define "scp-exporter.mixinExporterSelector" -}}
+job=~".*scp[-_]exporter.*"
+{{- end }}
+
+{{/*
+  The job label a ServiceMonitor of this release gives: the value of the
+  Service's label serviceMonitor.jobLabel when the Service has it, else the
+  Service's name (as the Prometheus Operator sets it).
+*/}}
+{{- define "scp-exporter.serviceMonitorJob" -}}
+{{- $job := include "scp-exporter.fullname" . }}
+{{- with .Values.serviceMonitor.jobLabel }}
+{{- $labels := merge (dict) ($.Values.service.labels | default (dict)) (include "scp-exporter.labels" $ | fromYaml) }}
+{{- with index $labels . }}{{ $job = toString . }}{{ end }}
+{{- end }}
+{{- $job }}
+{{- end }}

@@ -1,8 +1,9 @@
 // Package trustlist reads and watches files of trusted account IDs, such as
 // the expected members of images kept by a security team: one account ID per
 // line, optionally followed by white space and a name for it (the rest of
-// the line), "#" starting a comment (a whole line or the end of one), blank
-// lines ignored, surrounding white space trimmed.
+// the line before any comment: a name cannot hold "#"), "#" starting a
+// comment (a whole line or the end of one), blank lines ignored,
+// surrounding white space trimmed.
 package trustlist
 
 import (
@@ -64,8 +65,10 @@ func (l List) Equal(o List) bool {
 // ValidateName checks a name given beside an account ID: at most
 // MaxNameLen bytes of valid UTF-8, printable characters only (no control
 // or format characters, so a name cannot break or disguise the lines it is
-// shown on), without surrounding white space. The error does not quote
-// the name.
+// shown on), without surrounding white space, and without "#": it starts
+// a comment in a list file (where "Team #2" is the name "Team"), so the
+// config refuses it too and a name means the same in both. The error does
+// not quote the name.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -78,6 +81,8 @@ func ValidateName(name string) error {
 		return errors.New("the name holds a control or other non-printable character")
 	case strings.TrimSpace(name) != name:
 		return errors.New("the name begins or ends with white space")
+	case strings.Contains(name, "#"):
+		return errors.New(`the name holds "#", which starts a comment in a list file`)
 	}
 	return nil
 }

@@ -1,0 +1,108 @@
+package charttest
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// mixinExporterSelector is the mixin's default scpExporterSelector, as the
+// rules file carries it.
+const mixinExporterSelector = `job=~".*scp[-_]exporter.*"`
+
+// TestExporterSelector: prometheusRule.exporterSelector replaces every
+// occurrence of the mixin's default exporter selector in the rules the
+// chart renders (unchanged file or re-encoded after a switch), and nothing
+// else; empty keeps the file as it is; a value that would break the
+// selector fails the schema.
+func TestExporterSelector(t *testing.T) {
+	raw, err := os.ReadFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(string(raw), mixinExporterSelector)
+	if n < 2 {
+		t.Fatalf("%s holds %s %d times, want at least 2 (SCPExporterDown's up and absent)", rulesPath, mixinExporterSelector, n)
+	}
+	// In a values file: --set splits at the comma.
+	const sel = `job="scp-prod",namespace="monitoring"`
+	dir := t.TempDir()
+	writeFile(t, dir, "values.yaml", "prometheusRule:\n  exporterSelector: '"+sel+"'\n")
+	for name, args := range map[string][]string{
+		"file as it is":     nil,
+		"re-encoded":        {"--set", "prometheusRule.disabledAlerts.SCPAPIVersionSupportEnding=true"},
+		"labels re-encoded": {"--set", "prometheusRule.additionalRuleLabels.team=security"},
+	} {
+		out, err := runHelm(t, append([]string{"template", "scp", chartDir, "--show-only", "templates/prometheusrule.yaml",
+			"--set", "prometheusRule.enabled=true", "-f", filepath.Join(dir, "values.yaml")}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := one(t, "PrometheusRule", decodeAll(t, out).PrometheusRules)
+		var exprs strings.Builder
+		for _, g := range pr.Spec.Groups {
+			for _, r := range g.Rules {
+				exprs.WriteString(r.Expr.String() + "\n")
+				if r.Alert == "SCPExporterDown" && strings.Count(r.Expr.String(), "up{"+sel+"}") != 2 {
+					t.Errorf("%s: SCPExporterDown's expression does not select up{%s} twice:\n%s", name, sel, r.Expr.String())
+				}
+			}
+		}
+		if strings.Contains(out, mixinExporterSelector) {
+			t.Errorf("%s: the rendered rules still hold %s", name, mixinExporterSelector)
+		}
+		if got := strings.Count(exprs.String(), sel); got != n {
+			t.Errorf("%s: the expressions hold %s %d times, want %d (each place of the default)", name, sel, got, n)
+		}
+	}
+	out, err := runHelm(t, "template", "scp", chartDir, "--show-only", "templates/prometheusrule.yaml", "--set", "prometheusRule.enabled=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out, mixinExporterSelector); got != n {
+		t.Errorf("exporterSelector empty: the rules hold the default %d times, want %d", got, n)
+	}
+	for _, bad := range []string{`job="a"}`, "job=\"a\"\nor vector(1)", `{job="a"`} {
+		if _, err := runHelm(t, "template", "scp", chartDir, "--set", "prometheusRule.enabled=true", "--set-string", "prometheusRule.exporterSelector="+bad); err == nil {
+			t.Errorf("exporterSelector %q renders", bad)
+		} else if !strings.Contains(err.Error(), "exporterSelector") {
+			t.Errorf("exporterSelector %q: the error does not name it:\n%v", bad, err)
+		}
+	}
+}
+
+// TestNotesWarnWhenTheJobDoesNotMatch: a ServiceMonitor whose job
+// (the Service's name, fullnameOverride included, or its jobLabel's value)
+// the default exporter selector does not match gets a warning naming
+// prometheusRule.exporterSelector; none when it matches or the selector is
+// set.
+func TestNotesWarnWhenTheJobDoesNotMatch(t *testing.T) {
+	const warning = "WARNING: the ServiceMonitor gives job="
+	sm := []string{"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.additionalLabels.release=prom"}
+	for name, tc := range map[string]struct {
+		args []string
+		warn string // the job named, "" for no warning
+	}{
+		"defaults":                   {nil, ""},
+		"fullnameOverride":           {[]string{"--set", "fullnameOverride=sharing-prod"}, "sharing-prod"},
+		"fullnameOverride matching":  {[]string{"--set", "fullnameOverride=scp-exporter-prod"}, ""},
+		"fullnameOverride, selector": {[]string{"--set", "fullnameOverride=sharing-prod", "--set-string", `prometheusRule.exporterSelector=job="sharing-prod"`}, ""},
+		"jobLabel of the chart":      {[]string{"--set", "serviceMonitor.jobLabel=app\\.kubernetes\\.io/name"}, ""},
+		"jobLabel of service.labels": {[]string{"--set", "serviceMonitor.jobLabel=team", "--set", "service.labels.team=security"}, "security"},
+		"jobLabel the Service lacks": {[]string{"--set", "serviceMonitor.jobLabel=team"}, ""},
+		"jobLabel, selector":         {[]string{"--set", "serviceMonitor.jobLabel=team", "--set", "service.labels.team=security", "--set-string", `prometheusRule.exporterSelector=job="security"`}, ""},
+	} {
+		notes := renderNotes(t, append(slices.Clone(sm), tc.args...)...)
+		if tc.warn == "" {
+			if strings.Contains(notes, warning) {
+				t.Errorf("%s: the NOTES warn:\n%s", name, notes)
+			}
+			continue
+		}
+		if !strings.Contains(notes, warning+tc.warn) || !strings.Contains(notes, "prometheusRule.exporterSelector") {
+			t.Errorf("%s: the NOTES do not warn that job=%s does not match and name prometheusRule.exporterSelector:\n%s", name, tc.warn, notes)
+		}
+	}
+}
