@@ -186,9 +186,9 @@ func checkPodLockedDown(t *testing.T, d appsv1.Deployment) {
 	}
 }
 
-// checkRules: the PrometheusRule's spec is alerts/scp_exporter.rules.yml,
-// every group, recording rule and alert, with nothing added or left out.
-func checkRules(t *testing.T, pr monitoringv1.PrometheusRule) {
+// rulesFile is alerts/scp_exporter.rules.yml, decoded strictly as a
+// PrometheusRule's spec.
+func rulesFile(t *testing.T) monitoringv1.PrometheusRuleSpec {
 	t.Helper()
 	raw, err := os.ReadFile(rulesPath)
 	if err != nil {
@@ -198,6 +198,14 @@ func checkRules(t *testing.T, pr monitoringv1.PrometheusRule) {
 	if err := decodeStrict(raw, &file); err != nil {
 		t.Fatalf("%s does not decode strictly as a PrometheusRule spec: %v", rulesPath, err)
 	}
+	return file
+}
+
+// checkRules: the PrometheusRule's spec is alerts/scp_exporter.rules.yml,
+// every group, recording rule and alert, with nothing added or left out.
+func checkRules(t *testing.T, pr monitoringv1.PrometheusRule) {
+	t.Helper()
+	file := rulesFile(t)
 	alerts := func(spec monitoringv1.PrometheusRuleSpec) []string {
 		var names []string
 		for _, g := range spec.Groups {

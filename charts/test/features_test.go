@@ -19,14 +19,7 @@ import (
 // whatever groups the mixin makes.
 func ruleNames(t *testing.T) (groups []string, alerts, records map[string][]string) {
 	t.Helper()
-	raw, err := os.ReadFile(rulesPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file monitoringv1.PrometheusRuleSpec
-	if err := decodeStrict(raw, &file); err != nil {
-		t.Fatal(err)
-	}
+	file := rulesFile(t)
 	alerts, records = map[string][]string{}, map[string][]string{}
 	for _, g := range file.Groups {
 		groups = append(groups, g.Name)
