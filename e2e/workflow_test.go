@@ -7,6 +7,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +123,59 @@ func TestReleaseWorkflowChecksTheTagFirst(t *testing.T) {
 	}
 	if strings.Contains(chart.If, "always()") {
 		t.Errorf("the chart job's if: runs even when the workflow is cancelled: %s", chart.If)
+	}
+}
+
+// TestReleaseWorkflowMarksPreReleases: the archives job's step that
+// creates the forge's release passes --prerelease for a tag with a "-"
+// (v1.2.0-rc.1), as make docker-push leaves latest alone for such a
+// version, and not for v1.2.0; the notes are the tag's CHANGELOG section.
+// gh is a script here that records its arguments.
+func TestReleaseWorkflowMarksPreReleases(t *testing.T) {
+	requireTool(t, "bash", "apt-get install -y bash")
+	var script string
+	for _, s := range releaseWorkflow(t)["archives"].Steps {
+		if strings.Contains(s.Run, "gh release create") {
+			script = s.Run
+		}
+	}
+	if script == "" {
+		t.Fatal("the archives job has no step running gh release create")
+	}
+	bin := t.TempDir()
+	writeFile(t, bin, "gh", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$GH_ARGS\"\n")
+	if err := os.Chmod(filepath.Join(bin, "gh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for tag, pre := range map[string]bool{"v1.2.0": false, "v1.2.0-rc.1": true} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, ".build", "release"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		v := strings.TrimPrefix(tag, "v")
+		writeFile(t, dir, "CHANGELOG.md", "# Changelog\n\n## [9.9.9] - 2026-01-02\n- later\n\n## ["+v+"] - 2026-01-01\n- this one\n\n## [0.1.0]\n- older\n")
+		args := filepath.Join(dir, "args")
+		out, err := runStep(t, script, dir, "PATH="+bin+":"+os.Getenv("PATH"), "TAG="+tag, "GH_ARGS="+args)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tag, err, out)
+		}
+		raw, err := os.ReadFile(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if !slices.Equal(got[:4], []string{"release", "create", tag, "--title"}) {
+			t.Errorf("%s: gh %q", tag, got)
+		}
+		if slices.Contains(got, "--prerelease") != pre {
+			t.Errorf("%s: --prerelease passed is %v, want %v: gh %q", tag, !pre, pre, got)
+		}
+		notes, err := os.ReadFile(filepath.Join(dir, ".build", "notes.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(notes)) != "- this one" {
+			t.Errorf("%s: the notes are %q, want the tag's CHANGELOG section", tag, notes)
+		}
 	}
 }
