@@ -15,16 +15,18 @@ const mixinExporterSelector = `job=~".*scp[-_]exporter.*"`
 // TestExporterSelector: prometheusRule.exporterSelector replaces every
 // occurrence of the mixin's default exporter selector in the rules the
 // chart renders (unchanged file or re-encoded after a switch), and nothing
-// else; empty keeps the file as it is; a value that would break the
-// selector fails the schema.
+// else: SCPExporterDown's expression and its description, which names the
+// selector in the same words, so that its text never names the default
+// the alert no longer reads; empty keeps the file as it is; a value that
+// would break the selector fails the schema.
 func TestExporterSelector(t *testing.T) {
 	raw, err := os.ReadFile(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := strings.Count(string(raw), mixinExporterSelector)
-	if n < 2 {
-		t.Fatalf("%s holds %s %d times, want at least 2 (SCPExporterDown's up and absent)", rulesPath, mixinExporterSelector, n)
+	if n < 3 {
+		t.Fatalf("%s holds %s %d times, want at least 3 (SCPExporterDown's up and absent, and its description)", rulesPath, mixinExporterSelector, n)
 	}
 	// In a values file: --set splits at the comma.
 	const sel = `job="scp-prod",namespace="monitoring"`
@@ -41,20 +43,34 @@ func TestExporterSelector(t *testing.T) {
 			t.Fatal(err)
 		}
 		pr := one(t, "PrometheusRule", decodeAll(t, out).PrometheusRules)
-		var exprs strings.Builder
+		var texts strings.Builder
+		down := false
 		for _, g := range pr.Spec.Groups {
 			for _, r := range g.Rules {
-				exprs.WriteString(r.Expr.String() + "\n")
-				if r.Alert == "SCPExporterDown" && strings.Count(r.Expr.String(), "up{"+sel+"}") != 2 {
+				texts.WriteString(r.Expr.String() + "\n")
+				for _, a := range r.Annotations {
+					texts.WriteString(a + "\n")
+				}
+				if r.Alert != "SCPExporterDown" {
+					continue
+				}
+				down = true
+				if strings.Count(r.Expr.String(), "up{"+sel+"}") != 2 {
 					t.Errorf("%s: SCPExporterDown's expression does not select up{%s} twice:\n%s", name, sel, r.Expr.String())
 				}
+				if d := r.Annotations["description"]; !strings.Contains(d, "{"+sel+"}") {
+					t.Errorf("%s: SCPExporterDown's description does not name {%s}:\n%s", name, sel, d)
+				}
 			}
+		}
+		if !down {
+			t.Errorf("%s: the rendered rules have no SCPExporterDown", name)
 		}
 		if strings.Contains(out, mixinExporterSelector) {
 			t.Errorf("%s: the rendered rules still hold %s", name, mixinExporterSelector)
 		}
-		if got := strings.Count(exprs.String(), sel); got != n {
-			t.Errorf("%s: the expressions hold %s %d times, want %d (each place of the default)", name, sel, got, n)
+		if got := strings.Count(texts.String(), sel); got != n {
+			t.Errorf("%s: the expressions and annotations hold %s %d times, want %d (each place of the default)", name, sel, got, n)
 		}
 	}
 	out, err := runHelm(t, "template", "scp", chartDir, "--show-only", "templates/prometheusrule.yaml", "--set", "prometheusRule.enabled=true")
