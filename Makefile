@@ -104,6 +104,7 @@ CROSSBUILD_DIR ?= .build
 
 ## crossbuild: the release binary of each of CROSSBUILD_PLATFORMS (default RELEASE_PLATFORMS) in CROSSBUILD_DIR/<os>-<arch>/scp_exporter (.build/), where the release archives and the image take it from; reproducible (-trimpath, the build date the commit's time, build user "release")
 crossbuild:
+	@if [ -z '$(strip $(CROSSBUILD_DIR))' ]; then echo "crossbuild: CROSSBUILD_DIR is empty: set it to the directory for the binaries (default .build)" >&2; exit 1; fi
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
 	for platform in $(CROSSBUILD_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \
@@ -122,6 +123,13 @@ CYCLONEDX_GOMOD := .build/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-g
 # platforms, every time: as a prerequisite it would run once per make
 # invocation (make docker release), with the first goal's platforms, and
 # the second would take what an earlier build left in CROSSBUILD_DIR.
+# Two of those crossbuilds at once (make -j2 docker release) would write
+# the same CROSSBUILD_DIR/<os>-<arch>/scp_exporter: the targets of one
+# invocation run one after another (.NOTPARALLEL; with prerequisites it
+# would not keep two goals apart under GNU make 4.4, and no target here
+# gains from -j: go parallelises its own work).
+.NOTPARALLEL:
+
 release: $(CYCLONEDX_GOMOD)
 	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(RELEASE_PLATFORMS)'
 	@tag=$$(git describe --exact-match --tags HEAD 2>/dev/null || true); \
@@ -167,7 +175,18 @@ DOCKER_UID := 65532
 DOCKER_STAGE ?= $(CROSSBUILD_DIR)/docker
 
 ## docker-stage: the image's build context in DOCKER_STAGE (CROSSBUILD_DIR/docker): the crossbuild binary of each of DOCKER_PLATFORMS (linux-<arch>/scp_exporter), LICENSE, the CA bundle DOCKER_CA_BUNDLE and a passwd/group naming the non-root user (rootfs/), and the empty data/
+# It deletes DOCKER_STAGE first (rm -rf): refused, before anything is
+# built, when that is empty, or CROSSBUILD_DIR, the working tree or a
+# parent of either, which hold the binaries and the build tools.
 docker-stage:
+	@stage='$(abspath $(DOCKER_STAGE))'; \
+	if [ -z "$$stage" ] || [ -z '$(strip $(CROSSBUILD_DIR))' ]; then \
+	  echo "docker-stage: DOCKER_STAGE ('$(DOCKER_STAGE)') and CROSSBUILD_DIR ('$(CROSSBUILD_DIR)') must not be empty" >&2; exit 1; fi; \
+	for dir in '$(abspath $(CROSSBUILD_DIR))' '$(CURDIR)'; do \
+	  case "$$dir/" in "$${stage%/}/"*) \
+	    echo "docker-stage: DOCKER_STAGE=$(DOCKER_STAGE) is $$dir or a parent of it, which docker-stage would delete (rm -rf): set DOCKER_STAGE to a directory of its own (default CROSSBUILD_DIR/docker)" >&2; exit 1;; \
+	  esac; \
+	done
 	@$(MAKE) --no-print-directory crossbuild CROSSBUILD_PLATFORMS='$(DOCKER_PLATFORMS)'
 	@set -e; rm -rf $(DOCKER_STAGE); mkdir -p $(DOCKER_STAGE)/rootfs/etc/ssl/certs $(DOCKER_STAGE)/data; \
 	for platform in $(DOCKER_PLATFORMS); do \

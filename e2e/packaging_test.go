@@ -682,6 +682,81 @@ func TestDockerPushTags(t *testing.T) {
 	}
 }
 
+// TestDockerStageKeepsTheBinaries: make docker-stage deletes DOCKER_STAGE
+// before it stages (rm -rf), so it refuses, before building anything, a
+// DOCKER_STAGE that is empty, CROSSBUILD_DIR (the binaries), the working
+// tree, or a parent of one of them; and make crossbuild refuses an empty
+// CROSSBUILD_DIR. go is a script here that records what it would build.
+func TestDockerStageKeepsTheBinaries(t *testing.T) {
+	requireTool(t, "make", "apt-get install -y make")
+	tmp := t.TempDir()
+	crossbuild := filepath.Join(tmp, "build")
+	if err := os.MkdirAll(filepath.Join(crossbuild, "linux-amd64"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	binary := writeFile(t, filepath.Join(crossbuild, "linux-amd64"), "scp_exporter", "an earlier build\n")
+	log := filepath.Join(tmp, "go.log")
+	goBin := writeFile(t, tmp, "go", "#!/bin/sh\necho \"$*\" >> "+log+"\nexit 1\n")
+	if err := os.Chmod(goBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []string{"", crossbuild, crossbuild + "/", tmp, ".", "..", repo} {
+		out, err := exec.CommandContext(t.Context(), "make", "-s", "-C", "..", "docker-stage", "GO="+goBin,
+			"CROSSBUILD_DIR="+crossbuild, "DOCKER_STAGE="+stage, "DOCKER_PLATFORMS=linux/amd64").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "DOCKER_STAGE") {
+			t.Errorf("make docker-stage DOCKER_STAGE=%q: %v, want a refusal naming DOCKER_STAGE:\n%s", stage, err, out)
+		}
+	}
+	out, err := exec.CommandContext(t.Context(), "make", "-s", "-C", "..", "crossbuild", "GO="+goBin,
+		"CROSSBUILD_DIR=", "CROSSBUILD_PLATFORMS=linux/amd64").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "CROSSBUILD_DIR is empty") {
+		t.Errorf("make crossbuild CROSSBUILD_DIR=: %v, want a refusal naming CROSSBUILD_DIR:\n%s", err, out)
+	}
+	if b, err := os.ReadFile(binary); err != nil || string(b) != "an earlier build\n" {
+		t.Errorf("the binary in CROSSBUILD_DIR: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(log); err == nil {
+		t.Errorf("go ran before the refusal:\n%s", b)
+	}
+}
+
+// TestMakeRunsTheCrossbuildsOneAfterAnother: make -j2 docker-stage release
+// runs the two goals' crossbuilds, which write the same
+// CROSSBUILD_DIR/linux-amd64/scp_exporter, one after the other
+// (.NOTPARALLEL). go is a script that logs each build's start and end a
+// second apart; the rest of release is left to fail (no SBOM tool).
+func TestMakeRunsTheCrossbuildsOneAfterAnother(t *testing.T) {
+	requireTool(t, "make", "apt-get install -y make")
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "go.log")
+	goBin := writeFile(t, tmp, "go", `#!/bin/sh
+case "$1" in build) ;; *) exit 0;; esac
+echo start >> `+log+`
+sleep 1
+prev=; for a; do [ "$prev" = -o ] && { mkdir -p "$(dirname "$a")"; : > "$a"; }; prev=$a; done
+echo end >> `+log+`
+`)
+	if err := os.Chmod(goBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := writeFile(t, tmp, "ca.crt", "not a certificate\n")
+	out, _ := exec.CommandContext(t.Context(), "make", "-s", "-j2", "-C", "..", "docker-stage", "release", "GO="+goBin,
+		"CROSSBUILD_DIR="+filepath.Join(tmp, "build"), "DOCKER_STAGE="+filepath.Join(tmp, "stage"),
+		"RELEASE_DIR="+filepath.Join(tmp, "release"), "CYCLONEDX_GOMOD="+filepath.Join(tmp, "no-sbom-tool"),
+		"DOCKER_CA_BUNDLE="+ca, "DOCKER_PLATFORMS=linux/amd64", "RELEASE_PLATFORMS=linux/amd64").CombinedOutput()
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("go never ran: %v\n%s", err, out)
+	}
+	if got := strings.Fields(string(b)); !slices.Equal(got, []string{"start", "end", "start", "end"}) {
+		t.Errorf("the builds of make -j2 docker-stage release: %q, want one after the other (start end start end)\n%s", got, out)
+	}
+}
+
 // TestPrometheusExampleConfig: examples/prometheus.yml passes promtool as
 // shipped, its rule file path resolving to alerts/ in the repository.
 func TestPrometheusExampleConfig(t *testing.T) {

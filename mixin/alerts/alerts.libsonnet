@@ -38,15 +38,16 @@ local u = import '../lib/utils.libsonnet';
 {
   prometheusAlerts+:: {
     local c = $._config,
-    local defaultSelector = 'job=~".*scp[-_]exporter.*"',
     local vars = {
       hold: c.holdDuration,
       holdWords: if c.holdDuration == '1h' then 'an hour' else u.durationWords(c.holdDuration),
       selector: c.scpExporterSelector,
-      targetsWords:
-        if c.scpExporterSelector == defaultSelector
-        then 'a job named like scp_exporter or scp-exporter'
-        else 'a job that {%s} selects' % c.scpExporterSelector,
+      // The selector itself, in the same words for the default (any job
+      // whose name contains scp_exporter or scp-exporter) and any other:
+      // the Helm chart's prometheusRule.exporterSelector replaces the
+      // default's text wherever the rules file carries it, so that one
+      // replacement fixes SCPExporterDown's expression and its description.
+      targetsWords: 'a job that {%s} selects' % c.scpExporterSelector,
       lookback: c.lastSuccessLookback,
       authThreshold: c.apiAuthErrorsPerSecondThreshold,
       rateWindow: c.apiErrorsRateWindow,

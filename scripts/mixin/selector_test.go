@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -187,12 +188,80 @@ func TestSeriesMarks(t *testing.T) {
 	}
 }
 
+// The unit tests' jobs of the exporter, and the one relabelTests gives
+// them.
+var (
+	testJobs    = regexp.MustCompile(`job="(scp|scp_exporter)"`)
+	testJobKeys = regexp.MustCompile(`(\bjob: )(scp_exporter|scp)\b`)
+	testAlert   = regexp.MustCompile(`^\s*alertname: (\S+)`)
+)
+
+// relabelTests returns the unit tests whose every scp_* input series has
+// the job scp or scp_exporter, with that job replaced by job in the scp_*
+// input series, the recorded series expected and the labels of the alerts
+// expected (SCPExporterDown's excepted: it reads up, left as it is), and
+// how many tests it kept. A test with an scp_* series without a job is
+// left out: where its alerts would gain the label cannot be read from the
+// file.
+func relabelTests(t *testing.T, tests []byte, job string) ([]byte, int) {
+	t.Helper()
+	text := string(tests)
+	start := strings.Index(text, "\ntests:\n")
+	if start < 0 {
+		t.Fatal("the unit tests have no tests:")
+	}
+	start += len("\ntests:\n")
+	var out strings.Builder
+	out.WriteString(text[:start])
+	kept := 0
+	blocks := strings.Split(text[start:], "\n  - name: ")
+	for i, b := range blocks {
+		if i == 0 {
+			// The comments before the first test.
+			continue
+		}
+		lines := strings.Split(b, "\n")
+		ok, series := true, 0
+		for _, l := range lines {
+			if strings.Contains(l, "series: 'scp_") {
+				series++
+				ok = ok && testJobs.MatchString(l)
+			}
+		}
+		if !ok || series == 0 {
+			continue
+		}
+		kept++
+		alert := ""
+		for j, l := range lines {
+			if m := testAlert.FindStringSubmatch(l); m != nil {
+				alert = m[1]
+			}
+			switch {
+			case strings.Contains(l, "series: 'scp_") || strings.Contains(l, "labels: 'scp:"):
+				lines[j] = testJobs.ReplaceAllString(l, `job="`+job+`"`)
+			case alert != "SCPExporterDown":
+				lines[j] = testJobKeys.ReplaceAllString(l, "${1}"+job)
+			}
+		}
+		out.WriteString("  - name: " + strings.Join(lines, "\n"))
+		if !strings.HasSuffix(out.String(), "\n") {
+			out.WriteString("\n")
+		}
+	}
+	return []byte(out.String()), kept
+}
+
 // TestSeriesSelectorScopesTheUnitTests runs the rules' unit tests
 // (alerts/scp_exporter.rules.test.yml, promtool test rules) on the rules
 // made with a series selector: one that selects every series of the tests
 // (job!="scp-staging") leaves them all passing, so scoping mutes nothing it
 // selects; one that selects none of them (job="scp-staging") leaves the
-// security alerts silent, so the tests expecting them fail.
+// security alerts silent, so the tests expecting them fail. A negative
+// matcher also selects a series without a job, so a recorded series that
+// lost the label would still pass the first: job="scp-prod" on the tests
+// whose exporter series all carry a job, relabelled scp-prod, passes too
+// only if every recorded series the alerts read keeps job.
 func TestSeriesSelectorScopesTheUnitTests(t *testing.T) {
 	promtool := promtoolPath(t, "test rules")
 	if promtool == "" {
@@ -202,7 +271,7 @@ func TestSeriesSelectorScopesTheUnitTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(selector string) (string, error) {
+	run := func(selector string, tests []byte) (string, error) {
 		files, err := generate(root, fmt.Sprintf("{ _config+:: { scpSeriesSelector: %q } }", selector))
 		if err != nil {
 			t.Fatal(err)
@@ -218,10 +287,18 @@ func TestSeriesSelectorScopesTheUnitTests(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := run(`job!="scp-staging"`); err != nil {
+	if out, err := run(`job!="scp-staging"`, tests); err != nil {
 		t.Errorf("the unit tests fail on the rules scoped to job!=\"scp-staging\": %v\n%s", err, out)
 	}
-	out, err := run(`job="scp-staging"`)
+	relabelled, kept := relabelTests(t, tests, "scp-prod")
+	if kept < 20 || !strings.Contains(string(relabelled), "alertname: SCPImageSharedWithUnexpectedMember") ||
+		!strings.Contains(string(relabelled), "job: scp-prod") {
+		t.Fatalf("relabelTests kept %d tests, want most of them, with the sharing alerts", kept)
+	}
+	if out, err := run(`job="scp-prod"`, relabelled); err != nil {
+		t.Errorf("the %d unit tests relabelled job=\"scp-prod\" fail on the rules scoped to it: %v\n%s", kept, err, out)
+	}
+	out, err := run(`job="scp-staging"`, tests)
 	if err == nil {
 		t.Fatalf("the unit tests pass on the rules scoped to a job they have no series of:\n%s", out)
 	}

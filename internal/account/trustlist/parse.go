@@ -1,7 +1,8 @@
 // Package trustlist reads and watches files of trusted account IDs, such as
 // the expected members of images kept by a security team: one account ID per
 // line, optionally followed by white space and a name for it (the rest of
-// the line before any comment: a name cannot hold "#"), "#" starting a
+// the line before any comment: a name cannot hold "#", nor a double
+// quote), "#" starting a
 // comment (a whole line or the end of one), blank lines ignored,
 // surrounding white space trimmed.
 package trustlist
@@ -65,10 +66,12 @@ func (l List) Equal(o List) bool {
 // ValidateName checks a name given beside an account ID: at most
 // MaxNameLen bytes of valid UTF-8, printable characters only (no control
 // or format characters, so a name cannot break or disguise the lines it is
-// shown on), without surrounding white space, and without "#": it starts
+// shown on), without surrounding white space, without "#": it starts
 // a comment in a list file (where "Team #2" is the name "Team"), so the
-// config refuses it too and a name means the same in both. The error does
-// not quote the name.
+// config refuses it too and a name means the same in both, and without a
+// double quote, which ends a name in the dashboard's Member variable (a
+// Grafana query_result read by a regular expression). The error does not
+// quote the name.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -83,6 +86,8 @@ func ValidateName(name string) error {
 		return errors.New("the name begins or ends with white space")
 	case strings.Contains(name, "#"):
 		return errors.New(`the name holds "#", which starts a comment in a list file`)
+	case strings.Contains(name, `"`):
+		return errors.New(`the name holds a double quote ("), at which the dashboard would cut it short`)
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func TestValidateName(t *testing.T) {
 			t.Errorf("ValidateName(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", " lead", "trail ", "tab\tinside", "new\nline", "nul\x00", "\xff", strings.Repeat("é", trustlist.MaxNameLen/2+1), "bidi\u202e", "Team #2", "x#1"} {
+	for _, bad := range []string{"", " lead", "trail ", "tab\tinside", "new\nline", "nul\x00", "\xff", strings.Repeat("é", trustlist.MaxNameLen/2+1), "bidi\u202e", "Team #2", "x#1", `Ops "blue"`, `"`} {
 		if err := trustlist.ValidateName(bad); err == nil {
 			t.Errorf("ValidateName(%q) = nil, want an error", bad)
 		}
@@ -138,6 +138,19 @@ func TestParseErrors(t *testing.T) {
 	var le *trustlist.LineError
 	if !errors.As(err, &le) || le.Name != "/etc/trusted.txt" || le.Line != 3 {
 		t.Errorf("first LineError %+v", le)
+	}
+}
+
+// A name with a double quote makes its line malformed, naming the file
+// and line, not the name; the file is not used.
+func TestParseRefusesADoubleQuoteInAName(t *testing.T) {
+	list, err := trustlist.Parse(strings.NewReader("aaaa Build farm\nbbbb Ops \"blue\" team # DR\n"), "/etc/trusted.txt", nil)
+	if err == nil || list.IDs != nil {
+		t.Fatalf("Parse = %q, %v; want an error and no list", list.IDs, err)
+	}
+	want := `/etc/trusted.txt line 2: account bbbb: the name holds a double quote ("), at which the dashboard would cut it short`
+	if err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }
 
