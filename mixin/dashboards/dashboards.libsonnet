@@ -277,15 +277,21 @@ local sel = g.sel;
   // load 29M samples at once, under Prometheus's default
   // --query.max-samples (50M); 5m would load 87M (TestQueriesAtScale).
   local seenStep = '15m',
+  // When each unexpected share was first seen: on the seenStep grid over
+  // the last day, and for a share newer than one step (which no grid point
+  // saw yet) to the minute over that step.
+  local seenSince =
+    local shares = 'timestamp(max by (account, image_id, member_id) (%s))' % unexpected;
+    'min_over_time(%(s)s[1d:%(step)s]) or min_over_time(%(s)s[%(step)s:1m])' % { s: shares, step: seenStep },
 
   local sharing = [
     g.row('Sharing'),
     g.table(
       'Unexpected shares now',
-      "Shares with accounts that are not in the image's expected_members, pending or accepted (counted by \"Unexpected shares\" above). Seen since: when Prometheus first saw the share within the last 24 hours, to %s (the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared)." % seenStep + narrow,
+      "Shares with accounts that are not in the image's expected_members, pending or accepted (counted by \"Unexpected shares\" above). Seen since: when Prometheus first saw the share within the last 24 hours, to %s (to the minute in the last %s; the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared)." % [seenStep, seenStep] + narrow,
       [
         g.target(bounded('max by (account, image_id, name, member_id, status) (%s)' % g.withImageName(unexpected), unexpected), table=true),
-        g.target(bounded('1000 * min_over_time(timestamp(max by (account, image_id, member_id) (%s))[1d:%s])' % [unexpected, seenStep], unexpected), table=true),
+        g.target(bounded('1000 * (%s)' % seenSince, unexpected), table=true),
       ],
       columns=[
         ['name', 'Image'],
@@ -469,8 +475,6 @@ local sel = g.sel;
     ),
   ],
 
-  // Images whose last members fetch failed, labelled with why (the
-  // series exists for those only), as result.
   // The share of scrapes over the range that saw each image's last fetch
   // succeed; the images below 1 (failing now or earlier in the range); and
   // the latest result of those: ok, or why not.
@@ -479,6 +483,8 @@ local sel = g.sel;
   local failedResult =
     'label_replace(scp_image_members_scrape_error%(s)s == 1, "result", "$1", "reason", "(.*)") or on (account, image_id) (label_replace(scp_image_members_scrape_success%(s)s == 1, "result", "ok", "", "") and on (account, image_id) (%(f)s))'
     % { s: sel(image=true), f: failedRange },
+  // Images whose last members fetch failed, labelled with why (the
+  // series exists for those only).
   local fetchFailed = 'scp_image_members_scrape_error%s == 1' % sel(image=true),
 
   local fetching = [
