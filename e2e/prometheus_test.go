@@ -124,6 +124,7 @@ func TestPrometheusRunsRulesAndDashboard(t *testing.T) {
 		t.Fatalf("scrape_success of the failed image: %v, want 0", got)
 	}
 	prom.wantMembers(t, "while the image's fetch fails", memberOK, memberOdd)
+	checkFetchFailures(t, prom, imageA, "server_error")
 	prom.holdAlerts(t, 3*time.Second, "while the image cannot be fetched", stillAlerting, unexpectedRule)
 
 	// not_found drops them (nobody can know the members of an image that is
@@ -845,6 +846,12 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 					continue
 				}
 				queries++
+				if onlyFailures[panel.Title] {
+					// Empty while every fetch succeeds; a query error
+					// fails the test. checkFetchFailures shows its rows.
+					p.query(t, expr)
+					continue
+				}
 				v := p.waitData(t, expr)
 				if len(v) == 0 {
 					t.Errorf("panel %q query %s returns no data: %s", panel.Title, target.RefID, expr)
@@ -865,6 +872,49 @@ func checkDashboard(t *testing.T, p *promServer, images ...string) {
 		}
 	}
 	t.Logf("%d dashboard queries returned data", queries)
+}
+
+// onlyFailures are the panels that list only images whose members fetch
+// failed: empty while every fetch succeeds.
+var onlyFailures = map[string]bool{"Members fetch failures per image": true, "Images with failed members fetches": true}
+
+// checkFetchFailures runs the queries of the onlyFailures panels (the
+// single-account form, every variable All) while the image's fetch fails
+// for reason: each lists the image, and only it.
+func checkFetchFailures(t *testing.T, p *promServer, image, reason string) {
+	t.Helper()
+	raw, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	subst := regexp.MustCompile(`\$\{?[A-Za-z_]\w*\}?`)
+	ranges := strings.NewReplacer("$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m")
+	seen := 0
+	for _, panel := range d.Panels {
+		if !onlyFailures[panel.Title] {
+			continue
+		}
+		seen++
+		for _, target := range panel.Targets {
+			expr := subst.ReplaceAllString(ranges.Replace(target.Expr), ".*")
+			v := p.waitData(t, expr)
+			for _, s := range v {
+				if s.Metric["image_id"] != image || (target.RefID == "A" && s.Metric["reason"]+s.Metric["result"] != reason) {
+					t.Errorf("panel %q query %s lists %v, want only %s (%s)", panel.Title, target.RefID, s.Metric, image, reason)
+				}
+			}
+			if len(v) == 0 {
+				t.Errorf("panel %q query %s lists nothing while %s fails: %s", panel.Title, target.RefID, image, expr)
+			}
+		}
+	}
+	if seen != len(onlyFailures) {
+		t.Errorf("%d of the panels %v", seen, onlyFailures)
+	}
 }
 
 // wantValue checks that a query returns one sample, of value want.

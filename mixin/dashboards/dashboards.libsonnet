@@ -16,6 +16,11 @@ local sel = g.sel;
     // '' for all) and the one it shows first ('' for Grafana's default).
     dashboardDatasourceRegex: '',
     dashboardDatasource: '',
+    // The most rows a table of images or shares lists: above it (say every
+    // share of 50,000 images) it lists none and says to narrow the
+    // selection by Account, Image, Member or Expected; the stats above the
+    // tables count the rows.
+    dashboardTableMaxRows: 5000,
   },
 
   // The panels colour ages by the alerts' thresholds of the mixin's _config
@@ -41,7 +46,22 @@ local sel = g.sel;
   // serve a selected account.
   local ofAccounts(expr) = '%s and on (job, instance) scp_api_rate_limit_requests_per_second%s' % [expr, sel()],
 
+  // How many accounts each image with a limit is shared with (pending and
+  // accepted), kept where that is nearLimit of the limit or more.
+  local nearLimit = 0.8,
+  local shareCount =
+    '((count by (account, image_id) (max by (account, image_id, member_id) (scp_image_member_info%s))) and on (account, image_id) (%s)) or 0 * (%s)'
+    % [sel(['status=~"pending|accepted"'], image=true), memberLimit, memberLimit],
+  local nearLimitCount = '(%s) >= on (account, image_id) (%s * (%s))' % [shareCount, nearLimit, memberLimit],
+
   local statusColors = g.valueMap([['pending', null, 'orange'], ['accepted', null, 'red']]),
+  local maxRows = c.dashboardTableMaxRows,
+  local bounded(expr, rows) = g.bounded(expr, rows, maxRows),
+  // What a bounded table's description ends with.
+  local narrow = ' Lists at most %d rows: with more, it lists none; narrow the selection by Account, Image, Member or Expected (the stats count them).' % maxRows,
+  // The most images the failures timeline shows rows for.
+  local maxTimelineRows = 100,
+
   local okFailed = g.valueMap([['0', 'failed', 'red'], ['1', 'ok', 'green']]),
   local expectedColors(unexpected) = g.valueMap([['true', null, 'green'], ['false', null, unexpected]]),
 
@@ -51,8 +71,8 @@ local sel = g.sel;
       'Exporters up',
       'Whether Prometheus could scrape each exporter (up) at its last attempt. An exporter that is up but serves none of the selected accounts is left out; one that is down always shows, as its accounts are not known while it is. SCPExporterDown fires when one stays down.',
       [g.target(
-        'min by (instance) (up{%s, job=~"$job", instance=~"$instance"} unless on (job, instance) (group by (job, instance) (scp_exporter_build_info%s) unless on (job, instance) scp_api_rate_limit_requests_per_second%s))'
-        % [c.scpExporterSelector, sel(account=false), sel()],
+        'min by (instance) (up%s unless on (job, instance) (group by (job, instance) (scp_exporter_build_info%s) unless on (job, instance) scp_api_rate_limit_requests_per_second%s))'
+        % [sel([c.scpExporterSelector], account=false), sel(account=false), sel()],
         '{{instance}}'
       )],
       steps=[['red', null], ['green', 1]],
@@ -160,14 +180,27 @@ local sel = g.sel;
     ),
   ],
 
+  local selectedShares = members(['expected=~"$expected"']),
+
   local whoShares = [
     g.row('Who each image is shared with'),
+    g.stat(
+      'Shares selected',
+      'How many shares (image and member account, any status) the Account, Image, Member and Expected selection holds. "Every share" lists them while there are at most %d; with more it lists none: narrow the selection, say Expected false, one account or a few images or members.' % maxRows,
+      [g.target('count(max by (account, image_id, member_id) (%s)) or vector(0)' % selectedShares)],
+      steps=[['green', null], ['orange', maxRows + 1]],
+      w=4,
+      h=10,
+    ),
     g.table(
       'Every share',
-      'Every account each selected image is shared with, as last fetched: pending, accepted or rejected, expected or not, unexpected ones first. Member name: the name given beside the account ID in expected_members or the expected-list file; empty for an account without one, and for every unexpected account. Filter with the Image, Member and Expected variables.',
+      'Every account each selected image is shared with, as last fetched: pending, accepted or rejected, expected or not, unexpected ones first. Member name: the name given beside the account ID in an expected_members list or expected-list file of the owning account (of any of its images: an account expected for one image and unexpected on another shows its name on both); empty for an account named in none. Filter with the Image, Member and Expected variables.' + narrow,
       [g.target(
-        'max by (account, image_id, name, member_id, member_name, status, expected) (%s)'
-        % g.withImageName(g.withMemberName(members(['expected=~"$expected"']))),
+        bounded(
+          'max by (account, image_id, name, member_id, member_name, status, expected) (%s)'
+          % g.withImageName(g.withMemberName(selectedShares)),
+          selectedShares
+        ),
         table=true
       )],
       columns=[
@@ -185,16 +218,19 @@ local sel = g.sel;
         g.colorText('Expected', mappings=expectedColors('red')),
       ],
       sortBy=['Expected', false],
-      w=24,
+      w=20,
       h=10,
     ),
     g.table(
       'Images offered to us',
-      'Images other accounts offer to ours and nobody has accepted or rejected yet (GET /v1/pending-images), with their owner, its name where expected_image_owners gives one, and whether it is in expected_image_owners. An offer leaves the list once answered; an accepted one moves to "Images accepted from other accounts". Not filtered by the image selection.',
+      'Images other accounts offer to ours and nobody has accepted or rejected yet (GET /v1/pending-images), with their owner, its name where expected_image_owners gives one, and whether it is in expected_image_owners. An offer leaves the list once answered; an accepted one moves to "Images accepted from other accounts". Not filtered by the image selection.' + narrow,
       [g.target(
-        'max by (account, image_id, name, owner, owner_name, expected) (%s)'
-        % g.withOwnerName('label_replace(scp_pending_image_info%s, "name", "$1", "image_id", "(.*)") or scp_pending_image_info%s'
-                          % [sel(['name=""', 'expected=~"$expected"']), sel(['name!=""', 'expected=~"$expected"'])]),
+        bounded(
+          'max by (account, image_id, name, owner, owner_name, expected) (%s)'
+          % g.withOwnerName('label_replace(scp_pending_image_info%s, "name", "$1", "image_id", "(.*)") or scp_pending_image_info%s'
+                            % [sel(['name=""', 'expected=~"$expected"']), sel(['name!=""', 'expected=~"$expected"'])]),
+          'scp_pending_image_info' + sel(['expected=~"$expected"'])
+        ),
         table=true
       )],
       columns=[
@@ -211,11 +247,14 @@ local sel = g.sel;
     ),
     g.table(
       'Images accepted from other accounts',
-      'Images other accounts share with ours that it has accepted (GET /v1/images?visibility=shared, images whose owner is not ours): anyone in the account can launch servers from them. Owner name: its name where expected_image_owners gives one. Expected owner: whether the owner is in expected_image_owners; false fires SCPImageAcceptedFromUnexpectedOwner. An offer moves here from "Images offered to us" when it is accepted. Not filtered by the image selection.',
+      'Images other accounts share with ours that it has accepted (GET /v1/images?visibility=shared, images whose owner is not ours): anyone in the account can launch servers from them. Owner name: its name where expected_image_owners gives one. Expected owner: whether the owner is in expected_image_owners; false fires SCPImageAcceptedFromUnexpectedOwner. An offer moves here from "Images offered to us" when it is accepted. Not filtered by the image selection.' + narrow,
       [g.target(
-        'max by (account, image_id, name, owner, owner_name, expected) (%s)'
-        % g.withOwnerName('label_replace(scp_shared_image_info%s, "name", "$1", "image_id", "(.*)") or scp_shared_image_info%s'
-                          % [sel(['name=""', 'expected=~"$expected"']), sel(['name!=""', 'expected=~"$expected"'])]),
+        bounded(
+          'max by (account, image_id, name, owner, owner_name, expected) (%s)'
+          % g.withOwnerName('label_replace(scp_shared_image_info%s, "name", "$1", "image_id", "(.*)") or scp_shared_image_info%s'
+                            % [sel(['name=""', 'expected=~"$expected"']), sel(['name!=""', 'expected=~"$expected"'])]),
+          'scp_shared_image_info' + sel(['expected=~"$expected"'])
+        ),
         table=true
       )],
       columns=[
@@ -233,15 +272,26 @@ local sel = g.sel;
   ],
 
   local unexpected = members(['expected="false"', 'status=~"pending|accepted"']),
+  // The step of "Seen since": 24 hours of it for every unexpected share
+  // (150,000 on a fresh install of 50,000 images without expected lists)
+  // load 29M samples at once, under Prometheus's default
+  // --query.max-samples (50M); 5m would load 87M (TestQueriesAtScale).
+  local seenStep = '15m',
+  // When each unexpected share was first seen: on the seenStep grid over
+  // the last day, and for a share newer than one step (which no grid point
+  // saw yet) to the minute over that step.
+  local seenSince =
+    local shares = 'timestamp(max by (account, image_id, member_id) (%s))' % unexpected;
+    'min_over_time(%(s)s[1d:%(step)s]) or min_over_time(%(s)s[%(step)s:1m])' % { s: shares, step: seenStep },
 
   local sharing = [
     g.row('Sharing'),
     g.table(
       'Unexpected shares now',
-      "Shares with accounts that are not in the image's expected_members, pending or accepted. Seen since: when Prometheus first saw the share within the last 24 hours, to 15 seconds (the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared).",
+      "Shares with accounts that are not in the image's expected_members, pending or accepted (counted by \"Unexpected shares\" above). Seen since: when Prometheus first saw the share within the last 24 hours, to %s (to the minute in the last %s; the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared)." % [seenStep, seenStep] + narrow,
       [
-        g.target('max by (account, image_id, name, member_id, status) (%s)' % g.withImageName(unexpected), table=true),
-        g.target('1000 * min_over_time(timestamp(max by (account, image_id, member_id) (%s))[1d:15s])' % unexpected, table=true),
+        g.target(bounded('max by (account, image_id, name, member_id, status) (%s)' % g.withImageName(unexpected), unexpected), table=true),
+        g.target(bounded('1000 * (%s)' % seenSince, unexpected), table=true),
       ],
       columns=[
         ['name', 'Image'],
@@ -262,15 +312,19 @@ local sel = g.sel;
       [g.target('sum by (status) (max by (account, image_id, status) (scp_image_members%s))' % sel(image=true), '{{status}}')],
       unit='short',
       stack=true,
+      perImage=true,
     ),
     g.table(
       'Pending shares and their age',
-      'Shares still waiting for the account to accept or reject them, and how long since their status last changed (since they were created when the API gives no update time). SCPImageSharePendingTooLong fires after %d days.' % std.floor(c.sharePendingMaxAgeSeconds / 86400),
+      'Shares still waiting for the account to accept or reject them (counted by "Pending shares" above), and how long since their status last changed (since they were created when the API gives no update time). SCPImageSharePendingTooLong fires after %d days.' % std.floor(c.sharePendingMaxAgeSeconds / 86400) + narrow,
       [g.target(
-        'max by (account, image_id, name, member_id, expected) (%s)'
-        % g.withImageName(
-          '(time() - max by (account, image_id, member_id) (scp_image_member_updated_timestamp_seconds%(s)s or scp_image_member_created_timestamp_seconds%(s)s)) * on (account, image_id, member_id) group_left (expected) max by (account, image_id, member_id, expected) (%(m)s)'
-          % { s: sel(['member_id=~"$member"'], image=true), m: members(['status="pending"', 'expected=~"$expected"']) }
+        bounded(
+          'max by (account, image_id, name, member_id, expected) (%s)'
+          % g.withImageName(
+            '(time() - max by (account, image_id, member_id) (scp_image_member_updated_timestamp_seconds%(s)s or scp_image_member_created_timestamp_seconds%(s)s)) * on (account, image_id, member_id) group_left (expected) max by (account, image_id, member_id, expected) (%(m)s)'
+            % { s: sel(['member_id=~"$member"'], image=true), m: members(['status="pending"', 'expected=~"$expected"']) }
+          ),
+          members(['status="pending"', 'expected=~"$expected"'])
         ),
         table=true
       )],
@@ -289,17 +343,16 @@ local sel = g.sel;
     ),
     g.table(
       'Share counts against max_members',
-      "Images with a max_members limit, their own or else their account's default (an image whose own max_members is 0 has none): how many accounts each is shared with (pending and accepted shares, expected accounts too; rejected ones do not count), its limit, and how far over it the count is. SCPImageSharedWithTooManyAccounts fires after 15 minutes over. Empty when no image has a limit.",
+      "Images shared with %d%% or more of their max_members limit, their own or else their account's default (an image whose own max_members is 0 has none): how many accounts each is shared with (pending and accepted shares, expected accounts too; rejected ones do not count), its limit, and how far over it the count is. SCPImageSharedWithTooManyAccounts fires after 15 minutes over. Empty when no image is near its limit." % (nearLimit * 100) + narrow,
       [
+        g.target(bounded('max by (account, image_id, name) (%s)' % g.withImageName(nearLimitCount), nearLimitCount), table=true),
         g.target(
-          'max by (account, image_id, name) (%s)'
-          % g.withImageName(
-            '((count by (account, image_id) (max by (account, image_id, member_id) (scp_image_member_info%s))) and on (account, image_id) (%s)) or 0 * (%s)'
-            % [sel(['status=~"pending|accepted"'], image=true), memberLimit, memberLimit]
+          bounded(
+            'max by (account, image_id, name) (%s)' % g.withImageName('(%s) and on (account, image_id) (%s)' % [memberLimit, nearLimitCount]),
+            nearLimitCount
           ),
           table=true
         ),
-        g.target('max by (account, image_id, name) (%s)' % g.withImageName(memberLimit), table=true),
       ],
       before=[{
         id: 'calculateField',
@@ -323,13 +376,13 @@ local sel = g.sel;
     ),
     g.table(
       'Who changed it',
-      'With audit.enabled: for each image whose members or visibility the exporter saw change in the last 24 hours, the user and audit event that made the latest such change, and when (from the audit trail). The unexpected-share and visibility alerts name the same user. Empty without audit.enabled, or when no image changed.',
+      'With audit.enabled: for each image whose members or visibility the exporter saw change in the last 24 hours, the user and audit event that made the latest such change, and when (from the audit trail); the %d latest changes when more images changed. The unexpected-share and visibility alerts name the same user. Empty without audit.enabled, or when no image changed.' % maxRows,
       [g.target(
-        '1000 * max by (account, image_id, name, event_name, user_id) (%s)'
-        % g.withImageName(
+        'topk(%d, 1000 * max by (account, image_id, name, event_name, user_id) (%s))'
+        % [maxRows, g.withImageName(
           'scp_image_change_timestamp_seconds%(s)s * on (job, instance, account, image_id) group_left (event_name, user_id) scp_image_change_info%(s)s'
           % { s: sel(image=true) }
-        ),
+        )],
         table=true
       )],
       columns=[
@@ -390,9 +443,12 @@ local sel = g.sel;
     ),
     g.table(
       'Images with unexpected visibility now',
-      'Watched images whose visibility is outside their allowed_visibility, as of the last refresh. Set the image back to private in SCP, or add the visibility to its allowed_visibility if it is intended.',
+      'Watched images whose visibility is outside their allowed_visibility, as of the last refresh (counted by "Unexpected visibility"). Set the image back to private in SCP, or add the visibility to its allowed_visibility if it is intended.' + narrow,
       [g.target(
-        'max by (account, image_id, name, visibility) (%s)' % g.withImageName('scp_image_visibility_unexpected%s == 1' % sel(image=true)),
+        bounded(
+          'max by (account, image_id, name, visibility) (%s)' % g.withImageName('scp_image_visibility_unexpected%s == 1' % sel(image=true)),
+          'scp_image_visibility_unexpected%s == 1' % sel(image=true)
+        ),
         table=true
       )],
       columns=[['name', 'Image'], ['image_id', 'Image ID'], ['visibility', 'Visibility'], ['account', 'Owning account']],
@@ -419,31 +475,37 @@ local sel = g.sel;
     ),
   ],
 
+  // The share of scrapes over the range that saw each image's last fetch
+  // succeed; the images below 1 (failing now or earlier in the range); and
+  // the latest result of those: ok, or why not.
+  local successOverRange = 'avg by (account, image_id) (avg_over_time(scp_image_members_scrape_success%s[$__range]))' % sel(image=true),
+  local failedRange = '(%s) < 1' % successOverRange,
+  local failedResult =
+    'label_replace(scp_image_members_scrape_error%(s)s == 1, "result", "$1", "reason", "(.*)") or on (account, image_id) (label_replace(scp_image_members_scrape_success%(s)s == 1, "result", "ok", "", "") and on (account, image_id) (%(f)s))'
+    % { s: sel(image=true), f: failedRange },
+  // Images whose last members fetch failed, labelled with why (the
+  // series exists for those only).
+  local fetchFailed = 'scp_image_members_scrape_error%s == 1' % sel(image=true),
+
   local fetching = [
     g.row('Fetching members'),
     g.stateTimeline(
-      'Members fetched per image',
-      "Whether the image's last members fetch succeeded, as each scrape saw it (see the table for why not). A failed image keeps the member series of its last successful fetch.",
+      'Members fetch failures per image',
+      'The images whose last members fetch had failed, when, and why, as each scrape saw it (one row per image and reason; blank: the fetch had succeeded). Images that never failed over the time range have no row; "Images not fetched" counts those failing now. A failed image keeps the member series of its last successful fetch. Shows at most %d images at once: with more (an outage of the API), see the counts and the SCP API row.' % maxTimelineRows,
       [g.target(
-        'max by (account, image_id, name) (%s)' % g.withImageName('scp_image_members_scrape_success' + sel(image=true)),
-        '{{name}}'
+        g.bounded('max by (account, image_id, name, reason) (%s)' % g.withImageName(fetchFailed), fetchFailed, maxTimelineRows),
+        '{{name}} {{reason}}'
       )],
-      steps=[['red', null], ['green', 1]],
-      mappings=okFailed,
+      steps=[['red', null]],
+      mappings=g.valueMap([['1', 'failed', 'red']]),
+      perImage=true,
     ),
     g.table(
-      'Latest fetch per image',
-      "The result of the image's latest members fetch (ok, or why it failed; not_fetched_yet before the first one completes), and the share of scrapes over the dashboard's time range that saw a successful last fetch.",
+      'Images with failed members fetches',
+      "The images whose latest members fetch failed (why: not_fetched_yet before the first one completes), and those that are ok now but failed at some point over the dashboard's time range, with the share of scrapes over the range that saw a successful last fetch. Empty when every fetch succeeded." + narrow,
       [
-        g.target(
-          'max by (account, image_id, name, result) (%s)'
-          % g.withImageName(
-            'label_replace(scp_image_members_scrape_success%(s)s == 1, "result", "ok", "", "") or on (account, image_id) label_replace(scp_image_members_scrape_error%(s)s, "result", "$1", "reason", "(.*)")'
-            % { s: sel(image=true) }
-          ),
-          table=true
-        ),
-        g.target('avg by (account, image_id) (avg_over_time(scp_image_members_scrape_success%s[$__range]))' % sel(image=true), table=true),
+        g.target(bounded('max by (account, image_id, name, result) (%s)' % g.withImageName(failedResult), failedRange), table=true),
+        g.target(bounded('(%s) < 1' % successOverRange, failedRange), table=true),
       ],
       columns=[
         ['name', 'Image'],
@@ -468,16 +530,16 @@ local sel = g.sel;
     g.row('Coverage and staleness'),
     g.timeseries(
       'Coverage',
-      'Share of the watched images (of the selection) whose last members fetch succeeded, per exporter and account. Below 100%, some failed their last fetch or have not been fetched since the exporter started: see "Latest fetch per image". A failed image keeps the member series of its last successful fetch.',
+      'Share of the watched images (of the selection) whose last members fetch succeeded, per exporter and account. Below 100%, some failed their last fetch or have not been fetched since the exporter started: see "Images with failed members fetches". A failed image keeps the member series of its last successful fetch.',
       [g.target(
-        'sum by (account, instance) (scp_image_members_scrape_success%(s)s) / count by (account, instance) (scp_image_members_scrape_success%(s)s)'
-        % { s: sel(image=true) },
+        'avg by (account, instance) (scp_image_members_scrape_success%s)' % sel(image=true),
         perAccount
       )],
       unit='percentunit',
       min=0,
       max=1,
       w=6,
+      perImage=true,
     ),
     g.timeseries(
       'Stalest members fetch',

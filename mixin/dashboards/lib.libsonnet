@@ -11,16 +11,25 @@
   // variables. image: the series has an image_id of a watched image;
   // account: false for the exporter's own series, which have no account.
   sel(matchers=[], image=false, account=true)::
-    '{' + std.join(', ', matchers
+    '{' + std.join(', ', [m for m in matchers if m != '']
                          + (if image then ['image_id=~"$image"'] else [])
                          + ['job=~"$job"', 'instance=~"$instance"']
                          + (if account then ['account=~"$account"'] else [])) + '}',
 
   // imageNames: one series per watched image labelled with its name, the
-  // image_id for an image that has none.
+  // image_id for an image that has none. topk keeps one name per image
+  // (as scp:image_display_name:info does) where two exporters name it
+  // differently (an HA pair mid-rollout, a name set on one side only), so
+  // that the joins on it never fail with "found duplicate series".
   imageNames(image=true)::
-    'max by (account, image_id, name) (label_replace(scp_image_info%s, "name", "$1", "image_id", "(.*)") or scp_image_info%s)'
+    'max by (account, image_id, name) (topk by (account, image_id) (1, label_replace(scp_image_info%s, "name", "$1", "image_id", "(.*)") or scp_image_info%s))'
     % [self.sel(['name=""'], image), self.sel(['name!=""'], image)],
+
+  // bounded keeps expr only while count(rows), the series its rows come
+  // from, is at most n: a table of one row per image or share lists none
+  // rather than tens of thousands, which no browser shows and nobody reads.
+  bounded(expr, rows, n)::
+    '(%s) and on () (count(%s) <= %d)' % [expr, rows, n],
 
   // withImageName adds the image's name label to expr, a vector of series
   // with account and image_id.
@@ -133,8 +142,19 @@
     },
 
   // timeseries graphs range queries.
-  timeseries(title, description, targets, unit, stack=false, min=null, max=null, overrides=[], w=12, h=8)::
-    panel('timeseries', title, description, [t { range: true, instant: false } for t in targets], w, h) {
+  // perImage: the panel reads a series per image, so its step is at least
+  // 1m and at most perImageMaxDataPoints points are asked for whatever the
+  // time range (a sample per image per step counts against Prometheus's
+  // --query.max-samples).
+  local perImageStep(perImage) =
+    if perImage then { interval: '1m', maxDataPoints: $.perImageMaxDataPoints } else {},
+
+  // perImageMaxDataPoints: the points per series of a range query over a
+  // series per image: over 1d, a step of 10m (Grafana rounds 1d/150).
+  perImageMaxDataPoints:: 150,
+
+  timeseries(title, description, targets, unit, stack=false, min=null, max=null, overrides=[], w=12, h=8, perImage=false)::
+    panel('timeseries', title, description, [t { range: true, instant: false } for t in targets], w, h) + perImageStep(perImage) {
       fieldConfig: {
         defaults: {
           unit: unit,
@@ -161,8 +181,8 @@
     },
 
   // stateTimeline shows a range query's values as coloured bands.
-  stateTimeline(title, description, targets, steps, mappings, w=12, h=8)::
-    panel('state-timeline', title, description, [t { range: true, instant: false } for t in targets], w, h) {
+  stateTimeline(title, description, targets, steps, mappings, w=12, h=8, perImage=false)::
+    panel('state-timeline', title, description, [t { range: true, instant: false } for t in targets], w, h) + perImageStep(perImage) {
       fieldConfig: {
         defaults: {
           color: { mode: 'thresholds' },

@@ -57,9 +57,12 @@ type panel struct {
 	Datasource *struct {
 		UID string `json:"uid"`
 	} `json:"datasource"`
-	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
+	Interval      string `json:"interval"`
+	MaxDataPoints int    `json:"maxDataPoints"`
+	Targets       []struct {
+		RefID        string `json:"refId"`
+		Expr         string `json:"expr"`
+		LegendFormat string `json:"legendFormat"`
 	} `json:"targets"`
 	FieldConfig struct {
 		Defaults struct {
@@ -81,6 +84,7 @@ type panel struct {
 		ID      string `json:"id"`
 		Options struct {
 			RenameByName map[string]string `json:"renameByName"`
+			IndexByName  map[string]int    `json:"indexByName"`
 		} `json:"options"`
 	} `json:"transformations"`
 	Panels []panel `json:"panels"` // of a collapsed row
@@ -205,7 +209,7 @@ func TestDashboardShape(t *testing.T) {
 		"Share counts against max_members", "Who changed it", "Unexpected visibility", "Offers from unexpected owners",
 		"Accepted from unexpected owners", "Watched images by visibility", "Images with unexpected visibility now",
 		"Images offered to us", "Images accepted from other accounts", "Time since the last successful listing",
-		"Members fetched per image", "Latest fetch per image", "Coverage", "Stalest members fetch",
+		"Members fetch failures per image", "Images with failed members fetches", "Shares selected", "Coverage", "Stalest members fetch",
 		"Full pass over every image", "Effective API rate and 429s", "API requests", "API latency",
 		"API errors and retries", "Scrape duration", "Config loaded",
 		"Exporters up", "Stalest members answer", "Oldest listing", "API errors", "Config and list files", "Every share",
