@@ -278,17 +278,18 @@ local sel = g.sel;
   // --query.max-samples (50M); 5m would load 87M (TestQueriesAtScale).
   local seenStep = '15m',
   // When each unexpected share was first seen: on the seenStep grid over
-  // the last day, and for a share newer than one step (which no grid point
-  // saw yet) to the minute over that step.
+  // the last day, for a share newer than one step (which no grid point
+  // saw yet) to the minute over that step, and for one newer than a minute
+  // (which no minute saw yet) now.
   local seenSince =
     local shares = 'timestamp(max by (account, image_id, member_id) (%s))' % unexpected;
-    'min_over_time(%(s)s[1d:%(step)s]) or min_over_time(%(s)s[%(step)s:1m])' % { s: shares, step: seenStep },
+    'min_over_time(%(s)s[1d:%(step)s]) or min_over_time(%(s)s[%(step)s:1m]) or %(s)s' % { s: shares, step: seenStep },
 
   local sharing = [
     g.row('Sharing'),
     g.table(
       'Unexpected shares now',
-      "Shares with accounts that are not in the image's expected_members, pending or accepted (counted by \"Unexpected shares\" above). Seen since: when Prometheus first saw the share within the last 24 hours, to %s (to the minute in the last %s; the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared)." % [seenStep, seenStep] + narrow,
+      "Shares with accounts that are not in the image's expected_members, pending or accepted (counted by \"Unexpected shares\" above). Seen since: when Prometheus first saw the share within the last 24 hours, to %s (to the minute in the last %s, and as now for a share newer than a minute; the exporter exports share timestamps only for pending shares by default; --collector.member-timestamps=all adds when each was shared)." % [seenStep, seenStep] + narrow,
       [
         g.target(bounded('max by (account, image_id, name, member_id, status) (%s)' % g.withImageName(unexpected), unexpected), table=true),
         g.target(bounded('1000 * (%s)' % seenSince, unexpected), table=true),
