@@ -107,8 +107,9 @@ func TestTemplateRendersEveryObject(t *testing.T) {
 	}
 
 	// The access key as SCP_ACCESS_KEY, the secret key as a file that
-	// SCP_SECRET_KEY_FILE names, both from the existing Secret.
-	if len(c.Env) != 2 || c.Env[0].Name != "SCP_ACCESS_KEY" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.SecretKeyRef == nil ||
+	// SCP_SECRET_KEY_FILE names, both from the existing Secret; then
+	// GOMEMLIMIT (TestGoMemLimit).
+	if len(c.Env) != 3 || c.Env[2].Name != "GOMEMLIMIT" || c.Env[0].Name != "SCP_ACCESS_KEY" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.SecretKeyRef == nil ||
 		c.Env[0].ValueFrom.SecretKeyRef.Name != "scp-exporter-credentials" || c.Env[0].ValueFrom.SecretKeyRef.Key != "access_key" ||
 		c.Env[1].Name != "SCP_SECRET_KEY_FILE" || c.Env[1].Value != secretKeyPath {
 		t.Errorf("env %+v: want SCP_ACCESS_KEY from scp-exporter-credentials/access_key and SCP_SECRET_KEY_FILE=%s", c.Env, secretKeyPath)
@@ -357,8 +358,10 @@ func TestBasicAuth(t *testing.T) {
 // extraVolumes.
 func TestNoSecretWired(t *testing.T) {
 	c := container(t, one(t, "Deployment", template(t, "--set", "existingSecret=").Deployments))
-	if len(c.Env) != 0 {
-		t.Errorf("env %+v, want none", c.Env)
+	for _, e := range c.Env {
+		if e.Name != "GOMEMLIMIT" {
+			t.Errorf("env %+v, want no credentials", c.Env)
+		}
 	}
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == "/run/secrets/scp_exporter" {

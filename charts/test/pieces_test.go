@@ -4,6 +4,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -249,5 +250,45 @@ func TestPrometheusRuleOptions(t *testing.T) {
 	checkRules(t, monitoringv1.PrometheusRule{Spec: pr.Spec})
 	if !reflect.DeepEqual(pr.Spec, plain.Spec) {
 		t.Error("the spec differs beyond the added labels")
+	}
+}
+
+// TestGoMemLimit: GOMEMLIMIT is goMemLimitRatio of the memory limit, in
+// bytes, for the quantities a values file writes; absent with the ratio 0,
+// without a limit, or with GOMEMLIMIT in extraEnv (which stays the only
+// one); a limit the chart cannot read fails the render naming it.
+func TestGoMemLimit(t *testing.T) {
+	envOf := func(args ...string) []string {
+		t.Helper()
+		var got []string
+		for _, e := range container(t, one(t, "Deployment", template(t, args...).Deployments)).Env {
+			if e.Name == "GOMEMLIMIT" {
+				got = append(got, e.Value)
+			}
+		}
+		return got
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"181193932"}}, // 0.9 × 192Mi
+		{[]string{"--set", "resources.limits.memory=1.5Gi"}, []string{"1449551462"}},
+		{[]string{"--set", "resources.limits.memory=500M", "--set-json", "goMemLimitRatio=0.5"}, []string{"250000000"}},
+		{[]string{"--set-json", "resources.limits.memory=201326592"}, []string{"181193932"}},
+		{[]string{"--set", "goMemLimitRatio=0"}, nil},
+		{[]string{"--set", "resources.limits=null"}, nil},
+		{[]string{"--set-json", `extraEnv=[{"name":"GOMEMLIMIT","value":"100MiB"}]`}, []string{"100MiB"}},
+	} {
+		if got := envOf(c.args...); !slices.Equal(got, c.want) {
+			t.Errorf("%v: GOMEMLIMIT %q, want %q", c.args, got, c.want)
+		}
+	}
+	_, err := runHelm(t, "template", "scp", chartDir, "--set", "resources.limits.memory=1e9")
+	if err == nil || !strings.Contains(err.Error(), `resources.limits.memory "1e9"`) {
+		t.Errorf("a limit the chart cannot read: %v, want an error naming it", err)
+	}
+	if _, err := runHelm(t, "template", "scp", chartDir, "--set-json", "goMemLimitRatio=1.5"); err == nil || !strings.Contains(err.Error(), "/goMemLimitRatio") {
+		t.Errorf("goMemLimitRatio 1.5: %v, want the schema to refuse it", err)
 	}
 }

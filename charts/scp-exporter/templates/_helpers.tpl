@@ -115,3 +115,25 @@ job=~".*scp[-_]exporter.*"
 {{- end }}
 {{- $job }}
 {{- end }}
+
+{{/*
+scp-exporter.goMemLimit: goMemLimitRatio of resources.limits.memory, in
+bytes, for GOMEMLIMIT; empty when either is unset or 0, or when extraEnv
+sets GOMEMLIMIT itself. A limit the template cannot read fails the render.
+*/}}
+{{- define "scp-exporter.goMemLimit" -}}
+{{- $ratio := float64 (.Values.goMemLimitRatio | default 0) -}}
+{{- $limit := "" -}}
+{{- with .Values.resources }}{{ with .limits }}{{ with .memory }}{{ $limit = kindIs "float64" . | ternary (printf "%.0f" .) (toString .) }}{{ end }}{{ end }}{{ end -}}
+{{- $own := false -}}
+{{- range .Values.extraEnv }}{{ if eq (toString .name) "GOMEMLIMIT" }}{{ $own = true }}{{ end }}{{ end -}}
+{{- if and (gt $ratio 0.0) $limit (not $own) -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit -}}
+{{- $suffix := trimPrefix $number $limit -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- if or (not $number) (not (hasKey $units $suffix)) -}}
+{{- fail (printf "goMemLimitRatio: resources.limits.memory %q is not a quantity this chart reads (a number with no suffix or one of k, M, G, T, Ki, Mi, Gi, Ti): set GOMEMLIMIT in extraEnv, or goMemLimitRatio: 0" $limit) -}}
+{{- end -}}
+{{- printf "%d" (int64 (mulf (mulf (float64 $number) (float64 (get $units $suffix))) $ratio)) -}}
+{{- end -}}
+{{- end }}
