@@ -136,7 +136,8 @@ func (f AuditFilter) On() bool { return f.Enabled == nil || *f.Enabled }
 type Members struct {
 	// RefreshInterval is 0 (the default) to fetch on demand: a scrape
 	// begins a pass over every image, which goes on between scrapes until
-	// done. Otherwise it is how often each image should be fetched in the
+	// done, and the next follows at once when a scrape came during it.
+	// Otherwise it is how often each image should be fetched in the
 	// background, scrapes then reading what is known without waiting.
 	RefreshInterval Duration `yaml:"refresh_interval"`
 }

@@ -12,10 +12,12 @@
 //   - On demand (refresh interval 0), a scrape begins a pass over every
 //     image (or joins the one under way), and answers when the pass is done
 //     or its own deadline comes, whichever is first. A pass goes on until
-//     done, between scrapes too, as fast as the budget allows; the next
-//     scrape after it begins a new one. So a small estate is fetched whole
-//     at every scrape, and a large one at the budget's rate, with no
-//     interval to size.
+//     done, between scrapes too, as fast as the budget allows. When a
+//     scrape came while it was under way and was served members it had
+//     fetched before, the next pass follows at once; else the next scrape
+//     begins it. So a small estate is fetched whole at every scrape, a
+//     large one over and over at the budget's rate while it is scraped, and
+//     nothing is fetched once scrapes stop, with no interval to size.
 //   - In the background (refresh interval > 0), the workers take images on
 //     a pace of their own, so each image is fetched about once per interval,
 //     and scrapes wait for nothing.
@@ -233,8 +235,9 @@ func (e *Engine) Watches(id string) bool {
 // Prioritize puts watched images at the head of the queue: their members
 // are fetched before any other image's, as soon as Concurrency (and the
 // budget) allow. In background mode the workers take them at once, even if
-// they were fetched a moment ago; on demand, the next scrape's pass (or the
-// one under way, while it still has images to try) fetches them first. A
+// they were fetched a moment ago; on demand, the pass under way (while it
+// still has images to try) or the next one, a scrape's or the one that
+// follows at once (see pass), fetches them first. A
 // call under way for an image when Prioritize is called does not count, as
 // the image may have changed after it was sent: the image is fetched again
 // after it (on demand, by the next pass when the one under way ends with
@@ -267,8 +270,9 @@ func (e *Engine) Prioritize(ids ...string) int {
 // none is, and returns when that pass is done (every watched image tried
 // since it began) or ctx ends, whichever is first. The pass does not end
 // with ctx: it goes on until done, as fast as the budget allows, so what
-// ctx left unfetched is fetched before the next scrape. In background mode
-// it returns at once.
+// ctx left unfetched is fetched before the next scrape. Joining a pass
+// after one of its calls has finished begins the next pass as soon as this
+// one is done (see pass). In background mode it returns at once.
 func (e *Engine) Wait(ctx context.Context) {
 	e.mu.Lock()
 	if e.background() {
@@ -280,6 +284,8 @@ func (e *Engine) Wait(ctx context.Context) {
 	if p == nil {
 		p = e.beginPass()
 		e.cond.Broadcast()
+	} else {
+		p.join()
 	}
 	e.mu.Unlock()
 
@@ -368,10 +374,14 @@ func (e *Engine) forget(st *imageState) {
 
 // The workers.
 
+// running reports whether Run is working: it has begun, and its context
+// has not ended.
+func (e *Engine) running() bool { return e.runCtx != nil && e.runCtx.Err() == nil }
+
 // startWorkers starts workers up to Concurrency. Extra workers left by a
 // reload that lowered it stay idle (see take).
 func (e *Engine) startWorkers() {
-	if e.runCtx == nil || e.runCtx.Err() != nil {
+	if !e.running() {
 		return
 	}
 	for ; e.workers < e.opts.Concurrency; e.workers++ {
@@ -496,6 +506,9 @@ func (e *Engine) finish(c call, members []scp.Member, err error) {
 		st.learn(c.started, now, members, err)
 		e.meter.tried(st.id)
 		e.meter.endIfDone(now, e.images)
+		if e.pass != nil {
+			e.pass.finished++ // a call under way is always the pass's
+		}
 	}
 	// The pass learns last, so a scrape it releases sees the outcome.
 	e.endPassIfDone()

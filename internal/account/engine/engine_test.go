@@ -245,12 +245,103 @@ func TestOnDemandScrapeJoinsThePassUnderWay(t *testing.T) {
 		t.Fatal("the second scrape did not return once the pass was done")
 	}
 	want := []string{imgs[0].ID, imgs[1].ID, imgs[2].ID, imgs[3].ID}
-	if got := c.callLog(); !slices.Equal(got, want) {
-		t.Errorf("when the second scrape returned, the calls were %v; want one pass, each image once, %v", got, want)
+	// The second scrape came after the first image's call had finished:
+	// the next pass follows at once (see the test below), and may have
+	// made its calls by now.
+	if got := c.callLog(); len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("when the second scrape returned, the calls were %v; want one pass, each image once, %v, then only the next pass's", got, want)
 	}
 	testwait.For(t, e.idle, "the engine idle")
-	if got := c.callLog(); len(got) != len(want) {
-		t.Errorf("calls %v after the second scrape; want one pass, %v", got, want)
+	if got, want := c.callLog(), slices.Concat(want, want); !slices.Equal(got, want) {
+		t.Errorf("calls %v after the second scrape; want the pass it joined, then the one that follows it, %v", got, want)
+	}
+}
+
+// On demand, a scrape that joins the pass under way after one of its
+// calls has finished (so it is served members fetched before it came)
+// makes the next pass begin as soon as this one is done, with no scrape;
+// with no scrape during that pass, no third begins until a scrape does.
+// The engine's clock moves 1 s per call, and an hour without scrapes.
+func TestOnDemandNextPassFollowsWhileScraped(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(3)
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c.onCall = func() { advance(time.Second) }
+	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	o := options(c, imgs)
+	o.Client = h
+	o.Now = clock
+	e := start(t, o)
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the engine stops
+
+	// Pass 1: the first image fetched, the second's call held; the scrape
+	// that began it leaves, and another comes and leaves at once.
+	first, cancel := context.WithCancel(context.Background())
+	go func() { <-h.entered; cancel() }()
+	e.Wait(first)
+	late, cancelLate := context.WithCancel(context.Background())
+	cancelLate()
+	e.Wait(late)
+	release()
+
+	// Pass 2 follows pass 1 with no scrape, stalest first, then stops.
+	pass := []string{imgs[0].ID, imgs[1].ID, imgs[2].ID}
+	testwait.For(t, func() bool { return len(c.callLog()) == 6 && e.idle() }, "pass 1, then pass 2 with no scrape")
+	if got, want := c.callLog(), slices.Concat(pass, pass); !slices.Equal(got, want) {
+		t.Errorf("calls %v, want pass 1 then pass 2, each image once, stalest first: %v", got, want)
+	}
+	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 3*time.Second {
+		t.Errorf("%d full passes, the last %v; want 2, the last 3s (three calls of 1s: it began when pass 1 ended)", v.Passes, v.PassDuration)
+	}
+	advance(time.Hour)
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 6 && e.idle() }, "no pass 3: no scrape came during pass 2")
+
+	// A scrape begins pass 3, fetches every image and leaves nothing going.
+	e.Wait(context.Background())
+	if got, want := c.callLog()[6:], pass; !slices.Equal(got, want) {
+		t.Errorf("the scrape's pass fetched %v, want %v", got, want)
+	}
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 9 && e.idle() }, "no pass 4: the scrape that began pass 3 joined none")
+}
+
+// A pass a scrape joined, ended by the engine stopping, is followed by no
+// other: nothing is left waiting on work no worker will take.
+func TestOnDemandNoNextPassOnceStopped(t *testing.T) {
+	c := newFakeClient()
+	imgs := images(2)
+	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	o := options(c, imgs)
+	o.Client = h
+	o.Concurrency = 2
+	e := New(o)
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); e.Run(ctx) }()
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(func() { release(); stop(); <-stopped })
+
+	first, cancel := context.WithCancel(context.Background())
+	go func() { <-h.entered; cancel() }()
+	e.Wait(first)
+	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 1 && e.busyCalls() == 1 }, "the first image fetched, the second's call held")
+	late, cancelLate := context.WithCancel(context.Background())
+	cancelLate()
+	e.Wait(late) // demand for the next pass
+	stop()
+	release() // the held call now fails: the engine's context has ended
+	select {
+	case <-stopped:
+	case <-time.After(testwait.Timeout):
+		t.Fatal("Run did not return")
+	}
+	if !e.idle() {
+		t.Error("a pass began after the engine stopped")
 	}
 }
 
@@ -599,6 +690,9 @@ func TestScrapeAfterAShortOneWaitsForTheCallsUnderWay(t *testing.T) {
 			t.Errorf("%s fetched %d times, want once", im.ID, n)
 		}
 	}
+	// The scrape came before any call had finished: it was served nothing
+	// fetched before it came, so no pass follows.
+	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 3 }, "no pass after the one the scrape joined before any call finished")
 }
 
 // Switching from background to on demand takes effect at once: a scrape

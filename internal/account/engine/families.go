@@ -21,7 +21,7 @@ var Families = []metric.Family[*View]{
 	},
 	{
 		Name:   "scp_image_members_refresh_interval_seconds",
-		Help:   "members.refresh_interval in seconds: how often each image should be fetched in the background; 0 on demand, where a scrape begins a pass over every image that goes on between scrapes until done.",
+		Help:   "members.refresh_interval in seconds: how often each image should be fetched in the background; 0 on demand, where a scrape begins a pass over every image that goes on between scrapes until done, and the next follows at once when a scrape came during it.",
 		Series: func(v *View, s metric.Sink) { s.Value(v.RefreshInterval.Seconds()) },
 	},
 	{

@@ -59,11 +59,29 @@ func (e *Engine) nextPrioritized(now time.Time) (c choice, ok bool) {
 // scrapes too, as fast as the budget allows: a scrape whose deadline comes
 // first leaves it going on. It is done when every image has been tried
 // since it began, which bounds it; calls under way when it began count as
-// its own (it adopts them rather than call again). The next scrape then
-// begins a new one.
+// its own (it adopts them rather than call again).
+//
+// What follows depends on demand. A scrape that joined the pass after one
+// of its calls had finished was served members fetched before it came:
+// the passes lag behind the scrapes, so the next pass begins as soon as
+// this one is done, and each image comes round again within about a pass,
+// not a pass and a scrape interval. Without such a scrape, the
+// next scrape begins the next pass: a small estate is fetched whole at
+// every scrape, and an exporter nobody scrapes any more spends nothing
+// after the pass under way.
 type pass struct {
-	start uint64        // queue.takes when it began: images taken since are tried
-	done  chan struct{} // closed when it is done, or ended early
+	start    uint64        // queue.takes when it began: images taken since are tried
+	done     chan struct{} // closed when it is done, or ended early
+	finished int           // calls of the pass that have finished
+	demand   bool          // a scrape joined it after a call had finished: chain the next
+}
+
+// join counts a scrape that joins the pass under way: once a call of the
+// pass has finished, it is demand for the next pass.
+func (p *pass) join() {
+	if p.finished > 0 {
+		p.demand = true
+	}
 }
 
 // nextOnDemand is the on-demand policy: while a pass is under way (whether
@@ -105,7 +123,9 @@ func (e *Engine) beginPass() *pass {
 
 // endPassIfDone ends the pass when no image is left to try in it, and no
 // call it waits for is under way: every call of a watched image counts,
-// as the pass made or adopted them all.
+// as the pass made or adopted them all. When a scrape came for more while
+// it was under way (pass.demand), the next pass begins at once, unless the
+// engine has stopped.
 func (e *Engine) endPassIfDone() {
 	p := e.pass
 	if p == nil || e.calls > 0 {
@@ -115,6 +135,10 @@ func (e *Engine) endPassIfDone() {
 		return
 	}
 	e.endPass()
+	if p.demand && e.running() {
+		e.beginPass() // no demand of its own yet: the last unless a scrape joins it
+		e.cond.Broadcast()
+	}
 }
 
 // endPass releases the scrapes waiting on the pass; it takes no more work.
