@@ -220,25 +220,21 @@ func (w *enteredWait) Done() <-chan struct{} {
 func TestOnDemandScrapeJoinsThePassUnderWay(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(4)
-	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	h := hold(c, imgs[1].ID)
 	o := options(c, imgs)
 	o.Client = h
 	e := start(t, o)
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(release) // before the engine stops
+	t.Cleanup(h.Release) // before the engine stops
 
 	// The first scrape: the first image fetched, the second's call held;
 	// the scrape leaves.
-	first, cancel := context.WithCancel(context.Background())
-	go func() { <-h.entered; cancel() }()
-	e.Wait(first)
+	h.scrapeUntilHeld(e)
 
 	second := &enteredWait{Context: context.Background(), entered: make(chan struct{})}
 	done := make(chan struct{})
 	go func() { defer close(done); e.Wait(second) }()
 	<-second.entered
-	release()
+	h.Release()
 	select {
 	case <-done:
 	case <-time.After(testwait.Timeout):
@@ -270,24 +266,20 @@ func TestOnDemandNextPassFollowsWhileScraped(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	c.onCall = func() { advance(time.Second) }
-	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	h := hold(c, imgs[1].ID)
 	o := options(c, imgs)
 	o.Client = h
 	o.Now = clock
 	e := start(t, o)
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(release) // before the engine stops
+	t.Cleanup(h.Release) // before the engine stops
 
 	// Pass 1: the first image fetched, the second's call held; the scrape
 	// that began it leaves, and another comes and leaves at once.
-	first, cancel := context.WithCancel(context.Background())
-	go func() { <-h.entered; cancel() }()
-	e.Wait(first)
+	h.scrapeUntilHeld(e)
 	late, cancelLate := context.WithCancel(context.Background())
 	cancelLate()
 	e.Wait(late)
-	release()
+	h.Release()
 
 	// Pass 2 follows pass 1 with no scrape, stalest first, then stops.
 	pass := []string{imgs[0].ID, imgs[1].ID, imgs[2].ID}
@@ -314,7 +306,7 @@ func TestOnDemandNextPassFollowsWhileScraped(t *testing.T) {
 func TestOnDemandNoNextPassOnceStopped(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(2)
-	h := &holding{fakeClient: c, id: imgs[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	h := hold(c, imgs[1].ID)
 	o := options(c, imgs)
 	o.Client = h
 	o.Concurrency = 2
@@ -322,19 +314,15 @@ func TestOnDemandNoNextPassOnceStopped(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); e.Run(ctx) }()
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(func() { release(); stop(); <-stopped })
+	t.Cleanup(func() { h.Release(); stop(); <-stopped })
 
-	first, cancel := context.WithCancel(context.Background())
-	go func() { <-h.entered; cancel() }()
-	e.Wait(first)
+	h.scrapeUntilHeld(e)
 	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 1 && e.busyCalls() == 1 }, "the first image fetched, the second's call held")
 	late, cancelLate := context.WithCancel(context.Background())
 	cancelLate()
 	e.Wait(late) // demand for the next pass
 	stop()
-	release() // the held call now fails: the engine's context has ended
+	h.Release() // the held call now fails: the engine's context has ended
 	select {
 	case <-stopped:
 	case <-time.After(testwait.Timeout):
@@ -551,14 +539,12 @@ func TestBackgroundRefreshesWithoutScrapes(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(10)
 	o := options(c, imgs)
-	h := &holding{fakeClient: c, id: imgs[0].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	h := hold(c, imgs[0].ID)
 	o.Client = h
 	o.RefreshInterval = 500 * time.Millisecond
 	o.Concurrency = 4
 	e := start(t, o)
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(release) // before the engine stops, even if the test fails
+	t.Cleanup(h.Release) // before the engine stops, even if the test fails
 	<-h.entered
 	waited := make(chan struct{})
 	go func() { e.Wait(context.Background()); close(waited) }()
@@ -570,7 +556,7 @@ func TestBackgroundRefreshesWithoutScrapes(t *testing.T) {
 			return false
 		}
 	}, "a scrape's Wait to return while a call is held: in the background it waits for nothing")
-	release()
+	h.Release()
 	testwait.For(t, func() bool {
 		for _, iv := range e.Snapshot().Images {
 			if iv.Err != nil {
@@ -902,21 +888,19 @@ func TestPrioritizeInTheBackground(t *testing.T) {
 func TestPrioritizeRefetchesAfterACallUnderWay(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(3)
-	h := &holding{fakeClient: c, id: imgs[0].ID, entered: make(chan struct{}), release: make(chan struct{})}
+	h := hold(c, imgs[0].ID)
 	o := options(c, imgs)
 	o.Client = h
 	o.RefreshInterval = time.Hour
 	o.Concurrency = 2
 	e := start(t, o)
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(release) // before the engine stops
+	t.Cleanup(h.Release) // before the engine stops
 	<-h.entered
 	c.set(func(f *fakeClient) { f.members[imgs[0].ID] = []scp.Member{{ID: "stranger", Status: "pending"}} })
 	e.Prioritize(imgs[0].ID)
 	// The other worker fetches the rest, and looks at the queue again.
 	testwait.For(t, func() bool { return len(c.callLog()) == 2 && e.busyCalls() == 1 }, "the other images, with the held call under way")
-	release()
+	h.Release()
 	testwait.For(t, func() bool { return c.callsFor(imgs[0].ID) == 2 && e.idle() }, "the prioritized image fetched again")
 	if got := c.callLog(); len(got) != 4 || got[2] != imgs[0].ID || got[3] != imgs[0].ID {
 		t.Errorf("calls %v, want the image again after the call under way, and nothing else", got)
@@ -927,10 +911,26 @@ func TestPrioritizeRefetchesAfterACallUnderWay(t *testing.T) {
 // release is closed.
 type holding struct {
 	*fakeClient
-	id      string
-	held    atomic.Bool
-	entered chan struct{} // closed when that call has come
-	release chan struct{}
+	id       string
+	held     atomic.Bool
+	entered  chan struct{} // closed when that call has come
+	release  chan struct{}
+	released sync.Once
+}
+
+// hold is c, holding the first members call for id until Release.
+func hold(c *fakeClient, id string) *holding {
+	return &holding{fakeClient: c, id: id, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+// Release lets the held call go on (again: nothing).
+func (h *holding) Release() { h.released.Do(func() { close(h.release) }) }
+
+// scrapeUntilHeld is a scrape that leaves once the held call has come.
+func (h *holding) scrapeUntilHeld(e *Engine) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-h.entered; cancel() }()
+	e.Wait(ctx)
 }
 
 func (h *holding) ListImageMembers(ctx context.Context, id string) ([]scp.Member, error) {
