@@ -951,14 +951,7 @@ func githubAnchor(heading string) string {
 // is not editable (it is provisioned from this file). checkDashboard
 // (prometheus_test.go) runs every query against a real Prometheus.
 func TestDashboardVariables(t *testing.T) {
-	raw, err := os.ReadFile(dashboardPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d grafanaDashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := loadDashboard(t)
 	if d.Editable == nil || *d.Editable {
 		t.Error(`the dashboard must have "editable": false`)
 	}

@@ -541,6 +541,20 @@ type grafanaDashboard struct {
 	Panels []grafanaPanel `json:"panels"`
 }
 
+// loadDashboard decodes dashboards/scp-image-sharing.json (dashboardPath).
+func loadDashboard(t *testing.T) grafanaDashboard {
+	t.Helper()
+	raw, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardPath, err)
+	}
+	return d
+}
+
 type grafanaPanel struct {
 	Title      string `json:"title"`
 	Type       string `json:"type"`
@@ -564,14 +578,7 @@ type grafanaPanel struct {
 // and the share logged in the audit trail (changes_test.go).
 func checkDashboard(t *testing.T, p *promServer, images ...string) {
 	t.Helper()
-	raw, err := os.ReadFile(dashboardPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d grafanaDashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardPath, err)
-	}
+	d := loadDashboard(t)
 	if d.SchemaVersion < 39 || d.UID == "" || d.Title == "" {
 		t.Errorf("dashboard schemaVersion %d, uid %q, title %q", d.SchemaVersion, d.UID, d.Title)
 	}
@@ -883,14 +890,7 @@ var onlyFailures = map[string]bool{"Members fetch failures per image": true, "Im
 // for reason: each lists the image, and only it.
 func checkFetchFailures(t *testing.T, p *promServer, image, reason string) {
 	t.Helper()
-	raw, err := os.ReadFile(dashboardPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d grafanaDashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := loadDashboard(t)
 	subst := regexp.MustCompile(`\$\{?[A-Za-z_]\w*\}?`)
 	ranges := strings.NewReplacer("$__rate_interval", "1m", "$__interval", "15s", "$__range", "5m")
 	seen := 0

@@ -140,12 +140,7 @@ func TestUnusableStateStartsFresh(t *testing.T) {
 			if want := map[bool]int{true: 0, false: 1}[tc.want == account.RestoreMissing]; warnings != want {
 				t.Errorf("%d warnings, want %d:\n%s", warnings, want, logs)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			r.Wait(ctx)
-			cancel()
-			if got := r.Snapshot().Members.Images[0]; !got.Known {
-				t.Errorf("the runtime does not serve after an unusable state: %+v", got)
-			}
+			checkServes(t, r, "after an unusable state")
 		})
 	}
 }
@@ -224,10 +219,17 @@ func TestUnwritableStorageWarnsOnce(t *testing.T) {
 	if lines < 3 || warnings != 1 {
 		t.Errorf("%d lines about the failed writes, %d of them warnings; want each logged, one warning:\n%s", lines, warnings, logs)
 	}
+	checkServes(t, r, "with its storage unwritable")
+}
+
+// checkServes: a scrape's wait on r returns with its first image's members
+// known, whatever became of the storage.
+func checkServes(t *testing.T, r *account.Runtime, when string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	r.Wait(ctx)
 	cancel()
 	if got := r.Snapshot().Members.Images[0]; !got.Known {
-		t.Errorf("the runtime does not serve with its storage unwritable: %+v", got)
+		t.Errorf("the runtime does not serve %s: %+v", when, got)
 	}
 }
