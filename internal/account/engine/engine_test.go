@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/scp-exporter/scp_exporter/internal/account/inventory"
+	"github.com/scp-exporter/scp_exporter/internal/testkit/testclock"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testproc"
 	"github.com/scp-exporter/scp_exporter/internal/testkit/testwait"
 	"github.com/scp-exporter/scp_exporter/scp"
@@ -261,15 +262,12 @@ func TestOnDemandScrapeJoinsThePassUnderWay(t *testing.T) {
 func TestOnDemandNextPassFollowsWhileScraped(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(3)
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	c.onCall = func() { advance(time.Second) }
+	clk := testclock.New(time.Unix(1e9, 0))
+	c.onCall = func() { clk.Add(time.Second) }
 	h := hold(c, imgs[1].ID)
 	o := options(c, imgs)
 	o.Client = h
-	o.Now = clock
+	o.Now = clk.Now
 	e := start(t, o)
 	t.Cleanup(h.Release) // before the engine stops
 
@@ -290,7 +288,7 @@ func TestOnDemandNextPassFollowsWhileScraped(t *testing.T) {
 	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 3*time.Second {
 		t.Errorf("%d full passes, the last %v; want 2, the last 3s (three calls of 1s: it began when pass 1 ended)", v.Passes, v.PassDuration)
 	}
-	advance(time.Hour)
+	clk.Add(time.Hour)
 	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 6 && e.idle() }, "no pass 3: no scrape came during pass 2")
 
 	// A scrape begins pass 3, fetches every image and leaves nothing going.
@@ -611,18 +609,15 @@ func TestBackgroundWarnsWhenTheBudgetCannotKeepTheInterval(t *testing.T) {
 // is no pass's. The clock moves 1 s per call here.
 func TestPassDuration(t *testing.T) {
 	c := newFakeClient()
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	c.onCall = func() { advance(time.Second) }
+	clk := testclock.New(time.Unix(1e9, 0))
+	c.onCall = func() { clk.Add(time.Second) }
 	o := options(c, images(3))
-	o.Now = clock
+	o.Now = clk.Now
 	e := start(t, o)
 	if v := e.Snapshot(); v.Passes != 0 {
 		t.Fatalf("%d passes before any scrape", v.Passes)
 	}
-	advance(time.Minute) // the first scrape comes a minute after start
+	clk.Add(time.Minute) // the first scrape comes a minute after start
 	e.Wait(context.Background())
 	if v := e.Snapshot(); v.Passes != 1 || v.PassDuration != 3*time.Second {
 		t.Errorf("after one scrape: %d passes, the last %v; want 1 of 3s (three calls of 1s)", v.Passes, v.PassDuration)
@@ -631,7 +626,7 @@ func TestPassDuration(t *testing.T) {
 	// A scrape that leaves at the first call: the pass goes on, and is done
 	// two calls later.
 	ctx, cancel := context.WithCancel(context.Background())
-	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second); cancel() } })
+	c.set(func(f *fakeClient) { f.onCall = func() { clk.Add(time.Second); cancel() } })
 	e.Wait(ctx)
 	testwait.For(t, e.idle, "the pass the scrape left to be done")
 	if v := e.Snapshot(); v.Passes != 2 || v.PassDuration != 3*time.Second {
@@ -639,8 +634,8 @@ func TestPassDuration(t *testing.T) {
 	}
 
 	// Ten seconds idle, then a scrape: its pass does not count them.
-	advance(10 * time.Second)
-	c.set(func(f *fakeClient) { f.onCall = func() { advance(time.Second) } })
+	clk.Add(10 * time.Second)
+	c.set(func(f *fakeClient) { f.onCall = func() { clk.Add(time.Second) } })
 	e.Wait(context.Background())
 	if v := e.Snapshot(); v.Passes != 3 || v.PassDuration != 3*time.Second {
 		t.Errorf("after ten idle seconds and a scrape: %d passes, the last %v; want 3, the last 3s", v.Passes, v.PassDuration)
@@ -978,18 +973,14 @@ func TestChangeTracking(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(1)
 	id := imgs[0].ID
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clk := testclock.New(time.Unix(1e9, 0))
 	at := func(s int) time.Time { return time.Unix(1e9+int64(s), 0) }
 	o := options(c, imgs)
-	o.Now = clock
+	o.Now = clk.Now
 	e := start(t, o)
 	scrape := func(s int, m []scp.Member, err error) ImageView {
 		t.Helper()
-		mu.Lock()
-		now = at(s)
-		mu.Unlock()
+		clk.Set(at(s))
 		c.set(func(f *fakeClient) {
 			f.members[id] = m
 			if err != nil {
@@ -1033,18 +1024,15 @@ func TestChangeTracking(t *testing.T) {
 func TestBackgroundPacingReadsTheEngineClock(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(2)
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
+	clk := testclock.New(time.Unix(1e9, 0))
 	o := options(c, imgs)
-	o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	o.Now = clk.Now
 	o.RefreshInterval = time.Hour // a turn every 30 minutes
 	e := start(t, o)
 	testwait.For(t, func() bool { return len(c.callLog()) == 2 && e.idle() }, "the first pass")
 	testwait.Holds(t, 100*time.Millisecond, func() bool { return len(c.callLog()) == 2 }, "no call before the next turn")
 
-	mu.Lock()
-	now = now.Add(31 * time.Minute)
-	mu.Unlock()
+	clk.Add(31 * time.Minute)
 	e.Update(o) // the same options: the workers look at the queue again
 	testwait.For(t, func() bool { return len(c.callLog()) == 3 }, "the stalest image fetched at its turn on the engine's clock")
 	if got := c.callLog()[2]; got != imgs[0].ID {
@@ -1060,13 +1048,11 @@ func TestBackgroundPacingReadsTheEngineClock(t *testing.T) {
 func TestPrioritizedWorkTakesABoundedShare(t *testing.T) {
 	c := newFakeClient()
 	imgs := images(30)
-	var mu sync.Mutex
-	now := time.Unix(1e9, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clk := testclock.New(time.Unix(1e9, 0))
 	o := options(c, imgs)
-	o.Now = clock
-	o.Budget = scp.NewBudget(100, 4, clock) // priority: 25 calls/s, a burst of 20
-	o.RefreshInterval = time.Hour           // the next sweep turn is 2 minutes away
+	o.Now = clk.Now
+	o.Budget = scp.NewBudget(100, 4, clk.Now) // priority: 25 calls/s, a burst of 20
+	o.RefreshInterval = time.Hour             // the next sweep turn is 2 minutes away
 	e := start(t, o)
 	testwait.For(t, func() bool { return len(c.callLog()) == 30 && e.idle() }, "the first pass")
 
@@ -1084,9 +1070,7 @@ func TestPrioritizedWorkTakesABoundedShare(t *testing.T) {
 		t.Errorf("fetched %v, want the first %d named, in order", got, burst)
 	}
 	// 0.4 s later on the engine's clock: 0.4 × 25 = 10 calls, 5 images.
-	mu.Lock()
-	now = now.Add(400 * time.Millisecond)
-	mu.Unlock()
+	clk.Add(400 * time.Millisecond)
 	testwait.For(t, func() bool { return len(c.callLog()) == 30+burst+5 }, "five more prioritized images")
 	testwait.Holds(t, 200*time.Millisecond, func() bool { return len(c.callLog()) == 30+burst+5 }, "no more until the share allows")
 	if got := c.callLog()[30+burst:]; !slices.Equal(got, named[burst:burst+5]) {
