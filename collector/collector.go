@@ -103,9 +103,6 @@ func (c *Collector) Update(s Scope) {
 	c.scope.Store(&s)
 }
 
-// ScrapeTimeout is the longest a scrape may take, from the running config.
-func (c *Collector) ScrapeTimeout() time.Duration { return c.scope.Load().ScrapeTimeout }
-
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.scope.Load().families.describe(ch)

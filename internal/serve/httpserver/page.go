@@ -38,7 +38,8 @@ type page struct {
 	header http.Header
 	status int
 	body   chunks
-	zw     *gzip.Writer // compresses the body kept, when the handler does not
+	zw     *gzip.Writer // compresses the body kept, when the handler does not; back in its pool once finished
+	zipped bool         // the body kept is compressed (send inflates it)
 	raw    int64        // body bytes the handler wrote
 }
 
@@ -54,6 +55,7 @@ func (p *page) WriteHeader(code int) {
 	if ce := p.header.Get("Content-Encoding"); ce == "" || ce == "identity" {
 		p.zw = gzipWriters.Get().(*gzip.Writer)
 		p.zw.Reset(&p.body)
+		p.zipped = true
 	}
 }
 
@@ -77,6 +79,7 @@ func (p *page) finish() {
 		_ = p.zw.Close() // writes to memory: no error
 		p.zw.Reset(io.Discard)
 		gzipWriters.Put(p.zw)
+		p.zw = nil // another page may take it now
 	}
 }
 
@@ -84,7 +87,7 @@ func (p *page) finish() {
 // frees it. It returns the write's error.
 func (p *page) send(w http.ResponseWriter, deadline func(n int64) time.Duration) error {
 	defer p.body.free()
-	inflate := p.zw != nil
+	inflate := p.zipped
 	n := int64(p.body.Len())
 	if inflate {
 		n = p.raw
