@@ -165,22 +165,19 @@ func writeState(path string, s saved) (int64, error) {
 		return 0, err
 	}
 	defer os.Remove(tmp.Name()) // after a rename, nothing to remove
+	defer tmp.Close()           // on the failures below; closed and checked before the rename
 	zw := gzip.NewWriter(tmp)
 	if err := json.NewEncoder(zw).Encode(s); err != nil {
-		tmp.Close()
 		return 0, err
 	}
 	if err := zw.Close(); err != nil {
-		tmp.Close()
 		return 0, err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
 		return 0, err
 	}
 	fi, err := tmp.Stat()
 	if err != nil {
-		tmp.Close()
 		return 0, err
 	}
 	if err := tmp.Close(); err != nil {
@@ -221,9 +218,7 @@ func (r *Runtime) restore() {
 	switch result {
 	case RestoreRestored:
 		r.engine.Restore(s.Engine)
-		if s.Rate > 0 {
-			r.conn.budget.ContinueAt(s.Rate)
-		}
+		r.conn.budget.ContinueAt(s.Rate) // 0 (none saved) changes nothing
 		r.savedAudit = s.Audit
 		level.Info(logger).Log("msg", "state restored", "path", path, "written", s.Written.UTC().Format(time.RFC3339), "images", len(s.Engine.Images))
 	case RestoreMissing:
@@ -275,9 +270,10 @@ func (r *Runtime) save() {
 	defer r.mu.Unlock()
 	if err != nil {
 		r.storage.WriteFailures++
-		logger := level.Debug(r.logger("storage"))
+		base := r.logger("storage")
+		logger := level.Debug(base)
 		if !r.storageFailing {
-			logger = level.Warn(r.logger("storage")) // once, until a write works again
+			logger = level.Warn(base) // once, until a write works again
 		}
 		r.storageFailing = true
 		logger.Log("msg", "cannot write the state; a restart would start from the last good one, if any", "path", path, "err", strings.TrimSpace(err.Error()))

@@ -67,6 +67,10 @@ type Options struct {
 	Changed func()
 }
 
+// matches reports whether an image of this name is watched: Match allows
+// it, or there is no Match.
+func (o Options) matches(name string) bool { return o.Match == nil || o.Match(name) }
+
 // State is what the listings know now.
 type State struct {
 	// Discovered is the last good listing (nil without Discover).
@@ -542,7 +546,7 @@ func (d *Inventory) keepVanished(ctx context.Context, o Options, images []scp.Im
 			continue
 		case r.err != nil:
 			im = prev[id] // unknown: keep what was known
-		case (im.Visibility != "private" && !ours(im, d.Snapshot().Owners, o.Owner)) || (o.Match != nil && !o.Match(im.Name)):
+		case (im.Visibility != "private" && !ours(im, d.Snapshot().Owners, o.Owner)) || !o.matches(im.Name):
 			continue
 		default:
 			covered[id] = im.Visibility
@@ -641,7 +645,7 @@ func (d *Inventory) list(ctx context.Context, o Options, covered map[string]stri
 				continue
 			}
 			covered[im.ID] = im.Visibility
-			if !discover || seen[im.ID] || (o.Match != nil && !o.Match(im.Name)) {
+			if !discover || seen[im.ID] || !o.matches(im.Name) {
 				continue
 			}
 			seen[im.ID] = true

@@ -57,7 +57,7 @@ func (d *Inventory) Restore(s Saved) {
 		// visibility or name_regex since changed leaves out stays out.
 		var kept []scp.Image
 		for _, im := range s.Discovered {
-			if slices.Contains(d.opts.Visibility, im.Visibility) && (d.opts.Match == nil || d.opts.Match(im.Name)) {
+			if slices.Contains(d.opts.Visibility, im.Visibility) && d.opts.matches(im.Name) {
 				kept = append(kept, im)
 			}
 		}
