@@ -78,12 +78,18 @@ func requireTool(t testing.TB, name, install string) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("%s not found in PATH; install it with: %s", name, install)
+	skipOrFail(t, fmt.Sprintf("%s not found in PATH; install it with: %s", name, install))
+	return ""
+}
+
+// skipOrFail skips the test for want of what msg names, or fails it under
+// CI (CI=true), which must provide everything the tests need.
+func skipOrFail(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("CI must not skip this test: %s", msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // startFake serves a fake SCP API on loopback for the test's lifetime.

@@ -3,6 +3,7 @@ package charttest
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,20 +32,10 @@ func ruleNames(t *testing.T) (groups []string, alerts, records map[string][]stri
 			}
 		}
 	}
-	if len(groups) == 0 || len(slices.Concat(slices.Collect(mapValues(alerts))...)) < 10 {
+	if len(groups) == 0 || len(slices.Concat(slices.Collect(maps.Values(alerts))...)) < 10 {
 		t.Fatalf("%s: groups %v, alerts %v: the test reads it wrong", rulesPath, groups, alerts)
 	}
 	return groups, alerts, records
-}
-
-func mapValues[K comparable, V any](m map[K]V) func(func(V) bool) {
-	return func(yield func(V) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
-		}
-	}
 }
 
 // inRule lists the alerts and the recording rules of a PrometheusRule.
@@ -180,7 +171,7 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("%s: not a dashboard with a uid: %v", key, err)
 		}
 	}
-	if got := slices.Sorted(mapKeys(dash.Data)); !slices.Equal(got, keys) {
+	if got := slices.Sorted(maps.Keys(dash.Data)); !slices.Equal(got, keys) {
 		t.Errorf("ConfigMap keys %v, want the dashboards %v", got, keys)
 	}
 	// Room for the metadata and a kubectl apply annotation is not the
@@ -194,16 +185,6 @@ func TestGrafanaDashboard(t *testing.T) {
 		if cm.Name == "scp-scp-exporter-dashboards" {
 			if _, ok := cm.Labels["grafana_dashboard"]; ok || cm.Labels["dashboards"] != "scp" {
 				t.Errorf("labels %v, want dashboards=scp without grafana_dashboard", cm.Labels)
-			}
-		}
-	}
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
 			}
 		}
 	}

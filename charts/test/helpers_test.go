@@ -25,6 +25,16 @@ const (
 	secretKeyPath = "/run/secrets/scp_exporter/secret_key"
 )
 
+// skipOrFail skips the test for want of what msg names, or fails it when
+// CI is set: CI installs everything the tests need.
+func skipOrFail(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI must not skip this test: %s", msg)
+	}
+	t.Skip(msg)
+}
+
 // helmBin returns the helm binary: $HELM (set by make test-chart), else
 // helm in PATH. Without one the test is skipped locally and fails under CI.
 func helmBin(t *testing.T) string {
@@ -38,11 +48,7 @@ func helmBin(t *testing.T) string {
 	if h, err := exec.LookPath("helm"); err == nil {
 		return h
 	}
-	msg := "helm not found (neither $HELM nor in PATH); run `make test-chart`, which builds the pinned helm into .build/"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI must not skip this test: %s", msg)
-	}
-	t.Skip(msg)
+	skipOrFail(t, "helm not found (neither $HELM nor in PATH); run `make test-chart`, which builds the pinned helm into .build/")
 	return ""
 }
 

@@ -19,7 +19,7 @@ import (
 func TestChartPackageCarriesTheImageRepository(t *testing.T) {
 	helm := helmBin(t)
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make not found")
+		skipOrFail(t, "make not found")
 	}
 	const repo = "registry.example.invalid/team/scp_exporter"
 	for _, tc := range []struct{ repository, want string }{{repo, repo}, {"", "scp_exporter"}} {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,13 +114,7 @@ func evaluate(t *testing.T, configs ...string) ([]byte, dashboard) {
 	}
 	raw, ok := all[key]
 	if !ok || len(all) != 1 {
-		t.Fatalf("grafanaDashboards has %v, want only %s", slices.Sorted(func(yield func(string) bool) {
-			for k := range all {
-				if !yield(k) {
-					return
-				}
-			}
-		}), key)
+		t.Fatalf("grafanaDashboards has %v, want only %s", slices.Sorted(maps.Keys(all)), key)
 	}
 	var d dashboard
 	if err := json.Unmarshal(raw, &d); err != nil {
