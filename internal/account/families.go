@@ -62,20 +62,10 @@ func Families(o SeriesOptions) []metric.Family[*Snapshot] {
 		fams = append(fams, metric.Over(members, engine.MemberUpdatedFamily(o.MemberTimestamps == TimestampsAll))...)
 	}
 	return slices.Concat(fams,
-		metric.OverEach(func(s *Snapshot) []*audit.Status {
-			if s.Audit == nil {
-				return nil
-			}
-			return []*audit.Status{s.Audit}
-		}, audit.Families...),
+		metric.OverOptional(func(s *Snapshot) *audit.Status { return s.Audit }, audit.Families...),
 		metric.Over(func(s *Snapshot) *scp.Metrics { return s.Requests }, scp.RequestFamilies...),
 		metric.Over(func(s *Snapshot) *scp.Budget { return s.Budget }, scp.BudgetFamilies...),
-		metric.OverEach(func(s *Snapshot) []*StorageStatus {
-			if s.Storage == nil {
-				return nil
-			}
-			return []*StorageStatus{s.Storage}
-		}, storageFamilies...),
+		metric.OverOptional(func(s *Snapshot) *StorageStatus { return s.Storage }, storageFamilies...),
 	)
 }
 

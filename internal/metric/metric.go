@@ -73,9 +73,21 @@ func Over[T, U any](get func(T) U, fams ...Family[U]) []Family[T] {
 	return out
 }
 
+// OverOptional adapts families over *U to families over T, for the value
+// get returns for a T when it is not nil: the account's audit trail, its
+// storage, when it has them.
+func OverOptional[T, U any](get func(T) *U, fams ...Family[*U]) []Family[T] {
+	return OverEach(func(v T) []*U {
+		if u := get(v); u != nil {
+			return []*U{u}
+		}
+		return nil
+	}, fams...)
+}
+
 // OverEach adapts families over *U to families over T, for each of the
-// values get returns for a T (none when it returns none): the account's
-// audit trail when it has one, each of its list files.
+// values get returns for a T (none when it returns none): each list file,
+// each API service.
 func OverEach[T, U any](get func(T) []*U, fams ...Family[*U]) []Family[T] {
 	out := make([]Family[T], len(fams))
 	for i, f := range fams {
