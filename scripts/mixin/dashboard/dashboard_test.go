@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-jsonnet"
@@ -91,23 +92,32 @@ type panel struct {
 	Panels []panel `json:"panels"` // of a collapsed row
 }
 
+// evaluated holds the mixin's output for each snippet evaluate has run:
+// the tests ask for the default dashboard a dozen times.
+var evaluated sync.Map // snippet -> string
+
 // evaluate returns the JSON of the dashboard the mixin makes with the
 // _config fields given (jsonnet), each set overriding the mixin's own and
-// those before it, and the dashboard decoded.
+// those before it, and the dashboard decoded (a copy of its own).
 func evaluate(t *testing.T, configs ...string) ([]byte, dashboard) {
 	t.Helper()
-	vm := jsonnet.MakeVM()
-	vm.Importer(&jsonnet.FileImporter{JPaths: []string{"../../../mixin"}})
 	var sb strings.Builder
 	sb.WriteString("(import 'mixin.libsonnet')")
 	for _, c := range configs {
 		sb.WriteString(" + { _config+:: { " + c + " } }")
 	}
 	snippet := sb.String()
-	out, err := vm.EvaluateAnonymousSnippet("dashboard_test.jsonnet", "("+snippet+").grafanaDashboards")
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", snippet, err)
+	cached, ok := evaluated.Load(snippet)
+	if !ok {
+		vm := jsonnet.MakeVM()
+		vm.Importer(&jsonnet.FileImporter{JPaths: []string{"../../../mixin"}})
+		out, err := vm.EvaluateAnonymousSnippet("dashboard_test.jsonnet", "("+snippet+").grafanaDashboards")
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", snippet, err)
+		}
+		cached, _ = evaluated.LoadOrStore(snippet, out)
 	}
+	out := cached.(string)
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(out), &all); err != nil {
 		t.Fatal(err)
