@@ -373,7 +373,8 @@ func TestNoSecretWired(t *testing.T) {
 // TestRulesFileIsTheRepositoryOne: the chart's rules file and dashboards
 // are plain files (no symbolic link, which helm warns about on every
 // command), the same as alerts/scp_exporter.rules.yml and dashboards/*.json
-// (`make mixin` writes them all), and `helm package` stores the rules, so
+// (`make mixin` writes them all), no dashboard is left over, and `helm
+// package` stores every one of them, so
 // the packaged chart needs no repository.
 func TestRulesFileIsTheRepositoryOne(t *testing.T) {
 	dashboards, err := filepath.Glob("../../dashboards/*.json")
@@ -383,6 +384,10 @@ func TestRulesFileIsTheRepositoryOne(t *testing.T) {
 	copies := map[string]string{"../scp-exporter/files/scp_exporter.rules.yml": rulesPath}
 	for _, d := range dashboards {
 		copies["../scp-exporter/files/"+filepath.Base(d)] = d
+	}
+	// No dashboard in the chart that the repository no longer has.
+	if inChart, _ := filepath.Glob(chartDir + "/files/*.json"); len(inChart) != len(dashboards) {
+		t.Fatalf("the chart's files/ has dashboards %v, the repository %v: run make mixin", inChart, dashboards)
 	}
 	for copied, orig := range copies {
 		fi, err := os.Lstat(copied)
@@ -400,21 +405,19 @@ func TestRulesFileIsTheRepositoryOne(t *testing.T) {
 			t.Fatalf("%s differs from %s: run make mixin", copied, orig)
 		}
 	}
-	want, err := os.ReadFile(rulesPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	if _, err := runHelm(t, "package", chartDir, "--destination", dir); err != nil {
 		t.Fatal(err)
 	}
 	pkg := filepath.Join(dir, "scp-exporter-"+chartVersion(t)+".tgz")
-	got, err := fileInTarGz(pkg, "scp-exporter/files/scp_exporter.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the packaged chart's rules file differs from %s", rulesPath)
+	for copied, orig := range copies {
+		want, err := os.ReadFile(orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fileInTarGz(pkg, "scp-exporter/files/"+filepath.Base(copied)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the packaged chart's %s differs from %s (%v)", filepath.Base(copied), orig, err)
+		}
 	}
 	// The packaged chart renders the same PrometheusRule.
 	out, err := runHelm(t, append([]string{"template", "scp", pkg}, withMonitoring...)...)

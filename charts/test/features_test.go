@@ -1,7 +1,6 @@
 package charttest
 
 import (
-	"bytes"
 	"encoding/json"
 	"maps"
 	"os"
@@ -186,45 +185,6 @@ func TestGrafanaDashboard(t *testing.T) {
 			if _, ok := cm.Labels["grafana_dashboard"]; ok || cm.Labels["dashboards"] != "scp" {
 				t.Errorf("labels %v, want dashboards=scp without grafana_dashboard", cm.Labels)
 			}
-		}
-	}
-}
-
-// TestDashboardFilesAreTheRepositoryOnes: files/*.json of the chart are
-// exactly dashboards/*.json of the repository (`make mixin`), and
-// the packaged chart carries them.
-func TestDashboardFilesAreTheRepositoryOnes(t *testing.T) {
-	src, _ := filepath.Glob("../../dashboards/*.json")
-	copies, _ := filepath.Glob(chartDir + "/files/*.json")
-	base := func(paths []string) []string {
-		var out []string
-		for _, p := range paths {
-			out = append(out, filepath.Base(p))
-		}
-		return out
-	}
-	if !slices.Equal(base(src), base(copies)) || len(src) == 0 {
-		t.Fatalf("the chart's files/ has dashboards %v, the repository %v: run make mixin", base(copies), base(src))
-	}
-	dir := t.TempDir()
-	if _, err := runHelm(t, "package", chartDir, "--destination", dir); err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(dir, "scp-exporter-"+chartVersion(t)+".tgz")
-	for _, f := range src {
-		want, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copied := filepath.Join(chartDir, "files", filepath.Base(f))
-		if fi, err := os.Lstat(copied); err != nil || !fi.Mode().IsRegular() {
-			t.Errorf("%s is not a regular file: run make mixin", copied)
-		}
-		if got, err := os.ReadFile(copied); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s: run make mixin", copied, f)
-		}
-		if got, err := fileInTarGz(pkg, "scp-exporter/files/"+filepath.Base(f)); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("the packaged chart's %s differs from %s (%v)", filepath.Base(f), f, err)
 		}
 	}
 }
