@@ -10,8 +10,11 @@ REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
 BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/dev/null || echo unknown)
-LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
-             -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
+# What every build stamps in: the version and where it comes from; the
+# build date and user follow (BUILD_DATE and BUILD_USER here, the commit's
+# time and RELEASE_BUILD_USER in crossbuild).
+VERSION_LDFLAGS := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH)
+LDFLAGS   := $(VERSION_LDFLAGS) -X $(PKG).BuildDate=$(BUILD_DATE) -X $(PKG).BuildUser=$(BUILD_USER)
 
 .PHONY: all build fake test test-mixin fuzz bench loadtest lint lint-workflows demo crossbuild docker docker-stage docker-push release sbom-tool helm chart-package test-chart lint-chart mixin lint-mixin clean
 
@@ -89,11 +92,13 @@ RELEASE_DIRS      := alerts dashboards examples/systemd mixin
 # with untracked files. Inputs that remain: the commit, VERSION, the branch
 # name and the Go version.
 RELEASE_BUILD_USER ?= release
-# The shell code that sets epoch (SOURCE_DATE_EPOCH, or the commit's time)
-# and date (the build date stamped into the binary), or fails.
+# The shell code that sets epoch (SOURCE_DATE_EPOCH, or the commit's time),
+# date (the build date stamped into the binary) and created (the same time
+# in RFC 3339, the image's label), or fails.
 RELEASE_TIME = epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || true)}; \
 	case "$$epoch" in ''|*[!0-9]*) echo "$@: no commit time (want a git checkout, or SOURCE_DATE_EPOCH in seconds; got '$$epoch')" >&2; exit 1;; esac; \
-	date=$$(date -u -d "@$$epoch" +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r "$$epoch" +%Y%m%d-%H:%M:%S)
+	at() { date -u -d "@$$epoch" "$$1" 2>/dev/null || date -u -r "$$epoch" "$$1"; }; \
+	date=$$(at +%Y%m%d-%H:%M:%S); created=$$(at +%Y-%m-%dT%H:%M:%SZ)
 
 CROSSBUILD_PLATFORMS ?= $(RELEASE_PLATFORMS)
 # Where crossbuild writes the binaries (<os>-<arch>/scp_exporter), release
@@ -111,7 +116,7 @@ crossbuild:
 	  echo ">> $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) (build date $$date UTC, from SOURCE_DATE_EPOCH=$$epoch)"; \
 	  rm -f $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN); \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
-	    -ldflags "-X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
+	    -ldflags "$(VERSION_LDFLAGS) -X $(PKG).BuildDate=$$date -X $(PKG).BuildUser=$(RELEASE_BUILD_USER)" \
 	    -o $(CROSSBUILD_DIR)/$$os-$$arch/$(BIN) .; \
 	done
 
@@ -201,7 +206,6 @@ docker-stage:
 ## docker: the container image, a manifest list DOCKER_IMAGE (scp_exporter:$(VERSION)) of DOCKER_PLATFORMS (linux/amd64, linux/arm64), built by buildah (no Docker engine, no RUN steps, so no emulation) from the crossbuild binaries on DOCKER_BASE (scratch, or DOCKER_BASE=<image> already in buildah's storage or pullable), the build context DOCKER_STAGE that docker-stage writes
 docker: docker-stage
 	@set -e; export LC_ALL=C TZ=UTC; $(RELEASE_TIME); \
-	created=$$(date -u -d "@$$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$$epoch" +%Y-%m-%dT%H:%M:%SZ); \
 	if $(BUILDAH) manifest inspect $(DOCKER_IMAGE) >/dev/null 2>&1; then $(BUILDAH) manifest rm $(DOCKER_IMAGE) >/dev/null; fi; \
 	for platform in $(DOCKER_PLATFORMS); do \
 	  os=$${platform%/*}; arch=$${platform#*/}; \
